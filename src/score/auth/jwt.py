@@ -1,0 +1,96 @@
+"""Bearer JWT verification: a PEM public key or a JWKS URL, issuer, audience, expiry, algorithms."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import anyio.to_thread
+import jwt
+from jwt import PyJWKClient
+
+from score.domain.errors import UnauthenticatedError, UpstreamUnavailableError
+from score.domain.model import Principal
+from score.domain.principal import scopes_from_claims
+
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
+
+
+def token_hash(token: str) -> str:
+    """A short, non-reversible identifier of a token for logs (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class JwtVerifier:
+    """Verifies JWTs against a fixed public key or a JWKS endpoint."""
+
+    def __init__(
+        self,
+        *,
+        public_key: Any | None = None,
+        jwks_url: str | None = None,
+        issuer: str | None,
+        audience: str | None,
+        algorithms: Sequence[str] = ("RS256", "ES256"),
+        leeway: timedelta = timedelta(seconds=30),
+    ) -> None:
+        """Verify with *public_key* or keys fetched from *jwks_url* (exactly one)."""
+        if (public_key is None) == (jwks_url is None):
+            raise ValueError("give exactly one of public_key and jwks_url")
+        bad = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
+        if bad:
+            raise ValueError(f"algorithms not allowed: {bad}")
+        self._key = public_key
+        self._jwks = PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=10) if jwks_url else None
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = list(algorithms)
+        self._leeway = leeway
+
+    def _key_for(self, token: str) -> Any:
+        if self._key is not None:
+            return self._key
+        assert self._jwks is not None
+        try:
+            return self._jwks.get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientConnectionError as exc:
+            raise UpstreamUnavailableError("the identity provider's JWKS could not be fetched") from exc
+        except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
+            raise UnauthenticatedError("the token's signing key is unknown") from exc
+
+    def verify_sync(self, token: str) -> Principal:
+        """Verify *token* (blocking).
+
+        Raises:
+            UnauthenticatedError: malformed, forged, expired or for another audience/issuer.
+        """
+        try:
+            key = self._key_for(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp"], "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise UnauthenticatedError("the access token has expired; get a new one") from exc
+        except jwt.InvalidTokenError as exc:
+            raise UnauthenticatedError(f"the access token is not valid ({type(exc).__name__})") from exc
+        exp = claims.get("exp")
+        return Principal(
+            subject=str(claims.get("sub") or claims.get("client_id") or "unknown"),
+            scopes=scopes_from_claims(claims),
+            token_hash=token_hash(token),
+            expires_at=datetime.fromtimestamp(exp, timezone.utc) if isinstance(exp, int | float) else None,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        """Verify *token*; a JWKS fetch runs off the event loop."""
+        if self._jwks is None:
+            return self.verify_sync(token)
+        return await anyio.to_thread.run_sync(self.verify_sync, token)

@@ -1,0 +1,114 @@
+"""``score-server``: serve the API, or print a token from the embedded issuer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from score import __version__
+from score.cli.durations import parse_duration
+from score.config.settings import ServerSettings, load_server_settings
+from score.domain.errors import ConfigError
+
+log = logging.getLogger("score.server")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML config file (env SCORE_CONFIG)")
+    p.add_argument("--data-dir", type=Path, help="data directory (default ./score-data; env SCORE_DATA_DIR)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="score-server", description="Score object transfer server.")
+    p.add_argument("--version", action="version", version=f"score-server {__version__}")
+    sub = p.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the HTTP server (the default command)")
+    _common(serve)
+    serve.add_argument("--host", help="bind address (default 127.0.0.1; env SCORE_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 5431; env SCORE_PORT)")
+    serve.add_argument("--public-url", help="base URL clients use to reach this server (env SCORE_PUBLIC_URL)")
+    token = sub.add_parser("token", help="print an access token signed by the embedded issuer")
+    _common(token)
+    token.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
+    token.add_argument("--ttl", default="1h", help="lifetime, e.g. 15m, 1h, 7d (default 1h)")
+    token.add_argument("--subject", default="score-admin", help="the token's subject (default score-admin)")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    import os
+
+    config = args.config or (Path(os.environ["SCORE_CONFIG"]) if os.environ.get("SCORE_CONFIG") else None)
+    overrides = {"data_dir": args.data_dir}
+    if args.command == "serve":
+        overrides.update({"host": args.host, "port": args.port, "public_url": args.public_url})
+    return load_server_settings(config, **overrides)
+
+
+def _serve(settings: ServerSettings) -> int:
+    import uvicorn
+
+    from score.observability.logging import configure_server_logging
+    from score.server.app import create_app
+
+    configure_server_logging(settings.log_level)
+    app = create_app(settings)
+    log.info(
+        "score-server %s listening on http://%s:%s (data dir %s, %s auth)",
+        __version__,
+        settings.host,
+        settings.port,
+        settings.data_dir.resolve(),
+        "embedded" if settings.auth.embedded else "external",
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False)
+    return 0
+
+
+def _token(settings: ServerSettings, args: argparse.Namespace) -> int:
+    from score.auth.embedded import EmbeddedIssuer
+    from score.server.app import SECRETS_DIR
+
+    if not settings.auth.embedded:
+        print("score-server token: an external identity provider is configured; get tokens from it", file=sys.stderr)
+        return 2
+    scopes = args.scope or [settings.auth.read_scope, settings.auth.write_scope]
+    try:
+        ttl = parse_duration(args.ttl)
+    except ValueError as exc:
+        print(f"score-server token: {exc}", file=sys.stderr)
+        return 2
+    issuer = EmbeddedIssuer(settings.data_dir / SECRETS_DIR)
+    token = issuer.mint(
+        issuer=settings.auth.issuer or "score-server",
+        audience=settings.auth.audience,
+        scopes=scopes,
+        ttl=ttl,
+        subject=args.subject,
+    )
+    print(token)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``score-server``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "serve")
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "token":
+            return _token(settings, args)
+        return _serve(settings)
+    except ConfigError as exc:
+        print(f"score-server: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

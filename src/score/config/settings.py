@@ -1,0 +1,158 @@
+"""Server settings: defaults < TOML file < environment (``SCORE_*``) < command-line flags.
+
+Built once by the composition root (``cli/server_main.py``) and passed down; no module reads
+settings on its own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from score.domain.errors import ConfigError
+
+MIB = 1024 * 1024
+
+
+def _seconds(v: Any) -> Any:
+    """Accept plain seconds ("90", "1.5") as well as ISO-8601 durations ("PT15M")."""
+    if isinstance(v, str):
+        try:
+            return timedelta(seconds=float(v))
+        except ValueError:
+            return v
+    return v
+_CONFIG_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("score_config_file", default=None)
+
+
+class LocalStorageSettings(BaseModel):
+    """The embedded local-disk store (env ``SCORE_STORAGE__*``)."""
+
+    kind: Literal["local"] = "local"
+    min_part_size_bytes: int = Field(20 * MIB, ge=1, description="SCORE_STORAGE__MIN_PART_SIZE_BYTES")
+    max_parts: int = Field(10_000, ge=1, le=10_000, description="SCORE_STORAGE__MAX_PARTS")
+
+
+class AuthSettings(BaseModel):
+    """Token verification (env ``SCORE_AUTH__*``).
+
+    With neither ``jwks_url`` nor ``public_key_file`` the server uses its embedded issuer: a
+    key in ``<data_dir>/secrets`` whose tokens ``score-server token`` prints.
+    """
+
+    jwks_url: str | None = Field(None, description="SCORE_AUTH__JWKS_URL")
+    public_key_file: Path | None = Field(None, description="SCORE_AUTH__PUBLIC_KEY_FILE (PEM)")
+    issuer: str | None = Field("score-server", description="SCORE_AUTH__ISSUER; empty = not checked")
+    audience: str | None = Field("score", description="SCORE_AUTH__AUDIENCE; empty = not checked")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], description="SCORE_AUTH__ALGORITHMS")
+    leeway: timedelta = Field(timedelta(seconds=30), description="SCORE_AUTH__LEEWAY (seconds or ISO-8601)")
+    read_scope: str = Field("score.READ", description="SCORE_AUTH__READ_SCOPE")
+    write_scope: str = Field("score.WRITE", description="SCORE_AUTH__WRITE_SCOPE")
+
+    _leeway_seconds = field_validator("leeway", mode="before")(_seconds)
+
+    @field_validator("issuer", "audience", "jwks_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> AuthSettings:
+        if self.jwks_url and self.public_key_file:
+            raise ValueError("set at most one of auth.jwks_url and auth.public_key_file")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the server issues and verifies its own tokens."""
+        return not self.jwks_url and not self.public_key_file
+
+
+class ServerSettings(BaseSettings):
+    """Everything score-server can be told; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="SCORE_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="SCORE_HOST")
+    port: int = Field(5431, ge=0, le=65535, description="SCORE_PORT")
+    data_dir: Path = Field(Path("score-data"), description="SCORE_DATA_DIR")
+    public_url: str | None = Field(None, description="SCORE_PUBLIC_URL: base of the URLs the local store signs")
+    log_level: str = Field("INFO", description="SCORE_LOG_LEVEL")
+    upload_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_UPLOAD_URL_TTL")
+    download_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_DOWNLOAD_URL_TTL")
+    storage: LocalStorageSettings = Field(default_factory=LocalStorageSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    _ttl_seconds = field_validator("upload_url_ttl", "download_url_ttl", mode="before")(_seconds)
+
+    @field_validator("upload_url_ttl", "download_url_ttl")
+    @classmethod
+    def _ttl_bounds(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= v <= timedelta(days=7):
+            raise ValueError("URL lifetimes must be between 1 second and 7 days")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return v.upper()
+
+    @property
+    def base_url(self) -> str:
+        """The URL the local store's signed URLs start with."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init) > environment > TOML file > defaults."""
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _CONFIG_FILE.get()
+        if path is None:
+            return {}
+        try:
+            with open(path, "rb") as fh:
+                return tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_server_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
+    """Build settings once: *overrides* (flags, None = not given) win over env and the file.
+
+    Raises:
+        ConfigError: the file is missing or malformed, or a value is invalid.
+    """
+    from pydantic import ValidationError
+
+    token = _CONFIG_FILE.set(config_file)
+    try:
+        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    finally:
+        _CONFIG_FILE.reset(token)

@@ -1,0 +1,138 @@
+"""The one error vocabulary shared by server, client and CLI.
+
+ScoreError                        base; ``code`` (wire name) and ``retryable``
+├── InvalidRequestError           malformed id, bad parameters, size mismatch        -> 400
+├── RangeNotSatisfiableError      offset/length outside the object                   -> 416
+├── UnauthenticatedError          missing, invalid or expired token                  -> 401
+├── ForbiddenError                valid token without the needed scope               -> 403
+├── SignatureError                a pre-signed URL that is tampered, expired or misused -> 403
+│   └── UrlExpiredError           the URL's lifetime is over: ask the server again
+├── NotFoundError                 unknown object id or upload id                     -> 404
+├── ConflictError                 object exists and overwrite=false                  -> 409
+├── IntegrityError                MD5 / ETag / size mismatch                         -> 422
+├── UpstreamUnavailableError      store / metadata / identity provider down          -> 503 (retryable)
+├── ResumeStateError              client side: resume state unusable
+└── ConfigError                   startup only; never reaches HTTP
+
+This module knows nothing about HTTP statuses or exit codes: ``server/errors.py`` and
+``cli/exit_codes.py`` own those maps.
+"""
+
+from __future__ import annotations
+
+
+class ScoreError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    code: str = "error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class InvalidRequestError(ScoreError):
+    """The caller sent something malformed or inconsistent."""
+
+    code = "invalid_request"
+
+
+class RangeNotSatisfiableError(InvalidRequestError):
+    """A byte range lies outside the object."""
+
+    code = "range_not_satisfiable"
+
+
+class UnauthenticatedError(ScoreError):
+    """No usable credentials were presented."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(ScoreError):
+    """The credentials are valid but do not allow this action."""
+
+    code = "forbidden"
+
+
+class SignatureError(ForbiddenError):
+    """A pre-signed URL was refused (bad signature, wrong method or key)."""
+
+    code = "signature_mismatch"
+
+
+class UrlExpiredError(SignatureError):
+    """A pre-signed URL has expired; fresh URLs must be requested from the server."""
+
+    code = "url_expired"
+
+
+class NotFoundError(ScoreError):
+    """The object, upload or part does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(ScoreError):
+    """The request conflicts with the current state (object exists, overwrite=false)."""
+
+    code = "conflict"
+
+
+class IntegrityError(ScoreError):
+    """Checksums or sizes disagree."""
+
+    code = "integrity"
+
+
+class UpstreamUnavailableError(ScoreError):
+    """A dependency (store, metadata service, identity provider) failed; try again later."""
+
+    code = "upstream_unavailable"
+    retryable = True
+
+
+class ResumeStateError(ScoreError):
+    """Local resume state is corrupt or belongs to something else."""
+
+    code = "resume_state"
+
+
+class ConfigError(ScoreError):
+    """Settings are invalid; raised at start-up only."""
+
+    code = "config"
+
+
+class InternalError(ScoreError):
+    """A bug: something that should not happen did."""
+
+    code = "internal"
+
+
+ALL_ERRORS: tuple[type[ScoreError], ...] = (
+    InvalidRequestError,
+    RangeNotSatisfiableError,
+    UnauthenticatedError,
+    ForbiddenError,
+    SignatureError,
+    UrlExpiredError,
+    NotFoundError,
+    ConflictError,
+    IntegrityError,
+    UpstreamUnavailableError,
+    ResumeStateError,
+    ConfigError,
+    InternalError,
+)
+
+
+def error_class_for_code(code: str) -> type[ScoreError]:
+    """Return the error class whose wire ``code`` is *code* (ScoreError if unknown)."""
+    for cls in ALL_ERRORS:
+        if cls.code == code:
+            return cls
+    return ScoreError

@@ -1,0 +1,108 @@
+"""Frozen domain records passed between services and adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from score.domain.ranges import ByteRange
+
+
+class Access(str, Enum):
+    """Song's access levels."""
+
+    OPEN = "open"
+    CONTROLLED = "controlled"
+
+
+class AnalysisState(str, Enum):
+    """Song's analysis states."""
+
+    UNPUBLISHED = "UNPUBLISHED"
+    PUBLISHED = "PUBLISHED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRecord:
+    """What the metadata service knows of an object (Song's legacy entity plus its analysis)."""
+
+    object_id: str
+    study_id: str
+    access: Access
+    analysis_id: str | None = None
+    analysis_state: AnalysisState | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    file_md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller; ``anonymous`` when no token was presented."""
+
+    subject: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    token_hash: str = ""
+    expires_at: datetime | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        """True for a caller without a token."""
+        return self.subject == ""
+
+    def has_scope(self, scope: str) -> bool:
+        """Case-insensitive scope test (Score compares scopes case-insensitively)."""
+        wanted = scope.lower()
+        return any(s.lower() == wanted for s in self.scopes)
+
+
+ANONYMOUS = Principal(subject="")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """A part the store holds for a multipart upload."""
+
+    number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a HEAD of a stored object returns."""
+
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str | None = None
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Keys and common prefixes under a prefix."""
+
+    keys: list[str]
+    prefixes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPartTarget:
+    """Everything a store needs to sign one part's PUT."""
+
+    key: str
+    upload_id: str
+    number: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class GetTarget:
+    """Everything a store needs to sign a GET: the key and optionally a fixed range."""
+
+    key: str
+    byte_range: ByteRange | None = None

@@ -1,0 +1,131 @@
+"""The boundaries of the server's use cases, as Protocols.
+
+Adapters in ``storage/``, ``auth/`` and ``metadata/`` implement these; ``services/`` sees
+only these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Protocol
+
+from score.domain.model import (
+    GetTarget,
+    Listing,
+    ObjectInfo,
+    ObjectRecord,
+    Principal,
+    StoredPart,
+    UploadPartTarget,
+)
+from score.domain.parts import PartLimits
+
+
+class Clock(Protocol):
+    """Source of the current time (UTC-aware)."""
+
+    def now(self) -> datetime:
+        """Return the current time."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """Return the current UTC time."""
+        return datetime.now(timezone.utc)
+
+
+class ObjectStore(Protocol):
+    """Object storage as the services need it: multipart uploads, signed URLs, small objects."""
+
+    @property
+    def profile(self) -> str:
+        """Score's storage profile name reported by ``/profile`` (``s3`` or ``az``)."""
+        ...
+
+    @property
+    def limits(self) -> PartLimits:
+        """Part-size limits of this store."""
+        ...
+
+    async def create_multipart(self, key: str) -> str:
+        """Start a multipart upload for *key*; return its upload id."""
+        ...
+
+    def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
+        """Return a pre-signed PUT URL for one part (with a signed Content-MD5 if given)."""
+        ...
+
+    async def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """List the parts the store holds for an upload.
+
+        Raises:
+            NotFoundError: the upload does not exist.
+        """
+        ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], metadata: dict[str, str]
+    ) -> None:
+        """Assemble the object from ``(part number, etag)`` pairs, storing *metadata* with it.
+
+        Raises:
+            NotFoundError: the upload does not exist (it may have been completed already).
+            IntegrityError: a part's ETag does not match what the store holds.
+        """
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Abort an upload and drop its parts; no error if it is already gone."""
+        ...
+
+    def sign_get(self, target: GetTarget, expires_at: datetime) -> str:
+        """Return a pre-signed GET URL for an object, optionally bound to a byte range."""
+        ...
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Return an object's size and metadata, or None when it does not exist."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Store a small object (state records)."""
+        ...
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        """Read a small object, or None when it does not exist."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Delete an object; no error if it is absent."""
+        ...
+
+    async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
+        """List keys (and, with a delimiter, common prefixes) under *prefix*, sorted."""
+        ...
+
+    async def healthy(self) -> bool:
+        """True when the store is reachable and its bucket exists."""
+        ...
+
+
+class MetadataSource(Protocol):
+    """Where object records come from (Song, the embedded registry, or nothing)."""
+
+    async def get(self, object_id: str) -> ObjectRecord | None:
+        """Return the object's record, or None when objects need no registration."""
+        ...
+
+
+class TokenVerifier(Protocol):
+    """Turns a bearer token into a Principal."""
+
+    async def verify(self, token: str) -> Principal:
+        """Verify *token*.
+
+        Raises:
+            UnauthenticatedError: invalid, expired or unverifiable token.
+            UpstreamUnavailableError: the identity provider could not be reached.
+        """
+        ...

@@ -1,0 +1,56 @@
+"""Structured JSON logs to stderr, with secrets kept out.
+
+Tokens appear only as short hashes; URLs lose their query strings (where signatures live).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+
+_SIGNATURE_PARAMS = re.compile(
+    r"((?:signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|X-Goog-Signature)=)[^&\s\"']+",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9\-._~+/=]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Remove URL signatures and bearer tokens from *text*."""
+    return _BEARER.sub(r"\1<redacted>", _SIGNATURE_PARAMS.sub(r"\1<redacted>", text))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; extra fields passed via ``extra={"fields": {...}}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render *record* as redacted JSON."""
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update({k: redact(v) if isinstance(v, str) else v for k, v in fields.items()})
+        if record.exc_info:
+            out["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(out, default=str)
+
+
+def configure_server_logging(level: str) -> None:
+    """Install the JSON formatter on the root logger (called by the server entry point only)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # uvicorn's access log prints full URLs, signatures included: we log requests ourselves.
+    logging.getLogger("uvicorn.access").disabled = True

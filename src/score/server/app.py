@@ -1,0 +1,161 @@
+"""Composition root of the server: build adapters from settings and wire the FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from score import __version__
+from score.auth.embedded import EmbeddedIssuer
+from score.auth.jwt import JwtVerifier
+from score.config.settings import ServerSettings
+from score.domain.access import ScopePolicy
+from score.domain.errors import ConfigError
+from score.domain.parts import PartLimits
+from score.domain.ports import Clock, SystemClock
+from score.metadata.unregistered import UnregisteredMetadata
+from score.server.errors import install_error_handlers
+from score.server.routes import download, misc, store, upload
+from score.services.context import ServiceContext
+from score.services.download import DownloadService
+from score.services.upload import UploadService
+from score.storage.local import LocalObjectStore, load_or_create_secret
+from score.storage.urlsign import UrlSigner
+
+log = logging.getLogger("score.access")
+
+SECRETS_DIR = "secrets"
+URL_KEY_FILE = "url-signing.key"
+
+
+@dataclass
+class Components:
+    """Everything the app needs, built once from settings."""
+
+    store: LocalObjectStore
+    verifier: JwtVerifier
+    issuer: EmbeddedIssuer | None
+    ctx: ServiceContext
+
+
+def build_components(settings: ServerSettings, clock: Clock | None = None) -> Components:
+    """Create the store, token verifier and service context described by *settings*.
+
+    Raises:
+        ConfigError: a key file is unreadable or settings are inconsistent.
+    """
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets_dir = data_dir / SECRETS_DIR
+    signer = UrlSigner(load_or_create_secret(secrets_dir / URL_KEY_FILE))
+    limits = PartLimits(min_part_bytes=settings.storage.min_part_size_bytes, max_parts=settings.storage.max_parts)
+    store = LocalObjectStore(data_dir, settings.base_url, signer, limits)
+    auth = settings.auth
+    issuer: EmbeddedIssuer | None = None
+    if auth.embedded:
+        issuer = EmbeddedIssuer(secrets_dir)
+        verifier = JwtVerifier(
+            public_key=issuer.public_key,
+            issuer=auth.issuer,
+            audience=auth.audience,
+            algorithms=["ES256"],
+            leeway=auth.leeway,
+        )
+    elif auth.public_key_file is not None:
+        try:
+            key = serialization.load_pem_public_key(auth.public_key_file.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read auth.public_key_file {auth.public_key_file}: {exc}") from exc
+        verifier = JwtVerifier(
+            public_key=key, issuer=auth.issuer, audience=auth.audience, algorithms=auth.algorithms, leeway=auth.leeway
+        )
+    else:
+        verifier = JwtVerifier(
+            jwks_url=auth.jwks_url,
+            issuer=auth.issuer,
+            audience=auth.audience,
+            algorithms=auth.algorithms,
+            leeway=auth.leeway,
+        )
+    ctx = ServiceContext(
+        store=store,
+        metadata=UnregisteredMetadata(),
+        policy=ScopePolicy(read_scope=auth.read_scope, write_scope=auth.write_scope),
+        upload_url_ttl=settings.upload_url_ttl,
+        download_url_ttl=settings.download_url_ttl,
+        clock=clock or SystemClock(),
+    )
+    return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx)
+
+
+class RequestLogMiddleware:
+    """Adds ``X-Request-Id`` and logs one line per request (path only: never query strings)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap *app*."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id" and 0 < len(value) <= 64:
+                request_id = value.decode("latin-1")
+        start = time.perf_counter()
+        status: dict[str, int] = {}
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status.get("code", 0),
+                "ms": round((time.perf_counter() - start) * 1000, 1),
+                "token": scope["state"].get("token_hash", ""),
+            }
+            log.info("request", extra={"fields": fields})
+
+
+def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
+    """Build the FastAPI application for *settings*; no work happens at import time."""
+    components = build_components(settings, clock)
+    app = FastAPI(
+        title="Score API",
+        version=__version__,
+        description="Score-compatible object transfer service: pre-signed URLs for genomics data.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.store = components.store
+    app.state.verifier = components.verifier
+    app.state.issuer = components.issuer
+    app.state.clock = components.ctx.clock
+    app.state.upload_service = UploadService(components.ctx)
+    app.state.download_service = DownloadService(components.ctx)
+    install_error_handlers(app)
+    for module in (upload, download, misc, store):
+        app.include_router(module.router)
+    app.add_middleware(RequestLogMiddleware)
+    return app

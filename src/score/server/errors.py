@@ -1,0 +1,81 @@
+"""THE table from domain errors to HTTP statuses, and the handlers that render ErrorBody."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from score.domain import errors as e
+from score.wire.schemas import ErrorBody
+
+log = logging.getLogger("score.server")
+
+STATUS: dict[type[e.ScoreError], int] = {
+    e.InvalidRequestError: 400,
+    e.RangeNotSatisfiableError: 416,
+    e.UnauthenticatedError: 401,
+    e.ForbiddenError: 403,
+    e.SignatureError: 403,
+    e.UrlExpiredError: 403,
+    e.NotFoundError: 404,
+    e.ConflictError: 409,
+    e.IntegrityError: 422,
+    e.UpstreamUnavailableError: 503,
+    e.ResumeStateError: 500,
+    e.ConfigError: 500,
+    e.InternalError: 500,
+}
+
+
+def status_for(exc: e.ScoreError) -> int:
+    """HTTP status of a domain error (most specific class wins)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def error_response(exc: e.ScoreError) -> JSONResponse:
+    """Render a domain error as ``{"code", "message", "retryable"}``."""
+    status = status_for(exc)
+    body = ErrorBody(code=exc.code, message=exc.message, retryable=exc.retryable)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers: domain errors, parameter errors, unknown routes, bugs."""
+
+    async def on_domain(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, e.ScoreError)
+        if status_for(exc) >= 500:
+            log.error("request failed: %s", exc.message, exc_info=exc)
+        return error_response(exc)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
+            problems.append(f"{loc}: {err.get('msg', 'invalid')}")
+        return error_response(e.InvalidRequestError("invalid parameters: " + "; ".join(problems)))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = ErrorBody(code=code, message=str(exc.detail), retryable=False)
+        return JSONResponse(body.model_dump(), status_code=exc.status_code)
+
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        body = ErrorBody(code="internal", message="internal server error", retryable=True)
+        return JSONResponse(body.model_dump(), status_code=500)
+
+    app.add_exception_handler(e.ScoreError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_bug)

@@ -1,0 +1,61 @@
+"""Listing, profile, health, JWKS and the Swagger UI alias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+
+from score import __version__
+from score.server.deps import AuthenticatedPrincipal, DownloadSvc
+from score.wire.schemas import ObjectInfoOut
+
+router = APIRouter()
+
+
+@router.get("/listing", response_model=list[ObjectInfoOut], tags=["listing"])
+async def listing(principal: AuthenticatedPrincipal, svc: DownloadSvc) -> list[ObjectInfoOut]:
+    """Objects the caller may read: id, lastModified (ms) and size."""
+    return await svc.listing(principal)
+
+
+@router.get("/profile", response_class=PlainTextResponse, tags=["info"])
+async def profile(request: Request, principal: AuthenticatedPrincipal) -> str:
+    """The storage profile (``s3`` for S3-like stores, as Score's client expects)."""
+    return str(request.app.state.store.profile)
+
+
+async def _health(request: Request) -> JSONResponse:
+    ok = await request.app.state.store.healthy()
+    body = {
+        "status": "UP" if ok else "OUT_OF_SERVICE",
+        "version": __version__,
+        "components": {"store": {"status": "UP" if ok else "DOWN", "details": {"foundBucket": ok}}},
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/health", tags=["health"])
+async def health(request: Request) -> JSONResponse:
+    """Liveness and readiness: the store is reachable."""
+    return await _health(request)
+
+
+@router.get("/actuator/health", tags=["health"])
+async def actuator_health(request: Request) -> JSONResponse:
+    """Spring-style alias of /health."""
+    return await _health(request)
+
+
+@router.get("/.well-known/jwks.json", tags=["auth"])
+async def jwks(request: Request) -> dict[str, Any]:
+    """Public keys of the embedded issuer (empty when an external provider is used)."""
+    issuer = request.app.state.issuer
+    return issuer.jwks() if issuer is not None else {"keys": []}
+
+
+@router.get("/swagger-ui.html", include_in_schema=False)
+async def swagger_alias() -> RedirectResponse:
+    """Score's Swagger UI path."""
+    return RedirectResponse("/docs")

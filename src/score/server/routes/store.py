@@ -1,0 +1,89 @@
+"""The local store's data plane: serves the pre-signed URLs it issues (PUT part, GET/HEAD range).
+
+This is what S3 would be for an S3 deployment; only signatures authorize these requests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from score.storage.local import STORE_ROUTE, LocalObjectStore, ServedRange
+
+router = APIRouter(include_in_schema=False)
+CHUNK_BYTES = 1024 * 1024
+
+
+def _store(request: Request) -> LocalObjectStore:
+    store: LocalObjectStore = request.app.state.store
+    return store
+
+
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+@router.put(STORE_ROUTE + "{key:path}")
+async def put_part(key: str, request: Request) -> Response:
+    """Receive one part of a multipart upload; answers with its ETag like S3."""
+    store = _store(request)
+    query = _query(request)
+    store.verify("PUT", key, query, request.app.state.clock.now())
+    etag = await store.receive_part(key, query, request.stream())
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+async def _file_chunks(served: ServedRange) -> AsyncIterator[bytes]:
+    fd = await anyio.to_thread.run_sync(os.open, served.path, os.O_RDONLY)
+    try:
+        pos = served.byte_range.start
+        left = served.byte_range.length
+        while left > 0:
+            chunk = await anyio.to_thread.run_sync(os.pread, fd, min(CHUNK_BYTES, left), pos)
+            if not chunk:
+                break
+            pos += len(chunk)
+            left -= len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+def _headers(served: ServedRange) -> dict[str, str]:
+    rng = served.byte_range
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(rng.length)}
+    if served.partial:
+        end = rng.end - 1 if rng.length else rng.start
+        headers["Content-Range"] = f"bytes {rng.start}-{end}/{served.size}"
+    if served.etag:
+        headers["ETag"] = f'"{served.etag}"'
+    return headers
+
+
+@router.get(STORE_ROUTE + "{key:path}")
+async def get_object(key: str, request: Request) -> Response:
+    """Serve the signed object or range."""
+    store = _store(request)
+    query = _query(request)
+    store.verify("GET", key, query, request.app.state.clock.now())
+    served = store.resolve_get(key, query, request.headers.get("range"))
+    return StreamingResponse(
+        _file_chunks(served),
+        status_code=206 if served.partial else 200,
+        headers=_headers(served),
+        media_type="application/octet-stream",
+    )
+
+
+@router.head(STORE_ROUTE + "{key:path}")
+async def head_object(key: str, request: Request) -> Response:
+    """HEAD needs a URL signed for HEAD, as on S3."""
+    store = _store(request)
+    query = _query(request)
+    store.verify("HEAD", key, query, request.app.state.clock.now())
+    served = store.resolve_get(key, query, request.headers.get("range"))
+    return Response(status_code=206 if served.partial else 200, headers=_headers(served))

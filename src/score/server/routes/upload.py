@@ -1,0 +1,104 @@
+"""Score's upload endpoints: parse, call the service, return the wire shape."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from score.server.deps import CurrentPrincipal, UploadSvc
+from score.wire.schemas import ObjectSpecification, UploadProgress
+
+router = APIRouter(prefix="/upload", tags=["upload"])
+
+ObjectIdPath = Annotated[str, "object-id"]
+
+
+@router.post("/{object_id}/uploads", response_model=ObjectSpecification, response_model_exclude_none=False)
+async def initiate_upload(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    fileSize: Annotated[int, Query(ge=0, description="size of the file in bytes")],  # noqa: N803
+    md5: Annotated[str | None, Query(description="declared MD5 (hex or base64)")] = None,
+    overwrite: bool = False,
+) -> ObjectSpecification:
+    """Start an upload; returns the part plan with pre-signed part URLs."""
+    return await svc.initiate(principal, object_id, fileSize, md5, overwrite)
+
+
+@router.post("/{object_id}/parts")
+async def finalize_part(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    uploadId: str,  # noqa: N803
+    partNumber: Annotated[int, Query(ge=1)],  # noqa: N803
+    md5: str,
+    etag: str,
+) -> Response:
+    """Record a part once the store holds it with this ETag."""
+    await svc.confirm_part(principal, object_id, uploadId, partNumber, md5, etag)
+    return Response(status_code=200)
+
+
+@router.delete("/{object_id}/parts")
+async def delete_part(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    uploadId: str,  # noqa: N803
+    partNumber: Annotated[int, Query(ge=1)],  # noqa: N803
+) -> Response:
+    """Forget a part so that it is sent again."""
+    await svc.delete_part(principal, object_id, uploadId, partNumber)
+    return Response(status_code=200)
+
+
+@router.get("/{object_id}/status", response_model=UploadProgress)
+async def upload_status(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
+) -> UploadProgress:
+    """Progress of the upload in progress; completed parts carry md5, the rest fresh URLs."""
+    return await svc.status(principal, object_id, fileSize)
+
+
+@router.post("/{object_id}/recovery")
+async def recover_upload(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
+) -> Response:
+    """400 when the file size changed since the upload started."""
+    await svc.recovery(principal, object_id, fileSize)
+    return Response(status_code=200)
+
+
+@router.post("/{object_id}")
+async def finalize_upload(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    uploadId: str,  # noqa: N803
+    md5: Annotated[str | None, Query(description="the whole file's MD5, as the client computed it")] = None,
+) -> Response:
+    """Complete the upload (idempotent)."""
+    await svc.finalize(principal, object_id, uploadId, md5)
+    return Response(status_code=200)
+
+
+@router.get("/{object_id}")
+async def is_object_exist(object_id: str, principal: CurrentPrincipal, svc: UploadSvc) -> bool:
+    """``true`` when the object has been uploaded and finalized."""
+    return await svc.exists(principal, object_id)
+
+
+@router.delete("/{object_id}")
+async def cancel_upload(object_id: str, principal: CurrentPrincipal, svc: UploadSvc) -> Response:
+    """Abort the upload in progress and delete its state."""
+    await svc.cancel(principal, object_id)
+    return Response(status_code=200)

@@ -1,0 +1,149 @@
+"""Download use cases: the download spec (per-part ranged URLs), external URL, ping, listing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from score.domain import ids
+from score.domain.access import authorize_download, may_list
+from score.domain.errors import NotFoundError
+from score.domain.model import GetTarget, Principal
+from score.domain.parts import PartSlice, plan_parts
+from score.domain.ranges import ByteRange, resolve_range
+from score.services.context import ServiceContext
+from score.services.state import UploadStateRepository
+from score.wire.schemas import ObjectInfoOut, ObjectSpecification, Part
+
+SENTINEL_BODY = b"score sentinel object: its signed URL proves the object store is reachable\n"
+
+
+def split_range(stored: list[Part], rng: ByteRange) -> list[Part]:
+    """Cut *rng* along the stored part boundaries.
+
+    A part wholly inside the range keeps its ``sourceMd5``; a part cut by the range's edges
+    loses it (its MD5 is unknown), so a correct partial download never fails validation.
+    """
+    out: list[Part] = []
+    number = 1
+    for p in stored:
+        start = max(p.offset, rng.start)
+        end = min(p.offset + p.partSize, rng.end)
+        if end <= start:
+            continue
+        whole = start == p.offset and end == p.offset + p.partSize
+        out.append(
+            Part(partNumber=number, partSize=end - start, offset=start, sourceMd5=p.sourceMd5 if whole else None)
+        )
+        number += 1
+    return out
+
+
+def _as_parts(slices: list[PartSlice]) -> list[Part]:
+    return [Part(partNumber=s.number, partSize=s.size, offset=s.offset) for s in slices if s.size > 0]
+
+
+class DownloadService:
+    """Framework-free download logic."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        """Bind to the adapters in *ctx*."""
+        self._ctx = ctx
+        self._state = UploadStateRepository(ctx.store)
+
+    async def _stored_spec(self, object_id: str) -> ObjectSpecification:
+        spec = await self._state.object_spec(object_id)
+        if spec is not None:
+            return spec
+        # An object copied into the bucket by other tools: no .meta, MD5 from store metadata only.
+        key = ids.object_key(object_id)
+        info = await self._ctx.store.head(key)
+        if info is None:
+            raise NotFoundError(f"object {object_id} not found")
+        return ObjectSpecification(
+            objectKey=key,
+            objectId=object_id,
+            uploadId=object_id,
+            parts=_as_parts(plan_parts(info.size, self._ctx.store.limits)),
+            objectSize=info.size,
+            objectMd5=info.md5,
+        )
+
+    def _expiry(self) -> datetime:
+        return self._ctx.clock.now() + self._ctx.download_url_ttl
+
+    async def download_spec(
+        self,
+        principal: Principal,
+        object_id: str,
+        offset: int,
+        length: int,
+        external: bool,
+        exclude_urls: bool,
+    ) -> ObjectSpecification:
+        """Return the download spec: per-part Range-signed URLs, one external URL, or none.
+
+        Raises:
+            InvalidRequestError / RangeNotSatisfiableError: bad offset or length.
+            NotFoundError: unknown object.
+        """
+        ids.validate_object_id(object_id)
+        record = await self._ctx.metadata.get(object_id)
+        authorize_download(principal, record, self._ctx.policy)
+        spec = await self._stored_spec(object_id)
+        stored_parts = [p for p in spec.parts if p.partSize > 0]
+        rng = resolve_range(offset, length, spec.objectSize)
+        expires = self._expiry()
+        base = {"uploadId": object_id, "urlsExpireAt": None if exclude_urls else expires}
+        if external:
+            url = None if exclude_urls else self._ctx.store.sign_get(GetTarget(spec.objectKey), expires)
+            part = Part(partNumber=1, partSize=-1, offset=0, url=url)
+            return spec.model_copy(update={**base, "parts": [part]})
+        whole = rng.start == 0 and rng.length == spec.objectSize
+        if whole:
+            parts = [p.model_copy(update={"md5": None}) for p in stored_parts]
+        else:
+            parts = split_range(stored_parts, rng)
+        if not exclude_urls:
+            parts = [
+                p.model_copy(
+                    update={
+                        "url": self._ctx.store.sign_get(
+                            GetTarget(spec.objectKey, ByteRange(p.offset, p.partSize)), expires
+                        )
+                    }
+                )
+                for p in parts
+            ]
+        else:
+            parts = [p.model_copy(update={"url": None}) for p in parts]
+        update = {**base, "parts": parts}
+        if not whole:
+            # Score returns the whole-object MD5 here, which makes every partial download fail
+            # validation; the range's MD5 is unknown, so we say so.
+            update.update({"objectSize": rng.length, "objectMd5": None})
+        return spec.model_copy(update=update)
+
+    async def ping(self) -> str:
+        """Signed URL of the sentinel object (created on first use)."""
+        key = ids.sentinel_key()
+        if await self._ctx.store.head(key) is None:
+            await self._ctx.store.put_bytes(key, SENTINEL_BODY)
+        return self._ctx.store.sign_get(GetTarget(key), self._ctx.clock.now() + self._ctx.ping_url_ttl)
+
+    async def listing(self, principal: Principal) -> list[ObjectInfoOut]:
+        """Objects under ``data/`` whose name is an object id and which the caller may read."""
+        listing = await self._ctx.store.list(f"{ids.DATA_DIR}/")
+        out = []
+        for key in listing.keys:
+            name = key.rsplit("/", 1)[-1]
+            if not ids.is_object_id(name):
+                continue
+            record = await self._ctx.metadata.get(name)
+            if not may_list(principal, record, self._ctx.policy):
+                continue
+            info = await self._ctx.store.head(key)
+            if info is not None:
+                out.append(
+                    ObjectInfoOut(id=name, lastModified=int(info.last_modified.timestamp() * 1000), size=info.size)
+                )
+        return out

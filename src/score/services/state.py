@@ -1,0 +1,134 @@
+"""Upload state kept in the store, in Score's bucket layout, so server replicas stay stateless.
+
+``upload/<id>_<uploadId>/.meta`` holds the upload's spec; each confirmed part is a zero-byte
+marker ``part-<8 hex>|{"partNumber":n,"md5":"…","etag":"…"}``; ``data/<id>.meta`` is the
+finished object's spec (with each part's ``sourceMd5``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from score.domain import ids
+from score.domain.errors import UpstreamUnavailableError
+from score.domain.ports import ObjectStore
+from score.wire.schemas import ObjectSpecification
+
+
+@dataclass(frozen=True, slots=True)
+class PartMarker:
+    """A confirmed part."""
+
+    number: int
+    md5: str
+    etag: str
+
+
+def encode_spec(spec: ObjectSpecification) -> bytes:
+    """Serialise a spec for storage (no URLs, no fields Score's Java reader would not know)."""
+    data = spec.model_dump(exclude={"urlsExpireAt"})
+    for part in data["parts"]:
+        part["url"] = None
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def decode_spec(raw: bytes, key: str) -> ObjectSpecification:
+    """Parse a stored spec (ours or one written by Score 5.x).
+
+    Raises:
+        UpstreamUnavailableError: the stored record is unreadable (not the caller's fault).
+    """
+    try:
+        return ObjectSpecification.model_validate_json(raw)
+    except ValidationError as exc:
+        raise UpstreamUnavailableError(f"stored state {key} is unreadable", retryable=False) from exc
+
+
+def marker_key(object_id: str, upload_id: str, marker: PartMarker) -> str:
+    """Key of a part marker; the JSON lives in the key itself, as Score writes it."""
+    body = json.dumps({"partNumber": marker.number, "md5": marker.md5, "etag": marker.etag}, separators=(",", ":"))
+    return ids.part_marker_prefix(object_id, upload_id, marker.number) + body
+
+
+def parse_marker(key: str) -> PartMarker | None:
+    """Parse a marker key; None for anything else."""
+    _, sep, body = key.partition("|")
+    if not sep:
+        return None
+    try:
+        data = json.loads(body)
+        return PartMarker(int(data["partNumber"]), str(data.get("md5") or ""), str(data.get("etag") or ""))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class UploadStateRepository:
+    """Reads and writes upload state through the object store."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        """Use *store* for every state record."""
+        self._store = store
+
+    async def object_spec(self, object_id: str) -> ObjectSpecification | None:
+        """The finished object's spec, or None when the object does not exist."""
+        key = ids.object_meta_key(object_id)
+        raw = await self._store.get_bytes(key)
+        return None if raw is None else decode_spec(raw, key)
+
+    async def save_object_spec(self, spec: ObjectSpecification) -> None:
+        """Record a finished object."""
+        await self._store.put_bytes(ids.object_meta_key(spec.objectId), encode_spec(spec))
+
+    async def find_upload_ids(self, object_id: str) -> list[str]:
+        """Upload ids of in-progress uploads of *object_id* (Score allows one; we tolerate more)."""
+        listing = await self._store.list(ids.upload_prefix(object_id), delimiter="/")
+        prefix = ids.upload_prefix(object_id)
+        found = []
+        for p in listing.prefixes:
+            upload_id = p[len(prefix) :].rstrip("/")
+            if upload_id and await self._store.get_bytes(ids.upload_meta_key(object_id, upload_id)) is not None:
+                found.append(upload_id)
+        return found
+
+    async def upload_spec(self, object_id: str, upload_id: str) -> ObjectSpecification | None:
+        """The in-progress upload's spec, or None."""
+        key = ids.upload_meta_key(object_id, upload_id)
+        raw = await self._store.get_bytes(key)
+        return None if raw is None else decode_spec(raw, key)
+
+    async def save_upload_spec(self, spec: ObjectSpecification) -> None:
+        """Record a new upload."""
+        await self._store.put_bytes(ids.upload_meta_key(spec.objectId, spec.uploadId), encode_spec(spec))
+
+    async def markers(self, object_id: str, upload_id: str) -> dict[int, PartMarker]:
+        """Confirmed parts by number."""
+        listing = await self._store.list(ids.part_marker_prefix(object_id, upload_id))
+        out: dict[int, PartMarker] = {}
+        for key in listing.keys:
+            m = parse_marker(key)
+            if m is not None:
+                out[m.number] = m
+        return out
+
+    async def delete_markers(self, object_id: str, upload_id: str, number: int) -> None:
+        """Forget a part's confirmation(s)."""
+        listing = await self._store.list(ids.part_marker_prefix(object_id, upload_id, number))
+        for key in listing.keys:
+            await self._store.delete(key)
+
+    async def save_marker(self, object_id: str, upload_id: str, marker: PartMarker) -> None:
+        """Confirm a part, replacing an older confirmation of the same part."""
+        await self.delete_markers(object_id, upload_id, marker.number)
+        await self._store.put_bytes(marker_key(object_id, upload_id, marker), b"")
+
+    async def delete_upload(self, object_id: str, upload_id: str) -> None:
+        """Remove every state record of an upload (markers first, the spec last)."""
+        listing = await self._store.list(ids.upload_dir(object_id, upload_id))
+        meta = ids.upload_meta_key(object_id, upload_id)
+        for key in listing.keys:
+            if key != meta:
+                await self._store.delete(key)
+        await self._store.delete(meta)

@@ -1,0 +1,463 @@
+"""Embedded local-disk object store: S3-like multipart semantics over a data directory.
+
+Layout under the data directory (never shown to clients):
+
+    objects/<key>                 object bytes and small state objects (Score's bucket layout)
+    objmeta/<key>.json            per-object metadata (ETag, user metadata such as md5chksum)
+    multipart/<uploadId>/         one in-progress multipart upload:
+        upload.json               its key and creation time (also the lock file)
+        data                      the object being assembled; parts are written at their offsets
+        parts/<n>.json            one record per received part (etag, offset, size)
+
+Parts are written straight into place, so completing an upload is a rename: the bytes are
+written exactly once. The store's URLs are served by the server itself (``/_store/...``),
+signed with :class:`score.storage.urlsign.UrlSigner`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import anyio.to_thread
+
+from score.domain.errors import (
+    IntegrityError,
+    InvalidRequestError,
+    NotFoundError,
+    RangeNotSatisfiableError,
+    SignatureError,
+)
+from score.domain.ids import validate_upload_id
+from score.domain.integrity import hex_to_b64, multipart_etag, normalize_md5
+from score.domain.model import GetTarget, Listing, ObjectInfo, StoredPart, UploadPartTarget
+from score.domain.parts import PartLimits
+from score.domain.ranges import ByteRange, parse_header, parse_token
+from score.storage.urlsign import UrlSigner
+
+TMP_PREFIX = ".score-tmp-"
+WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+STORE_ROUTE = "/_store/"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedRange:
+    """What the data plane should send for a verified GET."""
+
+    path: Path
+    byte_range: ByteRange
+    size: int
+    partial: bool
+    etag: str | None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write *data* to *path* so that readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{secrets.token_hex(6)}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
+    """Read a secret from *path*, creating it (mode 0600) on first use."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        data = path.read_bytes()
+        if len(data) < 16:
+            raise InvalidRequestError(f"secret file {path} is too short") from None
+        return data
+    with os.fdopen(fd, "wb") as fh:
+        value = secrets.token_bytes(nbytes)
+        fh.write(value)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return value
+
+
+class LocalObjectStore:
+    """The default store: files under a data directory, URLs served by score-server."""
+
+    def __init__(self, root: Path, public_url: str, signer: UrlSigner, limits: PartLimits) -> None:
+        """Create a store rooted at *root* whose URLs start with *public_url*."""
+        self._root = root
+        self._objects = root / "objects"
+        self._objmeta = root / "objmeta"
+        self._multipart = root / "multipart"
+        for d in (self._objects, self._objmeta, self._multipart):
+            d.mkdir(parents=True, exist_ok=True)
+        self._public_url = public_url.rstrip("/")
+        self._signer = signer
+        self._limits = limits
+
+    # ---- port properties -------------------------------------------------------------
+    @property
+    def profile(self) -> str:
+        """Reported as ``s3``: the local store speaks the same part/ETag protocol."""
+        return "s3"
+
+    @property
+    def limits(self) -> PartLimits:
+        """Part limits (configurable for the local store)."""
+        return self._limits
+
+    # ---- paths -----------------------------------------------------------------------
+    def _path(self, key: str, base: Path | None = None) -> Path:
+        base = base or self._objects
+        parts = key.split("/")
+        if (
+            not key
+            or key.startswith("/")
+            or "\\" in key
+            or "\x00" in key
+            or any(p in ("", ".", "..") for p in parts[:-1])
+            or parts[-1] in (".", "..")
+        ):
+            raise InvalidRequestError("invalid object key")
+        path = base.joinpath(*parts)
+        if not path.resolve().is_relative_to(base.resolve()):
+            raise InvalidRequestError("invalid object key")
+        return path
+
+    def _upload_dir(self, upload_id: str) -> Path:
+        return self._multipart / validate_upload_id(upload_id)
+
+    # ---- multipart ---------------------------------------------------------------------
+    async def create_multipart(self, key: str) -> str:
+        """Start a multipart upload; the id is random and URL-safe."""
+        self._path(key)
+        upload_id = secrets.token_urlsafe(24)
+        udir = self._upload_dir(upload_id)
+
+        def _create() -> None:
+            (udir / "parts").mkdir(parents=True)
+            created = datetime.now(timezone.utc).isoformat()
+            atomic_write(udir / "upload.json", json.dumps({"key": key, "created": created}).encode())
+            (udir / "data").touch()
+
+        await anyio.to_thread.run_sync(_create)
+        return upload_id
+
+    def _read_upload_key(self, upload_id: str) -> str:
+        try:
+            info = json.loads((self._upload_dir(upload_id) / "upload.json").read_bytes())
+        except FileNotFoundError:
+            raise NotFoundError("no such multipart upload") from None
+        return str(info["key"])
+
+    def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
+        """Sign a part PUT; the URL fixes the part's offset and size."""
+        params = {
+            "uploadId": target.upload_id,
+            "partNumber": str(target.number),
+            "offset": str(target.offset),
+            "size": str(target.size),
+            "contentMd5": hex_to_b64(md5_hex) if md5_hex else "",
+        }
+        query = self._signer.sign("PUT", target.key, params, expires_at)
+        return f"{self._public_url}{STORE_ROUTE}{quote(target.key)}?{urlencode(query)}"
+
+    def _part_records(self, upload_id: str) -> list[StoredPart]:
+        pdir = self._upload_dir(upload_id) / "parts"
+        if not pdir.is_dir():
+            raise NotFoundError("no such multipart upload")
+        out = []
+        for entry in pdir.iterdir():
+            if entry.name.startswith(TMP_PREFIX) or not entry.name.endswith(".json"):
+                continue
+            try:
+                rec = json.loads(entry.read_bytes())
+            except (FileNotFoundError, json.JSONDecodeError):
+                continue
+            out.append(StoredPart(int(rec["number"]), str(rec["etag"]), int(rec["size"])))
+        return sorted(out, key=lambda p: p.number)
+
+    async def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """List received parts."""
+        return await anyio.to_thread.run_sync(self._part_records, upload_id)
+
+    @contextlib.contextmanager
+    def _locked(self, upload_id: str) -> Iterator[None]:
+        lock_path = self._upload_dir(upload_id) / "upload.json"
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFoundError("no such multipart upload") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]], metadata: dict[str, str]) -> None:
+        udir = self._upload_dir(upload_id)
+        with self._locked(upload_id):
+            if not udir.exists() or self._read_upload_key(upload_id) != key:
+                raise NotFoundError("no such multipart upload")
+            records = {}
+            for entry in (udir / "parts").glob("*.json"):
+                rec = json.loads(entry.read_bytes())
+                records[int(rec["number"])] = rec
+            offset = 0
+            md5s = []
+            for number, etag in sorted(parts):
+                rec = records.get(number)
+                if rec is None or rec["etag"] != etag:
+                    raise IntegrityError(f"part {number} is missing or has another ETag in the store")
+                if int(rec["offset"]) != offset:
+                    raise IntegrityError(f"part {number} does not follow the previous part")
+                offset += int(rec["size"])
+                md5s.append(etag)
+            data = udir / "data"
+            with open(data, "r+b") as fh:
+                fh.truncate(offset)
+                os.fsync(fh.fileno())
+            target = self._path(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            meta = dict(metadata)
+            meta["etag"] = multipart_etag(md5s)
+            atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"), json.dumps(meta).encode())
+            os.replace(data, target)
+            _fsync_dir(target.parent)
+            shutil.rmtree(udir, ignore_errors=True)
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], metadata: dict[str, str]
+    ) -> None:
+        """Assemble the object by renaming the staging file into place."""
+        await anyio.to_thread.run_sync(self._complete, key, upload_id, parts, metadata)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an upload and its bytes."""
+        udir = self._upload_dir(upload_id)
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(udir, ignore_errors=True))
+
+    # ---- data plane: part PUT ------------------------------------------------------------
+    def verify(self, method: str, key: str, query: dict[str, str], now: datetime) -> None:
+        """Verify a data-plane request's signature, method and expiry."""
+        self._path(key)
+        self._signer.verify(method, key, query, now)
+
+    async def receive_part(self, key: str, query: dict[str, str], body: AsyncIterator[bytes]) -> str:
+        """Write a signed part PUT's body in place; return its ETag (the part's MD5 hex).
+
+        Raises:
+            NotFoundError: the upload does not exist.
+            InvalidRequestError: the body is longer or shorter than the signed size.
+            IntegrityError: the body does not match the signed Content-MD5.
+        """
+        upload_id = query.get("uploadId", "")
+        number = int(query.get("partNumber", "0"))
+        offset = int(query.get("offset", "0"))
+        size = int(query.get("size", "0"))
+        udir = self._upload_dir(upload_id)
+        if await anyio.to_thread.run_sync(self._read_upload_key, upload_id) != key:
+            raise SignatureError("the URL does not belong to this upload")
+        record = udir / "parts" / f"{number}.json"
+        fd = await anyio.to_thread.run_sync(lambda: _open_for_part(udir, record))
+        md5 = hashlib.md5()  # noqa: S324 - ETag semantics
+        written = 0
+        buf = bytearray()
+
+        def _flush(chunk: bytes, at: int) -> None:
+            md5.update(chunk)
+            os.pwrite(fd, chunk, at)
+
+        try:
+            async for chunk in body:
+                if not chunk:
+                    continue
+                if written + len(buf) + len(chunk) > size:
+                    raise InvalidRequestError(f"the body is longer than the signed part size {size}")
+                buf += chunk
+                if len(buf) >= WRITE_BUFFER_BYTES:
+                    data = bytes(buf)
+                    buf.clear()
+                    await anyio.to_thread.run_sync(_flush, data, offset + written)
+                    written += len(data)
+            if buf:
+                data = bytes(buf)
+                await anyio.to_thread.run_sync(_flush, data, offset + written)
+                written += len(data)
+        finally:
+            os.close(fd)
+        if written != size:
+            raise InvalidRequestError(f"the body has {written} bytes; the signed part size is {size}")
+        etag = md5.hexdigest()
+        expected = query.get("contentMd5")
+        if expected and normalize_md5(expected) != etag:
+            raise IntegrityError("BadDigest: the part's Content-MD5 does not match the bytes received")
+        rec = {"number": number, "etag": etag, "offset": offset, "size": size}
+        await anyio.to_thread.run_sync(atomic_write, record, json.dumps(rec).encode())
+        return etag
+
+    # ---- data plane: GET -----------------------------------------------------------------
+    def resolve_get(self, key: str, query: dict[str, str], range_header: str | None) -> ServedRange:
+        """Decide which bytes a verified GET receives.
+
+        A URL signed for a range serves only that range; a ``Range`` header, if sent, must
+        name the same range. A URL without a signed range honours any single ``Range``.
+
+        Raises:
+            NotFoundError: no such object.
+            SignatureError: the Range header differs from the signed range.
+            RangeNotSatisfiableError: the range lies outside the object.
+        """
+        path = self._path(key)
+        try:
+            size = path.stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFoundError("no such object") from None
+        etag = self._etag(key)
+        signed = query.get("range")
+        if signed:
+            rng = parse_token(signed)
+            if range_header and range_header.strip() != rng.header():
+                raise SignatureError("the Range header differs from the range this URL was signed for")
+            if rng.end > size:
+                raise RangeNotSatisfiableError("the signed range is outside the object")
+            return ServedRange(path, rng, size, True, etag)
+        if range_header:
+            return ServedRange(path, parse_header(range_header, size), size, True, etag)
+        return ServedRange(path, ByteRange(0, size), size, False, etag)
+
+    def _etag(self, key: str) -> str | None:
+        meta = self._read_objmeta(key)
+        return meta.get("etag")
+
+    def _read_objmeta(self, key: str) -> dict[str, str]:
+        p = self._path(key, self._objmeta)
+        try:
+            return dict(json.loads(p.with_name(p.name + ".json").read_bytes()))
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return {}
+
+    def sign_get(self, target: GetTarget, expires_at: datetime) -> str:
+        """Sign a GET, bound to a range when one is given."""
+        params = {"range": target.byte_range.token() if target.byte_range and target.byte_range.length else ""}
+        query = self._signer.sign("GET", target.key, params, expires_at)
+        return f"{self._public_url}{STORE_ROUTE}{quote(target.key)}?{urlencode(query)}"
+
+    # ---- small objects -------------------------------------------------------------------
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Stat an object."""
+        path = self._path(key)
+
+        def _head() -> ObjectInfo | None:
+            try:
+                st = path.stat()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            if not path.is_file():
+                return None
+            meta = self._read_objmeta(key)
+            md5 = meta.get("md5chksum")
+            return ObjectInfo(
+                key=key,
+                size=st.st_size,
+                last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+                etag=meta.get("etag"),
+                md5=normalize_md5(md5) if md5 else None,
+            )
+
+        return await anyio.to_thread.run_sync(_head)
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Write a small object atomically."""
+        path = self._path(key)
+        await anyio.to_thread.run_sync(atomic_write, path, data)
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        """Read a small object."""
+        path = self._path(key)
+
+        def _get() -> bytes | None:
+            try:
+                return path.read_bytes()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+
+        return await anyio.to_thread.run_sync(_get)
+
+    async def delete(self, key: str) -> None:
+        """Delete an object and prune empty directories, as S3 has none."""
+        path = self._path(key)
+
+        def _delete() -> None:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                path.unlink()
+            meta = self._path(key, self._objmeta)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                meta.with_name(meta.name + ".json").unlink()
+            parent = path.parent
+            while parent != self._objects:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
+
+        await anyio.to_thread.run_sync(_delete)
+
+    async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
+        """List keys under *prefix* (with ``/`` as delimiter: one level, plus sub-prefixes)."""
+        return await anyio.to_thread.run_sync(self._list, prefix, delimiter)
+
+    def _list(self, prefix: str, delimiter: str | None) -> Listing:
+        dir_part, _, name_prefix = prefix.rpartition("/")
+        base = self._path(dir_part + "/x").parent if dir_part else self._objects
+        keys: list[str] = []
+        prefixes: list[str] = []
+        if not base.is_dir():
+            return Listing([], [])
+        lead = f"{dir_part}/" if dir_part else ""
+        for entry in sorted(base.iterdir(), key=lambda e: e.name):
+            name = entry.name
+            if not name.startswith(name_prefix) or name.startswith(TMP_PREFIX):
+                continue
+            if entry.is_dir():
+                if delimiter == "/":
+                    prefixes.append(f"{lead}{name}/")
+                else:
+                    for sub in sorted(entry.rglob("*")):
+                        if sub.is_file() and not sub.name.startswith(TMP_PREFIX):
+                            keys.append(lead + sub.relative_to(base).as_posix())
+            else:
+                keys.append(lead + name)
+        return Listing(sorted(keys), prefixes)
+
+    async def healthy(self) -> bool:
+        """True when the data directory is there and writable."""
+        return self._objects.is_dir() and os.access(self._objects, os.W_OK)
+
+
+def _open_for_part(udir: Path, record: Path) -> int:
+    if not (udir / "upload.json").exists():
+        raise NotFoundError("no such multipart upload")
+    # The part's old record goes first: a half-rewritten part must never look complete.
+    with contextlib.suppress(FileNotFoundError):
+        record.unlink()
+    return os.open(udir / "data", os.O_WRONLY)
