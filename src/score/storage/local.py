@@ -261,7 +261,9 @@ class LocalObjectStore:
         self._path(key)
         self._signer.verify(method, key, query, now)
 
-    async def receive_part(self, key: str, query: dict[str, str], body: AsyncIterator[bytes]) -> str:
+    async def receive_part(
+        self, key: str, query: dict[str, str], body: AsyncIterator[bytes], content_md5: str | None = None
+    ) -> str:
         """Write a signed part PUT's body in place; return its ETag (the part's MD5 hex).
 
         Raises:
@@ -307,9 +309,9 @@ class LocalObjectStore:
         if written != size:
             raise InvalidRequestError(f"the body has {written} bytes; the signed part size is {size}")
         etag = md5.hexdigest()
-        expected = query.get("contentMd5")
-        if expected and normalize_md5(expected) != etag:
-            raise IntegrityError("BadDigest: the part's Content-MD5 does not match the bytes received")
+        for expected in (query.get("contentMd5"), content_md5):
+            if expected and normalize_md5(expected) != etag:
+                raise IntegrityError("BadDigest: the part's Content-MD5 does not match the bytes received")
         rec = {"number": number, "etag": etag, "offset": offset, "size": size}
         await anyio.to_thread.run_sync(atomic_write, record, json.dumps(rec).encode())
         return etag

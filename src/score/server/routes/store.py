@@ -33,7 +33,7 @@ async def put_part(key: str, request: Request) -> Response:
     store = _store(request)
     query = _query(request)
     store.verify("PUT", key, query, request.app.state.clock.now())
-    etag = await store.receive_part(key, query, request.stream())
+    etag = await store.receive_part(key, query, request.stream(), request.headers.get("content-md5"))
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 

@@ -1,0 +1,88 @@
+"""Client settings: defaults < TOML file < environment < flags. Built once by client_main."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from score.domain.errors import ConfigError
+
+DEFAULT_SERVER_URL = "http://127.0.0.1:5431"
+DEFAULT_PARALLEL = 4
+DEFAULT_MEMORY_BYTES = 100 * 1024 * 1024
+
+# Score's environment names first, then ours.
+ENV_SERVER_URL = ("STORAGE_URL", "SCORE_SERVER_URL")
+ENV_TOKEN = ("ACCESSTOKEN", "SCORE_ACCESS_TOKEN")
+ENV_PARALLEL = ("TRANSPORT_PARALLEL", "SCORE_PARALLEL")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Effective client settings. ``repr`` never shows the token."""
+
+    server_url: str
+    token: str | None
+    parallel: int
+    memory_bytes: int
+    timeout_seconds: float = 60.0
+
+    def __repr__(self) -> str:
+        """Redacted representation."""
+        token = "<set>" if self.token else "<none>"
+        return f"ClientSettings(server_url={self.server_url!r}, token={token}, parallel={self.parallel})"
+
+
+def default_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/score/client.toml`` (``~/.config/score/client.toml``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "score" / "client.toml"
+
+
+def _env(names: tuple[str, ...]) -> str | None:
+    for n in names:
+        if os.environ.get(n):
+            return os.environ[n]
+    return None
+
+
+def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_client_settings(
+    *, config: Path | None, server_url: str | None, parallel: int | None, memory_mib: int | None
+) -> ClientSettings:
+    """Resolve the settings from flags (None = not given), environment and the config file.
+
+    Raises:
+        ConfigError: unreadable config file or invalid values.
+    """
+    env_config = os.environ.get("SCORE_CLIENT_CONFIG")
+    path = config or (Path(env_config) if env_config else default_config_path())
+    file = _read_file(path, explicit=config is not None or env_config is not None)
+    token = _env(ENV_TOKEN) or file.get("access_token")
+    url = server_url or _env(ENV_SERVER_URL) or file.get("server_url") or DEFAULT_SERVER_URL
+    try:
+        par = int(parallel or _env(ENV_PARALLEL) or file.get("parallel") or DEFAULT_PARALLEL)
+        mem = int(memory_mib) * 1024 * 1024 if memory_mib else int(file.get("memory_mib", 0)) * 1024 * 1024
+    except ValueError as exc:
+        raise ConfigError(f"invalid number in client settings: {exc}") from None
+    if not 1 <= par <= 64:
+        raise ConfigError("parallel must be between 1 and 64")
+    if not str(url).startswith(("http://", "https://")):
+        raise ConfigError(f"server URL {url!r} must start with http:// or https://")
+    return ClientSettings(
+        server_url=str(url), token=str(token) if token else None, parallel=par, memory_bytes=mem or DEFAULT_MEMORY_BYTES
+    )

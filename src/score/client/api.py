@@ -1,0 +1,126 @@
+"""Typed client of the Score API; wire errors become domain errors (inverse of server/errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from score import __version__
+from score.client.retry import RetryPolicy, with_retry
+from score.domain import errors as e
+from score.wire.schemas import ErrorBody, ObjectSpecification, UploadProgress
+
+_BY_STATUS: dict[int, type[e.ScoreError]] = {
+    400: e.InvalidRequestError,
+    401: e.UnauthenticatedError,
+    403: e.ForbiddenError,
+    404: e.NotFoundError,
+    409: e.ConflictError,
+    416: e.RangeNotSatisfiableError,
+    422: e.IntegrityError,
+}
+
+
+def error_from_response(response: httpx.Response) -> e.ScoreError:
+    """Turn an error response into the matching domain error (by code, else by status)."""
+    try:
+        body = ErrorBody.model_validate_json(response.content)
+        cls = e.error_class_for_code(body.code)
+        if cls is e.ScoreError:
+            cls = _BY_STATUS.get(response.status_code, e.ScoreError)
+        return cls(body.message, retryable=body.retryable or response.status_code >= 500)
+    except ValueError:
+        pass
+    if response.status_code >= 500 or response.status_code == 429:
+        return e.UpstreamUnavailableError(f"server answered HTTP {response.status_code}; try again later")
+    cls = _BY_STATUS.get(response.status_code, e.ScoreError)
+    return cls(f"server answered HTTP {response.status_code}")
+
+
+def transport_error(exc: httpx.HTTPError, what: str) -> e.ScoreError:
+    """A network failure, retryable."""
+    return e.UpstreamUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+class ServerApi:
+    """Calls score-server's REST API. The token goes only here, never to the object store."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Talk to *base_url* with bearer *token* (None for anonymous)."""
+        headers = {"User-Agent": f"score-client/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+        self._retry = retry or RetryPolicy()
+
+    def close(self) -> None:
+        """Release connections."""
+        self._http.close()
+
+    def _call(self, method: str, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        def once() -> httpx.Response:
+            try:
+                response = self._http.request(method, path, params=params)
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, f"cannot reach the server at {self._http.base_url}") from exc
+            if response.status_code >= 400:
+                raise error_from_response(response)
+            return response
+
+        return with_retry(once, self._retry)
+
+    def initiate_upload(self, object_id: str, size: int, md5: str | None, overwrite: bool) -> ObjectSpecification:
+        """``POST /upload/{id}/uploads``."""
+        params: dict[str, Any] = {"fileSize": size, "overwrite": str(overwrite).lower()}
+        if md5:
+            params["md5"] = md5
+        r = self._call("POST", f"/upload/{object_id}/uploads", params)
+        return ObjectSpecification.model_validate_json(r.content)
+
+    def upload_status(self, object_id: str, size: int) -> UploadProgress:
+        """``GET /upload/{id}/status``."""
+        r = self._call("GET", f"/upload/{object_id}/status", {"fileSize": size})
+        return UploadProgress.model_validate_json(r.content)
+
+    def confirm_part(self, object_id: str, upload_id: str, number: int, md5: str, etag: str) -> None:
+        """``POST /upload/{id}/parts``."""
+        params = {"uploadId": upload_id, "partNumber": number, "md5": md5, "etag": etag}
+        self._call("POST", f"/upload/{object_id}/parts", params)
+
+    def delete_part(self, object_id: str, upload_id: str, number: int) -> None:
+        """``DELETE /upload/{id}/parts``."""
+        self._call("DELETE", f"/upload/{object_id}/parts", {"uploadId": upload_id, "partNumber": number})
+
+    def finalize_upload(self, object_id: str, upload_id: str, md5: str | None) -> None:
+        """``POST /upload/{id}`` (idempotent, so safe to retry)."""
+        params = {"uploadId": upload_id}
+        if md5:
+            params["md5"] = md5
+        self._call("POST", f"/upload/{object_id}", params)
+
+    def object_exists(self, object_id: str) -> bool:
+        """``GET /upload/{id}``."""
+        return bool(self._call("GET", f"/upload/{object_id}").json())
+
+    def download_spec(
+        self, object_id: str, offset: int = 0, length: int = -1, external: bool = False
+    ) -> ObjectSpecification:
+        """``GET /download/{id}``."""
+        params = {"offset": offset, "length": length, "external": str(external).lower()}
+        r = self._call("GET", f"/download/{object_id}", params)
+        return ObjectSpecification.model_validate_json(r.content)
+
+    def ping(self) -> str:
+        """``GET /download/ping``: a signed URL of the sentinel object."""
+        return self._call("GET", "/download/ping").text

@@ -1,0 +1,233 @@
+"""Parallel, resumable upload of one file.
+
+One sequential pass reads the file: each buffer feeds the whole-file MD5 and its part's MD5
+together, then goes to a worker that PUTs it. Parts the server already holds (same MD5) are
+skipped, so a killed upload resumes where it stopped. In-flight memory is bounded by a pool
+of part buffers, whatever the file size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from score.client.api import ServerApi
+from score.client.dataplane import Cancelled, DataPlane
+from score.client.progress import Progress
+from score.client.retry import RetryPolicy
+from score.domain import errors as e
+from score.domain.integrity import normalize_md5
+from score.wire.schemas import Part
+
+HASH_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass
+class UploadResult:
+    """What happened."""
+
+    object_id: str
+    size: int
+    md5: str
+    parts_total: int
+    parts_sent: int
+    parts_skipped: int
+    retries: int = 0
+
+
+@dataclass
+class _UrlBook:
+    """Current part URLs; refreshed from the server when they expire."""
+
+    urls: dict[int, str]
+    generation: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Uploader:
+    """Uploads files through pre-signed part URLs."""
+
+    def __init__(
+        self,
+        api: ServerApi,
+        data: DataPlane,
+        *,
+        parallel: int = 4,
+        memory_bytes: int = 100 * 1024 * 1024,
+        retry: RetryPolicy | None = None,
+        show_progress: bool = False,
+    ) -> None:
+        """Use up to *parallel* part transfers and about *memory_bytes* of part buffers."""
+        self._api = api
+        self._data = data
+        self._parallel = max(1, parallel)
+        self._memory = memory_bytes
+        self._retry = retry or RetryPolicy()
+        self._show = show_progress
+        self._retries = 0
+        self._retry_lock = threading.Lock()
+
+    # ---- set-up -----------------------------------------------------------------------
+    def _start(self, object_id: str, size: int, md5: str | None, force: bool) -> tuple[str, list[Part], dict[int, str]]:
+        """Return (upload id, parts with URLs, completed part MD5s), resuming when possible."""
+        if not force:
+            try:
+                progress = self._api.upload_status(object_id, size)
+            except (e.NotFoundError, e.InvalidRequestError):
+                progress = None  # nothing in progress, or the file changed size: start afresh
+            if progress is not None and not (md5 and progress.objectMd5 and progress.objectMd5 != md5):
+                done = {p.partNumber: p.md5 or p.sourceMd5 or "" for p in progress.parts if p.md5 or p.sourceMd5}
+                return progress.uploadId, progress.parts, done
+        spec = self._api.initiate_upload(object_id, size, md5, overwrite=force)
+        return spec.uploadId, spec.parts, {}
+
+    def _refresh(self, object_id: str, size: int, book: _UrlBook, seen_generation: int) -> None:
+        with book.lock:
+            if book.generation != seen_generation:
+                return  # another worker already refreshed
+            progress = self._api.upload_status(object_id, size)
+            book.urls.update({p.partNumber: p.url for p in progress.parts if p.url})
+            book.generation += 1
+
+    # ---- one part ------------------------------------------------------------------------
+    def _send_part(
+        self,
+        object_id: str,
+        upload_id: str,
+        size: int,
+        part: Part,
+        data: memoryview,
+        md5_hex: str,
+        book: _UrlBook,
+        cancel: threading.Event,
+    ) -> None:
+        attempt = 0
+        integrity_failures = 0
+        while True:
+            generation = book.generation
+            url = book.urls.get(part.partNumber)
+            try:
+                if url is None:
+                    raise e.UrlExpiredError("no URL for this part")
+                etag = self._data.put_part(url, data, md5_hex, cancel)
+                self._api.confirm_part(object_id, upload_id, part.partNumber, md5_hex, etag)
+                return
+            except e.UrlExpiredError:
+                self._refresh(object_id, size, book, generation)
+            except e.IntegrityError:
+                integrity_failures += 1
+                if integrity_failures >= 3:
+                    raise
+            except e.ScoreError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= self._retry.attempts:
+                    raise
+                if cancel.wait(self._retry.delay(attempt)):
+                    raise Cancelled from exc
+            with self._retry_lock:
+                self._retries += 1
+
+    # ---- the pass over the file ----------------------------------------------------------------
+    def upload(self, object_id: str, path: Path, md5: str | None = None, force: bool = False) -> UploadResult:
+        """Upload *path* as *object_id*; resume an interrupted upload of the same file.
+
+        Raises:
+            IntegrityError: the file's MD5 differs from *md5*, or parts keep failing checks.
+            ConflictError: the object exists and *force* is false.
+        """
+        declared = normalize_md5(md5) if md5 else None
+        size = path.stat().st_size
+        upload_id, parts, done = self._start(object_id, size, declared, force)
+        book = _UrlBook({p.partNumber: p.url for p in parts if p.url})
+        largest = max((p.partSize for p in parts), default=0)
+        slots = max(2, min(self._parallel + 1, self._memory // max(largest, 1)))
+        pool: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(slots):
+            pool.put(bytearray(largest))
+        cancel = threading.Event()
+        progress = Progress(f"upload {object_id}", size, self._show)
+        whole = hashlib.md5()  # noqa: S324
+        sent = skipped = 0
+        futures: list[Future[None]] = []
+        workers = max(1, min(self._parallel, slots - 1))
+        with open(path, "rb", buffering=0) as fh, ThreadPoolExecutor(workers, "score-up") as executor:
+            try:
+                for part in sorted(parts, key=lambda p: p.partNumber):
+                    self._raise_failed(futures)
+                    buf = pool.get()
+                    view = memoryview(buf)[: part.partSize]
+                    part_md5 = self._read_part(fh, part, view, whole)
+                    if done.get(part.partNumber) == part_md5:
+                        skipped += 1
+                        progress.add(part.partSize)
+                        pool.put(buf)
+                        continue
+                    if part.partNumber in done:  # the server holds other bytes for this part
+                        self._api.delete_part(object_id, upload_id, part.partNumber)
+                    futures.append(
+                        executor.submit(
+                            self._run_part, object_id, upload_id, size, part, buf, view, part_md5, book, cancel, pool,
+                            progress,
+                        )
+                    )
+                    sent += 1
+                for f in futures:
+                    f.result()
+            except BaseException:
+                cancel.set()
+                raise
+        file_md5 = whole.hexdigest()
+        if declared and declared != file_md5:
+            raise e.IntegrityError(
+                f"the file's MD5 is {file_md5}, not the declared {declared}; the upload was not finalized"
+            )
+        self._api.finalize_upload(object_id, upload_id, file_md5)
+        progress.finish()
+        return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
+
+    @staticmethod
+    def _raise_failed(futures: list[Future[None]]) -> None:
+        for f in futures:
+            if f.done() and f.exception() is not None:
+                f.result()
+
+    @staticmethod
+    def _read_part(fh: BinaryIO, part: Part, view: memoryview, whole: Any) -> str:
+        part_md5 = hashlib.md5()  # noqa: S324
+        fh.seek(part.offset)
+        filled = 0
+        while filled < part.partSize:
+            n = fh.readinto(view[filled : min(part.partSize, filled + HASH_CHUNK)])
+            if not n:
+                raise e.IntegrityError("the file became shorter while it was being uploaded")
+            chunk = view[filled : filled + n]
+            whole.update(chunk)
+            part_md5.update(chunk)
+            filled += n
+        return part_md5.hexdigest()
+
+    def _run_part(
+        self,
+        object_id: str,
+        upload_id: str,
+        size: int,
+        part: Part,
+        buf: bytearray,
+        view: memoryview,
+        md5_hex: str,
+        book: _UrlBook,
+        cancel: threading.Event,
+        pool: queue.Queue[bytearray],
+        progress: Progress,
+    ) -> None:
+        try:
+            self._send_part(object_id, upload_id, size, part, view, md5_hex, book, cancel)
+            progress.add(part.partSize)
+        finally:
+            pool.put(buf)
+
