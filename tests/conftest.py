@@ -1,0 +1,21 @@
+"""Shared fixtures: a clean environment for every test (no stray tokens or server URLs)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+_CLEAN_PREFIXES = ("SCORE_",)
+_CLEAN_NAMES = ("ACCESSTOKEN", "STORAGE_URL", "METADATA_URL", "TRANSPORT_PARALLEL", "TRANSPORT_MEMORY")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Remove variables that would change what the client or server does."""
+    for name in list(os.environ):
+        if name.startswith(_CLEAN_PREFIXES) or name in _CLEAN_NAMES:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    yield

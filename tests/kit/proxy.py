@@ -1,0 +1,86 @@
+"""A small HTTP proxy in front of score-server that can delay or corrupt store traffic.
+
+Signed URLs point at it when the server's ``SCORE_PUBLIC_URL`` is the proxy's URL, so a test
+can corrupt a part in flight or slow transfers down until URLs expire.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "proxy-connection"}
+
+
+class FaultProxy:
+    """Forwards to ``127.0.0.1:<target_port>``; faults apply to ``/_store/`` requests only."""
+
+    def __init__(self, target_port: int, *, corrupt_puts: int = 0, store_delay: float = 0.0) -> None:
+        """Corrupt the first *corrupt_puts* part PUTs; delay every store request by *store_delay* s."""
+        self.target_port = target_port
+        self.corrupt_puts = corrupt_puts
+        self.store_delay = store_delay
+        self.corrupted = 0
+        self.store_requests = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path
+                if urlsplit(path).path.startswith("/_store/"):
+                    with proxy.lock:
+                        proxy.store_requests += 1
+                        corrupt = self.command == "PUT" and proxy.corrupted < proxy.corrupt_puts and len(body) > 0
+                        if corrupt:
+                            proxy.corrupted += 1
+                    if corrupt:
+                        body = bytes([body[0] ^ 0xFF]) + body[1:]
+                    if proxy.store_delay:
+                        time.sleep(proxy.store_delay)
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                conn.request(self.command, path, body=body if body or length else None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in _HOP and k.lower() != "content-length":
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the proxy."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FaultProxy:
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()

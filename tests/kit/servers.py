@@ -1,0 +1,113 @@
+"""Start and stop score-server as a real process on 127.0.0.1, on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (bind to 0 and release)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A running score-server."""
+
+    data_dir: Path
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        """Launch and wait until /health answers."""
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        env = {**os.environ, **self.env}
+        cmd = [PYTHON, "-m", "score.cli.server_main", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"score-server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"score-server did not become healthy:\n{self.log()}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log(self) -> str:
+        """Everything the server wrote so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def token(self, *scopes: str, ttl: str = "1h") -> str:
+        """A token from this server's embedded issuer."""
+        return mint_token(self.data_dir, scopes, ttl)
+
+
+def mint_token(data_dir: Path, scopes: Sequence[str], ttl: str = "1h") -> str:
+    """Run ``score-server token`` for *data_dir*."""
+    cmd = [PYTHON, "-m", "score.cli.server_main", "token", "--data-dir", str(data_dir), "--ttl", ttl]
+    for s in scopes:
+        cmd += ["--scope", s]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ))
+    return out.stdout.strip()
+
+
+def run_client(
+    args: Sequence[str], *, server: str, token: str | None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``score-client`` as a user would, with Score's environment names."""
+    full_env = {**os.environ, "STORAGE_URL": server, **(env or {})}
+    if token:
+        full_env["ACCESSTOKEN"] = token
+    return subprocess.run(
+        [PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )
+
+
+def start_client(args: Sequence[str], *, server: str, token: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``score-client`` in the background (to be killed)."""
+    full_env = {**os.environ, "STORAGE_URL": server, "ACCESSTOKEN": token, **(env or {})}
+    return subprocess.Popen(
+        [PYTHON, "-m", "score.cli.client_main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+    )
