@@ -43,7 +43,7 @@ def validate_upload_id(value: str) -> str:
     Raises:
         InvalidRequestError: when it is empty, too long or contains unsafe characters.
     """
-    if not _UPLOAD_ID.match(value):
+    if not _UPLOAD_ID.match(value) or value in (".", ".."):
         raise InvalidRequestError("invalid uploadId")
     return value
 

@@ -1,0 +1,92 @@
+"""The error vocabulary: HTTP statuses, the wire round trip, exit codes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from score.cli import exit_codes
+from score.client.api import error_from_response
+from score.client.dataplane import store_error
+from score.domain import errors as e
+from score.server.errors import error_response, status_for
+
+EXPECTED_STATUS = {
+    e.InvalidRequestError: 400,
+    e.RangeNotSatisfiableError: 416,
+    e.UnauthenticatedError: 401,
+    e.ForbiddenError: 403,
+    e.SignatureError: 403,
+    e.UrlExpiredError: 403,
+    e.NotFoundError: 404,
+    e.ConflictError: 409,
+    e.IntegrityError: 422,
+    e.UpstreamUnavailableError: 503,
+}
+
+
+@pytest.mark.parametrize(("cls", "status"), list(EXPECTED_STATUS.items()))
+def test_status_of_each_caller_error(cls: type[e.ScoreError], status: int) -> None:
+    assert status_for(cls("x")) == status
+
+
+def test_unknown_subclass_inherits_its_parents_status() -> None:
+    class SizeMismatch(e.IntegrityError):
+        pass
+
+    assert status_for(SizeMismatch("x")) == 422
+
+
+def test_error_codes_are_unique() -> None:
+    codes = [c.code for c in e.ALL_ERRORS]
+    assert len(codes) == len(set(codes))
+
+
+@pytest.mark.parametrize("cls", list(EXPECTED_STATUS))
+def test_server_body_round_trips_to_the_same_client_error(cls: type[e.ScoreError]) -> None:
+    resp = error_response(cls("something is wrong"))
+    assert resp.status_code == EXPECTED_STATUS[cls]
+    client_side = error_from_response(httpx.Response(resp.status_code, content=bytes(resp.body)))
+    assert type(client_side) is cls
+    assert client_side.message == "something is wrong"
+    assert client_side.retryable == (cls is e.UpstreamUnavailableError)
+
+
+def test_401_carries_www_authenticate() -> None:
+    assert error_response(e.UnauthenticatedError("no")).headers["WWW-Authenticate"] == "Bearer"
+    assert "WWW-Authenticate" not in error_response(e.ForbiddenError("no")).headers
+
+
+@pytest.mark.parametrize(("status", "cls"), [(502, e.UpstreamUnavailableError), (429, e.UpstreamUnavailableError), (404, e.NotFoundError), (409, e.ConflictError)])
+def test_non_json_errors_map_by_status(status: int, cls: type[e.ScoreError]) -> None:
+    err = error_from_response(httpx.Response(status, text="<html>gateway</html>"))
+    assert type(err) is cls
+    assert err.retryable == (cls is e.UpstreamUnavailableError)
+
+
+def test_s3_xml_refusals_are_classified() -> None:
+    expired = httpx.Response(403, text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
+    assert isinstance(store_error(expired), e.UrlExpiredError)
+    digest = httpx.Response(400, text="<Error><Code>BadDigest</Code></Error>")
+    assert isinstance(store_error(digest), e.IntegrityError)
+    timeout = httpx.Response(400, text="<Error><Code>RequestTimeout</Code></Error>")
+    err = store_error(timeout)
+    assert isinstance(err, e.InvalidRequestError) and err.retryable
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (e.UnauthenticatedError("x"), exit_codes.AUTH),
+        (e.UrlExpiredError("x"), exit_codes.AUTH),
+        (e.NotFoundError("x"), exit_codes.NOT_FOUND),
+        (e.IntegrityError("x"), exit_codes.INTEGRITY),
+        (e.UpstreamUnavailableError("x"), exit_codes.UPSTREAM),
+        (e.ConflictError("x"), exit_codes.CONFLICT),
+        (e.RangeNotSatisfiableError("x"), exit_codes.USAGE),
+        (e.ConfigError("x"), exit_codes.USAGE),
+        (e.ResumeStateError("x"), exit_codes.FAILURE),
+    ],
+)
+def test_exit_codes(exc: e.ScoreError, code: int) -> None:
+    assert exit_codes.exit_code_for(exc) == code

@@ -1,0 +1,215 @@
+"""The embedded store without HTTP: keys cannot escape, parts are checked, completion is exact."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import anyio
+import pytest
+
+from score.domain.errors import (
+    IntegrityError,
+    InvalidRequestError,
+    NotFoundError,
+    RangeNotSatisfiableError,
+    SignatureError,
+)
+from score.domain.integrity import multipart_etag
+from score.domain.model import GetTarget, UploadPartTarget
+from score.domain.parts import PartLimits
+from score.domain.ranges import ByteRange
+from score.storage.local import LocalObjectStore, load_or_create_secret
+from score.storage.urlsign import UrlSigner
+
+KEY = "data/5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
+SOON = datetime.now(timezone.utc) + timedelta(minutes=5)
+
+
+def md5(b: bytes) -> str:
+    return hashlib.md5(b).hexdigest()  # noqa: S324
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalObjectStore:
+    return LocalObjectStore(tmp_path / "root", "http://127.0.0.1:9/", UrlSigner(b"s" * 32), PartLimits())
+
+
+def _query(url: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(url)
+    assert parts.path.startswith("/_store/")
+    return unquote(parts.path[len("/_store/") :]), dict(parse_qsl(parts.query))
+
+
+async def _body(*chunks: bytes) -> AsyncIterator[bytes]:
+    for c in chunks:
+        yield c
+
+
+def _run(fn, *args):  # type: ignore[no-untyped-def]
+    return anyio.run(fn, *args)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "/etc/passwd", "../x", "data/../../x", "data/./x", "data//x", "a\\b", "a\x00b", "data/..", "data/."]
+)
+def test_keys_that_could_escape_are_refused(store: LocalObjectStore, bad: str) -> None:
+    with pytest.raises(InvalidRequestError, match="invalid object key"):
+        _run(store.get_bytes, bad)
+
+
+def test_symlink_escape_is_refused(store: LocalObjectStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"top secret")
+    (tmp_path / "root" / "objects" / "data").mkdir(parents=True)
+    (tmp_path / "root" / "objects" / "data" / "link").symlink_to(outside)
+    with pytest.raises(InvalidRequestError):
+        _run(store.get_bytes, "data/link/secret")
+
+
+def test_multipart_round_trip_writes_bytes_once_in_place(store: LocalObjectStore) -> None:
+    a, b = b"a" * 1000, b"b" * 300
+
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        etags = []
+        for number, (offset, data) in enumerate([(0, a), (1000, b)], start=1):
+            url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, number, offset, len(data)), md5(data), SOON)
+            key, q = _query(url)
+            assert key == KEY
+            store.verify("PUT", key, q, datetime.now(timezone.utc))
+            etags.append(await store.receive_part(key, q, _body(data[:7], data[7:])))
+        assert etags == [md5(a), md5(b)]
+        listed = await store.list_parts(KEY, upload_id)
+        assert [(p.number, p.etag, p.size) for p in listed] == [(1, md5(a), 1000), (2, md5(b), 300)]
+        await store.complete_multipart(KEY, upload_id, [(2, etags[1]), (1, etags[0])], {"md5chksum": md5(a + b)})
+        with pytest.raises(NotFoundError):
+            await store.list_parts(KEY, upload_id)  # the upload is gone after completion
+
+    _run(go)
+    assert _run(store.get_bytes, KEY) == a + b
+    info = _run(store.head, KEY)
+    assert info is not None
+    assert info.size == 1300
+    assert info.md5 == md5(a + b)
+    assert info.etag == multipart_etag([md5(a), md5(b)])
+
+
+def test_wrong_content_md5_is_refused_and_not_recorded(store: LocalObjectStore) -> None:
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        data = b"x" * 100
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 100), md5(b"y" * 100), SOON)
+        key, q = _query(url)
+        with pytest.raises(IntegrityError, match="BadDigest"):
+            await store.receive_part(key, q, _body(data))
+        assert await store.list_parts(KEY, upload_id) == []
+
+    _run(go)
+
+
+@pytest.mark.parametrize("body", [b"x" * 99, b"x" * 101])
+def test_body_of_another_size_is_refused(store: LocalObjectStore, body: bytes) -> None:
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 100), None, SOON)
+        key, q = _query(url)
+        with pytest.raises(InvalidRequestError, match="signed part size"):
+            await store.receive_part(key, q, _body(body))
+        assert await store.list_parts(KEY, upload_id) == []
+
+    _run(go)
+
+
+def test_complete_refuses_missing_or_mismatched_parts(store: LocalObjectStore) -> None:
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 10), None, SOON)
+        key, q = _query(url)
+        etag = await store.receive_part(key, q, _body(b"0123456789"))
+        with pytest.raises(IntegrityError, match="part 1"):
+            await store.complete_multipart(KEY, upload_id, [(1, md5(b"other"))], {})
+        with pytest.raises(IntegrityError, match="part 2"):
+            await store.complete_multipart(KEY, upload_id, [(1, etag), (2, etag)], {})
+        with pytest.raises(NotFoundError):
+            await store.complete_multipart("data/other", upload_id, [(1, etag)], {})
+        assert await store.get_bytes(KEY) is None  # nothing half-finished appeared
+
+    _run(go)
+
+
+def test_part_url_of_an_aborted_upload_is_not_found(store: LocalObjectStore) -> None:
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 3), None, SOON)
+        await store.abort_multipart(KEY, upload_id)
+        key, q = _query(url)
+        with pytest.raises(NotFoundError):
+            await store.receive_part(key, q, _body(b"abc"))
+
+    _run(go)
+
+
+def test_part_url_replayed_against_another_object_is_refused(store: LocalObjectStore) -> None:
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 3), None, SOON)
+        _, q = _query(url)
+        with pytest.raises(SignatureError):
+            store.verify("PUT", "data/other", q, datetime.now(timezone.utc))
+        with pytest.raises(SignatureError, match="does not belong"):
+            await store.receive_part("data/other", q, _body(b"abc"))
+
+    _run(go)
+
+
+def test_ranged_get_urls_serve_only_their_range(store: LocalObjectStore) -> None:
+    _run(store.put_bytes, KEY, bytes(range(100)))
+    url = store.sign_get(GetTarget(KEY, ByteRange(10, 20)), SOON)
+    key, q = _query(url)
+    store.verify("GET", key, q, datetime.now(timezone.utc))
+    served = store.resolve_get(key, q, None)
+    assert (served.byte_range, served.partial, served.size) == (ByteRange(10, 20), True, 100)
+    assert store.resolve_get(key, q, "bytes=10-29").byte_range == ByteRange(10, 20)
+    with pytest.raises(SignatureError, match="Range header differs"):
+        store.resolve_get(key, q, "bytes=0-99")
+    whole = store.sign_get(GetTarget(KEY), SOON)
+    key, q = _query(whole)
+    assert store.resolve_get(key, q, None).partial is False
+    assert store.resolve_get(key, q, "bytes=-10").byte_range == ByteRange(90, 10)
+    with pytest.raises(RangeNotSatisfiableError):
+        store.resolve_get(key, q, "bytes=100-")
+    with pytest.raises(NotFoundError):
+        store.resolve_get("data/missing", q, None)
+
+
+def test_list_with_and_without_delimiter(store: LocalObjectStore) -> None:
+    async def go() -> None:
+        await store.put_bytes("upload/a_1/.meta", b"{}")
+        await store.put_bytes("upload/a_1/part-00000001|{}", b"")
+        await store.put_bytes("upload/a_2/.meta", b"{}")
+        await store.put_bytes("upload/b_1/.meta", b"{}")
+        top = await store.list("upload/a_", delimiter="/")
+        assert top.prefixes == ["upload/a_1/", "upload/a_2/"]
+        assert top.keys == []
+        deep = await store.list("upload/a_1/")
+        assert deep.keys == ["upload/a_1/.meta", "upload/a_1/part-00000001|{}"]
+        await store.delete("upload/b_1/.meta")
+        assert (await store.list("upload/", delimiter="/")).prefixes == ["upload/a_1/", "upload/a_2/"]
+
+    _run(go)
+
+
+def test_secret_is_created_once_private_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "url-signing.key"
+    first = load_or_create_secret(path)
+    assert len(first) == 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_or_create_secret(path) == first
+    path.write_bytes(b"short")
+    with pytest.raises(InvalidRequestError, match="too short"):
+        load_or_create_secret(path)

@@ -1,0 +1,98 @@
+"""Retry policy, durations and range splitting for partial downloads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from score.cli.durations import parse_duration
+from score.client.retry import RetryPolicy, with_retry
+from score.domain.errors import ForbiddenError, UpstreamUnavailableError
+from score.domain.ranges import ByteRange
+from score.services.download import split_range
+from score.wire.schemas import Part
+
+
+def test_retryable_errors_are_retried_then_succeed() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise UpstreamUnavailableError("down")
+        return "ok"
+
+    assert with_retry(flaky, RetryPolicy(attempts=5), sleep=sleeps.append) == "ok"
+    assert len(calls) == 3 and len(sleeps) == 2
+
+
+def test_non_retryable_errors_fail_at_once() -> None:
+    calls: list[int] = []
+
+    def denied() -> None:
+        calls.append(1)
+        raise ForbiddenError("no")
+
+    with pytest.raises(ForbiddenError):
+        with_retry(denied, RetryPolicy(attempts=5), sleep=lambda s: None)
+    assert calls == [1]
+
+
+def test_attempts_are_bounded() -> None:
+    calls: list[int] = []
+
+    def down() -> None:
+        calls.append(1)
+        raise UpstreamUnavailableError("down")
+
+    with pytest.raises(UpstreamUnavailableError):
+        with_retry(down, RetryPolicy(attempts=4), sleep=lambda s: None)
+    assert len(calls) == 4
+
+
+def test_backoff_is_capped_with_jitter() -> None:
+    p = RetryPolicy(base_seconds=1, cap_seconds=3)
+    for attempt in range(1, 20):
+        d = p.delay(attempt)
+        assert 0 <= d <= min(3, 2 ** (attempt - 1))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("15m", 900), ("1h", 3600), ("7d", 604800), ("1.5H", 5400)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "0", "-1h", "1w", "h", "1 hour"])
+def test_bad_durations(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+STORED = [
+    Part(partNumber=1, partSize=10, offset=0, sourceMd5="a"),
+    Part(partNumber=2, partSize=10, offset=10, sourceMd5="b"),
+    Part(partNumber=3, partSize=5, offset=20, sourceMd5="c"),
+]
+
+
+def test_whole_range_keeps_every_source_md5() -> None:
+    out = split_range(STORED, ByteRange(0, 25))
+    assert [(p.offset, p.partSize, p.sourceMd5) for p in out] == [(0, 10, "a"), (10, 10, "b"), (20, 5, "c")]
+
+
+def test_cut_parts_lose_their_md5_so_partial_downloads_validate() -> None:
+    out = split_range(STORED, ByteRange(5, 17))
+    assert [(p.partNumber, p.offset, p.partSize, p.sourceMd5) for p in out] == [
+        (1, 5, 5, None),
+        (2, 10, 10, "b"),
+        (3, 20, 2, None),
+    ]
+    assert sum(p.partSize for p in out) == 17
+
+
+def test_range_inside_one_part() -> None:
+    out = split_range(STORED, ByteRange(11, 3))
+    assert [(p.partNumber, p.offset, p.partSize, p.sourceMd5) for p in out] == [(1, 11, 3, None)]
+    assert split_range(STORED, ByteRange(25, 0)) == []
