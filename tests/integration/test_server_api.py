@@ -329,3 +329,27 @@ def test_logs_never_contain_tokens_or_signatures(server: ServerProcess, rw_token
     assert rw_token not in log and rw_token.split(".")[2] not in log  # ...but never the token
     signature = spec["parts"][0]["url"].rsplit("signature=", 1)[1]
     assert signature not in log
+
+
+def test_expired_urls_are_refused_by_the_data_plane(tmp_path: Path) -> None:
+    from tests.kit.servers import free_port
+
+    ttl = {"SCORE_UPLOAD_URL_TTL": "1", "SCORE_DOWNLOAD_URL_TTL": "1"}
+    srv = ServerProcess(tmp_path / "data", free_port(), env=ttl).start()
+    try:
+        token = srv.token("score.READ", "score.WRITE")
+        oid = _upload(srv, token, b"expiring bytes")
+        dl = httpx.get(f"{srv.url}/download/{oid}", params={"external": "true"}, headers=_auth(token)).json()
+        assert dl["urlsExpireAt"]
+        up = httpx.post(f"{srv.url}/upload/{uuid.uuid4()}/uploads", params={"fileSize": 3}, headers=_auth(token)).json()
+        import time
+
+        time.sleep(2.2)  # expiry has one-second resolution
+        body = _error(httpx.get(dl["parts"][0]["url"]), 403, "url_expired")
+        assert "new one" in str(body["message"])
+        _error(httpx.put(up["parts"][0]["url"], content=b"abc"), 403, "url_expired")
+        # asking the server again gives a working URL: clients refresh, they never start over
+        fresh = httpx.get(f"{srv.url}/download/{oid}", params={"external": "true"}, headers=_auth(token)).json()
+        assert httpx.get(fresh["parts"][0]["url"]).content == b"expiring bytes"
+    finally:
+        srv.stop()

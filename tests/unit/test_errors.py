@@ -7,7 +7,7 @@ import pytest
 
 from score.cli import exit_codes
 from score.client.api import error_from_response
-from score.client.dataplane import store_error
+from score.client.signedhttp import classify_store_refusal
 from score.domain import errors as e
 from score.server.errors import error_response, status_for
 
@@ -65,12 +65,11 @@ def test_non_json_errors_map_by_status(status: int, cls: type[e.ScoreError]) -> 
 
 
 def test_s3_xml_refusals_are_classified() -> None:
-    expired = httpx.Response(403, text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
-    assert isinstance(store_error(expired), e.UrlExpiredError)
-    digest = httpx.Response(400, text="<Error><Code>BadDigest</Code></Error>")
-    assert isinstance(store_error(digest), e.IntegrityError)
-    timeout = httpx.Response(400, text="<Error><Code>RequestTimeout</Code></Error>")
-    err = store_error(timeout)
+    expired = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    assert isinstance(classify_store_refusal(403, expired), e.UrlExpiredError)
+    digest = b"<Error><Code>BadDigest</Code></Error>"
+    assert isinstance(classify_store_refusal(400, digest), e.IntegrityError)
+    err = classify_store_refusal(400, b"<Error><Code>RequestTimeout</Code></Error>")
     assert isinstance(err, e.InvalidRequestError) and err.retryable
 
 

@@ -69,7 +69,7 @@ def _clients(settings: ClientSettings) -> tuple[Any, Any]:
     from score.client.dataplane import DataPlane
 
     api = ServerApi(settings.server_url, settings.token, timeout=settings.timeout_seconds)
-    data = DataPlane(settings.parallel + 1, timeout=settings.timeout_seconds)
+    data = DataPlane(timeout=settings.timeout_seconds)
     return api, data
 
 

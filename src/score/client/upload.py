@@ -161,23 +161,18 @@ class Uploader:
                     self._raise_failed(futures)
                     buf = pool.get()
                     view = memoryview(buf)[: part.partSize]
-                    part_md5 = self._read_part(fh, part, view, whole)
-                    if done.get(part.partNumber) == part_md5:
-                        skipped += 1
-                        progress.add(part.partSize)
-                        pool.put(buf)
-                        continue
-                    if part.partNumber in done:  # the server holds other bytes for this part
-                        self._api.delete_part(object_id, upload_id, part.partNumber)
+                    self._read_part(fh, part, view, whole)
                     futures.append(
                         executor.submit(
-                            self._run_part, object_id, upload_id, size, part, buf, view, part_md5, book, cancel, pool,
+                            self._run_part, object_id, upload_id, size, part, buf, view, done, book, cancel, pool,
                             progress,
                         )
                     )
-                    sent += 1
                 for f in futures:
-                    f.result()
+                    if f.result():
+                        sent += 1
+                    else:
+                        skipped += 1
             except BaseException:
                 cancel.set()
                 raise
@@ -197,19 +192,19 @@ class Uploader:
                 f.result()
 
     @staticmethod
-    def _read_part(fh: BinaryIO, part: Part, view: memoryview, whole: Any) -> str:
-        part_md5 = hashlib.md5()  # noqa: S324
+    def _read_part(fh: BinaryIO, part: Part, view: memoryview, whole: Any) -> None:
+        """Fill *view* with the part's bytes, feeding the whole-file MD5 on the way.
+
+        The part's own MD5 is computed by the worker that sends it, on another core.
+        """
         fh.seek(part.offset)
         filled = 0
         while filled < part.partSize:
             n = fh.readinto(view[filled : min(part.partSize, filled + HASH_CHUNK)])
             if not n:
                 raise e.IntegrityError("the file became shorter while it was being uploaded")
-            chunk = view[filled : filled + n]
-            whole.update(chunk)
-            part_md5.update(chunk)
+            whole.update(view[filled : filled + n])
             filled += n
-        return part_md5.hexdigest()
 
     def _run_part(
         self,
@@ -219,15 +214,22 @@ class Uploader:
         part: Part,
         buf: bytearray,
         view: memoryview,
-        md5_hex: str,
+        done: dict[int, str],
         book: _UrlBook,
         cancel: threading.Event,
         pool: queue.Queue[bytearray],
         progress: Progress,
-    ) -> None:
+    ) -> bool:
+        """Hash and send one part unless the server already holds it; True when it was sent."""
         try:
+            md5_hex = hashlib.md5(view).hexdigest()  # noqa: S324 - releases the GIL: runs beside the reader
+            if done.get(part.partNumber) == md5_hex:
+                progress.add(part.partSize)
+                return False
+            if part.partNumber in done:  # the server holds other bytes for this part
+                self._api.delete_part(object_id, upload_id, part.partNumber)
             self._send_part(object_id, upload_id, size, part, view, md5_hex, book, cancel)
             progress.add(part.partSize)
+            return True
         finally:
             pool.put(buf)
-

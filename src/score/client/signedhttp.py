@@ -1,0 +1,187 @@
+"""Part PUTs and ranged GETs on pre-signed URLs with the standard library's ``http.client``.
+
+Bulk bytes go straight between the socket and one buffer: ``readinto`` into a reusable
+per-thread buffer on GET, ``send`` of memoryview slices on PUT, so a part costs a few system
+calls per MiB and no copies (httpx's per-chunk event parsing and copies halved throughput, see
+bench/README.md). Connections are kept alive per thread and per origin. No token is ever sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import re
+import ssl
+import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from score.client.api import error_from_response
+from score.domain import errors as e
+from score.domain.integrity import hex_to_b64, normalize_etag
+from score.domain.ranges import ByteRange
+
+BUFFER_BYTES = 4 * 1024 * 1024
+SEND_BYTES = 1024 * 1024
+_S3_EXPIRED = re.compile(rb"Request has expired|<Code>ExpiredToken</Code>|AuthenticationFailed.*expired", re.S)
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+class Cancelled(Exception):
+    """The transfer was cancelled (Ctrl-C or another part failed fatally)."""
+
+
+def classify_store_refusal(status: int, body: bytes) -> e.ScoreError:
+    """Classify an object store's refusal (our JSON, or S3/Azure XML)."""
+    if status == 403 and _S3_EXPIRED.search(body):
+        return e.UrlExpiredError("the pre-signed URL has expired")
+    if status == 400 and b"BadDigest" in body:
+        return e.IntegrityError("the store refused the part: its Content-MD5 does not match")
+    err = error_from_response(httpx.Response(status, content=body))
+    if isinstance(err, e.InvalidRequestError) and not isinstance(err, e.RangeNotSatisfiableError):
+        err.retryable = True  # e.g. S3 RequestTimeout / a truncated body
+    return err
+
+
+def _describe(url: str) -> str:
+    """Scheme, host and path of a signed URL: never its query, which holds the signature."""
+    u = urlsplit(url)
+    return f"{u.scheme}://{u.netloc}{u.path}"
+
+
+class SignedUrlHttp:
+    """PUTs parts and fetches byte ranges; safe to share between threads (each has its own connections)."""
+
+    def __init__(self, timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Use *timeout* seconds for connect and for each read."""
+        self._timeout = timeout
+        self._ssl = ssl_context or ssl.create_default_context()
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _buffer(self) -> memoryview:
+        view: memoryview | None = getattr(self._local, "buffer", None)
+        if view is None:
+            view = self._local.buffer = memoryview(bytearray(BUFFER_BYTES))
+        return view
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
+        conn = conns.get((scheme, netloc))
+        if conn is None:
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(netloc, timeout=self._timeout, context=self._ssl)
+            elif scheme == "http":
+                conn = http.client.HTTPConnection(netloc, timeout=self._timeout)
+            else:
+                raise e.InvalidRequestError(f"unsupported URL scheme {scheme!r} from the server")
+            conns[(scheme, netloc)] = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop(self, scheme: str, netloc: str) -> None:
+        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.get("conns", {})
+        conn = conns.pop((scheme, netloc), None)
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        """Close every connection of every thread."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def _open(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: memoryview | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[http.client.HTTPResponse, str, str]:
+        u = urlsplit(url)
+        target = u.path + (f"?{u.query}" if u.query else "")
+        for fresh in (False, True):
+            conn = self._connection(u.scheme, u.netloc)
+            try:
+                conn.putrequest(method, target, skip_accept_encoding=True)
+                for name, value in headers.items():
+                    conn.putheader(name, value)
+                conn.endheaders()
+                if body is not None:
+                    for i in range(0, len(body), SEND_BYTES):
+                        if cancel is not None and cancel.is_set():
+                            self._drop(u.scheme, u.netloc)
+                            raise Cancelled
+                        conn.send(body[i : i + SEND_BYTES])
+                return conn.getresponse(), u.scheme, u.netloc
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self._drop(u.scheme, u.netloc)  # a kept-alive connection the server had closed
+                if fresh:
+                    raise e.UpstreamUnavailableError(f"{method} {_describe(url)}: {type(exc).__name__}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(u.scheme, u.netloc)
+                raise e.UpstreamUnavailableError(f"{method} {_describe(url)}: {type(exc).__name__}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def get(self, url: str, rng: ByteRange, sink: Callable[[memoryview, int], None], cancel: threading.Event) -> str:
+        """GET *rng* of *url*, handing chunks to *sink*; return the MD5 of the bytes received."""
+        headers = {"Range": rng.header()} if rng.length else {}
+        response, scheme, netloc = self._open("GET", url, headers)
+        ok = False
+        try:
+            if response.status >= 400:
+                raise classify_store_refusal(response.status, response.read(_ERROR_BODY_LIMIT))
+            declared = response.getheader("Content-Length")
+            if declared is not None and int(declared) != rng.length:
+                raise e.IntegrityError(
+                    f"the store offers {declared} bytes for a {rng.length}-byte range", retryable=True
+                )
+            md5 = hashlib.md5()  # noqa: S324 - the wire checksum
+            buf = self._buffer()
+            got = 0
+            while got < rng.length:
+                if cancel.is_set():
+                    raise Cancelled
+                n = response.readinto(buf[: min(len(buf), rng.length - got)])
+                if not n:
+                    break
+                chunk = buf[:n]
+                md5.update(chunk)
+                sink(chunk, got)
+                got += n
+            if got != rng.length:
+                raise e.IntegrityError(f"the store sent {got} bytes for a {rng.length}-byte range", retryable=True)
+            ok = response.read(1) == b"" and not response.will_close
+            return md5.hexdigest()
+        except (OSError, http.client.HTTPException) as exc:
+            raise e.UpstreamUnavailableError(f"GET {_describe(url)}: {type(exc).__name__}") from None
+        finally:
+            if not ok:
+                self._drop(scheme, netloc)
+
+    def put(self, url: str, data: memoryview, md5_hex: str, cancel: threading.Event) -> str:
+        """PUT *data* with its Content-MD5; return the ETag the store answers (normalised)."""
+        headers = {
+            "Content-Length": str(len(data)),
+            "Content-MD5": hex_to_b64(md5_hex),
+            "Content-Type": "application/octet-stream",
+        }
+        response, scheme, netloc = self._open("PUT", url, headers, data, cancel)
+        ok = False
+        try:
+            body = response.read(_ERROR_BODY_LIMIT)
+            if response.status >= 400:
+                raise classify_store_refusal(response.status, body)
+            ok = not response.will_close and response.read(1) == b""
+            return normalize_etag(response.getheader("ETag") or "")
+        except (OSError, http.client.HTTPException) as exc:
+            raise e.UpstreamUnavailableError(f"PUT {_describe(url)}: {type(exc).__name__}") from None
+        finally:
+            if not ok:
+                self._drop(scheme, netloc)
