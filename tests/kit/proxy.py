@@ -18,10 +18,16 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "host", "proxy-connecti
 class FaultProxy:
     """Forwards to ``127.0.0.1:<target_port>``; faults apply to ``/_store/`` requests only."""
 
-    def __init__(self, target_port: int, *, corrupt_puts: int = 0, store_delay: float = 0.0) -> None:
-        """Corrupt the first *corrupt_puts* part PUTs; delay every store request by *store_delay* s."""
+    def __init__(
+        self, target_port: int, *, corrupt_puts: int = 0, corrupt_gets: int = 0, store_delay: float = 0.0
+    ) -> None:
+        """Corrupt the first *corrupt_puts* part PUTs and *corrupt_gets* GET bodies; delay every store
+        request by *store_delay* s."""
         self.target_port = target_port
         self.corrupt_puts = corrupt_puts
+        self.corrupt_gets = corrupt_gets
+        self.corrupted_gets = 0
+        self.store_gets = 0
         self.store_delay = store_delay
         self.corrupted = 0
         self.store_requests = 0
@@ -53,6 +59,14 @@ class FaultProxy:
                 conn.request(self.command, path, body=body if body or length else None, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
+                if self.command == "GET" and urlsplit(path).path.startswith("/_store/") and resp.status < 300:
+                    with proxy.lock:
+                        proxy.store_gets += 1
+                        flip = proxy.corrupted_gets < proxy.corrupt_gets and len(data) > 0
+                        if flip:
+                            proxy.corrupted_gets += 1
+                    if flip:
+                        data = data[:-1] + bytes([data[-1] ^ 0xFF])
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() not in _HOP and k.lower() != "content-length":

@@ -43,8 +43,12 @@ class DataPlane:
         rng: ByteRange,
         sink: Callable[[memoryview, int], None],
         cancel: threading.Event,
+        *,
+        hash_bytes: bool = True,
     ) -> str:
-        """GET a range, handing each chunk to ``sink(view, offset_within_range)``; return its MD5.
+        """GET a range, handing each chunk to ``sink(view, offset_within_range)``.
+
+        Returns the range's MD5, or "" when *hash_bytes* is false (the caller verifies otherwise).
 
         The view is only valid during the call: the buffer is reused for the next chunk.
 
@@ -53,7 +57,7 @@ class DataPlane:
             UrlExpiredError / SignatureError: the URL was refused.
             UpstreamUnavailableError: network failure (retryable).
         """
-        return self._http.get(url, rng, sink, cancel)
+        return self._http.get(url, rng, sink, cancel, hash_bytes=hash_bytes)
 
 
 def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
