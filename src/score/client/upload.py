@@ -13,8 +13,9 @@ import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from io import FileIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from score.client.api import ServerApi
 from score.client.dataplane import Cancelled, DataPlane
@@ -151,9 +152,9 @@ class Uploader:
             pool.put(bytearray(largest))
         cancel = threading.Event()
         progress = Progress(f"upload {object_id}", size, self._show)
-        whole = hashlib.md5()  # noqa: S324
+        whole = hashlib.md5()  # noqa: S324 - MD5 is the wire checksum
         sent = skipped = 0
-        futures: list[Future[None]] = []
+        futures: list[Future[bool]] = []
         workers = max(1, min(self._parallel, slots - 1))
         with open(path, "rb", buffering=0) as fh, ThreadPoolExecutor(workers, "score-up") as executor:
             try:
@@ -186,13 +187,13 @@ class Uploader:
         return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
 
     @staticmethod
-    def _raise_failed(futures: list[Future[None]]) -> None:
+    def _raise_failed(futures: list[Future[bool]]) -> None:
         for f in futures:
             if f.done() and f.exception() is not None:
                 f.result()
 
     @staticmethod
-    def _read_part(fh: BinaryIO, part: Part, view: memoryview, whole: Any) -> None:
+    def _read_part(fh: FileIO, part: Part, view: memoryview, whole: Any) -> None:
         """Fill *view* with the part's bytes, feeding the whole-file MD5 on the way.
 
         The part's own MD5 is computed by the worker that sends it, on another core.

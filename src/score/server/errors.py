@@ -35,7 +35,7 @@ def status_for(exc: e.ScoreError) -> int:
     """HTTP status of a domain error (most specific class wins)."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 

@@ -116,11 +116,12 @@ class DownloadService:
             ]
         else:
             parts = [p.model_copy(update={"url": None}) for p in parts]
-        update = {**base, "parts": parts}
+        update: dict[str, object] = {**base, "parts": parts}
         if not whole:
             # Score returns the whole-object MD5 here, which makes every partial download fail
             # validation; the range's MD5 is unknown, so we say so.
-            update.update({"objectSize": rng.length, "objectMd5": None})
+            update["objectSize"] = rng.length
+            update["objectMd5"] = None
         return spec.model_copy(update=update)
 
     async def ping(self) -> str:
