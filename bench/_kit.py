@@ -1,14 +1,13 @@
 """Benchmark helpers: a score-server process, timed child processes with their peak RSS, tables.
 
-Not part of the test suite and not imported by the product.
+Not part of the test suite and not imported by the product. Files and ports come from the test kit
+(``tests/kit``), so the benchmarks and the tests make their inputs the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,37 +18,14 @@ from pathlib import Path
 
 import httpx
 
-MIB = 1024 * 1024
+from tests.kit.files import MIB, md5_of, random_file
+from tests.kit.servers import free_port
+
+__all__ = ["GIB", "MIB", "PYTHON", "Server", "Timed", "markdown_table", "md5_of", "random_file", "run_timed"]
+
 GIB = 1024 * MIB
 PYTHON = sys.executable
 GNU_TIME = "/usr/bin/time"
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def random_file(path: Path, size: int) -> Path:
-    """Write *size* random bytes (incompressible, as sequencing data nearly is)."""
-    with open(path, "wb") as fh:
-        left = size
-        while left:
-            n = min(left, 16 * MIB)
-            fh.write(os.urandom(n))
-            left -= n
-    return path
-
-
-def md5_of(path: Path) -> str:
-    """MD5 of a file."""
-    h = hashlib.md5()  # noqa: S324 - the wire checksum
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 * MIB):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.kit.files import MIB, random_file
 from tests.kit.servers import ServerProcess, free_port
-
-MIB = 1024 * 1024
-
-
-def md5_of(path: Path) -> str:
-    """MD5 of a file."""
-    h = hashlib.md5()  # noqa: S324
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 * MIB):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def random_file(path: Path, size: int) -> Path:
-    """Write *size* random bytes."""
-    with open(path, "wb") as fh:
-        left = size
-        while left:
-            n = min(left, 16 * MIB)
-            fh.write(os.urandom(n))
-            left -= n
-    return path
 
 
 @pytest.fixture(scope="module")

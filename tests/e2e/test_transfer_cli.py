@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import MIB, md5_of, random_file
+from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.proxy import FaultProxy
 from tests.kit.servers import ServerProcess, free_port, run_client, start_client
 

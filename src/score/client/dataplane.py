@@ -46,17 +46,7 @@ class DataPlane:
         *,
         hash_bytes: bool = True,
     ) -> str:
-        """GET a range, handing each chunk to ``sink(view, offset_within_range)``.
-
-        Returns the range's MD5, or "" when *hash_bytes* is false (the caller verifies otherwise).
-
-        The view is only valid during the call: the buffer is reused for the next chunk.
-
-        Raises:
-            IntegrityError: the store sent more or fewer bytes than asked for.
-            UrlExpiredError / SignatureError: the URL was refused.
-            UpstreamUnavailableError: network failure (retryable).
-        """
+        """GET a range through :meth:`SignedUrlHttp.get` (its docstring has the contract)."""
         return self._http.get(url, rng, sink, cancel, hash_bytes=hash_bytes)
 
 

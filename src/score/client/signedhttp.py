@@ -138,7 +138,18 @@ class SignedUrlHttp:
         *,
         hash_bytes: bool = True,
     ) -> str:
-        """GET *rng* of *url*, handing chunks to *sink*; return the MD5 of the bytes ("" unhashed)."""
+        """GET *rng* of *url*, handing each chunk to ``sink(view, offset_within_range)``.
+
+        The view is only valid during the call: the buffer is reused for the next chunk.
+
+        Returns:
+            The range's MD5, or "" when *hash_bytes* is false (the caller verifies otherwise).
+
+        Raises:
+            IntegrityError: the store sent more or fewer bytes than asked for.
+            UrlExpiredError / SignatureError: the URL was refused.
+            UpstreamUnavailableError: network failure (retryable).
+        """
         headers = {"Range": rng.header()} if rng.length else {}
         response, scheme, netloc = self._open("GET", url, headers)
         ok = False
