@@ -82,11 +82,11 @@ def test_multipart_round_trip_writes_bytes_once_in_place(store: LocalObjectStore
             key, q = _query(url)
             assert key == KEY
             store.verify("PUT", key, q, datetime.now(timezone.utc))
-            etags.append(await store.receive_part(key, q, _body(data[:7], data[7:])))
+            etags.append(await store.receive_part(key, q, _body(data[:7], data[7:]), q["contentMd5"]))
         assert etags == [md5(a), md5(b)]
         listed = await store.list_parts(KEY, upload_id)
         assert [(p.number, p.etag, p.size) for p in listed] == [(1, md5(a), 1000), (2, md5(b), 300)]
-        await store.complete_multipart(KEY, upload_id, [(2, etags[1]), (1, etags[0])], {"md5chksum": md5(a + b)})
+        await store.complete_multipart(KEY, upload_id, [(2, etags[1]), (1, etags[0])], md5(a + b))
         with pytest.raises(NotFoundError):
             await store.list_parts(KEY, upload_id)  # the upload is gone after completion
 
@@ -106,7 +106,9 @@ def test_wrong_content_md5_is_refused_and_not_recorded(store: LocalObjectStore) 
         url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 100), md5(b"y" * 100), SOON)
         key, q = _query(url)
         with pytest.raises(IntegrityError, match="BadDigest"):
-            await store.receive_part(key, q, _body(data))
+            await store.receive_part(key, q, _body(data), q["contentMd5"])
+        with pytest.raises(SignatureError, match="Content-MD5"):  # the signed header left out
+            await store.receive_part(key, q, _body(b"y" * 100))
         assert await store.list_parts(KEY, upload_id) == []
 
     _run(go)
@@ -132,11 +134,11 @@ def test_complete_refuses_missing_or_mismatched_parts(store: LocalObjectStore) -
         key, q = _query(url)
         etag = await store.receive_part(key, q, _body(b"0123456789"))
         with pytest.raises(IntegrityError, match="part 1"):
-            await store.complete_multipart(KEY, upload_id, [(1, md5(b"other"))], {})
+            await store.complete_multipart(KEY, upload_id, [(1, md5(b"other"))], None)
         with pytest.raises(IntegrityError, match="part 2"):
-            await store.complete_multipart(KEY, upload_id, [(1, etag), (2, etag)], {})
+            await store.complete_multipart(KEY, upload_id, [(1, etag), (2, etag)], None)
         with pytest.raises(NotFoundError):
-            await store.complete_multipart("data/other", upload_id, [(1, etag)], {})
+            await store.complete_multipart("data/other", upload_id, [(1, etag)], None)
         assert await store.get_bytes(KEY) is None  # nothing half-finished appeared
 
     _run(go)

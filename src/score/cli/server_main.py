@@ -10,7 +10,7 @@ from pathlib import Path
 from score import __version__
 from score.cli.durations import parse_duration
 from score.config.settings import ServerSettings, load_server_settings
-from score.domain.errors import ConfigError
+from score.domain.errors import ConfigError, ScoreError
 
 log = logging.getLogger("score.server")
 
@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
     token.add_argument("--ttl", default="1h", help="lifetime, e.g. 15m, 1h, 7d (default 1h)")
     token.add_argument("--subject", default="score-admin", help="the token's subject (default score-admin)")
+    clean = sub.add_parser("cleanup", help="abort uploads older than --older-than and delete their state (cron-able)")
+    _common(clean)
+    clean.add_argument(
+        "--older-than", help="age of uploads to abort, e.g. 6d, 12h (default: upload_retention, 6d as Score)"
+    )
+    clean.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
     return p
 
 
@@ -92,6 +98,35 @@ def _token(settings: ServerSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cleanup(settings: ServerSettings, args: argparse.Namespace) -> int:
+    import anyio
+
+    from score.server.app import build_components
+    from score.services.cleanup import CleanupService
+
+    try:
+        age = parse_duration(args.older_than) if args.older_than else settings.upload_retention
+    except ValueError as exc:
+        print(f"score-server cleanup: {exc}", file=sys.stderr)
+        return 2
+    service = CleanupService(build_components(settings).ctx)
+    try:
+        report = anyio.run(lambda: service.run(age, dry_run=args.dry_run))
+    except ScoreError as exc:
+        print(f"score-server cleanup: {exc.message}", file=sys.stderr)
+        return 1
+    verb = "would abort" if args.dry_run else "aborted"
+    for item in report.aborted:
+        print(f"{verb} upload {item}")
+    for item in report.orphaned_state:
+        print(f"{'would delete' if args.dry_run else 'deleted'} orphaned state {item}")
+    print(
+        f"cleanup: {len(report.aborted)} upload(s) {verb}, {len(report.orphaned_state)} orphaned state dir(s), "
+        f"{report.kept} younger upload(s) kept (cut-off {age})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-server``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -102,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "token":
             return _token(settings, args)
+        if args.command == "cleanup":
+            return _cleanup(settings, args)
         return _serve(settings)
     except ConfigError as exc:
         print(f"score-server: {exc.message}", file=sys.stderr)

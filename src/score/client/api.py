@@ -9,7 +9,7 @@ import httpx
 from score import __version__
 from score.client.retry import RetryPolicy, with_retry
 from score.domain import errors as e
-from score.wire.schemas import ErrorBody, ObjectSpecification, UploadProgress
+from score.wire.schemas import ErrorBody, ObjectSpecification, PartUrl, UploadProgress
 
 _BY_STATUS: dict[int, type[e.ScoreError]] = {
     400: e.InvalidRequestError,
@@ -36,6 +36,14 @@ def error_from_response(response: httpx.Response) -> e.ScoreError:
         return e.UpstreamUnavailableError(f"server answered HTTP {response.status_code}; try again later")
     cls = _BY_STATUS.get(response.status_code, e.ScoreError)
     return cls(f"server answered HTTP {response.status_code}")
+
+
+def _is_error_body(response: httpx.Response) -> bool:
+    try:
+        ErrorBody.model_validate_json(response.content)
+    except ValueError:
+        return False
+    return True
 
 
 def transport_error(exc: httpx.HTTPError, what: str) -> e.ScoreError:
@@ -68,12 +76,16 @@ class ServerApi:
         """Release connections."""
         self._http.close()
 
-    def _call(self, method: str, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+    def _call(
+        self, method: str, path: str, params: dict[str, Any] | None = None, *, absent_ok: bool = False
+    ) -> httpx.Response:
         def once() -> httpx.Response:
             try:
                 response = self._http.request(method, path, params=params)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, f"cannot reach the server at {self._http.base_url}") from exc
+            if absent_ok and response.status_code in (404, 405) and not _is_error_body(response):
+                return response  # the endpoint itself does not exist (an older server)
             if response.status_code >= 400:
                 raise error_from_response(response)
             return response
@@ -97,6 +109,14 @@ class ServerApi:
         """``POST /upload/{id}/parts``."""
         params = {"uploadId": upload_id, "partNumber": number, "md5": md5, "etag": etag}
         self._call("POST", f"/upload/{object_id}/parts", params)
+
+    def part_url(self, object_id: str, upload_id: str, number: int, md5: str) -> PartUrl | None:
+        """``GET /upload/{id}/parts/url``: a URL bound to the part's MD5; None from a server without it."""
+        params = {"uploadId": upload_id, "partNumber": number, "md5": md5}
+        r = self._call("GET", f"/upload/{object_id}/parts/url", params, absent_ok=True)
+        if r.status_code >= 400:
+            return None
+        return PartUrl.model_validate_json(r.content)
 
     def delete_part(self, object_id: str, upload_id: str, number: int) -> None:
         """``DELETE /upload/{id}/parts``."""

@@ -24,8 +24,13 @@ class DataPlane:
         """Release connections."""
         self._http.close()
 
-    def put_part(self, url: str, data: memoryview, md5_hex: str, cancel: threading.Event) -> str:
-        """PUT one part with Content-MD5; return the store's ETag after checking it equals the MD5.
+    def put_part(
+        self, url: str, data: memoryview, md5_hex: str, cancel: threading.Event, *, etag_is_md5: bool = True
+    ) -> str:
+        """PUT one part with Content-MD5; return the store's ETag, checked to equal the MD5 when *etag_is_md5*.
+
+        Under SSE-KMS the ETag is not an MD5; the store has checked Content-MD5 itself, and the
+        server checks the ETag against the store's part list when the part is confirmed.
 
         Raises:
             IntegrityError: the store refused the bytes or returned another ETag.
@@ -33,7 +38,7 @@ class DataPlane:
             UpstreamUnavailableError: network failure (retryable).
         """
         etag = self._http.put(url, data, md5_hex, cancel)
-        if etag != md5_hex:
+        if etag_is_md5 and etag != md5_hex:
             raise e.IntegrityError(f"the store's ETag {etag!r} differs from the part's MD5 {md5_hex}")
         return etag
 

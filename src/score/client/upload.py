@@ -43,11 +43,12 @@ class UploadResult:
 
 @dataclass
 class _UrlBook:
-    """Current part URLs; refreshed from the server when they expire."""
+    """Part URLs from initiate/status (used only with servers that cannot sign a part's MD5)."""
 
     urls: dict[int, str]
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    md5_signing: bool = True  # cleared once the server shows it lacks GET /upload/{id}/parts/url
 
 
 class Uploader:
@@ -96,6 +97,18 @@ class Uploader:
             book.generation += 1
 
     # ---- one part ------------------------------------------------------------------------
+    def _part_url(self, object_id: str, upload_id: str, part: Part, md5_hex: str, book: _UrlBook) -> tuple[str, bool]:
+        """A fresh URL whose signature covers this part's MD5 (so it never expires mid-transfer)."""
+        if book.md5_signing:
+            signed = self._api.part_url(object_id, upload_id, part.partNumber, md5_hex)
+            if signed is not None:
+                return signed.url, signed.etagIsMd5
+            book.md5_signing = False
+        url = book.urls.get(part.partNumber)
+        if url is None:
+            raise e.UrlExpiredError("no URL for this part")
+        return url, True
+
     def _send_part(
         self,
         object_id: str,
@@ -111,11 +124,9 @@ class Uploader:
         integrity_failures = 0
         while True:
             generation = book.generation
-            url = book.urls.get(part.partNumber)
             try:
-                if url is None:
-                    raise e.UrlExpiredError("no URL for this part")
-                etag = self._data.put_part(url, data, md5_hex, cancel)
+                url, etag_is_md5 = self._part_url(object_id, upload_id, part, md5_hex, book)
+                etag = self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
                 self._api.confirm_part(object_id, upload_id, part.partNumber, md5_hex, etag)
                 return
             except e.UrlExpiredError:

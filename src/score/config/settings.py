@@ -10,9 +10,9 @@ import contextvars
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from score.domain.errors import ConfigError
@@ -37,6 +37,67 @@ class LocalStorageSettings(BaseModel):
     kind: Literal["local"] = "local"
     min_part_size_bytes: int = Field(20 * MIB, ge=1, description="SCORE_STORAGE__MIN_PART_SIZE_BYTES")
     max_parts: int = Field(10_000, ge=1, le=10_000, description="SCORE_STORAGE__MAX_PARTS")
+
+
+class S3StorageSettings(BaseModel):
+    """An S3-compatible store: AWS S3, Ceph radosgw, MinIO (env ``SCORE_STORAGE__*`` with ``KIND=s3``).
+
+    Names follow Score's ``s3.*`` and ``bucket.*`` keys (see README "S3 and Ceph").
+    """
+
+    kind: Literal["s3"]
+    endpoint: str | None = Field(None, description="s3.endpoint; None = AWS for the region")
+    region: str = Field("us-east-1", description="signing region")
+    addressing: Literal["path", "virtual", "auto"] = Field("path", description="path-style (Score's only mode) or virtual-host")
+    access_key: SecretStr | None = Field(None, description="s3.accessKey; unset = environment/profile/instance role")
+    secret_key: SecretStr | None = Field(None, description="s3.secretKey")
+    profile: str | None = Field(None, description="AWS shared-config profile when no static keys are set")
+    object_bucket: str = Field("oicr.icgc", description="bucket.name.object")
+    state_bucket: str | None = Field(None, description="bucket.name.state; None = the object bucket")
+    pool_size: int = Field(0, ge=0, le=1000, description="bucket.size.pool (0 = no sharding)")
+    pool_key_chars: int = Field(2, ge=1, le=8, description="bucket.size.key: hex digits of the id that pick the bucket")
+    kms_key_id: str | None = Field(None, description="s3.masterEncryptionKeyId: SSE-KMS for new objects")
+    presigned_host_override: str | None = Field(
+        None, description="s3.preSignedUrl.override.host: replaces the endpoint in every signed URL"
+    )
+    md5_metadata_key: str = Field("md5chksum", description="s3.customMd5Property")
+    create_buckets: bool = Field(False, description="create missing buckets at start-up (development)")
+    connect_timeout: float = Field(15.0, gt=0)
+    read_timeout: float = Field(60.0, gt=0)
+    max_attempts: int = Field(5, ge=1, le=20, description="retries of the server's own S3 calls")
+    max_connections: int = Field(50, ge=1, le=1000)
+    min_part_size_bytes: int = Field(20 * MIB, ge=5 * MIB, description="S3 refuses non-last parts under 5 MiB")
+    max_parts: int = Field(10_000, ge=1, le=10_000)
+
+    @field_validator("endpoint", "state_bucket", "kms_key_id", "presigned_host_override", "profile", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("object_bucket", "state_bucket")
+    @classmethod
+    def _bucket_name(cls, v: str | None) -> str | None:
+        if v is not None and not (3 <= len(v) <= 63):
+            raise ValueError("bucket names have 3 to 63 characters")
+        return v
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> S3StorageSettings:
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("set both storage.access_key and storage.secret_key, or neither")
+        return self
+
+
+def _storage_kind(value: Any) -> str:
+    """``kind`` picks the backend; without one it is the embedded local store."""
+    kind = value.get("kind", "local") if isinstance(value, dict) else getattr(value, "kind", "local")
+    return str(kind).lower()
+
+
+StorageSettings = Annotated[
+    Annotated[LocalStorageSettings, Tag("local")] | Annotated[S3StorageSettings, Tag("s3")],
+    Discriminator(_storage_kind),
+]
 
 
 class AuthSettings(BaseModel):
@@ -86,10 +147,13 @@ class ServerSettings(BaseSettings):
     log_level: str = Field("INFO", description="SCORE_LOG_LEVEL")
     upload_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_UPLOAD_URL_TTL")
     download_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_DOWNLOAD_URL_TTL")
-    storage: LocalStorageSettings = Field(default_factory=LocalStorageSettings)
+    storage: StorageSettings = Field(default_factory=LocalStorageSettings)
+    upload_retention: timedelta = Field(
+        timedelta(days=6), description="SCORE_UPLOAD_RETENTION: `cleanup` aborts uploads older than this"
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
-    _ttl_seconds = field_validator("upload_url_ttl", "download_url_ttl", mode="before")(_seconds)
+    _ttl_seconds = field_validator("upload_url_ttl", "download_url_ttl", "upload_retention", mode="before")(_seconds)
 
     @field_validator("upload_url_ttl", "download_url_ttl")
     @classmethod

@@ -79,6 +79,16 @@ class ObjectInfo:
     last_modified: datetime
     etag: str | None = None
     md5: str | None = None
+    location: str | None = None  # store-specific (the bucket), passed back in GetTarget
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpload:
+    """A multipart upload the store holds open."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +116,4 @@ class GetTarget:
 
     key: str
     byte_range: ByteRange | None = None
+    location: str | None = None  # ObjectInfo.location from a head(), when the store needs it

@@ -14,6 +14,7 @@ from score.domain.model import (
     Listing,
     ObjectInfo,
     ObjectRecord,
+    PendingUpload,
     Principal,
     StoredPart,
     UploadPartTarget,
@@ -50,8 +51,16 @@ class ObjectStore(Protocol):
         """Part-size limits of this store."""
         ...
 
-    async def create_multipart(self, key: str) -> str:
-        """Start a multipart upload for *key*; return its upload id."""
+    @property
+    def etags_are_md5(self) -> bool:
+        """True when a part's ETag is its MD5 (False under SSE-KMS); clients check it when True."""
+        ...
+
+    async def create_multipart(self, key: str, md5: str | None = None) -> str:
+        """Start a multipart upload for *key*; return its upload id.
+
+        *md5* (hex), when already known, is recorded with the object from the start.
+        """
         ...
 
     def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
@@ -67,9 +76,12 @@ class ObjectStore(Protocol):
         ...
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], metadata: dict[str, str]
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
     ) -> None:
-        """Assemble the object from ``(part number, etag)`` pairs, storing *metadata* with it.
+        """Assemble the object from ``(part number, etag)`` pairs.
+
+        The whole-object *md5* (hex) is stored as user metadata (``md5chksum``, base64, as Score
+        and rclone write it) so that other tools can verify the object.
 
         Raises:
             NotFoundError: the upload does not exist (it may have been completed already).
@@ -79,6 +91,10 @@ class ObjectStore(Protocol):
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Abort an upload and drop its parts; no error if it is already gone."""
+        ...
+
+    async def pending_uploads(self) -> list[PendingUpload]:
+        """Every multipart upload the store holds open (for the cleanup job)."""
         ...
 
     def sign_get(self, target: GetTarget, expires_at: datetime) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from score import __version__
 from score.auth.embedded import EmbeddedIssuer
 from score.auth.jwt import JwtVerifier
-from score.config.settings import ServerSettings
+from score.config.settings import LocalStorageSettings, ServerSettings
 from score.domain.access import ScopePolicy
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
-from score.domain.ports import Clock, SystemClock
+from score.domain.ports import Clock, ObjectStore, SystemClock
 from score.metadata.unregistered import UnregisteredMetadata
 from score.server.errors import install_error_handlers
 from score.server.routes import download, misc, store, upload
@@ -39,10 +41,22 @@ URL_KEY_FILE = "url-signing.key"
 class Components:
     """Everything the app needs, built once from settings."""
 
-    store: LocalObjectStore
+    store: ObjectStore
     verifier: JwtVerifier
     issuer: EmbeddedIssuer | None
     ctx: ServiceContext
+
+
+def build_store(settings: ServerSettings) -> ObjectStore:
+    """The object store *settings* select: the embedded local store or an S3-compatible one."""
+    storage = settings.storage
+    if isinstance(storage, LocalStorageSettings):
+        signer = UrlSigner(load_or_create_secret(settings.data_dir / SECRETS_DIR / URL_KEY_FILE))
+        limits = PartLimits(min_part_bytes=storage.min_part_size_bytes, max_parts=storage.max_parts)
+        return LocalObjectStore(settings.data_dir, settings.base_url, signer, limits)
+    from score.storage.s3_client import make_store
+
+    return make_store(storage)
 
 
 def build_components(settings: ServerSettings, clock: Clock | None = None) -> Components:
@@ -54,9 +68,7 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets_dir = data_dir / SECRETS_DIR
-    signer = UrlSigner(load_or_create_secret(secrets_dir / URL_KEY_FILE))
-    limits = PartLimits(min_part_bytes=settings.storage.min_part_size_bytes, max_parts=settings.storage.max_parts)
-    store = LocalObjectStore(data_dir, settings.base_url, signer, limits)
+    store = build_store(settings)
     auth = settings.auth
     issuer: EmbeddedIssuer | None = None
     if auth.embedded:
@@ -140,7 +152,19 @@ class RequestLogMiddleware:
 def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     """Build the FastAPI application for *settings*; no work happens at import time."""
     components = build_components(settings, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        storage = settings.storage
+        if not isinstance(storage, LocalStorageSettings) and storage.create_buckets:
+            from score.storage.s3 import S3ObjectStore
+
+            assert isinstance(components.store, S3ObjectStore)
+            await components.store.ensure_buckets()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Score API",
         version=__version__,
         description="Score-compatible object transfer service: pre-signed URLs for genomics data.",
@@ -155,7 +179,9 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     app.state.upload_service = UploadService(components.ctx)
     app.state.download_service = DownloadService(components.ctx)
     install_error_handlers(app)
-    for module in (upload, download, misc, store):
+    for module in (upload, download, misc):
         app.include_router(module.router)
+    if isinstance(components.store, LocalObjectStore):
+        app.include_router(store.router)
     app.add_middleware(RequestLogMiddleware)
     return app

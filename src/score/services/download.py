@@ -50,15 +50,23 @@ class DownloadService:
         self._ctx = ctx
         self._state = UploadStateRepository(ctx.store)
 
-    async def _stored_spec(self, object_id: str) -> ObjectSpecification:
-        spec = await self._state.object_spec(object_id)
-        if spec is not None:
-            return spec
-        # An object copied into the bucket by other tools: no .meta, MD5 from store metadata only.
+    async def _stored_spec(self, object_id: str, need_object: bool) -> tuple[ObjectSpecification, str | None]:
+        """The object's spec and where the store keeps its bytes.
+
+        With *need_object* the bytes must exist (URLs to a missing object would only fail later).
+        """
         key = ids.object_key(object_id)
+        spec = await self._state.object_spec(object_id)
+        if spec is not None and not need_object:
+            return spec, None
         info = await self._ctx.store.head(key)
         if info is None:
+            if spec is not None:
+                raise NotFoundError(f"object {object_id} is registered but its data is missing from the store")
             raise NotFoundError(f"object {object_id} not found")
+        if spec is not None:
+            return spec, info.location
+        # An object copied into the bucket by other tools: no .meta, MD5 from store metadata only.
         return ObjectSpecification(
             objectKey=key,
             objectId=object_id,
@@ -66,7 +74,7 @@ class DownloadService:
             parts=_as_parts(plan_parts(info.size, self._ctx.store.limits)),
             objectSize=info.size,
             objectMd5=info.md5,
-        )
+        ), info.location
 
     def _expiry(self) -> datetime:
         return self._ctx.clock.now() + self._ctx.download_url_ttl
@@ -89,13 +97,13 @@ class DownloadService:
         ids.validate_object_id(object_id)
         record = await self._ctx.metadata.get(object_id)
         authorize_download(principal, record, self._ctx.policy)
-        spec = await self._stored_spec(object_id)
+        spec, location = await self._stored_spec(object_id, need_object=not exclude_urls)
         stored_parts = [p for p in spec.parts if p.partSize > 0]
         rng = resolve_range(offset, length, spec.objectSize)
         expires = self._expiry()
         base = {"uploadId": object_id, "urlsExpireAt": None if exclude_urls else expires}
         if external:
-            url = None if exclude_urls else self._ctx.store.sign_get(GetTarget(spec.objectKey), expires)
+            url = None if exclude_urls else self._ctx.store.sign_get(GetTarget(spec.objectKey, location=location), expires)
             part = Part(partNumber=1, partSize=-1, offset=0, url=url)
             return spec.model_copy(update={**base, "parts": [part]})
         whole = rng.start == 0 and rng.length == spec.objectSize
@@ -108,7 +116,7 @@ class DownloadService:
                 p.model_copy(
                     update={
                         "url": self._ctx.store.sign_get(
-                            GetTarget(spec.objectKey, ByteRange(p.offset, p.partSize)), expires
+                            GetTarget(spec.objectKey, ByteRange(p.offset, p.partSize), location), expires
                         )
                     }
                 )

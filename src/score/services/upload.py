@@ -21,7 +21,7 @@ from score.domain.model import Principal, UploadPartTarget
 from score.domain.parts import plan_parts
 from score.services.context import ServiceContext
 from score.services.state import PartMarker, UploadStateRepository
-from score.wire.schemas import ObjectSpecification, Part, UploadProgress
+from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgress
 
 
 class UploadService:
@@ -70,7 +70,7 @@ class UploadService:
         for old in await self._state.find_upload_ids(object_id):
             await self._ctx.store.abort_multipart(key, old)
             await self._state.delete_upload(object_id, old)
-        upload_id = await self._ctx.store.create_multipart(key)
+        upload_id = await self._ctx.store.create_multipart(key, declared)
         spec = ObjectSpecification(
             objectKey=key,
             objectId=object_id,
@@ -122,6 +122,33 @@ class UploadService:
         if held.size != planned.partSize:
             raise IntegrityError(f"the store holds part {part_number} with {held.size} bytes, not {planned.partSize}")
         await self._state.save_marker(object_id, upload_id, PartMarker(part_number, md5_hex, etag_n))
+
+    async def part_url(
+        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str
+    ) -> PartUrl:
+        """A fresh PUT URL for one part, its signature bound to the part's MD5.
+
+        Raises:
+            NotFoundError: unknown upload.
+            InvalidRequestError: unknown part number or malformed md5.
+        """
+        await self._authorize(principal, object_id)
+        spec = await self._load(object_id, upload_id)
+        planned = next((p for p in spec.parts if p.partNumber == part_number), None)
+        if planned is None:
+            raise InvalidRequestError(f"upload has no part {part_number}")
+        md5_hex = normalize_md5(md5)
+        expires = self._ctx.clock.now() + self._ctx.upload_url_ttl
+        target = UploadPartTarget(spec.objectKey, upload_id, part_number, planned.offset, planned.partSize)
+        return PartUrl(
+            partNumber=part_number,
+            partSize=planned.partSize,
+            offset=planned.offset,
+            url=self._ctx.store.sign_upload_part(target, md5_hex, expires),
+            md5=md5_hex,
+            expiresAt=expires,
+            etagIsMd5=self._ctx.store.etags_are_md5,
+        )
 
     async def delete_part(self, principal: Principal, object_id: str, upload_id: str, part_number: int) -> None:
         """Forget a part's confirmation so that it is uploaded again."""
@@ -200,10 +227,9 @@ class UploadService:
             shown = ", ".join(str(n) for n in missing[:10]) + (" ..." if len(missing) > 10 else "")
             raise InvalidRequestError(f"upload is incomplete: {len(missing)} part(s) missing ({shown})")
         object_md5 = spec.objectMd5 or computed
-        metadata = {"md5chksum": object_md5} if object_md5 else {}
         pairs = [(n, markers[n].etag) for n in sorted(markers) if any(p.partNumber == n for p in spec.parts)]
         try:
-            await self._ctx.store.complete_multipart(spec.objectKey, upload_id, pairs, metadata)
+            await self._ctx.store.complete_multipart(spec.objectKey, upload_id, pairs, object_md5)
         except NotFoundError:
             # Completed by a concurrent or earlier finalize whose state clean-up did not finish.
             if await self._ctx.store.head(spec.objectKey) is None:

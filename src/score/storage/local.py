@@ -40,7 +40,7 @@ from score.domain.errors import (
 )
 from score.domain.ids import validate_upload_id
 from score.domain.integrity import hex_to_b64, multipart_etag, normalize_md5
-from score.domain.model import GetTarget, Listing, ObjectInfo, StoredPart, UploadPartTarget
+from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.domain.ranges import ByteRange, parse_header, parse_token
 from score.storage.urlsign import UrlSigner
@@ -124,6 +124,11 @@ class LocalObjectStore:
         """Part limits (configurable for the local store)."""
         return self._limits
 
+    @property
+    def etags_are_md5(self) -> bool:
+        """Part ETags are the parts' MD5s."""
+        return True
+
     # ---- paths -----------------------------------------------------------------------
     def _path(self, key: str, base: Path | None = None) -> Path:
         base = base or self._objects
@@ -146,8 +151,8 @@ class LocalObjectStore:
         return self._multipart / validate_upload_id(upload_id)
 
     # ---- multipart ---------------------------------------------------------------------
-    async def create_multipart(self, key: str) -> str:
-        """Start a multipart upload; the id is random and URL-safe."""
+    async def create_multipart(self, key: str, md5: str | None = None) -> str:
+        """Start a multipart upload; the id is random and URL-safe (metadata is set at completion)."""
         self._path(key)
         upload_id = secrets.token_urlsafe(24)
         udir = self._upload_dir(upload_id)
@@ -212,7 +217,7 @@ class LocalObjectStore:
         finally:
             os.close(fd)
 
-    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]], metadata: dict[str, str]) -> None:
+    def _complete(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         udir = self._upload_dir(upload_id)
         with self._locked(upload_id):
             if not udir.exists() or self._read_upload_key(upload_id) != key:
@@ -237,7 +242,7 @@ class LocalObjectStore:
                 os.fsync(fh.fileno())
             target = self._path(key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            meta = dict(metadata)
+            meta = {"md5chksum": hex_to_b64(md5)} if md5 else {}
             meta["etag"] = multipart_etag(md5s)
             atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"), json.dumps(meta).encode())
             os.replace(data, target)
@@ -245,15 +250,30 @@ class LocalObjectStore:
             shutil.rmtree(udir, ignore_errors=True)
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], metadata: dict[str, str]
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
     ) -> None:
         """Assemble the object by renaming the staging file into place."""
-        await anyio.to_thread.run_sync(self._complete, key, upload_id, parts, metadata)
+        await anyio.to_thread.run_sync(self._complete, key, upload_id, parts, md5)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Drop an upload and its bytes."""
         udir = self._upload_dir(upload_id)
         await anyio.to_thread.run_sync(lambda: shutil.rmtree(udir, ignore_errors=True))
+
+    async def pending_uploads(self) -> list[PendingUpload]:
+        """Open uploads, from each upload's ``upload.json``."""
+
+        def _scan() -> list[PendingUpload]:
+            out = []
+            for udir in self._multipart.iterdir():
+                try:
+                    info = json.loads((udir / "upload.json").read_bytes())
+                    out.append(PendingUpload(str(info["key"]), udir.name, datetime.fromisoformat(info["created"])))
+                except (OSError, ValueError, KeyError):
+                    continue
+            return sorted(out, key=lambda u: u.initiated)
+
+        return await anyio.to_thread.run_sync(_scan)
 
     # ---- data plane: part PUT ------------------------------------------------------------
     def verify(self, method: str, key: str, query: dict[str, str], now: datetime) -> None:
@@ -276,6 +296,10 @@ class LocalObjectStore:
         offset = int(query.get("offset", "0"))
         size = int(query.get("size", "0"))
         udir = self._upload_dir(upload_id)
+        signed_md5 = query.get("contentMd5")
+        if signed_md5 and content_md5 != signed_md5:
+            # As S3 does: the Content-MD5 header is part of what the URL signs.
+            raise SignatureError("the request's Content-MD5 header is not the one the URL was signed for")
         if await anyio.to_thread.run_sync(self._read_upload_key, upload_id) != key:
             raise SignatureError("the URL does not belong to this upload")
         record = udir / "parts" / f"{number}.json"

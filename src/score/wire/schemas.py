@@ -55,6 +55,22 @@ class UploadProgress(BaseModel):
     urlsExpireAt: datetime | None = None
 
 
+class PartUrl(BaseModel):
+    """A part's upload URL whose signature covers the part's Content-MD5 (our addition to Score's API).
+
+    The store refuses any other bytes, and a PUT without that Content-MD5.
+    ``etagIsMd5`` is false where the store's ETags are not MD5s (SSE-KMS).
+    """
+
+    partNumber: int
+    partSize: int
+    offset: int
+    url: str
+    md5: str
+    expiresAt: datetime
+    etagIsMd5: bool = True
+
+
 class ObjectInfoOut(BaseModel):
     """One entry of ``GET /listing``."""
 

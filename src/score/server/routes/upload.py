@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from score.server.deps import CurrentPrincipal, UploadSvc
-from score.wire.schemas import ObjectSpecification, UploadProgress
+from score.wire.schemas import ObjectSpecification, PartUrl, UploadProgress
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
@@ -40,6 +40,19 @@ async def finalize_part(
     """Record a part once the store holds it with this ETag."""
     await svc.confirm_part(principal, object_id, uploadId, partNumber, md5, etag)
     return Response(status_code=200)
+
+
+@router.get("/{object_id}/parts/url", response_model=PartUrl)
+async def part_url(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: UploadSvc,
+    uploadId: str,  # noqa: N803
+    partNumber: Annotated[int, Query(ge=1)],  # noqa: N803
+    md5: Annotated[str, Query(description="the part's MD5 (hex or base64); the URL's signature covers it")],
+) -> PartUrl:
+    """A part URL bound to the part's Content-MD5 (not in Score: its URLs do not fix the bytes)."""
+    return await svc.part_url(principal, object_id, uploadId, partNumber, md5)
 
 
 @router.delete("/{object_id}/parts")

@@ -1,0 +1,420 @@
+"""S3-compatible object store (AWS S3, Ceph radosgw, MinIO) through boto3/botocore.
+
+botocore presigns UploadPart (obstore cannot add ``partNumber``/``uploadId`` to a signature).
+Every boto3 call is blocking, so each runs in a worker thread; the botocore client is
+thread-safe and keeps its own connection pool. Bucket choice (Score's object/state buckets and
+bucket pool) lives in :mod:`score.storage.s3_layout`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from botocore.exceptions import BotoCoreError, ClientError
+
+from score.domain.errors import (
+    InvalidRequestError,
+    IntegrityError,
+    NotFoundError,
+    UpstreamUnavailableError,
+)
+from score.domain.integrity import hex_to_b64, normalize_etag, normalize_md5
+from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
+from score.domain.parts import PartLimits
+from score.storage.s3_layout import BucketLayout, Role
+
+log = logging.getLogger("score.storage.s3")
+
+T = TypeVar("T")
+
+COPY_PART_BYTES = 1024 * 1024 * 1024  # server-side copy in 1 GiB ranges (S3 allows up to 5 GiB)
+SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_NO_UPLOAD = {"NoSuchUpload"}
+_NO_BUCKET = {"NoSuchBucket"}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
+    """Turn a store failure into our vocabulary (never echoing URLs or credentials)."""
+    if isinstance(exc, ClientError):
+        code = _code(exc)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return UpstreamUnavailableError(
+                f"the object store refused the server's credentials ({code}) during {what}", retryable=False
+            )
+        if code in _NO_BUCKET:
+            return UpstreamUnavailableError(f"the store has no such bucket ({what}); check the configuration",
+                                            retryable=False)
+        return UpstreamUnavailableError(f"the object store failed during {what}: {code or status}")
+    return UpstreamUnavailableError(f"the object store is unreachable during {what}: {type(exc).__name__}")
+
+
+class S3ObjectStore:
+    """The :class:`score.domain.ports.ObjectStore` for S3-compatible stores."""
+
+    def __init__(
+        self,
+        client: Any,
+        layout: BucketLayout,
+        limits: PartLimits,
+        *,
+        endpoint: str | None = None,
+        host_override: str | None = None,
+        kms_key_id: str | None = None,
+        md5_metadata_key: str = "md5chksum",
+    ) -> None:
+        """Wrap a botocore S3 *client*; *host_override* replaces *endpoint* in signed URLs (Score's proxy option)."""
+        self._s3 = client
+        self._layout = layout
+        self._limits = limits
+        self._endpoint = (endpoint or "").rstrip("/")
+        self._override = (host_override or "").rstrip("/")
+        self._kms = kms_key_id
+        self._md5_key = md5_metadata_key.lower()
+
+    # ---- port properties -------------------------------------------------------------
+    @property
+    def profile(self) -> str:
+        """Score's profile name for S3-like stores."""
+        return "s3"
+
+    @property
+    def limits(self) -> PartLimits:
+        """S3's part limits with the configured minimum part size."""
+        return self._limits
+
+    @property
+    def etags_are_md5(self) -> bool:
+        """False under SSE-KMS, where S3's ETags are not MD5s."""
+        return self._kms is None
+
+    @property
+    def layout(self) -> BucketLayout:
+        """The bucket naming in use."""
+        return self._layout
+
+    # ---- helpers -----------------------------------------------------------------------
+    async def _call(self, what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        def run() -> T:
+            return fn(**kwargs)
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        except ClientError as exc:
+            raise exc from None
+        except BotoCoreError as exc:
+            raise _upstream(exc, what) from exc
+
+    def _sse(self) -> dict[str, str]:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms} if self._kms else {}
+
+    def _md5_metadata(self, md5: str | None) -> dict[str, str]:
+        return {self._md5_key: hex_to_b64(md5)} if md5 else {}
+
+    def _presign(self, operation: str, params: dict[str, Any], expires_at: datetime, method: str) -> str:
+        seconds = int((expires_at - datetime.now(timezone.utc)).total_seconds())
+        url: str = self._s3.generate_presigned_url(
+            operation, Params=params, ExpiresIn=max(1, min(seconds, 7 * 24 * 3600)), HttpMethod=method
+        )
+        if self._override and self._endpoint and url.startswith(self._endpoint):
+            url = self._override + url[len(self._endpoint) :]
+        return url
+
+    # ---- multipart ---------------------------------------------------------------------
+    async def create_multipart(self, key: str, md5: str | None = None) -> str:
+        """CreateMultipartUpload (SSE-KMS when configured; the MD5 as metadata when known)."""
+        bucket = self._layout.write_bucket(key)
+        try:
+            out = await self._call(
+                "starting an upload",
+                self._s3.create_multipart_upload,
+                Bucket=bucket,
+                Key=key,
+                Metadata=self._md5_metadata(md5),
+                **self._sse(),
+            )
+        except ClientError as exc:
+            raise _upstream(exc, "starting an upload") from None
+        return str(out["UploadId"])
+
+    def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
+        """Presign UploadPart; with *md5_hex* the signature covers Content-MD5, so the store refuses other bytes."""
+        params: dict[str, Any] = {
+            "Bucket": self._layout.write_bucket(target.key),
+            "Key": target.key,
+            "UploadId": target.upload_id,
+            "PartNumber": target.number,
+        }
+        if md5_hex:
+            params["ContentMD5"] = hex_to_b64(md5_hex)
+        return self._presign("upload_part", params, expires_at, "PUT")
+
+    async def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """ListParts, all pages."""
+        bucket = self._layout.write_bucket(key)
+        out: list[StoredPart] = []
+        marker = 0
+        while True:
+            try:
+                page = await self._call(
+                    "listing parts",
+                    self._s3.list_parts,
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,
+                    MaxParts=1000,
+                )
+            except ClientError as exc:
+                if _code(exc) in _NO_UPLOAD or _code(exc) in _MISSING:
+                    raise NotFoundError("no such multipart upload") from None
+                raise _upstream(exc, "listing parts") from None
+            for p in page.get("Parts", []):
+                out.append(StoredPart(int(p["PartNumber"]), normalize_etag(p["ETag"]), int(p["Size"])))
+            if not page.get("IsTruncated"):
+                return out
+            marker = int(page["NextPartNumberMarker"])
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
+    ) -> None:
+        """CompleteMultipartUpload, then make sure the object carries the MD5 as metadata."""
+        bucket = self._layout.write_bucket(key)
+        body = {"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in sorted(parts)]}
+        try:
+            await self._call(
+                "completing an upload",
+                self._s3.complete_multipart_upload,
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload=body,
+            )
+        except ClientError as exc:
+            code = _code(exc)
+            if code in _NO_UPLOAD:
+                raise NotFoundError("no such multipart upload") from None
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+                raise IntegrityError(f"the store refused the part list ({code}); upload the parts again") from None
+            raise _upstream(exc, "completing an upload") from None
+        if md5:
+            await self._ensure_md5_metadata(bucket, key, md5)
+
+    async def _ensure_md5_metadata(self, bucket: str, key: str, md5: str) -> None:
+        """Copy the object onto itself with the MD5 as metadata, unless it already has it.
+
+        S3 sets metadata only when an upload starts; the MD5 of a file is known when it ends
+        (the client hashes while it sends). The copy is server-side.
+        """
+        try:
+            head = await self._call("reading an object", self._s3.head_object, Bucket=bucket, Key=key)
+        except ClientError as exc:
+            raise _upstream(exc, "reading an object") from None
+        if self._md5_from_head(head) == md5:
+            return
+        metadata = {**head.get("Metadata", {}), **self._md5_metadata(md5)}
+        size = int(head["ContentLength"])
+        try:
+            if size <= SINGLE_COPY_LIMIT:
+                await self._call(
+                    "recording the MD5",
+                    self._s3.copy_object,
+                    Bucket=bucket,
+                    Key=key,
+                    CopySource={"Bucket": bucket, "Key": key},
+                    Metadata=metadata,
+                    MetadataDirective="REPLACE",
+                    **self._sse(),
+                )
+            else:
+                await anyio.to_thread.run_sync(self._multipart_copy, bucket, key, size, metadata)
+        except ClientError as exc:
+            raise _upstream(exc, "recording the MD5") from None
+
+    def _multipart_copy(self, bucket: str, key: str, size: int, metadata: dict[str, str]) -> None:
+        upload_id = self._s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, **self._sse())[
+            "UploadId"
+        ]
+        ranges = [(i + 1, off, min(off + COPY_PART_BYTES, size) - 1) for i, off in
+                  enumerate(range(0, size, COPY_PART_BYTES))]
+
+        def copy(r: tuple[int, int, int]) -> dict[str, Any]:
+            n, first, last = r
+            out = self._s3.upload_part_copy(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n,
+                CopySource={"Bucket": bucket, "Key": key}, CopySourceRange=f"bytes={first}-{last}",
+            )
+            return {"PartNumber": n, "ETag": out["CopyPartResult"]["ETag"]}
+
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                done = list(pool.map(copy, ranges))
+            self._s3.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
+            )
+        except Exception:
+            self._s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """AbortMultipartUpload; absent uploads are fine."""
+        for bucket in self._layout.read_buckets(key):
+            try:
+                await self._call(
+                    "aborting an upload", self._s3.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id
+                )
+                return
+            except ClientError as exc:
+                if _code(exc) in _NO_UPLOAD | _MISSING | _NO_BUCKET:
+                    continue
+                raise _upstream(exc, "aborting an upload") from None
+
+    async def pending_uploads(self) -> list[PendingUpload]:
+        """ListMultipartUploads over every object bucket."""
+        out: list[PendingUpload] = []
+        for bucket in self._layout.all_buckets(Role.OBJECT):
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            while True:
+                try:
+                    page = await self._call("listing uploads", self._s3.list_multipart_uploads, **kwargs)
+                except ClientError as exc:
+                    if _code(exc) in _NO_BUCKET:
+                        break
+                    raise _upstream(exc, "listing uploads") from None
+                for u in page.get("Uploads", []):
+                    out.append(PendingUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"]))
+                if not page.get("IsTruncated"):
+                    break
+                kwargs["KeyMarker"] = page["NextKeyMarker"]
+                kwargs["UploadIdMarker"] = page["NextUploadIdMarker"]
+        return sorted(out, key=lambda u: u.initiated)
+
+    # ---- downloads -----------------------------------------------------------------------
+    def sign_get(self, target: GetTarget, expires_at: datetime) -> str:
+        """Presign GetObject; with a range the signature covers the ``Range`` header (as Score's URLs do)."""
+        params: dict[str, Any] = {
+            "Bucket": target.location or self._layout.read_buckets(target.key)[0],
+            "Key": target.key,
+        }
+        if target.byte_range is not None and target.byte_range.length:
+            params["Range"] = target.byte_range.header()
+        return self._presign("get_object", params, expires_at, "GET")
+
+    def _md5_from_head(self, head: dict[str, Any]) -> str | None:
+        """Content-MD5 if the store reports one, else the ``md5chksum`` metadata; never an ETag."""
+        headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        metadata = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
+        for value in (headers.get("content-md5"), metadata.get(self._md5_key)):
+            if value:
+                try:
+                    return normalize_md5(value)
+                except InvalidRequestError:
+                    log.warning("ignoring a malformed stored MD5 on an object")
+        return None
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """HeadObject in the key's bucket, then in the base bucket (objects stored before pooling)."""
+        for bucket in self._layout.read_buckets(key):
+            try:
+                h = await self._call("reading an object", self._s3.head_object, Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if _code(exc) in _MISSING | _NO_BUCKET:
+                    continue
+                raise _upstream(exc, "reading an object") from None
+            return ObjectInfo(
+                key=key,
+                size=int(h["ContentLength"]),
+                last_modified=h["LastModified"],
+                etag=normalize_etag(h.get("ETag", "")) or None,
+                md5=self._md5_from_head(h),
+                location=bucket,
+            )
+        return None
+
+    # ---- small objects ---------------------------------------------------------------
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """PutObject of a state record."""
+        try:
+            await self._call(
+                "writing state", self._s3.put_object, Bucket=self._layout.write_bucket(key), Key=key, Body=data
+            )
+        except ClientError as exc:
+            raise _upstream(exc, "writing state") from None
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        """GetObject of a state record, falling back to the base bucket."""
+        for bucket in self._layout.read_buckets(key):
+            try:
+                out = await self._call("reading state", self._s3.get_object, Bucket=bucket, Key=key)
+                body = out["Body"]
+                try:
+                    data: bytes = await anyio.to_thread.run_sync(body.read)
+                finally:
+                    body.close()
+                return data
+            except ClientError as exc:
+                if _code(exc) in _MISSING | _NO_BUCKET:
+                    continue
+                raise _upstream(exc, "reading state") from None
+        return None
+
+    async def delete(self, key: str) -> None:
+        """DeleteObject (absent keys are fine)."""
+        try:
+            await self._call(
+                "deleting state", self._s3.delete_object, Bucket=self._layout.write_bucket(key), Key=key
+            )
+        except ClientError as exc:
+            if _code(exc) not in _MISSING:
+                raise _upstream(exc, "deleting state") from None
+
+    async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
+        """ListObjectsV2 over every bucket the prefix may live in, merged and sorted."""
+        keys: set[str] = set()
+        prefixes: set[str] = set()
+        for bucket in self._layout.list_buckets(prefix):
+            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+            if delimiter:
+                kwargs["Delimiter"] = delimiter
+            while True:
+                try:
+                    page = await self._call("listing", self._s3.list_objects_v2, **kwargs)
+                except ClientError as exc:
+                    if _code(exc) in _NO_BUCKET:
+                        break
+                    raise _upstream(exc, "listing") from None
+                keys.update(o["Key"] for o in page.get("Contents", []))
+                prefixes.update(p["Prefix"] for p in page.get("CommonPrefixes", []))
+                if not page.get("IsTruncated"):
+                    break
+                kwargs["ContinuationToken"] = page["NextContinuationToken"]
+        return Listing(keys=sorted(keys), prefixes=sorted(prefixes))
+
+    async def healthy(self) -> bool:
+        """The object and state buckets exist and the credentials work."""
+        for bucket in self._layout.health_buckets():
+            try:
+                await self._call("health check", self._s3.head_bucket, Bucket=bucket)
+            except (ClientError, UpstreamUnavailableError):
+                return False
+        return True
+
+    async def ensure_buckets(self) -> None:
+        """Create every bucket of the layout that is missing (development and tests)."""
+        wanted = set(self._layout.all_buckets(Role.OBJECT)) | set(self._layout.all_buckets(Role.STATE))
+        for bucket in sorted(wanted):
+            try:
+                await self._call("creating a bucket", self._s3.create_bucket, Bucket=bucket)
+            except ClientError as exc:
+                if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise _upstream(exc, "creating a bucket") from None
