@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.kit.radosgw import Radosgw
 
 import pytest
 
@@ -19,3 +23,15 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     yield
+
+
+@pytest.fixture(scope="session")
+def radosgw() -> Iterator["Radosgw"]:
+    """One Ceph radosgw for the whole session (started on first use, ~12 s)."""
+    from tests.kit.radosgw import Radosgw, available
+
+    if not available():
+        pytest.fail("Ceph radosgw is not installed: run scripts/setup --ceph (scripts/test does)")
+    rgw = Radosgw().start()
+    yield rgw
+    rgw.stop()

@@ -99,6 +99,11 @@ class S3ObjectStore:
         return self._kms is None
 
     @property
+    def client(self) -> Any:
+        """The botocore client (for tools and tests)."""
+        return self._s3
+
+    @property
     def layout(self) -> BucketLayout:
         """The bucket naming in use."""
         return self._layout

@@ -1,0 +1,98 @@
+"""The storage backends the contract suite runs against: local, moto and Ceph radosgw.
+
+Every backend is driven only through the ObjectStore port and the URLs it signs, so the same
+tests run unchanged on each. ``refuses_bad_urls`` is False for moto, which checks neither
+signatures, expiry nor Content-MD5 (shared/reference/environment.md); those tests run on the
+local store and on radosgw.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import pytest
+
+from score.domain.parts import PartLimits
+from score.domain.ports import ObjectStore
+from score.storage.local import LocalObjectStore, load_or_create_secret
+from score.storage.urlsign import UrlSigner
+from tests.kit.radosgw import Radosgw
+from tests.kit.servers import ServerProcess, free_port
+
+MIB = 1024 * 1024
+LIMITS = PartLimits(min_part_bytes=5 * MIB)
+T = TypeVar("T")
+
+
+@dataclass
+class Backend:
+    """A store under test."""
+
+    name: str
+    store: ObjectStore
+    refuses_bad_urls: bool
+    s3: Any = None  # a boto3 client, for S3 backends
+
+
+def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run one coroutine function to completion."""
+    return anyio.run(fn, *args)
+
+
+@pytest.fixture(scope="session")
+def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """The embedded store; its URLs are served by a real score-server over the same data dir."""
+    data = tmp_path_factory.mktemp("local-store") / "data"
+    srv = ServerProcess(data, free_port()).start()
+    signer = UrlSigner(load_or_create_secret(data / "secrets" / "url-signing.key"))
+    yield Backend("local", LocalObjectStore(data, srv.url, signer, LIMITS), refuses_bad_urls=True)
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """An in-process moto S3 server on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def s3_backend(name: str, endpoint: str, key: str, secret: str, refuses: bool, **settings: Any) -> Backend:
+    """An S3 store built exactly as the server builds it (settings -> make_store), over fresh buckets."""
+    from score.config.settings import S3StorageSettings
+    from score.storage.s3_client import make_store
+
+    bucket = f"contract-{uuid.uuid4().hex[:12]}"
+    config = S3StorageSettings(
+        kind="s3",
+        endpoint=endpoint,
+        access_key=key,
+        secret_key=secret,
+        object_bucket=bucket,
+        min_part_size_bytes=5 * MIB,
+        **settings,
+    )
+    store = make_store(config)
+    run(store.ensure_buckets)
+    return Backend(name, store, refuses_bad_urls=refuses, s3=store.client)
+
+
+@pytest.fixture(params=["local", "moto", "radosgw"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each backend in turn (S3 backends get a fresh bucket per test)."""
+    if request.param == "local":
+        b: Backend = request.getfixturevalue("local_backend")
+        return b
+    if request.param == "moto":
+        return s3_backend("moto", request.getfixturevalue("moto_endpoint"), "testing", "testing", refuses=False)
+    rgw: Radosgw = request.getfixturevalue("radosgw")
+    return s3_backend("radosgw", rgw.endpoint, "test", "testsecret", refuses=True)
