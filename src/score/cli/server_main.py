@@ -61,12 +61,18 @@ def _serve(settings: ServerSettings) -> int:
 
     configure_server_logging(settings.log_level)
     app = create_app(settings)
+    storage = settings.storage
+    where = (
+        f"local store in {settings.data_dir.resolve()}"
+        if storage.kind == "local"
+        else f"s3 store {storage.endpoint or 'AWS ' + storage.region}, bucket {storage.object_bucket}"
+    )
     log.info(
-        "score-server %s listening on http://%s:%s (data dir %s, %s auth)",
+        "score-server %s listening on http://%s:%s (%s, %s auth)",
         __version__,
         settings.host,
         settings.port,
-        settings.data_dir.resolve(),
+        where,
         "embedded" if settings.auth.embedded else "external",
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False)
