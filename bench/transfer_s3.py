@@ -28,7 +28,6 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from _kit import GNU_TIME, MIB, PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
-
 from tests.kit import radosgw as rgw_kit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,13 +53,16 @@ class Runs:
     up: list[Timed] = field(default_factory=list)
     down: list[Timed] = field(default_factory=list)
 
+    def _of(self, direction: str) -> list[Timed]:
+        return self.up if direction == "up" else self.down
+
     def median_mib_s(self, direction: str, nbytes: int) -> float:
         """Median throughput of the *direction* ("up" or "down") runs."""
-        return statistics.median(t.mib_s(nbytes) for t in getattr(self, direction))
+        return statistics.median(t.mib_s(nbytes) for t in self._of(direction))
 
     def max_rss(self, direction: str) -> float:
         """Largest peak RSS of the *direction* runs."""
-        return max(t.peak_rss_mib for t in getattr(self, direction))
+        return max(t.peak_rss_mib for t in self._of(direction))
 
 
 def s5cmd_binary() -> Path:
@@ -110,13 +112,19 @@ class S3Bench:
         path.mkdir()
         return path
 
-    def _check(self, tool: str, got: Path) -> None:
-        if not got.is_file() or md5_of(got) != self.src_md5:
+    def _check(self, tool: str, got: Path, src: Path | None = None) -> None:
+        want = self.src_md5 if src is None or src == self.src else md5_of(src)
+        if not got.is_file() or md5_of(got) != want:
             raise RoundTripError(f"{tool}: the downloaded file does not have the uploaded file's MD5")
 
     @staticmethod
     def _run(tool: str, cmd: list[str], env: dict[str, str], unset: tuple[str, ...] = ()) -> Timed:
-        """run_timed, with *unset* variables removed from the inherited environment."""
+        """run_timed, with *unset* variables removed from the inherited environment.
+
+        Dirty pages are flushed first, so the previous download's writeback does not run on the
+        CPUs while this command is timed (only score-client fsyncs its own file).
+        """
+        os.sync()
         try:
             if not unset:
                 return run_timed(cmd, env)
@@ -138,69 +146,86 @@ class S3Bench:
         )
 
     # ---- one round trip per tool: upload, download, MD5 check, delete ------------------------------
-    def score_client(self) -> tuple[Timed, Timed, str]:
+    def score_client(self, src: Path | None = None) -> tuple[Timed, Timed, str]:
         """score-client upload, then download with MD5 validation (the default); returns the object id too."""
+        src = src or self.src
         oid = str(uuid.uuid4())
         extra = ["--parallel", str(self.parallel)] if self.parallel else []
         client = [PYTHON, "-m", "score.cli.client_main"]
         up = self._run("score-client upload", [*client, "upload", "--quiet", "--object-id", oid, "--file",
-                                               str(self.src), *extra], self.score_env)
+                                               str(src), *extra], self.score_env)
         out = self._scratch("score")
         down = self._run("score-client download", [*client, "download", "--quiet", "--object-id", oid,
                                                    "--output-dir", str(out), *extra], self.score_env)
         if "md5 verified" not in down.stdout:
             raise RoundTripError("score-client: the download did not report a verified MD5")
-        self._check("score-client", out / oid)
+        self._check("score-client", out / oid, src)
         shutil.rmtree(out)
         self.s3.delete_object(Bucket=SCORE_BUCKET, Key=f"data/{oid}")
         return up, down, oid
 
-    def aws_cli(self) -> tuple[Timed, Timed]:
+    def aws_cli(self, src: Path | None = None) -> tuple[Timed, Timed]:
         """``aws s3 cp`` up and down (8 MiB parts, 10 requests in flight by default)."""
+        src = src or self.src
         key, out = f"aws-{uuid.uuid4().hex}", self._scratch("aws")
         base = [str(AWS), "--endpoint-url", self.rgw.endpoint, "s3", "cp", "--only-show-errors"]
-        up = self._run("aws-cli upload", [*base, str(self.src), f"s3://{TOOLS_BUCKET}/{key}"], self.aws_env)
+        up = self._run("aws-cli upload", [*base, str(src), f"s3://{TOOLS_BUCKET}/{key}"], self.aws_env)
         down = self._run("aws-cli download", [*base, f"s3://{TOOLS_BUCKET}/{key}", str(out / "f")], self.aws_env)
-        self._check("aws-cli", out / "f")
+        self._check("aws-cli", out / "f", src)
         shutil.rmtree(out)
         self.s3.delete_object(Bucket=TOOLS_BUCKET, Key=key)
         return up, down
 
-    def s5cmd_cp(self) -> tuple[Timed, Timed]:
+    def s5cmd_cp(self, src: Path | None = None) -> tuple[Timed, Timed]:
         """``s5cmd cp`` up and down (50 MiB parts, 5 in flight by default)."""
+        src = src or self.src
         key, out = f"s5-{uuid.uuid4().hex}", self._scratch("s5")
         base = [str(self.s5cmd), "--endpoint-url", self.rgw.endpoint, "cp"]
-        up = self._run("s5cmd upload", [*base, str(self.src), f"s3://{TOOLS_BUCKET}/{key}"], self.aws_env)
+        up = self._run("s5cmd upload", [*base, str(src), f"s3://{TOOLS_BUCKET}/{key}"], self.aws_env)
         down = self._run("s5cmd download", [*base, f"s3://{TOOLS_BUCKET}/{key}", str(out / "f")], self.aws_env)
-        self._check("s5cmd", out / "f")
+        self._check("s5cmd", out / "f", src)
         shutil.rmtree(out)
         self.s3.delete_object(Bucket=TOOLS_BUCKET, Key=key)
         return up, down
 
-    def rclone(self) -> tuple[Timed, Timed]:
+    def rclone(self, src: Path | None = None) -> tuple[Timed, Timed]:
         """``rclone copyto`` up and down (its defaults; AWS_CA_BUNDLE unset, which rclone 1.60 cannot use)."""
+        src = src or self.src
         key, out = f"rc-{uuid.uuid4().hex}", self._scratch("rc")
         unset = ("AWS_CA_BUNDLE",)
-        up = self._run("rclone upload", [str(RCLONE), "copyto", str(self.src), f"t:{TOOLS_BUCKET}/{key}"],
+        up = self._run("rclone upload", [str(RCLONE), "copyto", str(src), f"t:{TOOLS_BUCKET}/{key}"],
                        self.rclone_env, unset)
         down = self._run("rclone download", [str(RCLONE), "copyto", f"t:{TOOLS_BUCKET}/{key}", str(out / "f")],
                          self.rclone_env, unset)
-        self._check("rclone", out / "f")
+        self._check("rclone", out / "f", src)
         shutil.rmtree(out)
         self.s3.delete_object(Bucket=TOOLS_BUCKET, Key=key)
         return up, down
 
 
-def server_request_ms(log: Path, method: str, path: str) -> list[float]:
-    """Durations (ms) of the requests score-server logged for *method* and *path*."""
-    out = []
+SERVER_CALLS = {  # what score-client's upload asks score-server, by (method, path after /upload/{id})
+    "initiate": ("POST", "/uploads"),
+    "part URL": ("GET", "/parts/url"),
+    "part confirm": ("POST", "/parts"),
+    "finalize": ("POST", ""),
+}
+
+
+def server_upload_ms(log: Path, object_id: str) -> dict[str, list[float]]:
+    """Durations (ms) of the upload calls score-server logged for *object_id*, by :data:`SERVER_CALLS` name."""
+    prefix = f"/upload/{object_id}"
+    out: dict[str, list[float]] = {name: [] for name in SERVER_CALLS}
     for line in log.read_text(errors="replace").splitlines():
         try:
             rec = json.loads(line)
         except ValueError:
             continue
-        if rec.get("msg") == "request" and rec.get("method") == method and rec.get("path") == path:
-            out.append(float(rec.get("ms", 0)))
+        path = str(rec.get("path", ""))
+        if rec.get("msg") != "request" or not path.startswith(prefix):
+            continue
+        for name, (method, suffix) in SERVER_CALLS.items():
+            if rec.get("method") == method and path == prefix + suffix:
+                out[name].append(float(rec.get("ms", 0)))
     return out
 
 
@@ -234,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallel", type=int, help="score-client --parallel (default: the client's own default)")
     ap.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
     args = ap.parse_args(argv)
+    if args.repeat < 1 or args.size_mib < 1:
+        ap.error("--repeat and --size-mib must be at least 1")
     missing = missing_tools()
     if missing:
         print("bench: missing " + "; ".join(missing), file=sys.stderr)
@@ -257,30 +284,40 @@ def _run(args: argparse.Namespace, rgw: Any, work: Path) -> int:
     src_md5 = md5_of(src)
     (work / "srv").mkdir()
     runs: dict[str, Runs] = {name: Runs() for name in ("score-client", "s5cmd", "aws-cli", "rclone")}
-    finalize_ms: list[float] = []
+    calls: dict[str, list[float]] = {name: [] for name in SERVER_CALLS}
     with Server(work / "srv" / "data", env=rgw.server_env(SCORE_BUCKET)) as server:
         b = S3Bench(rgw, server, work, src, src_md5, args.parallel)
         tools: dict[str, Callable[[], tuple[Timed, Timed]]] = {
             "s5cmd": b.s5cmd_cp, "aws-cli": b.aws_cli, "rclone": b.rclone,
         }
+        # Untimed warm-up: radosgw creates its data and multipart pools on first use, and the
+        # first requests of score-server are slow; no tool should pay that in its figures.
+        warm = random_file(work / "warm.bin", min(size, 64 * MIB))
+        b.score_client(warm)
+        for tool in (b.s5cmd_cp, b.aws_cli, b.rclone):
+            tool(warm)
+        b.free()
+        order = list(runs)
         for i in range(args.repeat):
-            up, down, oid = b.score_client()
-            runs["score-client"].up.append(up)
-            runs["score-client"].down.append(down)
-            finalize_ms += server_request_ms(work / "srv" / "server.log", "POST", f"/upload/{oid}")
-            b.free()
-            for name, fn in tools.items():
-                up, down = fn()
+            # Each round starts with the next tool: on this VM, the first command after a deletion
+            # often pays for fresh memory pages, and no tool should always be the one that does.
+            for name in order[i % len(order) :] + order[: i % len(order)]:
+                if name == "score-client":
+                    up, down, oid = b.score_client()
+                    for call, ms in server_upload_ms(work / "srv" / "server.log", oid).items():
+                        calls[call] += ms
+                else:
+                    up, down = tools[name]()
                 runs[name].up.append(up)
                 runs[name].down.append(down)
                 b.free()
             line = ", ".join(f"{n} {r.up[-1].mib_s(size):.0f}/{r.down[-1].mib_s(size):.0f}" for n, r in runs.items())
             print(f"round {i + 1}/{args.repeat} (MiB/s up/down): {line}", file=sys.stderr, flush=True)
-    _report(args, size, runs, finalize_ms)
+    _report(args, size, runs, calls)
     return 0
 
 
-def _report(args: argparse.Namespace, size: int, runs: dict[str, Runs], finalize_ms: list[float]) -> None:
+def _report(args: argparse.Namespace, size: int, runs: dict[str, Runs], calls: dict[str, list[float]]) -> None:
     s5_up, s5_down = runs["s5cmd"].median_mib_s("up", size), runs["s5cmd"].median_mib_s("down", size)
     aws_down = runs["aws-cli"].median_mib_s("down", size)
     rows: list[list[object]] = []
@@ -297,11 +334,11 @@ def _report(args: argparse.Namespace, size: int, runs: dict[str, Runs], finalize
     for name, r in runs.items():
         pairs = ", ".join(f"{u.mib_s(size):.0f} / {d.mib_s(size):.0f}" for u, d in zip(r.up, r.down, strict=True))
         print(f"- {name}: {pairs}")
-    if finalize_ms:
-        up_s = statistics.median(t.seconds for t in runs["score-client"].up)
-        fin = statistics.median(finalize_ms) / 1000
-        print(f"\nscore-client upload: finalize (complete + MD5 metadata copy) took {fin:.2f} s (median) of "
-              f"{up_s:.2f} s")
+    up_s = statistics.median(t.seconds for t in runs["score-client"].up)
+    shown = [f"{name} {statistics.median(ms):.0f} ms (x{len(ms) // args.repeat})" for name, ms in calls.items() if ms]
+    print(f"\nscore-client upload ({up_s:.2f} s median), score-server's time per call (median; calls per upload): "
+          + ", ".join(shown) + ". Finalize = complete + MD5 metadata copy + state clean-up; part confirmations "
+          "run beside the PUTs, the other calls are on the upload's path.")
     score = runs["score-client"]
     print("\ntargets:")
     print(_verdict("score-client download (MD5 validated) vs s5cmd",

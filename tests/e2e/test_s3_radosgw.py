@@ -197,10 +197,16 @@ def test_sse_kms_round_trip(radosgw: Radosgw, server_factory: Any, tmp_path: Pat
     srv = server_factory(**_env(radosgw, bucket, SCORE_STORAGE__KMS_KEY_ID="testkey-1"))
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "k.bin", 11 * MIB)
-    oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-    head = radosgw.client().head_object(Bucket=bucket, Key=f"data/{oid}")
+    declared, undeclared = str(uuid.uuid4()), str(uuid.uuid4())
+    # with the MD5 declared up front it is set when the upload starts (radosgw cannot copy a KMS
+    # object onto itself to add it later; without it the MD5 stays in the .meta only)
+    _ok(run_client(["upload", "--object-id", declared, "--file", str(src), "--md5", md5_of(src)],
+                   server=srv.url, token=token))
+    _ok(run_client(["upload", "--object-id", undeclared, "--file", str(src)], server=srv.url, token=token))
+    head = radosgw.client().head_object(Bucket=bucket, Key=f"data/{declared}")
     assert head.get("ServerSideEncryption") == "aws:kms"
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
-    assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
+    assert base64.b64decode(head["Metadata"]["md5chksum"]).hex() == md5_of(src)
+    for oid in (declared, undeclared):
+        out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
+                             server=srv.url, token=token))
+        assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)

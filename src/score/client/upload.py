@@ -1,9 +1,11 @@
 """Parallel, resumable upload of one file.
 
 One sequential pass reads the file: each buffer feeds the whole-file MD5 and its part's MD5
-together, then goes to a worker that PUTs it. Parts the server already holds (same MD5) are
-skipped, so a killed upload resumes where it stopped. In-flight memory is bounded by a pool
-of part buffers, whatever the file size.
+together, then goes to a worker that PUTs it. The buffer returns to the pool as soon as the
+store has the part; the part's confirmation to the server (a round trip in which the server
+lists the store's parts) runs on separate threads, so the workers keep PUTting meanwhile.
+Parts the server already holds (same MD5) are skipped, so a killed upload resumes where it
+stopped. In-flight memory is bounded by a pool of part buffers, whatever the file size.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import FileIO
@@ -109,28 +112,20 @@ class Uploader:
             raise e.UrlExpiredError("no URL for this part")
         return url, True
 
-    def _send_part(
-        self,
-        object_id: str,
-        upload_id: str,
-        size: int,
-        part: Part,
-        data: memoryview,
-        md5_hex: str,
-        book: _UrlBook,
-        cancel: threading.Event,
-    ) -> None:
+    def _put_part(self, sending: _Sending, data: memoryview, md5_hex: str) -> str:
+        """PUT one part through a URL signed for its MD5, with retries; return the store's ETag."""
+        object_id, upload_id, part, book, cancel = (
+            sending.object_id, sending.upload_id, sending.part, sending.book, sending.cancel
+        )
         attempt = 0
         integrity_failures = 0
         while True:
             generation = book.generation
             try:
                 url, etag_is_md5 = self._part_url(object_id, upload_id, part, md5_hex, book)
-                etag = self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
-                self._api.confirm_part(object_id, upload_id, part.partNumber, md5_hex, etag)
-                return
+                return self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
             except e.UrlExpiredError:
-                self._refresh(object_id, size, book, generation)
+                self._refresh(object_id, sending.size, book, generation)
             except e.IntegrityError:
                 integrity_failures += 1
                 if integrity_failures >= 3:
@@ -140,6 +135,35 @@ class Uploader:
                 if not exc.retryable or attempt >= self._retry.attempts:
                     raise
                 if cancel.wait(self._retry.delay(attempt)):
+                    raise Cancelled from exc
+            with self._retry_lock:
+                self._retries += 1
+
+    def _confirm(self, sending: _Sending, md5_hex: str, etag: str) -> None:
+        """Confirm a part the store has accepted (on a confirm thread, beside the next PUTs).
+
+        If the store holds other bytes for the part, the part is read from the file again (its
+        buffer has gone back to the pool), checked against its MD5 and sent again.
+        """
+        number = sending.part.partNumber
+        attempt = 0
+        integrity_failures = 0
+        while True:
+            if sending.cancel.is_set():
+                raise Cancelled
+            try:
+                self._api.confirm_part(sending.object_id, sending.upload_id, number, md5_hex, etag)
+                return
+            except e.IntegrityError:
+                integrity_failures += 1
+                if integrity_failures >= 3:
+                    raise
+                etag = self._put_part(sending, _reread_part(sending.path, sending.part, md5_hex), md5_hex)
+            except e.ScoreError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= self._retry.attempts:
+                    raise
+                if sending.cancel.wait(self._retry.delay(attempt)):
                     raise Cancelled from exc
             with self._retry_lock:
                 self._retries += 1
@@ -166,25 +190,30 @@ class Uploader:
         whole = hashlib.md5()  # noqa: S324 - MD5 is the wire checksum
         sent = skipped = 0
         futures: list[Future[bool]] = []
+        confirms: list[Future[None]] = []  # appended by the workers
         workers = max(1, min(self._parallel, slots - 1))
-        with open(path, "rb", buffering=0) as fh, ThreadPoolExecutor(workers, "score-up") as executor:
+        # Confirming a part is a server round trip (the server lists the store's parts): it runs
+        # on its own threads, so a worker moves on to its next PUT as soon as the store answers.
+        with (
+            open(path, "rb", buffering=0) as fh,
+            ThreadPoolExecutor(workers, "score-confirm") as confirmer,
+            ThreadPoolExecutor(workers, "score-up") as executor,
+        ):
             try:
                 for part in sorted(parts, key=lambda p: p.partNumber):
-                    self._raise_failed(futures)
+                    self._raise_failed([*futures, *confirms])
                     buf = pool.get()
                     view = memoryview(buf)[: part.partSize]
                     self._read_part(fh, part, view, whole)
-                    futures.append(
-                        executor.submit(
-                            self._run_part, object_id, upload_id, size, part, buf, view, done, book, cancel, pool,
-                            progress,
-                        )
-                    )
+                    sending = _Sending(object_id, upload_id, size, part, path, book, cancel, progress)
+                    futures.append(executor.submit(self._run_part, sending, buf, view, done, pool, confirmer, confirms))
                 for f in futures:
                     if f.result():
                         sent += 1
                     else:
                         skipped += 1
+                for c in confirms:
+                    c.result()
             except BaseException:
                 cancel.set()
                 raise
@@ -198,7 +227,7 @@ class Uploader:
         return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
 
     @staticmethod
-    def _raise_failed(futures: list[Future[bool]]) -> None:
+    def _raise_failed(futures: Sequence[Future[Any]]) -> None:
         for f in futures:
             if f.done() and f.exception() is not None:
                 f.result()
@@ -220,28 +249,58 @@ class Uploader:
 
     def _run_part(
         self,
-        object_id: str,
-        upload_id: str,
-        size: int,
-        part: Part,
+        sending: _Sending,
         buf: bytearray,
         view: memoryview,
         done: dict[int, str],
-        book: _UrlBook,
-        cancel: threading.Event,
         pool: queue.Queue[bytearray],
-        progress: Progress,
+        confirmer: ThreadPoolExecutor,
+        confirms: list[Future[None]],
     ) -> bool:
-        """Hash and send one part unless the server already holds it; True when it was sent."""
+        """Hash and send one part unless the server already holds it; True when it was sent.
+
+        The buffer goes back to the pool once the store has the bytes; the part's confirmation
+        is queued on *confirmer* (its future appended to *confirms*).
+        """
+        part = sending.part
         try:
             md5_hex = hashlib.md5(view).hexdigest()  # noqa: S324 - releases the GIL: runs beside the reader
             if done.get(part.partNumber) == md5_hex:
-                progress.add(part.partSize)
+                sending.progress.add(part.partSize)
                 return False
             if part.partNumber in done:  # the server holds other bytes for this part
-                self._api.delete_part(object_id, upload_id, part.partNumber)
-            self._send_part(object_id, upload_id, size, part, view, md5_hex, book, cancel)
-            progress.add(part.partSize)
-            return True
+                self._api.delete_part(sending.object_id, sending.upload_id, part.partNumber)
+            etag = self._put_part(sending, view, md5_hex)
         finally:
             pool.put(buf)
+        confirms.append(confirmer.submit(self._confirm, sending, md5_hex, etag))
+        sending.progress.add(part.partSize)
+        return True
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """One part on its way, with what its PUT, its confirmation and a re-send need."""
+
+    object_id: str
+    upload_id: str
+    size: int
+    part: Part
+    path: Path
+    book: _UrlBook
+    cancel: threading.Event
+    progress: Progress
+
+
+def _reread_part(path: Path, part: Part, md5_hex: str) -> memoryview:
+    """The part's bytes read again from the file, which must not have changed since they were hashed.
+
+    Raises:
+        IntegrityError: the file changed.
+    """
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(part.offset)
+        data = fh.read(part.partSize)
+    if len(data) != part.partSize or hashlib.md5(data).hexdigest() != md5_hex:  # noqa: S324
+        raise e.IntegrityError("the file changed while it was being uploaded")
+    return memoryview(data)

@@ -67,8 +67,8 @@ class ObjectStore(Protocol):
         """Return a pre-signed PUT URL for one part (with a signed Content-MD5 if given)."""
         ...
 
-    async def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
-        """List the parts the store holds for an upload.
+    async def list_parts(self, key: str, upload_id: str, number: int | None = None) -> list[StoredPart]:
+        """List the parts the store holds for an upload (only part *number* when given).
 
         Raises:
             NotFoundError: the upload does not exist.

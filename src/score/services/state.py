@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import anyio
 from pydantic import ValidationError
 
 from score.domain import ids
 from score.domain.errors import UpstreamUnavailableError
 from score.domain.ports import ObjectStore
 from score.wire.schemas import ObjectSpecification
+
+
+DELETE_CONCURRENCY = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +129,17 @@ class UploadStateRepository:
         await self._store.put_bytes(marker_key(object_id, upload_id, marker), b"")
 
     async def delete_upload(self, object_id: str, upload_id: str) -> None:
-        """Remove every state record of an upload (markers first, the spec last)."""
+        """Remove every state record of an upload (markers first, concurrently; the spec last)."""
         listing = await self._store.list(ids.upload_dir(object_id, upload_id))
         meta = ids.upload_meta_key(object_id, upload_id)
-        for key in listing.keys:
-            if key != meta:
+        limiter = anyio.CapacityLimiter(DELETE_CONCURRENCY)
+
+        async def delete(key: str) -> None:
+            async with limiter:
                 await self._store.delete(key)
+
+        async with anyio.create_task_group() as tg:
+            for key in listing.keys:
+                if key != meta:
+                    tg.start_soon(delete, key)
         await self._store.delete(meta)

@@ -113,7 +113,7 @@ class UploadService:
             raise InvalidRequestError("md5 and etag are required")
         md5_hex = normalize_md5(md5)
         etag_n = normalize_etag(etag)
-        stored = {p.number: p for p in await self._ctx.store.list_parts(spec.objectKey, upload_id)}
+        stored = {p.number: p for p in await self._ctx.store.list_parts(spec.objectKey, upload_id, part_number)}
         held = stored.get(part_number)
         if held is None:
             raise InvalidRequestError(f"the store holds no part {part_number} for this upload; upload it first")

@@ -200,9 +200,10 @@ class LocalObjectStore:
             out.append(StoredPart(int(rec["number"]), str(rec["etag"]), int(rec["size"])))
         return sorted(out, key=lambda p: p.number)
 
-    async def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
-        """List received parts."""
-        return await anyio.to_thread.run_sync(self._part_records, upload_id)
+    async def list_parts(self, key: str, upload_id: str, number: int | None = None) -> list[StoredPart]:
+        """List received parts (or just part *number*)."""
+        parts = await anyio.to_thread.run_sync(self._part_records, upload_id)
+        return parts if number is None else [p for p in parts if p.number == number]
 
     @contextlib.contextmanager
     def _locked(self, upload_id: str) -> Iterator[None]:

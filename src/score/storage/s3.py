@@ -164,11 +164,11 @@ class S3ObjectStore:
             params["ContentMD5"] = hex_to_b64(md5_hex)
         return self._presign("upload_part", params, expires_at, "PUT")
 
-    async def list_parts(self, key: str, upload_id: str) -> list[StoredPart]:
-        """ListParts, all pages."""
+    async def list_parts(self, key: str, upload_id: str, number: int | None = None) -> list[StoredPart]:
+        """ListParts, all pages; for one part, one call from that part on (as Score does)."""
         bucket = self._layout.write_bucket(key)
         out: list[StoredPart] = []
-        marker = 0
+        marker = 0 if number is None else number - 1
         while True:
             try:
                 page = await self._call(
@@ -178,7 +178,7 @@ class S3ObjectStore:
                     Key=key,
                     UploadId=upload_id,
                     PartNumberMarker=marker,
-                    MaxParts=1000,
+                    MaxParts=1000 if number is None else 1,
                 )
             except ClientError as exc:
                 if _code(exc) in _NO_UPLOAD or _code(exc) in _MISSING:
@@ -186,6 +186,8 @@ class S3ObjectStore:
                 raise _upstream(exc, "listing parts") from None
             for p in page.get("Parts", []):
                 out.append(StoredPart(int(p["PartNumber"]), normalize_etag(p["ETag"]), int(p["Size"])))
+            if number is not None:
+                return [p for p in out if p.number == number]
             if not page.get("IsTruncated"):
                 return out
             marker = int(page["NextPartNumberMarker"])
@@ -222,29 +224,33 @@ class S3ObjectStore:
         (the client hashes while it sends). The copy is server-side.
         """
         try:
-            head = await self._call("reading an object", self._s3.head_object, Bucket=bucket, Key=key)
-        except ClientError as exc:
-            raise _upstream(exc, "reading an object") from None
+            await self._copy_with_md5(bucket, key, md5)
+        except (ClientError, UpstreamUnavailableError) as exc:
+            # The object is complete and its MD5 is in Score's .meta; the metadata only serves
+            # other tools, so its absence must not fail the upload. (radosgw refuses the copy
+            # under SSE-KMS with NotImplemented; there, pass md5 at initiate instead.)
+            code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            log.warning("could not store the MD5 as object metadata (%s); it stays in the .meta record", code)
+
+    async def _copy_with_md5(self, bucket: str, key: str, md5: str) -> None:
+        head = await self._call("reading an object", self._s3.head_object, Bucket=bucket, Key=key)
         if self._md5_from_head(head) == md5:
             return
         metadata = {**head.get("Metadata", {}), **self._md5_metadata(md5)}
         size = int(head["ContentLength"])
-        try:
-            if size <= SINGLE_COPY_LIMIT:
-                await self._call(
-                    "recording the MD5",
-                    self._s3.copy_object,
-                    Bucket=bucket,
-                    Key=key,
-                    CopySource={"Bucket": bucket, "Key": key},
-                    Metadata=metadata,
-                    MetadataDirective="REPLACE",
-                    **self._sse(),
-                )
-            else:
-                await anyio.to_thread.run_sync(self._multipart_copy, bucket, key, size, metadata)
-        except ClientError as exc:
-            raise _upstream(exc, "recording the MD5") from None
+        if size <= SINGLE_COPY_LIMIT:
+            await self._call(
+                "recording the MD5",
+                self._s3.copy_object,
+                Bucket=bucket,
+                Key=key,
+                CopySource={"Bucket": bucket, "Key": key},
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+                **self._sse(),
+            )
+        else:
+            await anyio.to_thread.run_sync(self._multipart_copy, bucket, key, size, metadata)
 
     def _multipart_copy(self, bucket: str, key: str, size: int, metadata: dict[str, str]) -> None:
         upload_id = self._s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, **self._sse())[
