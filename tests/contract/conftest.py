@@ -1,9 +1,9 @@
 """The storage backends the contract suite runs against: local, moto and Ceph radosgw.
 
 Every backend is driven only through the ObjectStore port and the URLs it signs, so the same
-tests run unchanged on each. ``refuses_bad_urls`` is False for moto, which checks neither
-signatures, expiry nor Content-MD5 (shared/reference/environment.md); those tests run on the
-local store and on radosgw.
+tests run unchanged on each (``backend``). moto checks neither signatures, expiry nor
+Content-MD5 (shared/reference/environment.md), so the refusal tests use ``refusing_backend``:
+the local store and radosgw.
 """
 
 from __future__ import annotations
@@ -94,5 +94,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         return b
     if request.param == "moto":
         return s3_backend("moto", request.getfixturevalue("moto_endpoint"), "testing", "testing", refuses=False)
+    rgw: Radosgw = request.getfixturevalue("radosgw")
+    return s3_backend("radosgw", rgw.endpoint, "test", "testsecret", refuses=True)
+
+
+@pytest.fixture(params=["local", "radosgw"])
+def refusing_backend(request: pytest.FixtureRequest) -> Backend:
+    """The backends that check signatures, expiry and Content-MD5 (moto checks none of them)."""
+    if request.param == "local":
+        b: Backend = request.getfixturevalue("local_backend")
+        return b
     rgw: Radosgw = request.getfixturevalue("radosgw")
     return s3_backend("radosgw", rgw.endpoint, "test", "testsecret", refuses=True)

@@ -110,12 +110,7 @@ def test_small_objects_listing_and_delete(backend: Backend) -> None:
     assert run(backend.store.healthy)
 
 
-# ---- the store itself refuses what a URL does not allow (not moto: it checks nothing) --------
-
-
-def _refusing(backend: Backend) -> None:
-    if not backend.refuses_bad_urls:
-        pytest.skip("moto checks neither signatures, expiry nor Content-MD5; covered on local and radosgw")
+# ---- the store itself refuses what a URL does not allow (local and radosgw; moto checks nothing) --
 
 
 def _part_url(backend: Backend, key: str, data: bytes, md5_hex: str | None, expires: datetime) -> tuple[str, str]:
@@ -123,8 +118,8 @@ def _part_url(backend: Backend, key: str, data: bytes, md5_hex: str | None, expi
     return upload_id, backend.store.sign_upload_part(UploadPartTarget(key, upload_id, 1, 0, len(data)), md5_hex, expires)
 
 
-def test_wrong_content_md5_is_refused_by_the_store(backend: Backend) -> None:
-    _refusing(backend)
+def test_wrong_content_md5_is_refused_by_the_store(refusing_backend: Backend) -> None:
+    backend = refusing_backend
     key, data = new_key(), b"x" * 4096
     upload_id, url = _part_url(backend, key, data, md5(data), soon())
     corrupt = b"y" + data[1:]
@@ -136,8 +131,8 @@ def test_wrong_content_md5_is_refused_by_the_store(backend: Backend) -> None:
     assert put(url, data, md5(data)).status_code == 200  # the right bytes still go through
 
 
-def test_expired_url_is_refused_by_the_store(backend: Backend) -> None:
-    _refusing(backend)
+def test_expired_url_is_refused_by_the_store(refusing_backend: Backend) -> None:
+    backend = refusing_backend
     key, data = new_key(), b"e" * 100
     upload_id, url = _part_url(backend, key, data, md5(data), datetime.now(timezone.utc) + timedelta(seconds=1))
     time.sleep(2.5)
@@ -154,16 +149,16 @@ def _tamper(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def test_tampered_signature_is_refused_by_the_store(backend: Backend) -> None:
-    _refusing(backend)
+def test_tampered_signature_is_refused_by_the_store(refusing_backend: Backend) -> None:
+    backend = refusing_backend
     key, data = new_key(), b"t" * 100
     upload_id, url = _part_url(backend, key, data, md5(data), soon())
     assert put(_tamper(url), data, md5(data)).status_code == 403
     assert run(backend.store.list_parts, key, upload_id) == []
 
 
-def test_url_used_with_another_method_or_key_is_refused(backend: Backend) -> None:
-    _refusing(backend)
+def test_url_used_with_another_method_or_key_is_refused(refusing_backend: Backend) -> None:
+    backend = refusing_backend
     key, data = new_key(), b"m" * 5000
     upload_id, url = _part_url(backend, key, data, md5(data), soon())
     assert put(url, data, md5(data)).status_code == 200
@@ -178,8 +173,8 @@ def test_url_used_with_another_method_or_key_is_refused(backend: Backend) -> Non
     assert httpx.get(backend.store.sign_get(GetTarget(key), soon())).content == data  # unchanged
 
 
-def test_range_bound_url_serves_only_its_range(backend: Backend) -> None:
-    _refusing(backend)
+def test_range_bound_url_serves_only_its_range(refusing_backend: Backend) -> None:
+    backend = refusing_backend
     key, data = new_key(), bytes(range(256)) * 40
     upload_id, url = _part_url(backend, key, data, md5(data), soon())
     assert put(url, data, md5(data)).status_code == 200
