@@ -210,3 +210,22 @@ def test_sse_kms_round_trip(radosgw: Radosgw, server_factory: Any, tmp_path: Pat
         out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
                              server=srv.url, token=token))
         assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
+
+
+def test_separate_state_bucket_keeps_state_apart(radosgw: Radosgw, server_factory: Any, tmp_path: Path) -> None:
+    objects, state = _bucket(), _bucket()
+    srv = server_factory(**_env(radosgw, objects, SCORE_STORAGE__STATE_BUCKET=state))
+    token = srv.token("score.READ", "score.WRITE")
+    src = random_file(tmp_path / "s.vcf.gz", 7 * MIB)
+    oid = str(uuid.uuid4())
+    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    s3 = radosgw.client()
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=objects).get("Contents", [])] == [f"data/{oid}"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=state).get("Contents", [])] == [f"data/{oid}.meta"]
+    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
+                         server=srv.url, token=token))
+    assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
+    # the data gone but its .meta left behind: a clear 404, not URLs that fail later
+    s3.delete_object(Bucket=objects, Key=f"data/{oid}")
+    r = httpx.get(f"{srv.url}/download/{oid}", headers=_auth(token))
+    assert r.status_code == 404 and "missing" in r.json()["message"]

@@ -121,3 +121,29 @@ def test_bad_s3_settings_are_clear_errors(monkeypatch: pytest.MonkeyPatch, env: 
 def test_secret_key_is_never_shown() -> None:
     s = S3StorageSettings(kind="s3", access_key="AKIDEXAMPLE", secret_key="wJalrXUtnFEMI")
     assert "wJalrXUtnFEMI" not in repr(s) and "wJalrXUtnFEMI" not in str(s.model_dump())
+
+
+def _credential_of(store: object) -> str:
+    url = store.sign_get(  # type: ignore[attr-defined]
+        GetTarget(f"data/{OID}"), datetime.now(timezone.utc) + timedelta(minutes=1)
+    )
+    return parse_qs(urlsplit(url).query)["X-Amz-Credential"][0].split("/")[0]
+
+
+def test_credentials_come_from_keys_profile_or_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    creds = Path(str(tmp_path)) / "credentials"
+    creds.write_text("[archive]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(Path(str(tmp_path)) / "absent"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENVIRON")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s2")
+    base = {"kind": "s3", "endpoint": "http://127.0.0.1:9", "object_bucket": "bkt"}
+    assert _credential_of(make_store(S3StorageSettings(**base, access_key="AKIDSTATIC", secret_key="s3"))) == "AKIDSTATIC"
+    assert _credential_of(make_store(S3StorageSettings(**base, profile="archive"))) == "AKIDPROFILE"
+    assert _credential_of(make_store(S3StorageSettings(**base))) == "AKIDENVIRON"
+    with pytest.raises(ConfigError, match="S3 client"):
+        make_store(S3StorageSettings(**base, profile="no-such-profile"))
