@@ -1,4 +1,4 @@
-"""Bearer JWT verification: a PEM public key or a JWKS URL, issuer, audience, expiry, algorithms."""
+"""Bearer JWT verification: a PEM public key or a provider's JWKS, issuer, audience, expiry, algorithms."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import anyio.to_thread
 import jwt
-from jwt import PyJWKClient
 
-from score.domain.errors import UnauthenticatedError, UpstreamUnavailableError
+from score.auth.jwks import JwksKeySet
+from score.domain.errors import UnauthenticatedError
 from score.domain.model import Principal
 from score.domain.principal import scopes_from_claims
 
@@ -30,20 +30,20 @@ class JwtVerifier:
         self,
         *,
         public_key: Any | None = None,
-        jwks_url: str | None = None,
+        keys: JwksKeySet | None = None,
         issuer: str | None,
         audience: str | None,
         algorithms: Sequence[str] = ("RS256", "ES256"),
         leeway: timedelta = timedelta(seconds=30),
     ) -> None:
-        """Verify with *public_key* or keys fetched from *jwks_url* (exactly one)."""
-        if (public_key is None) == (jwks_url is None):
-            raise ValueError("give exactly one of public_key and jwks_url")
+        """Verify with *public_key* or with the provider's *keys* (exactly one)."""
+        if (public_key is None) == (keys is None):
+            raise ValueError("give exactly one of public_key and keys")
         bad = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
         if bad:
             raise ValueError(f"algorithms not allowed: {bad}")
         self._key = public_key
-        self._jwks = PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=10) if jwks_url else None
+        self._jwks = keys
         self._issuer = issuer
         self._audience = audience
         self._algorithms = list(algorithms)
@@ -54,11 +54,13 @@ class JwtVerifier:
             return self._key
         assert self._jwks is not None
         try:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError as exc:
-            raise UpstreamUnavailableError("the identity provider's JWKS could not be fetched") from exc
-        except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
-            raise UnauthenticatedError("the token's signing key is unknown") from exc
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as exc:
+            raise UnauthenticatedError("the access token is not a JWT") from exc
+        if header.get("alg") not in self._algorithms:
+            raise UnauthenticatedError(f"the token's algorithm {str(header.get('alg'))[:16]!r} is not allowed")
+        kid = header.get("kid")
+        return self._jwks.key_for(str(kid) if kid is not None else None)
 
     def verify_sync(self, token: str) -> Principal:
         """Verify *token* (blocking).

@@ -107,7 +107,14 @@ class AuthSettings(BaseModel):
     key in ``<data_dir>/secrets`` whose tokens ``score-server token`` prints.
     """
 
+    oidc_issuer: str | None = Field(
+        None, description="SCORE_AUTH__OIDC_ISSUER: keys found by OIDC discovery; tokens must carry this iss"
+    )
     jwks_url: str | None = Field(None, description="SCORE_AUTH__JWKS_URL")
+    jwks_cache_ttl: timedelta = Field(timedelta(minutes=5), description="SCORE_AUTH__JWKS_CACHE_TTL")
+    jwks_refetch_cooldown: timedelta = Field(
+        timedelta(seconds=30), description="SCORE_AUTH__JWKS_REFETCH_COOLDOWN: least time between fetches for an unknown kid"
+    )
     public_key_file: Path | None = Field(None, description="SCORE_AUTH__PUBLIC_KEY_FILE (PEM)")
     issuer: str | None = Field("score-server", description="SCORE_AUTH__ISSUER; empty = not checked")
     audience: str | None = Field("score", description="SCORE_AUTH__AUDIENCE; empty = not checked")
@@ -116,23 +123,23 @@ class AuthSettings(BaseModel):
     read_scope: str = Field("score.READ", description="SCORE_AUTH__READ_SCOPE")
     write_scope: str = Field("score.WRITE", description="SCORE_AUTH__WRITE_SCOPE")
 
-    _leeway_seconds = field_validator("leeway", mode="before")(_seconds)
+    _leeway_seconds = field_validator("leeway", "jwks_cache_ttl", "jwks_refetch_cooldown", mode="before")(_seconds)
 
-    @field_validator("issuer", "audience", "jwks_url", mode="before")
+    @field_validator("issuer", "audience", "jwks_url", "oidc_issuer", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v
 
     @model_validator(mode="after")
     def _one_key_source(self) -> AuthSettings:
-        if self.jwks_url and self.public_key_file:
-            raise ValueError("set at most one of auth.jwks_url and auth.public_key_file")
+        if sum(1 for v in (self.jwks_url, self.public_key_file, self.oidc_issuer) if v) > 1:
+            raise ValueError("set at most one of auth.oidc_issuer, auth.jwks_url and auth.public_key_file")
         return self
 
     @property
     def embedded(self) -> bool:
         """True when the server issues and verifies its own tokens."""
-        return not self.jwks_url and not self.public_key_file
+        return not self.jwks_url and not self.public_key_file and not self.oidc_issuer
 
 
 class ServerSettings(BaseSettings):

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from score import __version__
 from score.auth.embedded import EmbeddedIssuer
+from score.auth.jwks import JwksKeySet
 from score.auth.jwt import JwtVerifier
 from score.config.settings import LocalStorageSettings, ServerSettings
 from score.domain.access import ScopePolicy
@@ -89,9 +90,15 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
             public_key=key, issuer=auth.issuer, audience=auth.audience, algorithms=auth.algorithms, leeway=auth.leeway
         )
     else:
+        keys = JwksKeySet(
+            jwks_url=auth.jwks_url if not auth.oidc_issuer else None,
+            issuer=auth.oidc_issuer,
+            cache_ttl=auth.jwks_cache_ttl,
+            refetch_cooldown=auth.jwks_refetch_cooldown,
+        )
         verifier = JwtVerifier(
-            jwks_url=auth.jwks_url,
-            issuer=auth.issuer,
+            keys=keys,
+            issuer=auth.oidc_issuer or auth.issuer,
             audience=auth.audience,
             algorithms=auth.algorithms,
             leeway=auth.leeway,

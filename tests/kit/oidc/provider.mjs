@@ -1,0 +1,42 @@
+// A real OIDC/OAuth2 provider for score-server's tests (npm oidc-provider), on 127.0.0.1 only.
+//   node provider.mjs PORT KID
+// client_credentials gives RS256 JWT access tokens (aud "score") signed with a fresh key whose
+// kid is KID (restart with another KID to rotate keys). Client "svc" may ask for any of SCOPES.
+import Provider from 'oidc-provider';
+import { generateKeyPairSync } from 'node:crypto';
+
+const port = Number(process.argv[2]);
+const kid = process.argv[3] || 'k1';
+const issuer = `http://127.0.0.1:${port}`;
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
+const SCOPES = ['score.READ', 'score.WRITE', 'PROGRAMDATA-ABC.READ', 'PROGRAMDATA-ABC.WRITE',
+                'PROGRAMDATA-XYZ.READ', 'PROGRAMDATA-XYZ.WRITE'];
+
+const provider = new Provider(issuer, {
+  jwks: { keys: [jwk] },
+  clients: [
+    { client_id: 'svc', client_secret: 'svc-secret', grant_types: ['client_credentials'],
+      redirect_uris: [], response_types: [], scope: SCOPES.join(' ') },
+  ],
+  scopes: SCOPES,
+  features: {
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    devInteractions: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'urn:score',
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: SCOPES.join(' '),
+        audience: 'score',
+        accessTokenTTL: 300,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  },
+});
+provider.proxy = false;
+provider.listen(port, '127.0.0.1', () => console.log(`oidc-provider listening on ${issuer}`));

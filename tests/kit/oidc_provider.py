@@ -1,0 +1,73 @@
+"""Run the real OIDC provider (npm oidc-provider, tests/kit/oidc/provider.mjs) and get tokens from it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.kit.servers import free_port
+
+HERE = Path(__file__).resolve().parent / "oidc"
+CLIENT_ID = "svc"
+CLIENT_SECRET = "svc-secret"  # noqa: S105 - the throw-away provider's fixed test client
+
+
+def available() -> bool:
+    """True when node and the provider's npm packages are installed (scripts/setup does it)."""
+    return shutil.which("node") is not None and (HERE / "node_modules" / "oidc-provider").is_dir()
+
+
+class OidcProvider:
+    """One provider process; :meth:`restart` with another kid rotates its signing key."""
+
+    def __init__(self) -> None:
+        """Pick a port; :meth:`start` launches."""
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, kid: str = "k1") -> OidcProvider:
+        """Launch and wait for the discovery document."""
+        self._proc = subprocess.Popen(
+            ["node", str(HERE / "provider.mjs"), str(self.port), kid],
+            cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.issuer + "/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("oidc-provider did not start")
+
+    def stop(self) -> None:
+        """Stop the process."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self._proc = None
+
+    def restart(self, kid: str) -> None:
+        """Same issuer, new signing key."""
+        self.stop()
+        self.start(kid)
+
+    def token(self, *scopes: str) -> str:
+        """An RS256 access token for *scopes* by the client-credentials grant."""
+        r = httpx.post(
+            self.issuer + "/token",
+            data={"grant_type": "client_credentials", "scope": " ".join(scopes), "resource": "urn:score"},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=10,
+        )
+        r.raise_for_status()
+        return str(r.json()["access_token"])
