@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,3 +107,43 @@ def test_key_rotation_is_picked_up(oidc: OidcProvider, tmp_path: Path) -> None:
     finally:
         srv.stop()
         oidc.restart("k1")
+
+
+def test_api_keys_by_introspection_and_revocation(oidc: OidcProvider, tmp_path: Path) -> None:
+    srv = _server(
+        tmp_path, oidc,
+        SCORE_AUTH__INTROSPECTION_URL=oidc.introspection_url,
+        SCORE_AUTH__INTROSPECTION_CLIENT_ID="svc",
+        SCORE_AUTH__INTROSPECTION_CLIENT_SECRET="svc-secret",
+        SCORE_AUTH__INTROSPECTION_CACHE_TTL="1",
+    )
+    try:
+        key = oidc.api_key("score.WRITE")
+        assert "." not in key  # opaque: not a JWT
+        assert _initiate(srv, key).status_code == 200
+        assert _initiate(srv, oidc.api_key("score.READ")).status_code == 403
+        assert _initiate(srv, "made-up-api-key").status_code == 401
+        assert _initiate(srv, oidc.token("score.WRITE")).status_code == 200  # JWTs still verified locally
+        oidc.revoke(key)
+        time.sleep(1.3)  # past the cache TTL: revocation is honoured
+        r = _initiate(srv, key)
+        assert r.status_code == 401 and "revoked" in r.json()["message"]
+        assert key not in srv.log()
+    finally:
+        srv.stop()
+
+
+def test_refused_introspection_credentials_are_a_server_error_not_a_user_one(
+    oidc: OidcProvider, tmp_path: Path
+) -> None:
+    srv = _server(
+        tmp_path, oidc,
+        SCORE_AUTH__INTROSPECTION_URL=oidc.introspection_url,
+        SCORE_AUTH__INTROSPECTION_CLIENT_ID="svc",
+        SCORE_AUTH__INTROSPECTION_CLIENT_SECRET="wrong",
+    )
+    try:
+        r = _initiate(srv, oidc.api_key("score.WRITE"))
+        assert r.status_code == 503 and "credentials" in r.json()["message"]
+    finally:
+        srv.stop()

@@ -61,13 +61,27 @@ class OidcProvider:
         self.stop()
         self.start(kid)
 
-    def token(self, *scopes: str) -> str:
+    def token(self, *scopes: str, resource: str = "urn:score") -> str:
         """An RS256 access token for *scopes* by the client-credentials grant."""
         r = httpx.post(
             self.issuer + "/token",
-            data={"grant_type": "client_credentials", "scope": " ".join(scopes), "resource": "urn:score"},
+            data={"grant_type": "client_credentials", "scope": " ".join(scopes), "resource": resource},
             auth=(CLIENT_ID, CLIENT_SECRET),
             timeout=10,
         )
         r.raise_for_status()
         return str(r.json()["access_token"])
+
+    def api_key(self, *scopes: str) -> str:
+        """An opaque access token (an API key: only introspection can tell what it allows)."""
+        return self.token(*scopes, resource="urn:score-apikey")
+
+    def revoke(self, token: str) -> None:
+        """Revoke a token (RFC 7009)."""
+        httpx.post(self.issuer + "/token/revocation", data={"token": token}, auth=(CLIENT_ID, CLIENT_SECRET),
+                   timeout=10).raise_for_status()
+
+    @property
+    def introspection_url(self) -> str:
+        """The RFC 7662 endpoint."""
+        return self.issuer + "/token/introspection"

@@ -120,12 +120,23 @@ class AuthSettings(BaseModel):
     audience: str | None = Field("score", description="SCORE_AUTH__AUDIENCE; empty = not checked")
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], description="SCORE_AUTH__ALGORITHMS")
     leeway: timedelta = Field(timedelta(seconds=30), description="SCORE_AUTH__LEEWAY (seconds or ISO-8601)")
+    introspection_url: str | None = Field(
+        None, description="SCORE_AUTH__INTROSPECTION_URL: RFC 7662 endpoint (or Ego's check_token) for API keys"
+    )
+    introspection_client_id: str | None = Field(None, description="SCORE_AUTH__INTROSPECTION_CLIENT_ID")
+    introspection_client_secret: SecretStr | None = Field(None, description="SCORE_AUTH__INTROSPECTION_CLIENT_SECRET")
+    introspection_token_field: str = Field("token", description="SCORE_AUTH__INTROSPECTION_TOKEN_FIELD")
+    introspection_cache_ttl: timedelta = Field(
+        timedelta(seconds=30), description="SCORE_AUTH__INTROSPECTION_CACHE_TTL: a revoked key works at most this long"
+    )
     read_scope: str = Field("score.READ", description="SCORE_AUTH__READ_SCOPE")
     write_scope: str = Field("score.WRITE", description="SCORE_AUTH__WRITE_SCOPE")
 
-    _leeway_seconds = field_validator("leeway", "jwks_cache_ttl", "jwks_refetch_cooldown", mode="before")(_seconds)
+    _leeway_seconds = field_validator(
+        "leeway", "jwks_cache_ttl", "jwks_refetch_cooldown", "introspection_cache_ttl", mode="before"
+    )(_seconds)
 
-    @field_validator("issuer", "audience", "jwks_url", "oidc_issuer", mode="before")
+    @field_validator("issuer", "audience", "jwks_url", "oidc_issuer", "introspection_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if v == "" else v

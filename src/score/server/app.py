@@ -22,7 +22,7 @@ from score.config.settings import LocalStorageSettings, ServerSettings
 from score.domain.access import ScopePolicy
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
-from score.domain.ports import Clock, ObjectStore, SystemClock
+from score.domain.ports import Clock, ObjectStore, SystemClock, TokenVerifier
 from score.metadata.unregistered import UnregisteredMetadata
 from score.server.errors import install_error_handlers
 from score.server.routes import download, misc, store, upload
@@ -43,7 +43,7 @@ class Components:
     """Everything the app needs, built once from settings."""
 
     store: ObjectStore
-    verifier: JwtVerifier
+    verifier: TokenVerifier
     issuer: EmbeddedIssuer | None
     ctx: ServiceContext
 
@@ -72,6 +72,7 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
     store = build_store(settings)
     auth = settings.auth
     issuer: EmbeddedIssuer | None = None
+    verifier: TokenVerifier
     if auth.embedded:
         issuer = EmbeddedIssuer(secrets_dir)
         verifier = JwtVerifier(
@@ -102,6 +103,20 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
             audience=auth.audience,
             algorithms=auth.algorithms,
             leeway=auth.leeway,
+        )
+    if auth.introspection_url:
+        from score.auth.introspection import CompositeVerifier, IntrospectionVerifier
+
+        secret = auth.introspection_client_secret
+        verifier = CompositeVerifier(
+            verifier,
+            IntrospectionVerifier(
+                auth.introspection_url,
+                client_id=auth.introspection_client_id,
+                client_secret=secret.get_secret_value() if secret else None,
+                token_field=auth.introspection_token_field,
+                cache_ttl=auth.introspection_cache_ttl,
+            ),
         )
     ctx = ServiceContext(
         store=store,

@@ -1,7 +1,9 @@
 // A real OIDC/OAuth2 provider for score-server's tests (npm oidc-provider), on 127.0.0.1 only.
 //   node provider.mjs PORT KID
 // client_credentials gives RS256 JWT access tokens (aud "score") signed with a fresh key whose
-// kid is KID (restart with another KID to rotate keys). Client "svc" may ask for any of SCOPES.
+// kid is KID (restart with another KID to rotate keys); resource "urn:score-apikey" gets opaque
+// tokens instead, for introspection (/token/introspection) and revocation (/token/revocation).
+// Client "svc" may ask for any of SCOPES.
 import Provider from 'oidc-provider';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -23,18 +25,17 @@ const provider = new Provider(issuer, {
   features: {
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
+    revocation: { enabled: true },
     devInteractions: { enabled: false },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => 'urn:score',
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({
-        scope: SCOPES.join(' '),
-        audience: 'score',
-        accessTokenTTL: 300,
-        accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'RS256' } },
-      }),
+      // "urn:score" gets RS256 JWTs; "urn:score-apikey" gets opaque tokens (API keys, checked by introspection)
+      getResourceServerInfo: (ctx, resource) => (resource === 'urn:score-apikey'
+        ? { scope: SCOPES.join(' '), audience: 'score', accessTokenTTL: 300, accessTokenFormat: 'opaque' }
+        : { scope: SCOPES.join(' '), audience: 'score', accessTokenTTL: 300, accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } } }),
     },
   },
 });
