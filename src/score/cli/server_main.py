@@ -59,7 +59,10 @@ def _serve(settings: ServerSettings) -> int:
     from score.observability.logging import configure_server_logging
     from score.server.app import create_app
 
+    from score.observability.audit import configure_audit_file
+
     configure_server_logging(settings.log_level)
+    configure_audit_file(settings.audit_log)
     app = create_app(settings)
     storage = settings.storage
     where = (

@@ -165,6 +165,10 @@ class ServerSettings(BaseSettings):
     log_level: str = Field("INFO", description="SCORE_LOG_LEVEL")
     upload_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_UPLOAD_URL_TTL")
     download_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_DOWNLOAD_URL_TTL")
+    audit_log: Path | None = Field(None, description="SCORE_AUDIT_LOG: JSON-lines audit file (default: with the logs)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="SCORE_TRUSTED_PROXIES: JSON list of CIDRs whose X-Forwarded-For is believed"
+    )
     storage: StorageSettings = Field(default_factory=LocalStorageSettings)
     upload_retention: timedelta = Field(
         timedelta(days=6), description="SCORE_UPLOAD_RETENTION: `cleanup` aborts uploads older than this"
@@ -178,6 +182,15 @@ class ServerSettings(BaseSettings):
     def _ttl_bounds(cls, v: timedelta) -> timedelta:
         if not timedelta(seconds=1) <= v <= timedelta(days=7):
             raise ValueError("URL lifetimes must be between 1 second and 7 days")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            ipaddress.ip_network(item.strip(), strict=False)  # ValueError -> a clear config error
         return v
 
     @field_validator("log_level")

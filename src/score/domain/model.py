@@ -117,3 +117,17 @@ class GetTarget:
     key: str
     byte_range: ByteRange | None = None
     location: str | None = None  # ObjectInfo.location from a head(), when the store needs it
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One authorization decision or one URL handed out (see observability/audit.py)."""
+
+    action: str  # upload | download | url:upload-part | url:download | url:ping
+    object_id: str
+    decision: str  # allow | deny | issued
+    subject: str = ""
+    token_hash: str = ""
+    study: str | None = None
+    reason: str = ""
+    byte_range: str | None = None

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from score.domain.model import (
+    AuditEvent,
     GetTarget,
     Listing,
     ObjectInfo,
@@ -145,3 +146,18 @@ class TokenVerifier(Protocol):
             UpstreamUnavailableError: the identity provider could not be reached.
         """
         ...
+
+
+class Auditor(Protocol):
+    """Where audit records go."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Write one record; must not raise for ordinary I/O trouble."""
+        ...
+
+
+class NullAuditor:
+    """Records nothing (tests of services that do not look at the audit trail)."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Drop *event*."""

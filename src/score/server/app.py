@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
 from score.domain.ports import Clock, ObjectStore, SystemClock, TokenVerifier
 from score.metadata.unregistered import UnregisteredMetadata
+from score.observability.audit import CURRENT_REQUEST, LogAuditor, Network, RequestInfo, client_ip, parse_networks
 from score.server.errors import install_error_handlers
 from score.server.routes import download, misc, store, upload
 from score.services.context import ServiceContext
@@ -125,6 +126,7 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
         upload_url_ttl=settings.upload_url_ttl,
         download_url_ttl=settings.download_url_ttl,
         clock=clock or SystemClock(),
+        auditor=LogAuditor(),
     )
     return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx)
 
@@ -132,9 +134,10 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
 class RequestLogMiddleware:
     """Adds ``X-Request-Id`` and logs one line per request (path only: never query strings)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        """Wrap *app*."""
+    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
+        """Wrap *app*; X-Forwarded-For is believed only from *trusted_proxies*."""
         self.app = app
+        self.proxies = list(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -142,9 +145,14 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = secrets.token_hex(8)
+        forwarded: str | None = None
         for name, value in scope.get("headers", []):
             if name == b"x-request-id" and 0 < len(value) <= 64:
                 request_id = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded = value.decode("latin-1")
+        peer = (scope.get("client") or ("", 0))[0]
+        CURRENT_REQUEST.set(RequestInfo(request_id, client_ip(peer, forwarded, self.proxies)))
         start = time.perf_counter()
         status: dict[str, int] = {}
         scope.setdefault("state", {})["request_id"] = request_id
@@ -205,5 +213,5 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
         app.include_router(module.router)
     if isinstance(components.store, LocalObjectStore):
         app.include_router(store.router)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies))
     return app

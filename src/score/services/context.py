@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from score.domain.access import ScopePolicy
-from score.domain.ports import Clock, MetadataSource, ObjectStore, SystemClock
+from score.domain.ports import Auditor, Clock, MetadataSource, NullAuditor, ObjectStore, SystemClock
 
 
 @dataclass(frozen=True)
@@ -20,3 +20,4 @@ class ServiceContext:
     download_url_ttl: timedelta = timedelta(minutes=15)
     ping_url_ttl: timedelta = timedelta(minutes=5)
     clock: Clock = field(default_factory=SystemClock)
+    auditor: Auditor = field(default_factory=NullAuditor)

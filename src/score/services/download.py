@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from score.domain import ids
-from score.domain.access import authorize_download, may_list
+from score.domain.access import may_list
 from score.domain.errors import NotFoundError
 from score.domain.model import GetTarget, Principal
 from score.domain.parts import PartSlice, plan_parts
 from score.domain.ranges import ByteRange, resolve_range
+from score.services.auditing import check_download, url_issued
 from score.services.context import ServiceContext
 from score.services.state import UploadStateRepository
 from score.wire.schemas import ObjectInfoOut, ObjectSpecification, Part
@@ -96,14 +97,17 @@ class DownloadService:
         """
         ids.validate_object_id(object_id)
         record = await self._ctx.metadata.get(object_id)
-        authorize_download(principal, record, self._ctx.policy)
+        check_download(self._ctx, principal, object_id, record)
         spec, location = await self._stored_spec(object_id, need_object=not exclude_urls)
         stored_parts = [p for p in spec.parts if p.partSize > 0]
         rng = resolve_range(offset, length, spec.objectSize)
         expires = self._expiry()
         base = {"uploadId": object_id, "urlsExpireAt": None if exclude_urls else expires}
         if external:
-            url = None if exclude_urls else self._ctx.store.sign_get(GetTarget(spec.objectKey, location=location), expires)
+            url = None
+            if not exclude_urls:
+                url = self._ctx.store.sign_get(GetTarget(spec.objectKey, location=location), expires)
+                url_issued(self._ctx, principal, "url:download", object_id, record)
             part = Part(partNumber=1, partSize=-1, offset=0, url=url)
             return spec.model_copy(update={**base, "parts": [part]})
         whole = rng.start == 0 and rng.length == spec.objectSize
@@ -112,16 +116,13 @@ class DownloadService:
         else:
             parts = split_range(stored_parts, rng)
         if not exclude_urls:
-            parts = [
-                p.model_copy(
-                    update={
-                        "url": self._ctx.store.sign_get(
-                            GetTarget(spec.objectKey, ByteRange(p.offset, p.partSize), location), expires
-                        )
-                    }
-                )
-                for p in parts
-            ]
+            signed = []
+            for p in parts:
+                part_range = ByteRange(p.offset, p.partSize)
+                url = self._ctx.store.sign_get(GetTarget(spec.objectKey, part_range, location), expires)
+                url_issued(self._ctx, principal, "url:download", object_id, record, part_range)
+                signed.append(p.model_copy(update={"url": url}))
+            parts = signed
         else:
             parts = [p.model_copy(update={"url": None}) for p in parts]
         update: dict[str, object] = {**base, "parts": parts}

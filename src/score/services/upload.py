@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 
 from score.domain import ids
-from score.domain.access import authorize_upload
 from score.domain.errors import (
     ConflictError,
     IntegrityError,
@@ -17,8 +16,10 @@ from score.domain.errors import (
     NotFoundError,
 )
 from score.domain.integrity import normalize_etag, normalize_md5
-from score.domain.model import Principal, UploadPartTarget
+from score.domain.model import ObjectRecord, Principal, UploadPartTarget
+from score.domain.ranges import ByteRange
 from score.domain.parts import plan_parts
+from score.services.auditing import check_upload, url_issued
 from score.services.context import ServiceContext
 from score.services.state import PartMarker, UploadStateRepository
 from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgress
@@ -32,12 +33,15 @@ class UploadService:
         self._ctx = ctx
         self._state = UploadStateRepository(ctx.store)
 
-    async def _authorize(self, principal: Principal, object_id: str) -> None:
+    async def _authorize(self, principal: Principal, object_id: str) -> ObjectRecord | None:
         ids.validate_object_id(object_id)
         record = await self._ctx.metadata.get(object_id)
-        authorize_upload(principal, record, self._ctx.policy)
+        check_upload(self._ctx, principal, object_id, record)
+        return record
 
-    def _sign_parts(self, spec: ObjectSpecification, skip: set[int]) -> list[Part]:
+    def _sign_parts(
+        self, spec: ObjectSpecification, skip: set[int], principal: Principal, record: ObjectRecord | None
+    ) -> list[Part]:
         expires = self._ctx.clock.now() + self._ctx.upload_url_ttl
         out = []
         for p in spec.parts:
@@ -45,6 +49,8 @@ class UploadService:
             if p.partNumber not in skip:
                 target = UploadPartTarget(spec.objectKey, spec.uploadId, p.partNumber, p.offset, p.partSize)
                 url = self._ctx.store.sign_upload_part(target, None, expires)
+                url_issued(self._ctx, principal, "url:upload-part", spec.objectId, record,
+                           ByteRange(p.offset, p.partSize))
             out.append(p.model_copy(update={"url": url}))
         return out
 
@@ -57,7 +63,7 @@ class UploadService:
             ConflictError: the object exists and *overwrite* is false.
             InvalidRequestError: bad size or md5.
         """
-        await self._authorize(principal, object_id)
+        record = await self._authorize(principal, object_id)
         declared = normalize_md5(md5) if md5 else None
         planned = plan_parts(file_size, self._ctx.store.limits)
         if not overwrite and await self._state.object_spec(object_id) is not None:
@@ -82,7 +88,7 @@ class UploadService:
         await self._state.save_upload_spec(spec)
         return spec.model_copy(
             update={
-                "parts": self._sign_parts(spec, set()),
+                "parts": self._sign_parts(spec, set(), principal, record),
                 "urlsExpireAt": self._ctx.clock.now() + self._ctx.upload_url_ttl,
             }
         )
@@ -132,7 +138,7 @@ class UploadService:
             NotFoundError: unknown upload.
             InvalidRequestError: unknown part number or malformed md5.
         """
-        await self._authorize(principal, object_id)
+        record = await self._authorize(principal, object_id)
         spec = await self._load(object_id, upload_id)
         planned = next((p for p in spec.parts if p.partNumber == part_number), None)
         if planned is None:
@@ -140,6 +146,8 @@ class UploadService:
         md5_hex = normalize_md5(md5)
         expires = self._ctx.clock.now() + self._ctx.upload_url_ttl
         target = UploadPartTarget(spec.objectKey, upload_id, part_number, planned.offset, planned.partSize)
+        url_issued(self._ctx, principal, "url:upload-part", object_id, record,
+                   ByteRange(planned.offset, planned.partSize))
         return PartUrl(
             partNumber=part_number,
             partSize=planned.partSize,
@@ -173,7 +181,7 @@ class UploadService:
             NotFoundError: no upload in progress.
             InvalidRequestError: *file_size* differs from the upload's size.
         """
-        await self._authorize(principal, object_id)
+        record = await self._authorize(principal, object_id)
         spec = await self._find_upload(object_id)
         if spec.objectSize != file_size:
             raise InvalidRequestError(
@@ -181,7 +189,7 @@ class UploadService:
             )
         markers = await self._state.markers(object_id, spec.uploadId)
         parts = []
-        for p in self._sign_parts(spec, set(markers)):
+        for p in self._sign_parts(spec, set(markers), principal, record):
             m = markers.get(p.partNumber)
             parts.append(p.model_copy(update={"md5": m.md5, "sourceMd5": m.md5}) if m else p)
         return UploadProgress(

@@ -1,0 +1,103 @@
+"""The audit trail: one JSON line per authorization decision and per signed URL handed out.
+
+Fields: ``ts``, ``request_id``, ``client_ip``, ``subject``, ``token`` (a short SHA-256 prefix,
+never the token), ``object_id``, ``study``, ``action``, ``range``, ``decision``, ``reason``.
+Never a URL or a signature. Lines go to the ``score.audit`` logger: to stderr with the other
+logs by default, or only to the file named by ``SCORE_AUDIT_LOG``.
+
+The client IP is the TCP peer, unless the peer is one of the configured trusted proxies; then
+it is the right-most ``X-Forwarded-For`` address that is not itself a trusted proxy.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ipaddress
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from score.domain.model import AuditEvent
+
+log = logging.getLogger("score.audit")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the audit trail needs to know about the current request."""
+
+    request_id: str = ""
+    client_ip: str = ""
+
+
+CURRENT_REQUEST: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar("score_request", default=RequestInfo())
+
+
+def parse_networks(values: Sequence[str]) -> list[Network]:
+    """Parse CIDRs or single addresses.
+
+    Raises:
+        ValueError: a value is not an address or network.
+    """
+    return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
+
+
+def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) -> str:
+    """The caller's address, trusting ``X-Forwarded-For`` only when it comes from a trusted proxy."""
+    if not forwarded_for or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a malformed header: fall back to what we know
+    return hops[0] if hops else peer
+
+
+class LogAuditor:
+    """Writes audit events as JSON lines to the ``score.audit`` logger."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Write one line (with the current request's id and client IP)."""
+        req = CURRENT_REQUEST.get()
+        line = {
+            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "type": "audit",
+            "request_id": req.request_id,
+            "client_ip": req.client_ip,
+            "subject": event.subject,
+            "token": event.token_hash,
+            "object_id": event.object_id,
+            "study": event.study,
+            "action": event.action,
+            "range": event.byte_range,
+            "decision": event.decision,
+            "reason": event.reason,
+        }
+        log.info(json.dumps(line))
+
+
+def configure_audit_file(path: Path | None) -> None:
+    """Send audit lines only to *path* (append), or leave them with the other logs when None."""
+    if path is None:
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)

@@ -1,0 +1,52 @@
+"""Audit trail: which client IP is believed, and what one line holds (never a token or URL)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from score.domain.model import AuditEvent
+from score.observability.audit import CURRENT_REQUEST, LogAuditor, RequestInfo, client_ip, parse_networks
+
+PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
+
+
+@pytest.mark.parametrize(
+    ("peer", "xff", "expected"),
+    [
+        ("203.0.113.9", None, "203.0.113.9"),
+        ("203.0.113.9", "1.2.3.4", "203.0.113.9"),  # an untrusted peer cannot claim another address
+        ("10.1.2.3", "198.51.100.7", "198.51.100.7"),
+        ("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9", "198.51.100.7"),  # right-most untrusted hop
+        ("127.0.0.1", "not-an-ip", "127.0.0.1"),
+        ("10.1.2.3", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_ip(peer: str, xff: str | None, expected: str) -> None:
+    assert client_ip(peer, xff, PROXIES) == expected
+
+
+def test_bad_proxy_setting_is_refused() -> None:
+    with pytest.raises(ValueError):
+        parse_networks(["10.0.0.0/33"])
+
+
+def test_audit_line_fields(caplog: pytest.LogCaptureFixture) -> None:
+    token = CURRENT_REQUEST.set(RequestInfo("req-1", "198.51.100.7"))
+    try:
+        with caplog.at_level(logging.INFO, logger="score.audit"):
+            LogAuditor().record(AuditEvent(
+                action="url:download", object_id="oid", decision="issued", subject="alice",
+                token_hash="abc123", study="ABC", byte_range="bytes=0-99",
+            ))
+    finally:
+        CURRENT_REQUEST.reset(token)
+    line = json.loads(caplog.records[-1].getMessage())
+    assert line["type"] == "audit"
+    assert {k: line[k] for k in ("request_id", "client_ip", "subject", "token", "object_id", "study", "action",
+                                 "range", "decision")} == {
+        "request_id": "req-1", "client_ip": "198.51.100.7", "subject": "alice", "token": "abc123",
+        "object_id": "oid", "study": "ABC", "action": "url:download", "range": "bytes=0-99", "decision": "issued",
+    }
