@@ -100,6 +100,28 @@ StorageSettings = Annotated[
 ]
 
 
+class MetadataSettings(BaseModel):
+    """Where object records come from (env ``SCORE_METADATA__*``).
+
+    ``none``: objects need no registration (anyone with the system scopes moves any object id);
+    ``registry``: the embedded Song-compatible registry (SQLite in the data dir, served by this
+    server); ``song``: a Song server at ``url``.
+    """
+
+    kind: Literal["none", "registry", "song"] = Field("none", description="SCORE_METADATA__KIND")
+    url: str | None = Field(None, description="SCORE_METADATA__URL: Song's base URL (kind = song)")
+    timeout: float = Field(10.0, gt=0, description="SCORE_METADATA__TIMEOUT (seconds)")
+    cache_ttl: timedelta = Field(timedelta(seconds=10), description="SCORE_METADATA__CACHE_TTL")
+
+    _ttl = field_validator("cache_ttl", mode="before")(_seconds)
+
+    @model_validator(mode="after")
+    def _song_needs_url(self) -> MetadataSettings:
+        if self.kind == "song" and not self.url:
+            raise ValueError("metadata.kind = song needs metadata.url (Song's base URL)")
+        return self
+
+
 class AuthSettings(BaseModel):
     """Token verification (env ``SCORE_AUTH__*``).
 
@@ -174,6 +196,7 @@ class ServerSettings(BaseSettings):
         timedelta(days=6), description="SCORE_UPLOAD_RETENTION: `cleanup` aborts uploads older than this"
     )
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    metadata: MetadataSettings = Field(default_factory=MetadataSettings)
 
     _ttl_seconds = field_validator("upload_url_ttl", "download_url_ttl", "upload_retention", mode="before")(_seconds)
 

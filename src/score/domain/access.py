@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from score.domain.errors import ForbiddenError, UnauthenticatedError
-from score.domain.model import Access, ObjectRecord, Principal
+from score.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, UnauthenticatedError
+from score.domain.model import Access, AnalysisState, ObjectRecord, Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +77,38 @@ def may_list(principal: Principal, record: ObjectRecord | None, policy: ScopePol
     except (ForbiddenError, UnauthenticatedError):
         return False
     return True
+
+
+def check_upload_state(record: ObjectRecord | None, file_size: int, md5: str | None) -> None:
+    """Song's rules for an upload: an UNPUBLISHED analysis, and the registered size and MD5.
+
+    Raises:
+        ConflictError: the analysis is published or suppressed.
+        InvalidRequestError: the size or the declared MD5 differs from the registered one.
+    """
+    if record is None:
+        return
+    state = record.analysis_state
+    if state is not None and state is not AnalysisState.UNPUBLISHED:
+        raise ConflictError(
+            f"analysis {record.analysis_id} is {state.value}; files can be uploaded only while it is UNPUBLISHED"
+        )
+    if record.file_size is not None and file_size != record.file_size:
+        raise InvalidRequestError(f"fileSize {file_size} differs from the registered size {record.file_size}")
+    if md5 and record.file_md5 and md5.lower() != record.file_md5.lower():
+        raise InvalidRequestError(f"md5 {md5} differs from the registered MD5 {record.file_md5}")
+
+
+def check_download_state(record: ObjectRecord | None, exclude_urls: bool) -> None:
+    """Song's rule for a download: URLs only for a PUBLISHED analysis (metadata-only reads always).
+
+    Raises:
+        ConflictError: the analysis is not published.
+    """
+    if record is None or exclude_urls:
+        return
+    state = record.analysis_state
+    if state is not None and state is not AnalysisState.PUBLISHED:
+        raise ConflictError(
+            f"analysis {record.analysis_id} is {state.value}; its files can be downloaded once it is PUBLISHED"
+        )

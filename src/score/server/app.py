@@ -22,11 +22,14 @@ from score.config.settings import LocalStorageSettings, ServerSettings
 from score.domain.access import ScopePolicy
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
-from score.domain.ports import Clock, ObjectStore, SystemClock, TokenVerifier
+from score.domain.ports import Clock, MetadataSource, ObjectStore, SystemClock, TokenVerifier
+from score.metadata.song import SongMetadata
+from score.registry.metadata import RegistryMetadata
+from score.registry.store import RegistryStore
 from score.metadata.unregistered import UnregisteredMetadata
 from score.observability.audit import CURRENT_REQUEST, LogAuditor, Network, RequestInfo, client_ip, parse_networks
 from score.server.errors import install_error_handlers
-from score.server.routes import download, misc, store, upload
+from score.server.routes import download, misc, registry, store, upload
 from score.services.context import ServiceContext
 from score.services.download import DownloadService
 from score.services.upload import UploadService
@@ -37,6 +40,7 @@ log = logging.getLogger("score.access")
 
 SECRETS_DIR = "secrets"
 URL_KEY_FILE = "url-signing.key"
+REGISTRY_FILE = "registry.sqlite"
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Components:
     verifier: TokenVerifier
     issuer: EmbeddedIssuer | None
     ctx: ServiceContext
+    registry: RegistryStore | None = None
 
 
 def build_store(settings: ServerSettings) -> ObjectStore:
@@ -119,16 +124,25 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
                 cache_ttl=auth.introspection_cache_ttl,
             ),
         )
+    registry: RegistryStore | None = None
+    metadata: MetadataSource = UnregisteredMetadata()
+    if settings.metadata.kind == "registry":
+        registry = RegistryStore(data_dir / REGISTRY_FILE)
+        metadata = RegistryMetadata(registry)
+    elif settings.metadata.kind == "song":
+        assert settings.metadata.url is not None
+        metadata = SongMetadata(settings.metadata.url, timeout=settings.metadata.timeout,
+                                cache_ttl=settings.metadata.cache_ttl)
     ctx = ServiceContext(
         store=store,
-        metadata=UnregisteredMetadata(),
+        metadata=metadata,
         policy=ScopePolicy(read_scope=auth.read_scope, write_scope=auth.write_scope),
         upload_url_ttl=settings.upload_url_ttl,
         download_url_ttl=settings.download_url_ttl,
         clock=clock or SystemClock(),
         auditor=LogAuditor(),
     )
-    return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx)
+    return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx, registry=registry)
 
 
 class RequestLogMiddleware:
@@ -213,5 +227,10 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
         app.include_router(module.router)
     if isinstance(components.store, LocalObjectStore):
         app.include_router(store.router)
+    if components.registry is not None:
+        from score.services.registry import RegistryService
+
+        app.state.registry_service = RegistryService(components.ctx, components.registry)
+        app.include_router(registry.router)
     app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies))
     return app

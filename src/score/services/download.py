@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from score.domain import ids
-from score.domain.access import may_list
+from score.domain.access import check_download_state, may_list
 from score.domain.errors import NotFoundError
 from score.domain.model import GetTarget, Principal
 from score.domain.parts import PartSlice, plan_parts
@@ -98,6 +98,7 @@ class DownloadService:
         ids.validate_object_id(object_id)
         record = await self._ctx.metadata.get(object_id)
         check_download(self._ctx, principal, object_id, record)
+        check_download_state(record, exclude_urls)
         spec, location = await self._stored_spec(object_id, need_object=not exclude_urls)
         stored_parts = [p for p in spec.parts if p.partSize > 0]
         rng = resolve_range(offset, length, spec.objectSize)
@@ -148,7 +149,10 @@ class DownloadService:
             name = key.rsplit("/", 1)[-1]
             if not ids.is_object_id(name):
                 continue
-            record = await self._ctx.metadata.get(name)
+            try:
+                record = await self._ctx.metadata.get(name)
+            except NotFoundError:
+                continue  # in the bucket but not registered: nobody's to list
             if not may_list(principal, record, self._ctx.policy):
                 continue
             info = await self._ctx.store.head(key)

@@ -19,6 +19,7 @@ from score.domain.integrity import normalize_etag, normalize_md5
 from score.domain.model import ObjectRecord, Principal, UploadPartTarget
 from score.domain.ranges import ByteRange
 from score.domain.parts import plan_parts
+from score.domain.access import check_upload_state
 from score.services.auditing import check_upload, url_issued
 from score.services.context import ServiceContext
 from score.services.state import PartMarker, UploadStateRepository
@@ -65,6 +66,9 @@ class UploadService:
         """
         record = await self._authorize(principal, object_id)
         declared = normalize_md5(md5) if md5 else None
+        check_upload_state(record, file_size, declared)
+        if declared is None and record is not None and record.file_md5:
+            declared = record.file_md5  # finalize then checks the client's MD5 against the registered one
         planned = plan_parts(file_size, self._ctx.store.limits)
         if not overwrite and await self._state.object_spec(object_id) is not None:
             raise ConflictError(

@@ -1,0 +1,106 @@
+"""Song over HTTP: the object's entity (study, access, analysis) and its analysis (state, size, MD5).
+
+Song's read endpoints are public (Score calls them without a token). Answers are cached for a
+few seconds in a bounded cache, so a burst of part requests does not become a burst of Song
+calls, while a publish or unpublish is seen quickly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from score.domain.errors import NotFoundError, UpstreamUnavailableError
+from score.domain.model import Access, AnalysisState, ObjectRecord
+
+
+class SongMetadata:
+    """The :class:`score.domain.ports.MetadataSource` backed by a Song server (or our registry)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        cache_ttl: timedelta = timedelta(seconds=10),
+        cache_size: int = 10_000,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Ask the Song at *base_url*."""
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self._ttl = cache_ttl.total_seconds()
+        self._size = cache_size
+        self._clock = clock
+        self._cache: OrderedDict[str, tuple[float, ObjectRecord]] = OrderedDict()
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self._http.aclose()
+
+    async def _get_json(self, path: str, what: str) -> dict[str, Any]:
+        try:
+            r = await self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailableError(f"the metadata service (Song) is unreachable ({type(exc).__name__})") from exc
+        if r.status_code in (400, 404):
+            raise NotFoundError(f"{what} is not registered in the metadata service (Song)")
+        if r.status_code != 200:
+            raise UpstreamUnavailableError(f"the metadata service (Song) answered HTTP {r.status_code} for {what}")
+        try:
+            data = r.json()
+        except ValueError as exc:
+            raise UpstreamUnavailableError("the metadata service (Song) sent malformed JSON") from exc
+        if not isinstance(data, dict):
+            raise UpstreamUnavailableError("the metadata service (Song) sent malformed JSON")
+        return data
+
+    async def _fetch(self, object_id: str) -> ObjectRecord:
+        entity = await self._get_json(f"/entities/{quote(object_id, safe='')}", f"object {object_id}")
+        if entity.get("id") != object_id:
+            raise UpstreamUnavailableError("the metadata service (Song) answered for another object", retryable=False)
+        study, analysis_id = str(entity.get("projectCode") or ""), str(entity.get("gnosId") or "")
+        raw_access = str(entity.get("access") or "controlled").lower()
+        access = Access.OPEN if raw_access == "open" else Access.CONTROLLED  # Score: empty/"null" = controlled
+        analysis = await self._get_json(
+            f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}", f"analysis {analysis_id}"
+        )
+        try:
+            state = AnalysisState(str(analysis.get("analysisState")))
+        except ValueError:
+            raise UpstreamUnavailableError("the metadata service (Song) sent an unknown analysis state",
+                                           retryable=False) from None
+        size: int | None = None
+        md5: str | None = None
+        for f in analysis.get("files") or []:
+            if isinstance(f, dict) and f.get("objectId") == object_id:
+                size = f.get("fileSize") if isinstance(f.get("fileSize"), int) else None
+                md5 = str(f["fileMd5sum"]).lower() if f.get("fileMd5sum") else None
+        return ObjectRecord(
+            object_id=object_id, study_id=study, access=access, analysis_id=analysis_id, analysis_state=state,
+            file_name=entity.get("fileName"), file_size=size, file_md5=md5,
+        )
+
+    async def get(self, object_id: str) -> ObjectRecord:
+        """The object's record, from the cache or Song.
+
+        Raises:
+            NotFoundError: Song does not know the object or its analysis.
+            UpstreamUnavailableError: Song is down or answered nonsense (retryable when down).
+        """
+        now = self._clock()
+        hit = self._cache.get(object_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = await self._fetch(object_id)
+        self._cache[object_id] = (now + self._ttl, record)
+        self._cache.move_to_end(object_id)
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return record

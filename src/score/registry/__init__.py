@@ -1,0 +1,1 @@
+"""The embedded, Song-compatible metadata registry (SQLite), for deployments without Song."""

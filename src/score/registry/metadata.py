@@ -1,0 +1,35 @@
+"""The registry as the server's MetadataSource, in process (the Song adapter reaches it over HTTP)."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+
+from score.domain.errors import NotFoundError
+from score.domain.model import ObjectRecord
+from score.registry.store import RegistryStore
+
+
+class RegistryMetadata:
+    """Object records straight from the embedded registry."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        """Read from *store*."""
+        self._store = store
+
+    def _get(self, object_id: str) -> ObjectRecord:
+        f = self._store.entity(object_id)
+        if f is None:
+            raise NotFoundError(f"object {object_id} is not registered; submit its analysis first")
+        analysis = self._store.analysis(f.study, f.analysis_id)
+        return ObjectRecord(
+            object_id=f.object_id, study_id=f.study, access=f.access, analysis_id=f.analysis_id,
+            analysis_state=analysis.state, file_name=f.name, file_size=f.size, file_md5=f.md5,
+        )
+
+    async def get(self, object_id: str) -> ObjectRecord:
+        """The object's record.
+
+        Raises:
+            NotFoundError: the object is not registered.
+        """
+        return await anyio.to_thread.run_sync(self._get, object_id)

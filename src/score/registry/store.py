@@ -1,0 +1,199 @@
+"""SQLite storage of analyses and their files, in Song's vocabulary (pure persistence, no HTTP).
+
+One database file under the data directory; WAL mode; every call is short and runs under one
+lock (callers run it off the event loop). It serves one score-server; replicas need Song.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from score.domain.errors import ConflictError, InvalidRequestError, NotFoundError
+from score.domain.ids import is_md5_hex
+from score.domain.model import Access, AnalysisState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS analysis (
+    id TEXT PRIMARY KEY, study TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file (
+    object_id TEXT PRIMARY KEY, analysis_id TEXT NOT NULL REFERENCES analysis(id), study TEXT NOT NULL,
+    name TEXT NOT NULL, size INTEGER NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL, access TEXT NOT NULL,
+    UNIQUE (analysis_id, name)
+);
+CREATE INDEX IF NOT EXISTS file_by_analysis ON file(analysis_id);
+"""
+_FILE_NS = uuid.UUID("6f0a5b1e-4d9c-4a3e-9b1f-2c7d8e9a0b1c")
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One registered file (Song's legacy "entity")."""
+
+    object_id: str
+    analysis_id: str
+    study: str
+    name: str
+    size: int
+    md5: str
+    type: str
+    access: Access
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRow:
+    """One analysis and its files."""
+
+    analysis_id: str
+    study: str
+    state: AnalysisState
+    payload: dict[str, Any]
+    files: list[FileRow]
+
+
+def file_object_id(analysis_id: str, name: str) -> str:
+    """A stable object id for a file of an analysis (re-submitting never mints new ids)."""
+    return str(uuid.uuid5(_FILE_NS, f"{analysis_id}/{name}"))
+
+
+def _validate_study(study: str) -> str:
+    if not study or len(study) > 64 or not all(c.isalnum() or c in "-_." for c in study):
+        raise InvalidRequestError("a study id has 1-64 letters, digits, '-', '_' or '.'")
+    return study
+
+
+def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    files = payload.get("files")
+    if not isinstance(files, list) or not files:
+        raise InvalidRequestError("the analysis needs a non-empty 'files' list")
+    out = []
+    names = set()
+    for i, f in enumerate(files):
+        if not isinstance(f, dict):
+            raise InvalidRequestError(f"files[{i}] must be an object")
+        name, size, md5 = f.get("fileName"), f.get("fileSize"), f.get("fileMd5sum")
+        access = str(f.get("fileAccess", "controlled")).lower()
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise InvalidRequestError(f"files[{i}].fileName must be a plain file name")
+        if name in names:
+            raise InvalidRequestError(f"file name {name!r} appears twice in the analysis")
+        names.add(name)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidRequestError(f"files[{i}].fileSize must be a non-negative integer")
+        if not isinstance(md5, str) or not is_md5_hex(md5):
+            raise InvalidRequestError(f"files[{i}].fileMd5sum must be 32 hex digits")
+        if access not in (Access.OPEN.value, Access.CONTROLLED.value):
+            raise InvalidRequestError(f"files[{i}].fileAccess must be 'open' or 'controlled'")
+        out.append({"name": name, "size": size, "md5": md5.lower(), "type": str(f.get("fileType") or ""),
+                    "access": access})
+    return out
+
+
+class RegistryStore:
+    """Analyses and files in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (creating) the database at *path*."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def submit(self, study: str, payload: dict[str, Any]) -> AnalysisRow:
+        """Register a new UNPUBLISHED analysis with its files.
+
+        Raises:
+            InvalidRequestError: a malformed payload or study id.
+        """
+        _validate_study(study)
+        if payload.get("studyId") not in (None, study):
+            raise InvalidRequestError("the payload's studyId differs from the study in the path")
+        files = _parse_files(payload)
+        analysis_id = str(uuid.uuid4())
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT INTO analysis VALUES (?, ?, ?, ?)",
+                                 (analysis_id, study, AnalysisState.UNPUBLISHED.value, json.dumps(payload)))
+                for f in files:
+                    self._db.execute(
+                        "INSERT INTO file VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (file_object_id(analysis_id, f["name"]), analysis_id, study, f["name"], f["size"],
+                         f["md5"], f["type"], f["access"]),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return self.analysis(study, analysis_id)
+
+    def _files(self, where: str, args: tuple[Any, ...], limit: str = "") -> list[FileRow]:
+        rows = self._db.execute(
+            f"SELECT object_id, analysis_id, study, name, size, md5, type, access FROM file WHERE {where}"  # noqa: S608
+            f" ORDER BY object_id {limit}",
+            args,
+        ).fetchall()
+        return [FileRow(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], Access(r[7])) for r in rows]
+
+    def analysis(self, study: str, analysis_id: str) -> AnalysisRow:
+        """One analysis with its files.
+
+        Raises:
+            NotFoundError: no such analysis in that study.
+        """
+        with self._lock:
+            row = self._db.execute("SELECT id, study, state, payload FROM analysis WHERE id = ? AND study = ?",
+                                   (analysis_id, study)).fetchone()
+            if row is None:
+                raise NotFoundError(f"analysis {analysis_id[:64]!r} not found in study {study[:64]!r}")
+            files = self._files("analysis_id = ?", (analysis_id,))
+        return AnalysisRow(row[0], row[1], AnalysisState(row[2]), json.loads(row[3]), files)
+
+    def set_state(self, study: str, analysis_id: str, state: AnalysisState) -> AnalysisRow:
+        """Publish, unpublish or suppress.
+
+        Raises:
+            NotFoundError: no such analysis.
+            ConflictError: a suppressed analysis cannot be published again.
+        """
+        current = self.analysis(study, analysis_id)
+        if current.state is AnalysisState.SUPPRESSED and state is not AnalysisState.SUPPRESSED:
+            raise ConflictError("a suppressed analysis stays suppressed")
+        with self._lock:
+            self._db.execute("UPDATE analysis SET state = ? WHERE id = ?", (state.value, analysis_id))
+        return self.analysis(study, analysis_id)
+
+    def entity(self, object_id: str) -> FileRow | None:
+        """The file with *object_id*, or None."""
+        with self._lock:
+            rows = self._files("object_id = ?", (object_id,))
+        return rows[0] if rows else None
+
+    def entities(
+        self, analysis_id: str | None, study: str | None, page: int, size: int
+    ) -> tuple[list[FileRow], int]:
+        """A page of files filtered by analysis and/or study, and the total count."""
+        clauses, args = [], []
+        if analysis_id:
+            clauses.append("analysis_id = ?")
+            args.append(analysis_id)
+        if study:
+            clauses.append("study = ?")
+            args.append(study)
+        where = " AND ".join(clauses) or "1 = 1"
+        with self._lock:
+            total = int(self._db.execute(f"SELECT COUNT(*) FROM file WHERE {where}", args).fetchone()[0])  # noqa: S608
+            rows = self._files(where, (*args, size, page * size), "LIMIT ? OFFSET ?")
+        return rows, total

@@ -1,0 +1,186 @@
+"""The embedded registry (Song-compatible) and Song's rules, through a running score-server;
+and the Song adapter checked against the registry over HTTP (one contract for both)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from score.domain.errors import NotFoundError, UpstreamUnavailableError
+from score.domain.model import Access, AnalysisState
+from score.metadata.song import SongMetadata
+from score.registry.metadata import RegistryMetadata
+from score.registry.store import RegistryStore
+from tests.kit.servers import ServerProcess, free_port
+
+pytestmark = pytest.mark.integration
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """score-server with the embedded registry."""
+    root = tmp_path_factory.mktemp("registry")
+    srv = ServerProcess(root / "data", free_port(), env={
+        "SCORE_METADATA__KIND": "registry", "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB),
+    }).start()
+    yield srv
+    srv.stop()
+
+
+def _h(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()  # noqa: S324
+
+
+def _submit(srv: ServerProcess, token: str | None, study: str, files: list[dict[str, Any]]) -> httpx.Response:
+    return httpx.post(f"{srv.url}/submit/{study}", json={"studyId": study, "analysisType": {"name": "variantCall"},
+                                                          "files": files}, headers=_h(token))
+
+
+def _upload(srv: ServerProcess, token: str, oid: str, data: bytes) -> httpx.Response:
+    r = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": len(data)}, headers=_h(token))
+    if r.status_code != 200:
+        return r
+    spec = r.json()
+    for p in spec["parts"]:
+        chunk = data[p["offset"] : p["offset"] + p["partSize"]]
+        etag = httpx.put(p["url"], content=chunk).headers["ETag"].strip('"')
+        httpx.post(f"{srv.url}/upload/{oid}/parts", params={"uploadId": spec["uploadId"], "partNumber": p["partNumber"],
+                   "md5": _md5(chunk), "etag": etag}, headers=_h(token)).raise_for_status()
+    return httpx.post(f"{srv.url}/upload/{oid}", params={"uploadId": spec["uploadId"], "md5": _md5(data)},
+                      headers=_h(token))
+
+
+def test_submit_needs_the_studys_write_scope(server: ServerProcess) -> None:
+    files = [{"fileName": "a.vcf.gz", "fileSize": 10, "fileMd5sum": "0" * 32, "fileAccess": "open"}]
+    assert _submit(server, None, "ABC", files).status_code == 401
+    assert _submit(server, server.token("score.READ"), "ABC", files).status_code == 403
+    assert _submit(server, server.token("PROGRAMDATA-XYZ.WRITE"), "ABC", files).status_code == 403
+    assert _submit(server, server.token("PROGRAMDATA-ABC.WRITE"), "ABC", files).status_code == 200
+    for bad in ([], [{"fileName": "../x", "fileSize": 1, "fileMd5sum": "0" * 32}],
+                [{"fileName": "x", "fileSize": -1, "fileMd5sum": "0" * 32}],
+                [{"fileName": "x", "fileSize": 1, "fileMd5sum": "nope"}],
+                [{"fileName": "x", "fileSize": 1, "fileMd5sum": "0" * 32, "fileAccess": "public"}]):
+        r = _submit(server, server.token("score.WRITE"), "ABC", bad)
+        assert r.status_code == 400 and r.json()["code"] == "invalid_request", bad
+
+
+def test_song_rules_from_submit_to_download(server: ServerProcess) -> None:
+    writer = server.token("PROGRAMDATA-ABC.WRITE")
+    open_data, ctrl_data = os.urandom(6 * MIB), os.urandom(1234)
+    r = _submit(server, writer, "ABC", [
+        {"fileName": "open.vcf.gz", "fileSize": len(open_data), "fileMd5sum": _md5(open_data), "fileAccess": "open"},
+        {"fileName": "ctrl.bam", "fileSize": len(ctrl_data), "fileMd5sum": _md5(ctrl_data), "fileAccess": "controlled"},
+    ])
+    analysis = r.json()["analysisId"]
+    ids = {f["fileName"]: f["objectId"] for f in r.json()["files"]}
+    got = httpx.get(f"{server.url}/studies/ABC/analysis/{analysis}").json()  # public, as Song's reads
+    assert got["analysisState"] == "UNPUBLISHED" and {f["objectId"] for f in got["files"]} == set(ids.values())
+    # unregistered objects, another study's scope, a size that is not the registered one
+    assert _upload(server, writer, str(uuid.uuid4()), b"x").status_code == 404
+    assert _upload(server, server.token("PROGRAMDATA-XYZ.WRITE"), ids["ctrl.bam"], ctrl_data).status_code == 403
+    assert _upload(server, writer, ids["ctrl.bam"], ctrl_data + b"!").status_code == 400
+    # publishing before the bytes are there is refused, as Song does
+    pub = httpx.put(f"{server.url}/studies/ABC/analysis/publish/{analysis}", headers=_h(writer))
+    assert pub.status_code == 409 and "has not been uploaded" in pub.json()["message"]
+    assert _upload(server, writer, ids["open.vcf.gz"], open_data).status_code == 200
+    assert _upload(server, writer, ids["ctrl.bam"], ctrl_data).status_code == 200
+    reader = server.token("PROGRAMDATA-ABC.READ")
+    early = httpx.get(f"{server.url}/download/{ids['ctrl.bam']}", headers=_h(reader))
+    assert early.status_code == 409 and "PUBLISHED" in early.json()["message"]
+    meta = httpx.get(f"{server.url}/download/{ids['ctrl.bam']}", params={"exclude-urls": "true"}, headers=_h(reader))
+    assert meta.status_code == 200 and meta.json()["objectMd5"] == _md5(ctrl_data)  # Song's publish check
+    assert httpx.put(f"{server.url}/studies/ABC/analysis/publish/{analysis}", headers=_h(writer)).status_code == 200
+    # published: the open file for anyone, the controlled one for the study's readers only
+    assert httpx.get(f"{server.url}/download/{ids['open.vcf.gz']}").status_code == 200
+    assert httpx.get(f"{server.url}/download/{ids['ctrl.bam']}").status_code == 401
+    assert httpx.get(f"{server.url}/download/{ids['ctrl.bam']}",
+                     headers=_h(server.token("PROGRAMDATA-XYZ.READ"))).status_code == 403
+    spec = httpx.get(f"{server.url}/download/{ids['ctrl.bam']}", headers=_h(reader)).json()
+    assert httpx.get(spec["parts"][0]["url"], headers={"Range": "bytes=0-1233"}).content == ctrl_data
+    listed = {o["id"] for o in httpx.get(f"{server.url}/listing", headers=_h(server.token("PROGRAMDATA-XYZ.READ"))).json()}
+    assert ids["ctrl.bam"] not in listed and ids["open.vcf.gz"] in listed
+    # a published analysis takes no uploads until unpublished
+    again = httpx.post(f"{server.url}/upload/{ids['ctrl.bam']}/uploads",
+                       params={"fileSize": len(ctrl_data), "overwrite": "true"}, headers=_h(writer))
+    assert again.status_code == 409 and "UNPUBLISHED" in again.json()["message"]
+    assert httpx.put(f"{server.url}/studies/ABC/analysis/suppress/{analysis}", headers=_h(writer)).status_code == 200
+    assert httpx.put(f"{server.url}/studies/ABC/analysis/publish/{analysis}", headers=_h(writer)).status_code == 409
+    page = httpx.get(f"{server.url}/entities", params={"gnosId": analysis, "size": 1, "page": 1}).json()
+    assert page["totalElements"] == 2 and page["totalPages"] == 2 and len(page["content"]) == 1 and page["last"]
+
+
+def test_song_adapter_contract_against_the_registry(server: ServerProcess, tmp_path: Path) -> None:
+    """What the Song adapter reads over HTTP equals what the registry holds."""
+    writer = server.token("score.WRITE")
+    r = _submit(server, writer, "XYZ", [
+        {"fileName": "s.cram", "fileSize": 42, "fileMd5sum": "a" * 32, "fileAccess": "controlled", "fileType": "CRAM"},
+    ])
+    oid = r.json()["files"][0]["objectId"]
+    song = SongMetadata(server.url, cache_ttl=timedelta(seconds=0))
+
+    async def go() -> None:
+        record = await song.get(oid)
+        assert (record.study_id, record.access, record.analysis_state, record.file_size, record.file_md5) == (
+            "XYZ", Access.CONTROLLED, AnalysisState.UNPUBLISHED, 42, "a" * 32)
+        assert record.analysis_id == r.json()["analysisId"] and record.file_name == "s.cram"
+        with pytest.raises(NotFoundError):
+            await song.get(str(uuid.uuid4()))
+        await song.aclose()
+        down = SongMetadata(f"http://127.0.0.1:{free_port()}", timeout=1)
+        with pytest.raises(UpstreamUnavailableError) as info:
+            await down.get(oid)
+        assert info.value.retryable
+        await down.aclose()
+
+    anyio.run(go)
+    # the same records from the registry in process (its database is the server's)
+    registry = RegistryStore(server.data_dir / "registry.sqlite")
+
+    async def both() -> None:
+        remote = SongMetadata(server.url)
+        try:
+            assert await RegistryMetadata(registry).get(oid) == await remote.get(oid)
+        finally:
+            await remote.aclose()
+
+    try:
+        anyio.run(both)
+    finally:
+        registry.close()
+
+
+def test_server_on_the_song_adapter_follows_song(server: ServerProcess) -> None:
+    """A second server (same store) whose metadata comes from the first one's registry over HTTP, as from Song."""
+    song_side = ServerProcess(server.data_dir, free_port(), env={
+        "SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": server.url, "SCORE_METADATA__CACHE_TTL": "0",
+        "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB),
+    }).start()
+    try:
+        writer = server.token("PROGRAMDATA-SNG.WRITE")
+        data = os.urandom(3000)
+        r = _submit(server, writer, "SNG", [{"fileName": "x.bam", "fileSize": len(data), "fileMd5sum": _md5(data)}])
+        oid, analysis = r.json()["files"][0]["objectId"], r.json()["analysisId"]
+        assert _upload(song_side, writer, str(uuid.uuid4()), data).status_code == 404  # Song does not know it
+        assert _upload(song_side, writer, oid, data + b"?").status_code == 400  # not Song's size
+        assert _upload(song_side, writer, oid, data).status_code == 200
+        reader = server.token("PROGRAMDATA-SNG.READ")
+        assert httpx.get(f"{song_side.url}/download/{oid}", headers=_h(reader)).status_code == 409
+        assert httpx.put(f"{server.url}/studies/SNG/analysis/publish/{analysis}", headers=_h(writer)).status_code == 200
+        assert httpx.get(f"{song_side.url}/download/{oid}", headers=_h(reader)).status_code == 200
+        assert httpx.get(f"{song_side.url}/download/{oid}").status_code == 401  # controlled by default
+    finally:
+        song_side.stop()
