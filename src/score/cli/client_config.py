@@ -18,6 +18,7 @@ DEFAULT_MEMORY_BYTES = 100 * 1024 * 1024
 ENV_SERVER_URL = ("STORAGE_URL", "SCORE_SERVER_URL")
 ENV_TOKEN = ("ACCESSTOKEN", "SCORE_ACCESS_TOKEN")
 ENV_PARALLEL = ("TRANSPORT_PARALLEL", "SCORE_PARALLEL")
+ENV_METADATA_URL = ("METADATA_URL", "SCORE_METADATA_URL")
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,15 @@ class ClientSettings:
     parallel: int
     memory_bytes: int
     timeout_seconds: float = 60.0
+    metadata_url: str = ""  # Song, or score-server's embedded registry (the default)
 
     def __repr__(self) -> str:
         """Redacted representation."""
         token = "<set>" if self.token else "<none>"
-        return f"ClientSettings(server_url={self.server_url!r}, token={token}, parallel={self.parallel})"
+        return (
+            f"ClientSettings(server_url={self.server_url!r}, metadata_url={self.metadata_url!r}, token={token}, "
+            f"parallel={self.parallel})"
+        )
 
 
 def default_config_path() -> Path:
@@ -62,7 +67,12 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 
 def load_client_settings(
-    *, config: Path | None, server_url: str | None, parallel: int | None, memory_mib: int | None
+    *,
+    config: Path | None,
+    server_url: str | None,
+    parallel: int | None,
+    memory_mib: int | None,
+    metadata_url: str | None = None,
 ) -> ClientSettings:
     """Resolve the settings from flags (None = not given), environment and the config file.
 
@@ -81,8 +91,14 @@ def load_client_settings(
         raise ConfigError(f"invalid number in client settings: {exc}") from None
     if not 1 <= par <= 64:
         raise ConfigError("parallel must be between 1 and 64")
-    if not str(url).startswith(("http://", "https://")):
-        raise ConfigError(f"server URL {url!r} must start with http:// or https://")
+    meta = metadata_url or _env(ENV_METADATA_URL) or file.get("metadata_url") or url
+    for name, value in (("server URL", url), ("metadata URL", meta)):
+        if not str(value).startswith(("http://", "https://")):
+            raise ConfigError(f"{name} {value!r} must start with http:// or https://")
     return ClientSettings(
-        server_url=str(url), token=str(token) if token else None, parallel=par, memory_bytes=mem or DEFAULT_MEMORY_BYTES
+        server_url=str(url),
+        token=str(token) if token else None,
+        parallel=par,
+        memory_bytes=mem or DEFAULT_MEMORY_BYTES,
+        metadata_url=str(meta),
     )

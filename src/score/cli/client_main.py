@@ -1,4 +1,7 @@
-"""``score-client``: upload, download, url, version. The only place that knows exit codes."""
+"""``score-client``: upload, download, url, version, submit, publish, unpublish.
+
+The only place that knows exit codes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from score import __version__
+from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.domain import errors as e
@@ -41,13 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="score-client", description="Transfer files through a Score server.")
     p.add_argument("--version", action="version", version=f"score-client {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("upload", parents=[common], help="upload a file")
-    up.add_argument("--object-id", required=True, type=_object_id)
-    up.add_argument("--file", required=True, type=Path)
+    up = sub.add_parser("upload", parents=[common], help="upload a file, or every file of a manifest")
+    up.add_argument("--object-id", type=_object_id)
+    up.add_argument("--file", type=Path)
+    up.add_argument("--manifest", type=Path, help="Song's upload manifest (object id, file, md5; first line skipped)")
     up.add_argument("--md5", help="the file's MD5 (hex); computed when not given")
     up.add_argument("--force", action="store_true", help="replace an existing object / restart the upload")
     down = sub.add_parser("download", parents=[common], help="download objects")
-    down.add_argument("--object-id", required=True, nargs="+", type=_object_id)
+    down.add_argument("--object-id", nargs="+", type=_object_id)
+    down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
+    down.add_argument("--study-id", "--program-id", dest="study_id")
+    down.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
     down.add_argument("--output-dir", required=True, type=Path)
     down.add_argument("--offset", type=int, default=0)
     down.add_argument("--length", type=int, default=-1, help="bytes from offset (-1 = to the end)")
@@ -56,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     url = sub.add_parser("url", parents=[common], help="print a pre-signed URL of the whole object")
     url.add_argument("--object-id", required=True, type=_object_id)
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
+    client_metadata.add_commands(sub, common)
     return p
 
 
@@ -74,34 +83,50 @@ def _clients(settings: ClientSettings) -> tuple[Any, Any]:
 
 
 def _upload(args: argparse.Namespace, settings: ClientSettings, progress: bool) -> int:
+    from score.client.manifest import UploadEntry, read_upload_manifest
     from score.client.upload import Uploader
 
-    if not args.file.is_file():
-        raise e.InvalidRequestError(f"{args.file} is not a readable file")
+    if args.manifest is not None:
+        if args.object_id or args.file:
+            raise e.InvalidRequestError("give either --manifest or --object-id with --file, not both")
+        entries = read_upload_manifest(args.manifest)
+    elif args.object_id and args.file:
+        entries = [UploadEntry(args.object_id, args.file, args.md5 or "")]
+    else:
+        raise e.InvalidRequestError("give --object-id and --file, or --manifest")
+    for entry in entries:
+        if not entry.path.is_file():
+            raise e.InvalidRequestError(f"{entry.path} is not a readable file")
     api, data = _clients(settings)
     try:
         up = Uploader(api, data, parallel=settings.parallel, memory_bytes=settings.memory_bytes, show_progress=progress)
-        r = up.upload(args.object_id, args.file, args.md5, args.force)
+        for entry in entries:
+            r = up.upload(entry.object_id, entry.path, entry.md5 or None, args.force)
+            _say(
+                args,
+                f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts "
+                f"sent, {r.parts_skipped} already on the server",
+            )
     finally:
         api.close()
         data.close()
-    _say(
-        args,
-        f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts sent, "
-        f"{r.parts_skipped} already on the server",
-    )
     return ec.OK
 
 
 def _download(args: argparse.Namespace, settings: ClientSettings, progress: bool) -> int:
     from score.client.download import Downloader
 
+    if bool(args.object_id) == bool(args.analysis_id):
+        raise e.InvalidRequestError("give either --object-id or --analysis-id (with --study-id)")
+    if args.analysis_id and not args.study_id:
+        raise e.InvalidRequestError("--analysis-id needs --study-id")
+    object_ids = args.object_id or client_metadata.analysis_object_ids(settings, args.analysis_id, args.study_id)
     api, data = _clients(settings)
     failures = 0
     try:
         dl = Downloader(api, data, parallel=settings.parallel, show_progress=progress)
         worst = ec.OK
-        for object_id in args.object_id:
+        for object_id in object_ids:
             try:
                 r = dl.download(
                     object_id,
@@ -112,7 +137,7 @@ def _download(args: argparse.Namespace, settings: ClientSettings, progress: bool
                     force=args.force,
                 )
             except e.ScoreError as exc:
-                if len(args.object_id) == 1:
+                if len(object_ids) == 1:
                     raise
                 failures += 1
                 worst = ec.exit_code_for(exc)
@@ -163,13 +188,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"score-client {__version__}")
             return ec.OK
         settings = load_client_settings(
-            config=args.config, server_url=args.server_url, parallel=args.parallel, memory_mib=args.memory
+            config=args.config,
+            server_url=args.server_url,
+            parallel=args.parallel,
+            memory_mib=args.memory,
+            metadata_url=getattr(args, "metadata_url", None),
         )
         progress = sys.stderr.isatty() and not args.quiet and not args.silent
         if args.command == "upload":
             return _upload(args, settings, progress)
         if args.command == "download":
             return _download(args, settings, progress)
+        if args.command == "submit":
+            return client_metadata.submit(args, settings, lambda text: _say(args, text))
+        if args.command in ("publish", "unpublish"):
+            return client_metadata.set_state(args, settings, lambda text: _say(args, text))
         return _url(args, settings)
     except e.ScoreError as exc:
         code = ec.exit_code_for(exc)

@@ -30,7 +30,6 @@ HINTS: dict[int, str] = {
     NOT_FOUND: "check the object id",
     INTEGRITY: "the data did not verify; nothing incomplete was kept under the final name",
     UPSTREAM: "the server or object store is unreachable; re-run the same command to resume",
-    CONFLICT: "pass --force to replace the existing object",
 }
 
 

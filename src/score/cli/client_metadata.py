@@ -1,0 +1,94 @@
+"""score-client's metadata commands: submit (writing Song's upload manifest), publish, unpublish."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from score.cli import exit_codes as ec
+from score.cli.client_config import ClientSettings
+from score.client.manifest import UploadEntry, write_upload_manifest
+from score.client.metadata import MetadataApi
+from score.domain import errors as e
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``submit``, ``publish`` and ``unpublish``."""
+    submit = sub.add_parser("submit", parents=[common], help="register an analysis (Song's submit) and write its upload manifest")
+    submit.add_argument("--study-id", required=True)
+    submit.add_argument("--file", required=True, type=Path, help="the analysis JSON (Song's payload, with files[])")
+    submit.add_argument("--input-dir", type=Path, help="where the data files are (default: the JSON's directory)")
+    submit.add_argument("--manifest", type=Path, default=Path("manifest.txt"),
+                        help="upload manifest to write (default manifest.txt)")
+    submit.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
+    for action in ("publish", "unpublish"):
+        cmd = sub.add_parser(action, parents=[common], help=f"{action} an analysis")
+        cmd.add_argument("--study-id", required=True)
+        cmd.add_argument("--analysis-id", required=True)
+        cmd.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL)")
+
+
+def _payload(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise e.InvalidRequestError(f"{path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise e.InvalidRequestError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise e.InvalidRequestError(f"{path} must hold a JSON object (an analysis)")
+    return data
+
+
+def submit(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
+    """Check the files exist, submit, write the manifest (only after the server accepted)."""
+    payload = _payload(args.file)
+    input_dir = args.input_dir or args.file.parent
+    raw_files = payload.get("files")
+    files: list[Any] = raw_files if isinstance(raw_files, list) else []
+    for f in files:
+        name = f.get("fileName") if isinstance(f, dict) else None
+        if not isinstance(name, str) or not (input_dir / name).is_file():
+            raise e.InvalidRequestError(f"{input_dir / str(name)} is not a file; use --input-dir")
+    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    try:
+        out = api.submit(args.study_id, payload)
+        analysis_id = str(out["analysisId"])
+        registered = out.get("files") or api.analysis(args.study_id, analysis_id).get("files", [])
+    finally:
+        api.close()
+    entries = [UploadEntry(str(f["objectId"]), input_dir / str(f["fileName"]), str(f["fileMd5sum"]))
+               for f in registered]
+    write_upload_manifest(args.manifest, analysis_id, entries)
+    say(f"submitted analysis {analysis_id} ({len(entries)} files) to study {args.study_id}; "
+        f"upload manifest written to {args.manifest}")
+    return ec.OK
+
+
+def set_state(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
+    """Publish or unpublish."""
+    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    try:
+        out = api.set_state(args.study_id, args.analysis_id, args.command)
+    finally:
+        api.close()
+    say(f"analysis {args.analysis_id}: {out.get('analysisState', args.command + 'ed')}")
+    return ec.OK
+
+
+def analysis_object_ids(settings: ClientSettings, analysis_id: str, study: str) -> list[str]:
+    """Object ids of an analysis's files (for ``download --analysis-id``).
+
+    Raises:
+        NotFoundError: the analysis has no files.
+    """
+    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    try:
+        ids = api.object_ids(analysis_id, study)
+    finally:
+        api.close()
+    if not ids:
+        raise e.NotFoundError(f"analysis {analysis_id} of study {study} has no files (or does not exist)")
+    return ids

@@ -1,0 +1,53 @@
+"""Song's upload manifest: a first line Score skips (Song writes ``<analysisId>\\t\\t``), then
+``object id<TAB>file path<TAB>md5`` per file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from score.domain import errors as e
+from score.domain.ids import is_md5_hex, is_object_id
+
+
+@dataclass(frozen=True, slots=True)
+class UploadEntry:
+    """One file to upload."""
+
+    object_id: str
+    path: Path
+    md5: str
+
+
+def read_upload_manifest(path: Path) -> list[UploadEntry]:
+    """Parse a manifest; relative paths are relative to the current directory (as Score's client).
+
+    Raises:
+        InvalidRequestError: a malformed line (with its number), or no entries.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise e.InvalidRequestError(f"manifest {path} does not exist") from None
+    out = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) != 3:
+            raise e.InvalidRequestError(f"{path}:{number}: expected 3 tab-separated columns (object id, file, md5)")
+        object_id, file, md5 = (c.strip() for c in cols)
+        if not is_object_id(object_id):
+            raise e.InvalidRequestError(f"{path}:{number}: {object_id[:40]!r} is not an object id")
+        if not is_md5_hex(md5):
+            raise e.InvalidRequestError(f"{path}:{number}: {md5[:40]!r} is not an MD5")
+        out.append(UploadEntry(object_id, Path(file), md5.lower()))
+    if not out:
+        raise e.InvalidRequestError(f"manifest {path} lists no files (its first line is a header and is skipped)")
+    return out
+
+
+def write_upload_manifest(path: Path, analysis_id: str, entries: list[UploadEntry]) -> None:
+    """Write a manifest as Song's ``manifest`` command does (absolute paths)."""
+    lines = [f"{analysis_id}\t\t"] + [f"{x.object_id}\t{x.path.resolve()}\t{x.md5}" for x in entries]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,73 @@
+"""Song's API as the client needs it (works with Song and with score-server's embedded registry)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from score import __version__
+from score.client.api import error_from_response, transport_error
+from score.domain import errors as e
+
+PAGE_SIZE = 2000
+
+
+class MetadataApi:
+    """Submit, read, publish; find an analysis's files."""
+
+    def __init__(self, base_url: str, token: str | None, *, timeout: float = 60.0) -> None:
+        """Talk to the metadata service at *base_url* (the token is sent for writes and reads alike)."""
+        headers = {"User-Agent": f"score-client/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        """Release connections."""
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            r = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, f"cannot reach the metadata service at {self._http.base_url}") from exc
+        if r.status_code >= 400:
+            raise error_from_response(r)
+        try:
+            return r.json()
+        except ValueError:
+            raise e.UpstreamUnavailableError("the metadata service sent malformed JSON") from None
+
+    def submit(self, study: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``POST /submit/{study}``: returns ``analysisId`` (and, from our registry, the files)."""
+        out: dict[str, Any] = self._call("POST", f"/submit/{quote(study, safe='')}", json=payload)
+        return out
+
+    def analysis(self, study: str, analysis_id: str) -> dict[str, Any]:
+        """``GET /studies/{study}/analysis/{id}``."""
+        out: dict[str, Any] = self._call("GET", f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}")
+        return out
+
+    def set_state(self, study: str, analysis_id: str, action: str) -> dict[str, Any]:
+        """``PUT /studies/{study}/analysis/{publish|unpublish|suppress}/{id}``."""
+        if action not in ("publish", "unpublish", "suppress"):
+            raise ValueError(action)
+        out: dict[str, Any] = self._call(
+            "PUT", f"/studies/{quote(study, safe='')}/analysis/{action}/{quote(analysis_id, safe='')}"
+        )
+        return out
+
+    def object_ids(self, analysis_id: str, study: str) -> list[str]:
+        """Every file's object id of an analysis (``GET /entities``, all pages, de-duplicated)."""
+        seen: dict[str, None] = {}
+        page = 0
+        while True:
+            data = self._call("GET", "/entities", params={"gnosId": analysis_id, "projectCode": study,
+                                                          "page": page, "size": PAGE_SIZE})
+            for entity in data.get("content", []):
+                seen.setdefault(str(entity["id"]), None)
+            if data.get("last", True) or not data.get("content"):
+                return list(seen)
+            page += 1

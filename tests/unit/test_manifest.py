@@ -1,0 +1,38 @@
+"""Song's upload manifest: read what Song writes, refuse malformed lines with their line number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from score.client.manifest import UploadEntry, read_upload_manifest, write_upload_manifest
+from score.domain.errors import InvalidRequestError
+
+OID = "5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
+
+
+def test_round_trip_as_song_writes_it(tmp_path: Path) -> None:
+    path = tmp_path / "m.txt"
+    write_upload_manifest(path, "AN1", [UploadEntry(OID, Path("rel/x.bam"), "a" * 32)])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "AN1\t\t" and lines[1].split("\t")[1].startswith("/")  # absolute, as Song writes
+    assert read_upload_manifest(path) == [UploadEntry(OID, (Path("rel/x.bam")).resolve(), "a" * 32)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (f"{OID}\tx\n", ":2: expected 3"),
+        (f"not-an-id\tx\t{'a' * 32}\n", ":2: 'not-an-id' is not an object id"),
+        (f"{OID}\tx\tzz\n", ":2: 'zz' is not an MD5"),
+        ("\n", "lists no files"),
+    ],
+)
+def test_malformed_manifests(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "m.txt"
+    path.write_text("header\t\t\n" + body)
+    with pytest.raises(InvalidRequestError, match=message):
+        read_upload_manifest(path)
+    with pytest.raises(InvalidRequestError, match="does not exist"):
+        read_upload_manifest(tmp_path / "absent.txt")
