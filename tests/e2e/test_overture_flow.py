@@ -70,3 +70,31 @@ def test_flow_through_the_song_adapter(server_factory: Any, tmp_path: Path) -> N
                               SCORE_METADATA__URL=registry.url, SCORE_METADATA__CACHE_TTL="0",
                               SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(4 * MIB))
     _flow(registry, songside, tmp_path, "FLOW2")
+
+
+def test_quick_start_flow_on_the_default_server(tmp_path: Path) -> None:
+    """The README's Quick start: out of the box the registry is on, and --files builds the analysis."""
+    from tests.kit.servers import free_port
+
+    srv = ServerProcess(tmp_path / "data", free_port())
+    del srv.env["SCORE_METADATA__KIND"]  # the true default, as scripts/serve runs it
+    srv.start()
+    try:
+        token = srv.token("score.READ", "score.WRITE")
+        sample = random_file(tmp_path / "sample.bam", 3 * MIB)
+        manifest = tmp_path / "manifest.txt"
+        bare = run_client(["upload", "--object-id", "5b7a1c9e-3f4d-4e2a-9b8c-0d1e2f3a4b5c", "--file", str(sample)],
+                          server=srv.url, token=token)
+        assert bare.returncode == 4 and "not registered" in bare.stderr  # registration comes first
+        out = _ok(run_client(["submit", "--study-id", "DEMO", "--files", str(sample), "--manifest", str(manifest)],
+                             server=srv.url, token=token))
+        analysis = out.split("submitted analysis ")[1].split()[0]
+        _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
+        _ok(run_client(["publish", "--study-id", "DEMO", "--analysis-id", analysis], server=srv.url, token=token))
+        out = _ok(run_client(["download", "--study-id", "DEMO", "--analysis-id", analysis, "--output-dir",
+                              str(tmp_path / "out")], server=srv.url, token=token))
+        assert "md5 verified" in out
+        [got] = [p for p in (tmp_path / "out").iterdir() if p.is_file()]
+        assert md5_of(got) == md5_of(sample)
+    finally:
+        srv.stop()

@@ -34,6 +34,10 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
+    def __post_init__(self) -> None:
+        """Transfer tests move unregistered object ids, so metadata is off unless a test asks for it."""
+        self.env.setdefault("SCORE_METADATA__KIND", "none")
+
     @property
     def url(self) -> str:
         """Base URL of the API."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``submit``, ``publish`` and ``unpublish``."""
     submit = sub.add_parser("submit", parents=[common], help="register an analysis (Song's submit) and write its upload manifest")
     submit.add_argument("--study-id", required=True)
-    submit.add_argument("--file", required=True, type=Path, help="the analysis JSON (Song's payload, with files[])")
+    what = submit.add_mutually_exclusive_group(required=True)
+    what.add_argument("--file", type=Path, help="the analysis JSON (Song's payload, with files[])")
+    what.add_argument("--files", nargs="+", type=Path, metavar="DATA",
+                      help="or: build the analysis from these data files (size and MD5 computed)")
+    submit.add_argument("--access", choices=["open", "controlled"], default="controlled",
+                        help="access of the files given with --files (default controlled)")
     submit.add_argument("--input-dir", type=Path, help="where the data files are (default: the JSON's directory)")
     submit.add_argument("--manifest", type=Path, default=Path("manifest.txt"),
                         help="upload manifest to write (default manifest.txt)")
@@ -42,16 +48,45 @@ def _payload(path: Path) -> dict[str, Any]:
     return data
 
 
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5()  # noqa: S324 - Song's checksum
+    with open(path, "rb") as fh:
+        while chunk := fh.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _payload_from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Path]]:
+    paths: dict[str, Path] = {}
+    for path in args.files:
+        if not path.is_file():
+            raise e.InvalidRequestError(f"{path} is not a file")
+        if path.name in paths:
+            raise e.InvalidRequestError(f"two files are named {path.name!r}; an analysis needs distinct names")
+        paths[path.name] = path
+    files = [
+        {"fileName": name, "fileSize": path.stat().st_size, "fileMd5sum": _md5_of(path),
+         "fileType": path.suffix.lstrip(".").upper() or "DATA", "fileAccess": args.access}
+        for name, path in paths.items()
+    ]
+    return {"studyId": args.study_id, "analysisType": {"name": "submittedFiles"}, "files": files}, paths
+
+
 def submit(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
     """Check the files exist, submit, write the manifest (only after the server accepted)."""
-    payload = _payload(args.file)
-    input_dir = args.input_dir or args.file.parent
-    raw_files = payload.get("files")
-    files: list[Any] = raw_files if isinstance(raw_files, list) else []
-    for f in files:
-        name = f.get("fileName") if isinstance(f, dict) else None
-        if not isinstance(name, str) or not (input_dir / name).is_file():
-            raise e.InvalidRequestError(f"{input_dir / str(name)} is not a file; use --input-dir")
+    if args.files:
+        payload, paths = _payload_from_files(args)
+    else:
+        payload = _payload(args.file)
+        input_dir = args.input_dir or args.file.parent
+        raw_files = payload.get("files")
+        files: list[Any] = raw_files if isinstance(raw_files, list) else []
+        paths = {}
+        for f in files:
+            name = f.get("fileName") if isinstance(f, dict) else None
+            if not isinstance(name, str) or not (input_dir / name).is_file():
+                raise e.InvalidRequestError(f"{input_dir / str(name)} is not a file; use --input-dir")
+            paths[name] = input_dir / name
     api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
     try:
         out = api.submit(args.study_id, payload)
@@ -59,8 +94,8 @@ def submit(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
         registered = out.get("files") or api.analysis(args.study_id, analysis_id).get("files", [])
     finally:
         api.close()
-    entries = [UploadEntry(str(f["objectId"]), input_dir / str(f["fileName"]), str(f["fileMd5sum"]))
-               for f in registered]
+    entries = [UploadEntry(str(f["objectId"]), paths[str(f["fileName"])], str(f["fileMd5sum"]))
+               for f in registered if str(f["fileName"]) in paths]
     write_upload_manifest(args.manifest, analysis_id, entries)
     say(f"submitted analysis {analysis_id} ({len(entries)} files) to study {args.study_id}; "
         f"upload manifest written to {args.manifest}")

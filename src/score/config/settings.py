@@ -103,12 +103,14 @@ StorageSettings = Annotated[
 class MetadataSettings(BaseModel):
     """Where object records come from (env ``SCORE_METADATA__*``).
 
-    ``none``: objects need no registration (anyone with the system scopes moves any object id);
-    ``registry``: the embedded Song-compatible registry (SQLite in the data dir, served by this
-    server); ``song``: a Song server at ``url``.
+    ``registry`` (the default without a ``url``): the embedded Song-compatible registry (SQLite
+    in the data dir, served by this server); ``song`` (the default with a ``url``): a Song server;
+    ``none``: objects need no registration (only the system scopes can then move them).
     """
 
-    kind: Literal["none", "registry", "song"] = Field("none", description="SCORE_METADATA__KIND")
+    kind: Literal["none", "registry", "song"] | None = Field(
+        None, description="SCORE_METADATA__KIND; default: song when url is set, else registry"
+    )
     url: str | None = Field(None, description="SCORE_METADATA__URL: Song's base URL (kind = song)")
     timeout: float = Field(10.0, gt=0, description="SCORE_METADATA__TIMEOUT (seconds)")
     cache_ttl: timedelta = Field(timedelta(seconds=10), description="SCORE_METADATA__CACHE_TTL")
@@ -117,6 +119,8 @@ class MetadataSettings(BaseModel):
 
     @model_validator(mode="after")
     def _song_needs_url(self) -> MetadataSettings:
+        if self.kind is None:
+            self.kind = "song" if self.url else "registry"
         if self.kind == "song" and not self.url:
             raise ValueError("metadata.kind = song needs metadata.url (Song's base URL)")
         return self
