@@ -148,17 +148,34 @@ def test_song_adapter_contract_against_the_registry(server: ServerProcess, tmp_p
 
     anyio.run(go)
     # the same records from the registry in process (its database is the server's)
+    # the same records over HTTP (the adapter) as in process (the registry), for open and controlled
+    # files in each state, and the same paged file lists for the client
+    many = _submit(server, writer, "XYZ", [
+        {"fileName": f"f{i}.vcf.gz", "fileSize": i, "fileMd5sum": f"{i:032x}",
+         "fileAccess": "open" if i % 2 else "controlled"} for i in range(5)
+    ]).json()
+    oids = [f["objectId"] for f in many["files"]]
     registry = RegistryStore(server.data_dir / "registry.sqlite")
 
     async def both() -> None:
-        remote = SongMetadata(server.url)
+        remote = SongMetadata(server.url, cache_ttl=timedelta(seconds=0))
         try:
-            assert await RegistryMetadata(registry).get(oid) == await remote.get(oid)
+            for o in [oid, *oids]:
+                assert await RegistryMetadata(registry).get(o) == await remote.get(o)
         finally:
             await remote.aclose()
 
     try:
         anyio.run(both)
+        httpx.put(f"{server.url}/studies/XYZ/analysis/suppress/{many['analysisId']}", headers=_h(writer))
+        anyio.run(both)
+        from score.client.metadata import MetadataApi
+
+        api = MetadataApi(server.url, None)
+        try:
+            assert sorted(api.object_ids(many["analysisId"], "XYZ", page_size=2)) == sorted(oids)  # 3 pages
+        finally:
+            api.close()
     finally:
         registry.close()
 

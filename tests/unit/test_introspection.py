@@ -71,7 +71,11 @@ def test_rfc7662_and_ego_answers(endpoint: _Endpoint) -> None:
     assert v.verify_sync("k1").scopes == {"score.READ"}
     ego = v.verify_sync("ego")
     assert ego.subject == "alice" and ego.scopes == {"PROGRAMDATA-A.READ"}
-    for token in ("off", "old", "unknown"):
+    endpoint.answers["revoked"] = (200, {"scope": ["score.READ"], "revoked": True, "exp": clock.now + 600})
+    endpoint.answers["invalid"] = (200, {"scope": ["score.READ"], "valid": False})
+    endpoint.answers["err"] = (200, {"error": "invalid_token"})
+    endpoint.answers["zero"] = (200, {"scope": ["score.READ"], "exp": 0})
+    for token in ("off", "old", "unknown", "revoked", "invalid", "err", "zero"):
         with pytest.raises(UnauthenticatedError):
             v.verify_sync(token)
 

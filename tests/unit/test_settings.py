@@ -94,3 +94,18 @@ def test_client_bad_values(kwargs: dict, match: str) -> None:
 def test_client_explicit_missing_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_client_settings(config=tmp_path / "nope.toml", server_url=None, parallel=None, memory_mib=None)
+
+
+def test_study_scope_names_are_configurable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from score.domain.access import authorize_download
+    from score.domain.errors import ForbiddenError
+    from score.domain.model import Access, ObjectRecord, Principal
+    from score.server.app import build_components
+
+    monkeypatch.setenv("SCORE_AUTH__STUDY_PREFIX", "STUDY.")
+    monkeypatch.setenv("SCORE_AUTH__STUDY_READ_SUFFIX", ".download")
+    policy = build_components(load_server_settings(data_dir=tmp_path)).ctx.policy
+    record = ObjectRecord("o", "ABC", Access.CONTROLLED)
+    authorize_download(Principal("u", frozenset({"STUDY.ABC.download"})), record, policy)
+    with pytest.raises(ForbiddenError):
+        authorize_download(Principal("u", frozenset({"PROGRAMDATA-ABC.READ"})), record, policy)

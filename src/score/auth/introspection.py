@@ -111,7 +111,15 @@ class IntrospectionVerifier:
             data = self._ask(token)
             exp = data.get("exp")
             exp_f = float(exp) if isinstance(exp, int | float) else None
-            active = data.get("active", True) is True and (exp_f is None or exp_f > self._clock())
+            # RFC 7662's "active", and the refusals Score honours from Ego and Keycloak's API-key
+            # endpoint: an "error", "revoked": true, "valid": false, or exp 0.
+            active = (
+                data.get("active", True) is True
+                and not data.get("error")
+                and data.get("revoked") is not True
+                and data.get("valid", True) is not False
+                and (exp_f is None or (exp_f != 0 and exp_f > self._clock()))
+            )
             principal = None
             if active:
                 principal = Principal(

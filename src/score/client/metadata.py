@@ -59,13 +59,13 @@ class MetadataApi:
         )
         return out
 
-    def object_ids(self, analysis_id: str, study: str) -> list[str]:
+    def object_ids(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[str]:
         """Every file's object id of an analysis (``GET /entities``, all pages, de-duplicated)."""
         seen: dict[str, None] = {}
         page = 0
         while True:
             data = self._call("GET", "/entities", params={"gnosId": analysis_id, "projectCode": study,
-                                                          "page": page, "size": PAGE_SIZE})
+                                                          "page": page, "size": page_size})
             for entity in data.get("content", []):
                 seen.setdefault(str(entity["id"]), None)
             if data.get("last", True) or not data.get("content"):

@@ -157,6 +157,9 @@ class AuthSettings(BaseModel):
     )
     read_scope: str = Field("score.READ", description="SCORE_AUTH__READ_SCOPE")
     write_scope: str = Field("score.WRITE", description="SCORE_AUTH__WRITE_SCOPE")
+    study_prefix: str = Field("PROGRAMDATA-", description="SCORE_AUTH__STUDY_PREFIX (Score: auth.server.scope.*.study.prefix)")
+    study_read_suffix: str = Field(".READ", description="SCORE_AUTH__STUDY_READ_SUFFIX")
+    study_write_suffix: str = Field(".WRITE", description="SCORE_AUTH__STUDY_WRITE_SUFFIX")
 
     _leeway_seconds = field_validator(
         "leeway", "jwks_cache_ttl", "jwks_refetch_cooldown", "introspection_cache_ttl", mode="before"

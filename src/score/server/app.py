@@ -136,7 +136,13 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
     ctx = ServiceContext(
         store=store,
         metadata=metadata,
-        policy=ScopePolicy(read_scope=auth.read_scope, write_scope=auth.write_scope),
+        policy=ScopePolicy(
+            read_scope=auth.read_scope,
+            write_scope=auth.write_scope,
+            study_prefix=auth.study_prefix,
+            read_suffix=auth.study_read_suffix,
+            write_suffix=auth.study_write_suffix,
+        ),
         upload_url_ttl=settings.upload_url_ttl,
         download_url_ttl=settings.download_url_ttl,
         clock=clock or SystemClock(),
