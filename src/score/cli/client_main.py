@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from score import __version__
-from score.cli import client_metadata
+from score.cli import client_download, client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.domain import errors as e
@@ -52,15 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--md5", help="the file's MD5 (hex); computed when not given")
     up.add_argument("--force", action="store_true", help="replace an existing object / restart the upload")
     down = sub.add_parser("download", parents=[common], help="download objects")
-    down.add_argument("--object-id", nargs="+", type=_object_id)
-    down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
-    down.add_argument("--study-id", "--program-id", dest="study_id")
-    down.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
-    down.add_argument("--output-dir", required=True, type=Path)
-    down.add_argument("--offset", type=int, default=0)
-    down.add_argument("--length", type=int, default=-1, help="bytes from offset (-1 = to the end)")
-    down.add_argument("--validate", type=_bool, default=True, metavar="true|false", help="check the MD5")
-    down.add_argument("--force", action="store_true", help="download again even if the file exists")
+    client_download.add_arguments(down, _object_id, _bool)
     url = sub.add_parser("url", parents=[common], help="print a pre-signed URL of the whole object")
     url.add_argument("--object-id", required=True, type=_object_id)
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
@@ -113,51 +105,6 @@ def _upload(args: argparse.Namespace, settings: ClientSettings, progress: bool) 
     return ec.OK
 
 
-def _download(args: argparse.Namespace, settings: ClientSettings, progress: bool) -> int:
-    from score.client.download import Downloader
-
-    if bool(args.object_id) == bool(args.analysis_id):
-        raise e.InvalidRequestError("give either --object-id or --analysis-id (with --study-id)")
-    if args.analysis_id and not args.study_id:
-        raise e.InvalidRequestError("--analysis-id needs --study-id")
-    object_ids = args.object_id or client_metadata.analysis_object_ids(settings, args.analysis_id, args.study_id)
-    api, data = _clients(settings)
-    failures = 0
-    try:
-        dl = Downloader(api, data, parallel=settings.parallel, show_progress=progress)
-        worst = ec.OK
-        for object_id in object_ids:
-            try:
-                r = dl.download(
-                    object_id,
-                    args.output_dir,
-                    offset=args.offset,
-                    length=args.length,
-                    validate=args.validate,
-                    force=args.force,
-                )
-            except e.ScoreError as exc:
-                if len(object_ids) == 1:
-                    raise
-                failures += 1
-                worst = ec.exit_code_for(exc)
-                _err(args, f"{object_id}: {exc.message}")
-                continue
-            if r.skipped:
-                _say(args, f"skipped {object_id}: {r.path} already exists (use --force to download it again)")
-            else:
-                check = "md5 verified" if r.verified else "md5 not verified"
-                _say(
-                    args,
-                    f"downloaded {object_id} -> {r.path}: {r.size} bytes, {check}, {r.parts_fetched} of "
-                    f"{r.parts_total} parts fetched, {r.parts_resumed} resumed",
-                )
-    finally:
-        api.close()
-        data.close()
-    return worst if failures else ec.OK
-
-
 def _url(args: argparse.Namespace, settings: ClientSettings) -> int:
     from score.client.api import ServerApi
 
@@ -198,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "upload":
             return _upload(args, settings, progress)
         if args.command == "download":
-            return _download(args, settings, progress)
+            return client_download.run(args, settings, progress, lambda t: _say(args, t), lambda t: _err(args, t))
         if args.command == "submit":
             return client_metadata.submit(args, settings, lambda text: _say(args, text))
         if args.command in ("publish", "unpublish"):

@@ -109,14 +109,17 @@ class Downloader:
         length: int = -1,
         validate: bool = True,
         force: bool = False,
+        target: Path | None = None,
     ) -> DownloadResult:
-        """Download *object_id* into ``out_dir/<object_id>``.
+        """Download *object_id* into *target* (default ``out_dir/<object_id>``).
+
+        Resume state lives in ``out_dir/.<object_id>/`` whatever the target's name.
 
         Raises:
             IntegrityError: the bytes do not match their MD5 (nothing is left under the final name).
             NotFoundError / ForbiddenError / UnauthenticatedError: from the server.
         """
-        target = out_dir / object_id
+        target = target if target is not None else out_dir / object_id
         journal = DownloadJournal(out_dir / f".{object_id}")
         if force:
             journal.discard()
@@ -135,6 +138,7 @@ class Downloader:
             [(p.partNumber, p.offset, p.partSize, p.sourceMd5) for p in parts],
         )
         out_dir.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         done = {n: m for n, m in journal.open(header).items() if m}
         try:
             return self._run(spec, parts, range_start, journal, done, target, validate, offset, length)

@@ -51,3 +51,39 @@ def write_upload_manifest(path: Path, analysis_id: str, entries: list[UploadEntr
     """Write a manifest as Song's ``manifest`` command does (absolute paths)."""
     lines = [f"{analysis_id}\t\t"] + [f"{x.object_id}\t{x.path.resolve()}\t{x.md5}" for x in entries]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+ICGC_COLUMNS = 11
+ICGC_OBJECT_ID_COLUMN = 2
+
+
+def read_download_manifest(path: Path) -> list[str]:
+    """Object ids from an ICGC portal manifest (11 columns, header row, ``object_id`` third) or a
+    Song upload manifest (3 columns, first line skipped).
+
+    Raises:
+        InvalidRequestError: neither format, or a bad object id (with its line number).
+    """
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines()]
+    except FileNotFoundError:
+        raise e.InvalidRequestError(f"manifest {path} does not exist") from None
+    if not lines:
+        raise e.InvalidRequestError(f"manifest {path} is empty")
+    header = lines[0].split("\t")
+    if len(header) == ICGC_COLUMNS:
+        out = []
+        for number, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) != ICGC_COLUMNS:
+                raise e.InvalidRequestError(f"{path}:{number}: expected {ICGC_COLUMNS} tab-separated columns")
+            oid = cols[ICGC_OBJECT_ID_COLUMN].strip()
+            if not is_object_id(oid):
+                raise e.InvalidRequestError(f"{path}:{number}: {oid[:40]!r} is not an object id")
+            out.append(oid)
+        if not out:
+            raise e.InvalidRequestError(f"manifest {path} lists no files")
+        return list(dict.fromkeys(out))
+    return list(dict.fromkeys(x.object_id for x in read_upload_manifest(path)))

@@ -59,6 +59,14 @@ class MetadataApi:
         )
         return out
 
+    def entity(self, object_id: str) -> dict[str, object] | None:
+        """``GET /entities/{id}``; None when the service does not know the object (or has no registry)."""
+        try:
+            out: dict[str, object] = self._call("GET", f"/entities/{quote(object_id, safe='')}")
+        except e.NotFoundError:
+            return None
+        return out
+
     def object_ids(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[str]:
         """Every file's object id of an analysis (``GET /entities``, all pages, de-duplicated)."""
         seen: dict[str, None] = {}

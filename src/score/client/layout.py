@@ -1,0 +1,65 @@
+"""Where downloaded files go: Score's ``--output-layout`` (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from score.domain import errors as e
+
+LAYOUTS = ("filename", "bundle", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """An object and what the metadata service knows of its name (None when it knows nothing)."""
+
+    object_id: str
+    file_name: str | None = None
+    analysis_id: str | None = None
+
+
+def _safe(name: str) -> str:
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise e.InvalidRequestError(f"refusing the unsafe file name {name[:80]!r} from the metadata service")
+    return name
+
+
+def relative_target(item: Named, layout: str) -> str:
+    """The file's path under the output directory.
+
+    ``filename``: ``<file name>``; ``bundle``: ``<analysis id>/<file name>``; ``id``: ``<object id>``.
+    An object the metadata service does not know is named by its id in every layout.
+    """
+    if layout not in LAYOUTS:
+        raise e.InvalidRequestError(f"unknown layout {layout!r}: use filename, bundle or id")
+    if layout == "id" or item.file_name is None:
+        return item.object_id
+    name = _safe(item.file_name)
+    if layout == "bundle" and item.analysis_id:
+        return str(PurePosixPath(_safe(item.analysis_id)) / name)
+    return name
+
+
+def plan_targets(items: list[Named], layout: str) -> dict[str, str]:
+    """Targets by object id; two objects never share a target.
+
+    Raises:
+        InvalidRequestError: duplicate targets (listed), with the layouts that avoid them.
+    """
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    clashes = []
+    for item in items:
+        rel = relative_target(item, layout)
+        other = seen.get(rel)
+        if other is not None and other != item.object_id:
+            clashes.append(f"{rel} ({other} and {item.object_id})")
+        seen[rel] = item.object_id
+        out[item.object_id] = rel
+    if clashes:
+        raise e.InvalidRequestError(
+            "several objects would be written to the same file: " + "; ".join(clashes[:10])
+            + " (use --output-layout bundle or id; nothing was downloaded)"
+        )
+    return out

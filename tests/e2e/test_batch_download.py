@@ -1,0 +1,72 @@
+"""Batch downloads: manifests (ICGC portal, Song), layouts, duplicate names, --json with one corrupt object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kit.files import MIB, md5_of, random_file
+from tests.kit.servers import ServerProcess, run_client
+
+pytestmark = pytest.mark.e2e
+ICGC_HEADER = "repo_code\tfile_id\tobject_id\tfile_format\tfile_name\tfile_size\tmd5_sum\tindex_object_id\tdonor_id\tproject_id\tstudy"
+
+
+def _ok(result: Any) -> str:
+    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
+    assert "Traceback" not in result.stderr
+    return str(result.stdout)
+
+
+def _publish_one(srv: ServerProcess, token: str, tmp: Path, name: str, size: int) -> tuple[str, str, Path]:
+    """Submit, upload and publish one file called *name*; return (analysis id, object id, source)."""
+    src_dir = tmp / f"src-{len(list(tmp.glob('src-*')))}"
+    src_dir.mkdir()
+    src = random_file(src_dir / name, size)
+    manifest = src_dir / "manifest.txt"
+    out = _ok(run_client(["submit", "--study-id", "BAT", "--files", str(src), "--manifest", str(manifest)],
+                         server=srv.url, token=token))
+    analysis = out.split("submitted analysis ")[1].split()[0]
+    object_id = manifest.read_text().splitlines()[1].split("\t")[0]
+    _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
+    _ok(run_client(["publish", "--study-id", "BAT", "--analysis-id", analysis], server=srv.url, token=token))
+    return analysis, object_id, src
+
+
+def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Path) -> None:
+    srv = server_factory(SCORE_METADATA__KIND="registry", SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(4 * MIB))
+    token = srv.token("score.READ", "score.WRITE")
+    a1, o1, s1 = _publish_one(srv, token, tmp_path, "same.bam", 5 * MIB)
+    a2, o2, s2 = _publish_one(srv, token, tmp_path, "same.bam", 1000)
+    a3, o3, s3 = _publish_one(srv, token, tmp_path, "other.vcf.gz", 2000)
+    manifest = tmp_path / "portal.tsv"
+    rows = [f"collab\tFI{i}\t{o}\tBAM\tx\t1\tmd5\t\tDO1\tP\tS" for i, o in enumerate((o1, o2, o3))]
+    manifest.write_text("\n".join([ICGC_HEADER, *rows]) + "\n")
+    # the default layout (file names) would write two objects to same.bam: refused up front
+    clash = run_client(["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "f")],
+                       server=srv.url, token=token)
+    assert clash.returncode == 2 and "same.bam" in clash.stderr and "--output-layout" in clash.stderr
+    assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
+    _ok(run_client(["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "b"),
+                    "--output-layout", "bundle"], server=srv.url, token=token))
+    for analysis, name, src in ((a1, "same.bam", s1), (a2, "same.bam", s2), (a3, "other.vcf.gz", s3)):
+        assert md5_of(tmp_path / "b" / analysis / name) == md5_of(src)
+    _ok(run_client(["download", "--object-id", o3, "--output-dir", str(tmp_path / "n")], server=srv.url, token=token))
+    assert md5_of(tmp_path / "n" / "other.vcf.gz") == md5_of(s3)  # Score's default layout: the file name
+    # one object corrupted in the store: reported failed with its reason, the others succeed, exit non-zero
+    stored = srv.data_dir / "objects" / "data" / o1
+    raw = bytearray(stored.read_bytes())
+    raw[100] ^= 0xFF
+    stored.write_bytes(bytes(raw))
+    r = run_client(["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "j"),
+                    "--output-layout", "id", "--json"], server=srv.url, token=token)
+    assert r.returncode == 5 and "Traceback" not in r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    by_id = {x["object_id"]: x for x in lines if "object_id" in x}
+    assert by_id[o1]["status"] == "failed" and "MD5" in by_id[o1]["error"] and by_id[o1]["exit_code"] == 5
+    assert by_id[o2]["status"] == by_id[o3]["status"] == "ok" and by_id[o2]["md5_verified"] is True
+    assert lines[-1]["summary"] == {**lines[-1]["summary"], "objects": 3, "succeeded": 2, "failed": 1, "exit_code": 5}
+    assert not (tmp_path / "j" / o1).exists() and md5_of(tmp_path / "j" / o2) == md5_of(s2)
