@@ -269,3 +269,11 @@ def _fast_retry_config(tmp_path: Path) -> Path:
     cfg = tmp_path / "client.toml"
     cfg.write_text("parallel = 2\n")
     return cfg
+
+
+def test_info_shows_settings_never_the_token(server_factory: Any) -> None:
+    srv = server_factory()
+    token = srv.token("score.READ")
+    out = _ok(run_client(["info"], server=srv.url, token=token))
+    assert srv.url in out and "server:        UP" in out and "access token:  set" in out
+    assert token not in out and token[:20] not in out

@@ -109,3 +109,18 @@ def test_study_scope_names_are_configurable(monkeypatch: pytest.MonkeyPatch, tmp
     authorize_download(Principal("u", frozenset({"STUDY.ABC.download"})), record, policy)
     with pytest.raises(ForbiddenError):
         authorize_download(Principal("u", frozenset({"PROGRAMDATA-ABC.READ"})), record, policy)
+
+
+def test_client_profiles_memory_env_and_unknown_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "client.toml"
+    cfg.write_text('server_url = "http://a:1"\nparallel = 3\n[profiles.collab]\nserver_url = "https://collab:443"\n')
+    base = load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None)
+    assert (base.server_url, base.parallel, base.profile) == ("http://a:1", 3, None)
+    collab = load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None, profile="collab")
+    assert (collab.server_url, collab.parallel, collab.profile) == ("https://collab:443", 3, "collab")
+    monkeypatch.setenv("SCORE_PROFILE", "collab")
+    monkeypatch.setenv("TRANSPORT_MEMORY", "300")
+    env = load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None)
+    assert env.server_url == "https://collab:443" and env.memory_bytes == 300 * 1024 * 1024
+    with pytest.raises(ConfigError, match="no profile 'nope'.*collab"):
+        load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None, profile="nope")

@@ -19,6 +19,8 @@ ENV_SERVER_URL = ("STORAGE_URL", "SCORE_SERVER_URL")
 ENV_TOKEN = ("ACCESSTOKEN", "SCORE_ACCESS_TOKEN")
 ENV_PARALLEL = ("TRANSPORT_PARALLEL", "SCORE_PARALLEL")
 ENV_METADATA_URL = ("METADATA_URL", "SCORE_METADATA_URL")
+ENV_MEMORY = ("TRANSPORT_MEMORY", "SCORE_MEMORY")  # MiB, as Score's transport.memory (GB there; see README)
+ENV_PROFILE = ("SCORE_PROFILE",)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class ClientSettings:
     memory_bytes: int
     timeout_seconds: float = 60.0
     metadata_url: str = ""  # Song, or score-server's embedded registry (the default)
+    profile: str | None = None
+    config_path: Path | None = None
 
     def __repr__(self) -> str:
         """Redacted representation."""
@@ -73,6 +77,7 @@ def load_client_settings(
     parallel: int | None,
     memory_mib: int | None,
     metadata_url: str | None = None,
+    profile: str | None = None,
 ) -> ClientSettings:
     """Resolve the settings from flags (None = not given), environment and the config file.
 
@@ -82,23 +87,33 @@ def load_client_settings(
     env_config = os.environ.get("SCORE_CLIENT_CONFIG")
     path = config or (Path(env_config) if env_config else default_config_path())
     file = _read_file(path, explicit=config is not None or env_config is not None)
+    name = profile or _env(ENV_PROFILE)
+    profiles = file.get("profiles", {})
+    if name:
+        if not isinstance(profiles, dict) or not isinstance(profiles.get(name), dict):
+            known = ", ".join(sorted(profiles)) if isinstance(profiles, dict) else ""
+            raise ConfigError(f"no profile {name!r} in {path}" + (f" (known: {known})" if known else ""))
+        file = {**{k: v for k, v in file.items() if k != "profiles"}, **profiles[name]}
     token = _env(ENV_TOKEN) or file.get("access_token")
     url = server_url or _env(ENV_SERVER_URL) or file.get("server_url") or DEFAULT_SERVER_URL
     try:
         par = int(parallel or _env(ENV_PARALLEL) or file.get("parallel") or DEFAULT_PARALLEL)
-        mem = int(memory_mib) * 1024 * 1024 if memory_mib else int(file.get("memory_mib", 0)) * 1024 * 1024
+        mem_mib = memory_mib or _env(ENV_MEMORY) or file.get("memory_mib", 0)
+        mem = int(mem_mib) * 1024 * 1024
     except ValueError as exc:
         raise ConfigError(f"invalid number in client settings: {exc}") from None
     if not 1 <= par <= 64:
         raise ConfigError("parallel must be between 1 and 64")
     meta = metadata_url or _env(ENV_METADATA_URL) or file.get("metadata_url") or url
-    for name, value in (("server URL", url), ("metadata URL", meta)):
+    for what, value in (("server URL", url), ("metadata URL", meta)):
         if not str(value).startswith(("http://", "https://")):
-            raise ConfigError(f"{name} {value!r} must start with http:// or https://")
+            raise ConfigError(f"{what} {value!r} must start with http:// or https://")
     return ClientSettings(
         server_url=str(url),
         token=str(token) if token else None,
         parallel=par,
         memory_bytes=mem or DEFAULT_MEMORY_BYTES,
         metadata_url=str(meta),
+        profile=name,
+        config_path=path,
     )

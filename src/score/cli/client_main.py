@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server-url", help="score-server URL (env STORAGE_URL; default http://127.0.0.1:5431)")
     common.add_argument("--config", type=Path, help="client TOML file (default ~/.config/score/client.toml)")
+    common.add_argument("--profile", help="a [profiles.NAME] table of the config file (env SCORE_PROFILE)")
     common.add_argument("--parallel", type=int, help="parallel part transfers (env TRANSPORT_PARALLEL; default 4)")
     common.add_argument("--memory", type=int, metavar="MIB", help="upload buffer budget in MiB (default 100)")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     url.add_argument("--object-id", required=True, type=_object_id)
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
     client_metadata.add_commands(sub, common)
+    sub.add_parser("info", parents=[common], help="show the effective settings and the server (never the token)")
+    show = sub.add_parser("manifest", parents=[common], help="print a manifest file")
+    show.add_argument("--manifest", required=True, type=Path)
+    helper = sub.add_parser("help", help="help on a command")
+    helper.add_argument("topic", nargs="?")
     return p
 
 
@@ -120,6 +126,35 @@ def _url(args: argparse.Namespace, settings: ClientSettings) -> int:
     return ec.OK
 
 
+def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
+    import hashlib
+
+    import httpx
+
+    token = "not set"
+    if settings.token:
+        token = f"set (sha256 {hashlib.sha256(settings.token.encode()).hexdigest()[:12]}; never shown)"
+    lines = [
+        f"score-client {__version__}",
+        f"server URL:    {settings.server_url}",
+        f"metadata URL:  {settings.metadata_url}",
+        f"config file:   {settings.config_path}" + ("" if settings.config_path and settings.config_path.exists()
+                                                   else " (absent)"),
+        f"profile:       {settings.profile or '(none)'}",
+        f"access token:  {token}",
+        f"parallel:      {settings.parallel} parts, {settings.memory_bytes // (1024 * 1024)} MiB of upload buffers",
+    ]
+    try:
+        health = httpx.get(settings.server_url.rstrip("/") + "/health", timeout=5)
+        body = health.json() if health.headers.get("content-type", "").startswith("application/json") else {}
+        lines.append(f"server:        {body.get('status', health.status_code)}, version {body.get('version', '?')}")
+    except httpx.HTTPError as exc:
+        lines.append(f"server:        unreachable ({type(exc).__name__})")
+    for line in lines:
+        _say(args, line)
+    return ec.OK
+
+
 def _err(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "silent", False):
         print(f"score-client: error: {text}", file=sys.stderr, flush=True)
@@ -127,7 +162,13 @@ def _err(args: argparse.Namespace, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-client``."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "help":
+        if args.topic:
+            parser.parse_args([args.topic, "--help"])  # prints the command's help and exits
+        parser.print_help()
+        return ec.OK
     if args.silent:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Score's --silent closes output
     try:
@@ -140,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             parallel=args.parallel,
             memory_mib=args.memory,
             metadata_url=getattr(args, "metadata_url", None),
+            profile=args.profile,
         )
         progress = sys.stderr.isatty() and not args.quiet and not args.silent
         if args.command == "upload":
@@ -148,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
             return client_download.run(args, settings, progress, lambda t: _say(args, t), lambda t: _err(args, t))
         if args.command == "submit":
             return client_metadata.submit(args, settings, lambda text: _say(args, text))
+        if args.command == "info":
+            return _info(args, settings)
+        if args.command == "manifest":
+            _say(args, args.manifest.read_text(encoding="utf-8").rstrip("\n"))
+            return ec.OK
         if args.command in ("publish", "unpublish"):
             return client_metadata.set_state(args, settings, lambda text: _say(args, text))
         return _url(args, settings)
