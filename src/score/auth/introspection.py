@@ -24,6 +24,9 @@ from score.auth.jwt import token_hash
 from score.domain.errors import UnauthenticatedError, UpstreamUnavailableError
 from score.domain.model import Principal
 from score.domain.principal import scopes_from_claims
+from score.wire.upstream import json_object, unreachable
+
+SERVICE = "the token introspection endpoint"
 
 
 class IntrospectionVerifier:
@@ -78,9 +81,7 @@ class IntrospectionVerifier:
         try:
             r = httpx.post(self._url, data={self._field: token}, auth=self._auth, timeout=self._timeout)
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailableError(
-                f"the token introspection endpoint is unreachable ({type(exc).__name__})"
-            ) from exc
+            raise unreachable(SERVICE, exc) from exc
         if r.status_code in (400, 404):
             return {"active": False}  # Ego's check_token answers 400 for an unknown or expired token
         if r.status_code in (401, 403):
@@ -88,15 +89,7 @@ class IntrospectionVerifier:
                 "the introspection endpoint refused score-server's client credentials; check the configuration",
                 retryable=False,
             )
-        if r.status_code != 200:
-            raise UpstreamUnavailableError(f"the token introspection endpoint answered HTTP {r.status_code}")
-        try:
-            data = r.json()
-        except ValueError as exc:
-            raise UpstreamUnavailableError("the token introspection endpoint sent malformed JSON") from exc
-        if not isinstance(data, dict):
-            raise UpstreamUnavailableError("the token introspection endpoint sent malformed JSON")
-        return data
+        return json_object(r, SERVICE)
 
     def verify_sync(self, token: str) -> Principal:
         """Verify *token* (blocking).

@@ -21,10 +21,12 @@ import jwt
 from jwt import PyJWKSet
 
 from score.domain.errors import UnauthenticatedError, UpstreamUnavailableError
+from score.wire.upstream import json_object, unreachable
 
 log = logging.getLogger("score.auth")
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+SERVICE = "the identity provider"
 
 
 def discovery_url(issuer: str) -> str:
@@ -63,16 +65,8 @@ class JwksKeySet:
         try:
             r = httpx.get(url, timeout=self._timeout, follow_redirects=False)
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailableError(f"the identity provider is unreachable ({type(exc).__name__})") from exc
-        if r.status_code != 200:
-            raise UpstreamUnavailableError(f"the identity provider answered HTTP {r.status_code} for its keys")
-        try:
-            data = r.json()
-        except ValueError as exc:
-            raise UpstreamUnavailableError("the identity provider sent malformed JSON") from exc
-        if not isinstance(data, dict):
-            raise UpstreamUnavailableError("the identity provider sent malformed JSON")
-        return data
+            raise unreachable(SERVICE, exc) from exc
+        return json_object(r, SERVICE)
 
     def _resolve_jwks_url(self) -> str:
         if self._jwks_url is not None:

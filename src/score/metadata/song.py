@@ -18,6 +18,9 @@ import httpx
 
 from score.domain.errors import NotFoundError, UpstreamUnavailableError
 from score.domain.model import Access, AnalysisState, ObjectRecord
+from score.wire.upstream import json_object, unreachable
+
+SERVICE = "the metadata service (Song)"
 
 
 class SongMetadata:
@@ -48,18 +51,10 @@ class SongMetadata:
         try:
             r = await self._http.get(path)
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailableError(f"the metadata service (Song) is unreachable ({type(exc).__name__})") from exc
+            raise unreachable(SERVICE, exc) from exc
         if r.status_code in (400, 404):
             raise NotFoundError(f"{what} is not registered in the metadata service (Song)")
-        if r.status_code != 200:
-            raise UpstreamUnavailableError(f"the metadata service (Song) answered HTTP {r.status_code} for {what}")
-        try:
-            data = r.json()
-        except ValueError as exc:
-            raise UpstreamUnavailableError("the metadata service (Song) sent malformed JSON") from exc
-        if not isinstance(data, dict):
-            raise UpstreamUnavailableError("the metadata service (Song) sent malformed JSON")
-        return data
+        return json_object(r, SERVICE)
 
     async def _fetch(self, object_id: str) -> ObjectRecord:
         entity = await self._get_json(f"/entities/{quote(object_id, safe='')}", f"object {object_id}")
