@@ -23,6 +23,7 @@ import httpx
 from score.auth.jwt import token_hash
 from score.domain.errors import UnauthenticatedError, UpstreamUnavailableError
 from score.domain.model import Principal
+from score.domain.ports import TokenVerifier
 from score.domain.principal import scopes_from_claims
 from score.wire.upstream import json_object, unreachable
 
@@ -140,7 +141,7 @@ def looks_like_jwt(token: str) -> bool:
 class CompositeVerifier:
     """JWTs go to the JWT verifier, other tokens to introspection (when configured)."""
 
-    def __init__(self, jwt_verifier: Any, introspection: IntrospectionVerifier | None) -> None:
+    def __init__(self, jwt_verifier: TokenVerifier, introspection: IntrospectionVerifier | None) -> None:
         """Route between the two verifiers."""
         self._jwt = jwt_verifier
         self._introspection = introspection
@@ -148,6 +149,5 @@ class CompositeVerifier:
     async def verify(self, token: str) -> Principal:
         """Verify a bearer token of either kind."""
         if looks_like_jwt(token) or self._introspection is None:
-            principal: Principal = await self._jwt.verify(token)
-            return principal
+            return await self._jwt.verify(token)
         return await self._introspection.verify(token)

@@ -6,7 +6,9 @@ allowed or refused, and no URL leaves the server, without a line in the audit lo
 
 from __future__ import annotations
 
-from score.domain.access import authorize_download, authorize_upload
+from collections.abc import Callable
+
+from score.domain.access import ScopePolicy, authorize_download, authorize_upload
 from score.domain.errors import ForbiddenError, UnauthenticatedError
 from score.domain.model import AuditEvent, ObjectRecord, Principal
 from score.domain.ranges import ByteRange
@@ -28,18 +30,29 @@ def _event(
     )
 
 
+def _checked(
+    ctx: ServiceContext,
+    rule: Callable[[Principal, ObjectRecord | None, ScopePolicy], None],
+    action: str,
+    principal: Principal,
+    object_id: str,
+    record: ObjectRecord | None,
+) -> None:
+    try:
+        rule(principal, record, ctx.policy)
+    except (ForbiddenError, UnauthenticatedError) as exc:
+        ctx.auditor.record(_event(principal, action, object_id, record, "deny", reason=exc.message))
+        raise
+    ctx.auditor.record(_event(principal, action, object_id, record, "allow"))
+
+
 def check_upload(ctx: ServiceContext, principal: Principal, object_id: str, record: ObjectRecord | None) -> None:
     """Apply the upload policy and audit the decision.
 
     Raises:
         UnauthenticatedError / ForbiddenError: as the policy decides.
     """
-    try:
-        authorize_upload(principal, record, ctx.policy)
-    except (ForbiddenError, UnauthenticatedError) as exc:
-        ctx.auditor.record(_event(principal, "upload", object_id, record, "deny", reason=exc.message))
-        raise
-    ctx.auditor.record(_event(principal, "upload", object_id, record, "allow"))
+    _checked(ctx, authorize_upload, "upload", principal, object_id, record)
 
 
 def check_download(ctx: ServiceContext, principal: Principal, object_id: str, record: ObjectRecord | None) -> None:
@@ -48,12 +61,7 @@ def check_download(ctx: ServiceContext, principal: Principal, object_id: str, re
     Raises:
         UnauthenticatedError / ForbiddenError: as the policy decides.
     """
-    try:
-        authorize_download(principal, record, ctx.policy)
-    except (ForbiddenError, UnauthenticatedError) as exc:
-        ctx.auditor.record(_event(principal, "download", object_id, record, "deny", reason=exc.message))
-        raise
-    ctx.auditor.record(_event(principal, "download", object_id, record, "allow"))
+    _checked(ctx, authorize_download, "download", principal, object_id, record)
 
 
 def url_issued(

@@ -115,9 +115,7 @@ class S3ObjectStore:
 
         try:
             return await anyio.to_thread.run_sync(run)
-        except ClientError as exc:
-            raise exc from None
-        except BotoCoreError as exc:
+        except BotoCoreError as exc:  # no answer at all; a ClientError (an answer) is the caller's to read
             raise _upstream(exc, what) from exc
 
     def _sse(self) -> dict[str, str]:
