@@ -35,35 +35,33 @@ def add_arguments(down: argparse.ArgumentParser, object_id: Callable[[str], str]
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
-def _select(args: argparse.Namespace, settings: ClientSettings) -> list[str]:
+def _select(args: argparse.Namespace, settings: ClientSettings) -> list[Named]:
     chosen = [x for x in (args.object_id, args.manifest, args.analysis_id) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --manifest, --analysis-id (with --study-id)")
     if args.object_id:
-        return list(dict.fromkeys(args.object_id))
+        return [Named(oid) for oid in dict.fromkeys(args.object_id)]
     if args.manifest:
         from score.client.manifest import read_download_manifest
 
-        return read_download_manifest(args.manifest)
+        return [Named(oid) for oid in read_download_manifest(args.manifest)]
     if not args.study_id:
         raise e.InvalidRequestError("--analysis-id needs --study-id")
-    return client_metadata.analysis_object_ids(settings, args.analysis_id, args.study_id)
+    return client_metadata.analysis_files(settings, args.analysis_id, args.study_id)
 
 
-def _names(settings: ClientSettings, object_ids: list[str], layout: str) -> list[Named]:
-    if layout == "id":
-        return [Named(oid) for oid in object_ids]
+def _names(settings: ClientSettings, items: list[Named], layout: str) -> list[Named]:
+    """Look up the names the layout needs and the selection did not bring (one request per object)."""
+    if layout == "id" or all(item.file_name for item in items):
+        return items
     from score.client.metadata import MetadataApi
 
     api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
     try:
         out = []
-        for oid in object_ids:
-            entity = api.entity(oid)
-            if entity is None:
-                out.append(Named(oid))
-            else:
-                out.append(Named(oid, str(entity.get("fileName") or "") or None, str(entity.get("gnosId") or "") or None))
+        for item in items:
+            entity = None if item.file_name else api.entity(item.object_id)
+            out.append(client_metadata.named(entity) if entity is not None else item)
         return out
     finally:
         api.close()
@@ -76,8 +74,9 @@ def run(args: argparse.Namespace, settings: ClientSettings, progress: bool, say:
     from score.client.dataplane import DataPlane
     from score.client.download import Downloader
 
-    object_ids = _select(args, settings)
-    targets = plan_targets(_names(settings, object_ids, args.output_layout), args.output_layout)
+    items = _names(settings, _select(args, settings), args.output_layout)
+    object_ids = [item.object_id for item in items]
+    targets = plan_targets(items, args.output_layout)
     api = ServerApi(settings.server_url, settings.token, timeout=settings.timeout_seconds)
     data = DataPlane(timeout=settings.timeout_seconds)
     worst, ok, failed, total_bytes = ec.OK, 0, 0, 0

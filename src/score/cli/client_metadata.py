@@ -10,6 +10,7 @@ from typing import Any
 
 from score.cli import exit_codes as ec
 from score.cli.client_config import ClientSettings
+from score.client.layout import Named
 from score.client.manifest import UploadEntry, write_upload_manifest
 from score.client.metadata import MetadataApi
 from score.domain import errors as e
@@ -113,17 +114,22 @@ def set_state(args: argparse.Namespace, settings: ClientSettings, say: Any) -> i
     return ec.OK
 
 
-def analysis_object_ids(settings: ClientSettings, analysis_id: str, study: str) -> list[str]:
-    """Object ids of an analysis's files (for ``download --analysis-id``).
+def analysis_files(settings: ClientSettings, analysis_id: str, study: str) -> list[Named]:
+    """The files of an analysis, with their names (for ``download --analysis-id``).
 
     Raises:
         NotFoundError: the analysis has no files.
     """
     api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
     try:
-        ids = api.object_ids(analysis_id, study)
+        entities = api.analysis_entities(analysis_id, study)
     finally:
         api.close()
-    if not ids:
+    if not entities:
         raise e.NotFoundError(f"analysis {analysis_id} of study {study} has no files (or does not exist)")
-    return ids
+    return [named(entity) for entity in entities]
+
+
+def named(entity: dict[str, Any]) -> Named:
+    """An object and its name from a Song entity."""
+    return Named(str(entity["id"]), str(entity.get("fileName") or "") or None, str(entity.get("gnosId") or "") or None)

@@ -67,15 +67,15 @@ class MetadataApi:
             return None
         return out
 
-    def object_ids(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[str]:
-        """Every file's object id of an analysis (``GET /entities``, all pages, de-duplicated)."""
-        seen: dict[str, None] = {}
+    def analysis_entities(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every file entity of an analysis (``GET /entities``, all pages, de-duplicated by id)."""
+        seen: dict[str, dict[str, Any]] = {}
         page = 0
         while True:
             data = self._call("GET", "/entities", params={"gnosId": analysis_id, "projectCode": study,
                                                           "page": page, "size": page_size})
             for entity in data.get("content", []):
-                seen.setdefault(str(entity["id"]), None)
+                seen.setdefault(str(entity["id"]), entity)
             if data.get("last", True) or not data.get("content"):
-                return list(seen)
+                return list(seen.values())
             page += 1
