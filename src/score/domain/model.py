@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from score.domain.ranges import ByteRange
 
@@ -131,3 +132,28 @@ class AuditEvent:
     study: str | None = None
     reason: str = ""
     byte_range: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One registered file (Song's legacy "entity")."""
+
+    object_id: str
+    analysis_id: str
+    study: str
+    name: str
+    size: int
+    md5: str
+    type: str
+    access: Access
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRow:
+    """One analysis and its files."""
+
+    analysis_id: str
+    study: str
+    state: AnalysisState
+    payload: dict[str, Any]
+    files: list[FileRow]

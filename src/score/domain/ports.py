@@ -7,10 +7,13 @@ only these.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 from score.domain.model import (
+    AnalysisRow,
+    AnalysisState,
     AuditEvent,
+    FileRow,
     GetTarget,
     Listing,
     ObjectInfo,
@@ -161,3 +164,39 @@ class NullAuditor:
 
     def record(self, event: AuditEvent) -> None:
         """Drop *event*."""
+
+
+class AnalysisRegistry(Protocol):
+    """Analyses and their files, in Song's vocabulary (the embedded registry)."""
+
+    def submit(self, study: str, payload: dict[str, Any]) -> AnalysisRow:
+        """Register a new UNPUBLISHED analysis (blocking).
+
+        Raises:
+            InvalidRequestError: a malformed payload or study id.
+        """
+        ...
+
+    def analysis(self, study: str, analysis_id: str) -> AnalysisRow:
+        """One analysis with its files (blocking).
+
+        Raises:
+            NotFoundError: no such analysis in that study.
+        """
+        ...
+
+    def set_state(self, study: str, analysis_id: str, state: AnalysisState) -> AnalysisRow:
+        """Publish, unpublish or suppress (blocking).
+
+        Raises:
+            NotFoundError / ConflictError: unknown analysis; a suppressed one cannot come back.
+        """
+        ...
+
+    def entity(self, object_id: str) -> FileRow | None:
+        """The file with *object_id*, or None (blocking)."""
+        ...
+
+    def entities(self, analysis_id: str | None, study: str | None, page: int, size: int) -> tuple[list[FileRow], int]:
+        """A page of files and the total count (blocking)."""
+        ...

@@ -6,13 +6,13 @@ import anyio.to_thread
 
 from score.domain.errors import NotFoundError
 from score.domain.model import ObjectRecord
-from score.registry.store import RegistryStore
+from score.domain.ports import AnalysisRegistry
 
 
 class RegistryMetadata:
     """Object records straight from the embedded registry."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: AnalysisRegistry) -> None:
         """Read from *store*."""
         self._store = store
 

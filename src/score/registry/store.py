@@ -10,13 +10,12 @@ import json
 import sqlite3
 import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from score.domain.errors import ConflictError, InvalidRequestError, NotFoundError
 from score.domain.ids import is_md5_hex
-from score.domain.model import Access, AnalysisState
+from score.domain.model import Access, AnalysisRow, AnalysisState, FileRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis (
@@ -30,31 +29,6 @@ CREATE TABLE IF NOT EXISTS file (
 CREATE INDEX IF NOT EXISTS file_by_analysis ON file(analysis_id);
 """
 _FILE_NS = uuid.UUID("6f0a5b1e-4d9c-4a3e-9b1f-2c7d8e9a0b1c")
-
-
-@dataclass(frozen=True, slots=True)
-class FileRow:
-    """One registered file (Song's legacy "entity")."""
-
-    object_id: str
-    analysis_id: str
-    study: str
-    name: str
-    size: int
-    md5: str
-    type: str
-    access: Access
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisRow:
-    """One analysis and its files."""
-
-    analysis_id: str
-    study: str
-    state: AnalysisState
-    payload: dict[str, Any]
-    files: list[FileRow]
 
 
 def file_object_id(analysis_id: str, name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from score.registry.store import AnalysisRow, FileRow
+from score.domain.model import AnalysisRow, FileRow
 
 
 def entity_json(f: FileRow) -> dict[str, Any]:

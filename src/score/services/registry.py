@@ -12,8 +12,8 @@ from typing import Any
 import anyio.to_thread
 
 from score.domain.errors import ConflictError, NotFoundError
-from score.domain.model import Access, AnalysisState, ObjectRecord, Principal
-from score.registry.store import AnalysisRow, FileRow, RegistryStore
+from score.domain.model import Access, AnalysisRow, AnalysisState, FileRow, ObjectRecord, Principal
+from score.domain.ports import AnalysisRegistry
 from score.services.auditing import check_upload
 from score.services.context import ServiceContext
 from score.services.state import UploadStateRepository
@@ -24,7 +24,7 @@ MAX_PAGE = 2000
 class RegistryService:
     """The registry's operations over its store and the object store."""
 
-    def __init__(self, ctx: ServiceContext, store: RegistryStore) -> None:
+    def __init__(self, ctx: ServiceContext, store: AnalysisRegistry) -> None:
         """Bind to *ctx* (policy, audit, object store) and the registry *store*."""
         self._ctx = ctx
         self._store = store
