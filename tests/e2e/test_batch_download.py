@@ -70,3 +70,72 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
     assert by_id[o2]["status"] == by_id[o3]["status"] == "ok" and by_id[o2]["md5_verified"] is True
     assert lines[-1]["summary"] == {**lines[-1]["summary"], "objects": 3, "succeeded": 2, "failed": 1, "exit_code": 5}
     assert not (tmp_path / "j" / o1).exists() and md5_of(tmp_path / "j" / o2) == md5_of(s2)
+
+
+def test_too_little_free_space_is_refused_before_anything_is_written(
+    server_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    from collections import namedtuple
+
+    from score.cli import client_main
+
+    srv = server_factory(SCORE_METADATA__KIND="registry", SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(4 * MIB))
+    token = srv.token("score.READ", "score.WRITE")
+    _, oid, src = _publish_one(srv, token, tmp_path, "big.bam", 6 * MIB)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * MIB, 9 * MIB, 1 * MIB))
+    monkeypatch.setenv("ACCESSTOKEN", token)
+    monkeypatch.setenv("STORAGE_URL", srv.url)
+    # the size is known from the metadata: refused before the first request for data
+    out = tmp_path / "out"
+    assert client_main.main(["download", "--object-id", oid, "--output-dir", str(out)]) == 8
+    assert "needs 6.0 MiB" in capsys.readouterr().err
+    assert not out.exists() or not any(out.rglob("*"))
+    # an object the metadata cannot size is checked when it starts: refused, nothing written either
+    monkeypatch.setenv("METADATA_URL", "http://127.0.0.1:9")  # not consulted: --output-layout id --index false
+    assert client_main.main(["download", "--object-id", oid, "--output-dir", str(out), "--output-layout", "id",
+                             "--index", "false", "--json"]) == 8
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert line["status"] == "failed" and line["error_code"] == "disk_space" and "needs 6.0 MiB" in line["error"]
+    assert not (out / oid).exists()
+    monkeypatch.undo()
+    monkeypatch.setenv("ACCESSTOKEN", token)
+    monkeypatch.setenv("STORAGE_URL", srv.url)
+    assert client_main.main(["download", "--object-id", oid, "--output-dir", str(out), "--quiet"]) == 0
+    assert md5_of(out / "big.bam") == md5_of(src)
+
+
+def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: Path) -> None:
+    srv = server_factory(SCORE_METADATA__KIND="registry")
+    token = srv.token("score.READ", "score.WRITE")
+    src = tmp_path / "src"
+    src.mkdir()
+    names = ["x.bam", "x.bam.bai", "y.cram", "y.crai", "z.vcf.gz", "notes.txt"]
+    paths = [random_file(src / n, 3000 + i) for i, n in enumerate(names)]
+    manifest = tmp_path / "manifest.txt"
+    out = _ok(run_client(["submit", "--study-id", "IDX", "--files", *map(str, paths), "--manifest", str(manifest)],
+                         server=srv.url, token=token))
+    analysis = out.split("submitted analysis ")[1].split()[0]
+    _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
+    _ok(run_client(["publish", "--study-id", "IDX", "--analysis-id", analysis], server=srv.url, token=token))
+    ids = {Path(line.split("\t")[1]).name: line.split("\t")[0] for line in manifest.read_text().splitlines()[1:]}
+    data = [ids["x.bam"], ids["y.cram"], ids["z.vcf.gz"]]
+    r = run_client(["download", "--object-id", *data, "--output-dir", str(tmp_path / "with")],
+                   server=srv.url, token=token)
+    _ok(r)
+    got = sorted(p.name for p in (tmp_path / "with").iterdir() if p.is_file())
+    assert got == ["x.bam", "x.bam.bai", "y.crai", "y.cram", "z.vcf.gz"]
+    for name in got:
+        assert md5_of(tmp_path / "with" / name) == md5_of(src / name)
+    assert "no index file for z.vcf.gz" in r.stderr and "5 of 5 objects" in r.stdout
+    # the same through an ICGC portal manifest, bundle layout
+    portal = tmp_path / "portal.tsv"
+    portal.write_text("\n".join([ICGC_HEADER, f"collab\tFI1\t{ids['y.cram']}\tCRAM\ty.cram\t1\tm\t\tD\tP\tS"]) + "\n")
+    _ok(run_client(["download", "--manifest", str(portal), "--output-dir", str(tmp_path / "b"),
+                    "--output-layout", "bundle"], server=srv.url, token=token))
+    assert sorted(p.name for p in (tmp_path / "b" / analysis).iterdir()) == ["y.crai", "y.cram"]
+    # --index false: only what was asked for
+    _ok(run_client(["download", "--object-id", ids["x.bam"], "--output-dir", str(tmp_path / "without"),
+                    "--index", "false"], server=srv.url, token=token))
+    assert [p.name for p in (tmp_path / "without").iterdir()] == ["x.bam"]

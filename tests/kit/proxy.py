@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import http.client
 import threading
+from collections import Counter
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "host", "proxy-connection"}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients killed on purpose reset their connections: not worth a traceback."""
 
 
 class FaultProxy:
@@ -31,6 +37,9 @@ class FaultProxy:
         self.store_delay = store_delay
         self.corrupted = 0
         self.store_requests = 0
+        self.store_get_paths: Counter[str] = Counter()  # successful store GETs by URL path
+        self.in_flight = 0
+        self.max_in_flight = 0  # most store requests served at once
         self.lock = threading.Lock()
         proxy = self
 
@@ -47,6 +56,8 @@ class FaultProxy:
                 if urlsplit(path).path.startswith("/_store/"):
                     with proxy.lock:
                         proxy.store_requests += 1
+                        proxy.in_flight += 1
+                        proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
                         corrupt = self.command == "PUT" and proxy.corrupted < proxy.corrupt_puts and len(body) > 0
                         if corrupt:
                             proxy.corrupted += 1
@@ -55,31 +66,39 @@ class FaultProxy:
                     if proxy.store_delay:
                         time.sleep(proxy.store_delay)
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=120)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                conn.request(self.command, path, body=body if body or length else None, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                if self.command == "GET" and urlsplit(path).path.startswith("/_store/") and resp.status < 300:
-                    with proxy.lock:
-                        proxy.store_gets += 1
-                        flip = proxy.corrupted_gets < proxy.corrupt_gets and len(data) > 0
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    conn.request(self.command, path, body=body if body or length else None, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    if urlsplit(path).path.startswith("/_store/"):
+                        with proxy.lock:
+                            proxy.in_flight -= 1
+                    if self.command == "GET" and urlsplit(path).path.startswith("/_store/") and resp.status < 300:
+                        with proxy.lock:
+                            proxy.store_gets += 1
+                            proxy.store_get_paths[urlsplit(path).path] += 1
+                            flip = proxy.corrupted_gets < proxy.corrupt_gets and len(data) > 0
+                            if flip:
+                                proxy.corrupted_gets += 1
                         if flip:
-                            proxy.corrupted_gets += 1
-                    if flip:
-                        data = data[:-1] + bytes([data[-1] ^ 0xFF])
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in _HOP and k.lower() != "content-length":
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
+                            data = data[:-1] + bytes([data[-1] ^ 0xFF])
+                    self.send_response(resp.status)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in _HOP and k.lower() != "content-length":
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client went away (killed on purpose)
+                finally:
+                    conn.close()
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

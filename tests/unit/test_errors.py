@@ -85,6 +85,7 @@ def test_s3_xml_refusals_are_classified() -> None:
         (e.RangeNotSatisfiableError("x"), exit_codes.USAGE),
         (e.ConfigError("x"), exit_codes.USAGE),
         (e.ResumeStateError("x"), exit_codes.FAILURE),
+        (e.DiskSpaceError("x"), exit_codes.DISK_SPACE),
     ],
 )
 def test_exit_codes(exc: e.ScoreError, code: int) -> None:

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
+from dataclasses import replace
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_config import ClientSettings
+from score.client.diskspace import allocated, existing_ancestor
 from score.client.layout import LAYOUTS, Named, plan_targets
+from score.client.progress import Board, human
 from score.domain import errors as e
+
+if TYPE_CHECKING:
+    from score.client.download import DownloadResult
 
 
 def add_arguments(down: argparse.ArgumentParser, object_id: Callable[[str], str], boolean: Callable[[str], bool]) -> None:
@@ -31,6 +39,8 @@ def add_arguments(down: argparse.ArgumentParser, object_id: Callable[[str], str]
     down.add_argument("--offset", type=int, default=0)
     down.add_argument("--length", type=int, default=-1, help="bytes from offset (-1 = to the end)")
     down.add_argument("--validate", type=boolean, default=True, metavar="true|false", help="check the MD5")
+    down.add_argument("--index", type=boolean, default=True, metavar="true|false",
+                      help="also download each BAM/CRAM/VCF's index (.bai, .crai, .tbi, .csi, .idx) from its analysis")
     down.add_argument("--force", action="store_true", help="download again even if the file exists")
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
@@ -50,77 +60,156 @@ def _select(args: argparse.Namespace, settings: ClientSettings) -> list[Named]:
     return client_metadata.analysis_files(settings, args.analysis_id, args.study_id)
 
 
-def _names(settings: ClientSettings, items: list[Named], layout: str) -> list[Named]:
-    """Look up the names the layout needs and the selection did not bring (one request per object)."""
-    if layout == "id" or all(item.file_name for item in items):
+def _resolve(settings: ClientSettings, items: list[Named], layout: str, want_index: bool,
+             warn: Callable[[str], None]) -> list[Named]:
+    """Complete the selection from the metadata service: names and analyses (one lookup per object
+    that lacks them), then sizes and index files from each analysis (one request per analysis).
+
+    Objects the metadata service does not know stay as they are (named by id).
+    """
+    if not want_index and (layout == "id" or all(item.file_name for item in items)):
         return items
     from score.client.metadata import MetadataApi
+    from score.client.pairing import pair_indexes
 
     api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
     try:
-        out = []
+        known = []
         for item in items:
-            entity = None if item.file_name else api.entity(item.object_id)
-            out.append(client_metadata.named(entity) if entity is not None else item)
-        return out
+            entity = None if item.analysis_id else api.entity(item.object_id)
+            known.append(client_metadata.named(entity) if entity is not None else item)
+        files: dict[str, list[Named]] = {}
+        for analysis, study in dict.fromkeys((str(i.analysis_id), str(i.study)) for i in known
+                                             if i.analysis_id and i.study):
+            try:
+                files[analysis] = client_metadata.analysis_file_list(api, study, analysis)
+            except (e.NotFoundError, e.ForbiddenError) as exc:
+                warn(f"analysis {analysis}: {exc.message} (its sizes and index files are not looked up)")
     finally:
         api.close()
+    sizes = {f.object_id: f.size for listed in files.values() for f in listed}
+    known = [replace(i, size=i.size if i.size is not None else sizes.get(i.object_id)) for i in known]
+    if not want_index:
+        return known
+    pairing = pair_indexes(known, files)
+    for item in pairing.unpaired:
+        warn(f"no index file for {item.file_name} in analysis {item.analysis_id}")
+    return pairing.items
+
+
+def _check_space(items: list[Named], targets: dict[str, str], out_dir: Path, force: bool) -> None:
+    """Refuse up front when the known sizes of what is still to fetch exceed the free space.
+
+    Sizes come from the metadata service; partial downloads count only what they still lack.
+    Objects of unknown size are checked by the downloader when they start.
+
+    Raises:
+        DiskSpaceError: with the amounts, before anything is downloaded.
+    """
+    need = 0
+    for item in items:
+        if item.size is None or (not force and (out_dir / targets[item.object_id]).exists()):
+            continue
+        need += max(item.size - (0 if force else allocated(out_dir / f".{item.object_id}" / "data")), 0)
+    probe = existing_ancestor(out_dir)
+    free = shutil.disk_usage(probe).free
+    if need > free:
+        raise e.DiskSpaceError(
+            f"the download needs {human(need)} but {probe} has only {human(free)} free; nothing was downloaded"
+        )
+
+
+class _Report:
+    """Per-object lines (text or JSON) and the batch summary; called from one thread."""
+
+    def __init__(self, args: argparse.Namespace, say: Callable[[str], None], err: Callable[[str], None]) -> None:
+        self._json = args.json
+        self._say, self._err = say, err
+        self.worst, self.ok, self.failed, self.bytes = ec.OK, 0, 0, 0
+
+    def failure(self, line: dict[str, Any], exc: e.ScoreError) -> None:
+        self.failed += 1
+        code = ec.exit_code_for(exc)
+        self.worst = code if self.worst == ec.OK else self.worst
+        line.update(status="failed", error=exc.message, error_code=exc.code, exit_code=code)
+        if self._json:
+            self._say(json.dumps(line))
+        else:
+            self._err(f"{line['object_id']}: {exc.message}")
+
+    def success(self, line: dict[str, Any], r: DownloadResult) -> None:
+        self.ok += 1
+        self.bytes += 0 if r.skipped else r.size
+        line.update(status="skipped" if r.skipped else "ok", bytes=r.size, md5_verified=r.verified,
+                    retries=r.retries, parts_fetched=r.parts_fetched, parts_resumed=r.parts_resumed)
+        if self._json:
+            self._say(json.dumps(line))
+        elif r.skipped:
+            self._say(f"skipped {r.object_id}: {r.path} already exists (use --force to download it again)")
+        else:
+            check = "md5 verified" if r.verified else "md5 not verified"
+            self._say(f"downloaded {r.object_id} -> {r.path}: {r.size} bytes, {check}, {r.parts_fetched} of "
+                      f"{r.parts_total} parts fetched, {r.parts_resumed} resumed")
+
+    def summary(self, objects: int, seconds: float) -> None:
+        if self._json:
+            self._say(json.dumps({"summary": {"objects": objects, "succeeded": self.ok, "failed": self.failed,
+                                              "bytes": self.bytes, "seconds": round(seconds, 3),
+                                              "exit_code": self.worst}}))
+        elif objects > 1:
+            self._say(f"{self.ok} of {objects} objects downloaded or already complete, {self.failed} failed")
 
 
 def run(args: argparse.Namespace, settings: ClientSettings, progress: bool, say: Callable[[str], None],
         err: Callable[[str], None]) -> int:
-    """Download every selected object; the exit code is the worst failure's (0 when all succeeded)."""
+    """Download every selected object, several at once; the exit code is the worst failure's (0 if none)."""
     from score.client.api import ServerApi
     from score.client.dataplane import DataPlane
     from score.client.download import Downloader
 
-    items = _names(settings, _select(args, settings), args.output_layout)
-    object_ids = [item.object_id for item in items]
+    items = _resolve(settings, _select(args, settings), args.output_layout, args.index, err)
     targets = plan_targets(items, args.output_layout)
+    _check_space(items, targets, args.output_dir, args.force)
+    board = Board(len(items), progress and not args.json)
+    report = _Report(args, board.above(say), board.above(err))
     api = ServerApi(settings.server_url, settings.token, timeout=settings.timeout_seconds)
     data = DataPlane(timeout=settings.timeout_seconds)
-    worst, ok, failed, total_bytes = ec.OK, 0, 0, 0
+    dl = Downloader(api, data, parallel=settings.parallel, board=board)
     started = time.monotonic()
+
+    def one(oid: str) -> tuple[DownloadResult | e.ScoreError, float]:
+        t0 = time.monotonic()
+        try:
+            result: DownloadResult | e.ScoreError = dl.download(
+                oid, args.output_dir, offset=args.offset, length=args.length, validate=args.validate,
+                force=args.force, target=args.output_dir / targets[oid])
+        except e.ScoreError as exc:
+            if len(items) == 1 and not args.json:
+                raise  # one object: main() prints the error with its hint
+            result = exc
+        return result, round(time.monotonic() - t0, 3)
+
     try:
-        dl = Downloader(api, data, parallel=settings.parallel, show_progress=progress and not args.json)
-        for oid in object_ids:
-            t0 = time.monotonic()
-            line: dict[str, Any] = {"object_id": oid, "file": str(args.output_dir / targets[oid])}
+        with ThreadPoolExecutor(min(settings.parallel, len(items)), "score-file") as files:
+            futures = {files.submit(one, item.object_id): item.object_id for item in items}
             try:
-                r = dl.download(oid, args.output_dir, offset=args.offset, length=args.length,
-                                validate=args.validate, force=args.force, target=args.output_dir / targets[oid])
-            except e.ScoreError as exc:
-                if len(object_ids) == 1 and not args.json:
-                    raise
-                failed += 1
-                code = ec.exit_code_for(exc)
-                worst = code if worst == ec.OK else worst
-                line.update(status="failed", error=exc.message, error_code=exc.code, exit_code=code,
-                            seconds=round(time.monotonic() - t0, 3))
-                if args.json:
-                    say(json.dumps(line))
-                else:
-                    err(f"{oid}: {exc.message}")
-                continue
-            ok += 1
-            total_bytes += 0 if r.skipped else r.size
-            line.update(status="skipped" if r.skipped else "ok", bytes=r.size, md5_verified=r.verified,
-                        retries=r.retries, seconds=round(time.monotonic() - t0, 3))
-            if args.json:
-                say(json.dumps(line))
-            elif r.skipped:
-                say(f"skipped {oid}: {r.path} already exists (use --force to download it again)")
-            else:
-                check = "md5 verified" if r.verified else "md5 not verified"
-                say(f"downloaded {oid} -> {r.path}: {r.size} bytes, {check}, {r.parts_fetched} of "
-                    f"{r.parts_total} parts fetched, {r.parts_resumed} resumed")
+                for future in as_completed(futures):
+                    oid = futures[future]
+                    result, seconds = future.result()
+                    line: dict[str, Any] = {"object_id": oid, "file": str(args.output_dir / targets[oid]),
+                                            "seconds": seconds}
+                    if isinstance(result, e.ScoreError):
+                        report.failure(line, result)
+                    else:
+                        report.success(line, result)
+            except BaseException:
+                dl.cancel_all()
+                files.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
+        dl.close()
         api.close()
         data.close()
-    if args.json:
-        say(json.dumps({"summary": {"objects": len(object_ids), "succeeded": ok, "failed": failed,
-                                    "bytes": total_bytes, "seconds": round(time.monotonic() - started, 3),
-                                    "exit_code": worst}}))
-    elif len(object_ids) > 1:
-        say(f"{ok} of {len(object_ids)} objects downloaded or already complete, {failed} failed")
-    return worst
+        board.close()
+    report.summary(len(items), time.monotonic() - started)
+    return report.worst

@@ -131,5 +131,24 @@ def analysis_files(settings: ClientSettings, analysis_id: str, study: str) -> li
 
 
 def named(entity: dict[str, Any]) -> Named:
-    """An object and its name from a Song entity."""
-    return Named(str(entity["id"]), str(entity.get("fileName") or "") or None, str(entity.get("gnosId") or "") or None)
+    """An object, its name, analysis, size and study from a Song entity."""
+    size = entity.get("fileSize")
+    return Named(
+        str(entity["id"]),
+        str(entity.get("fileName") or "") or None,
+        str(entity.get("gnosId") or "") or None,
+        size if isinstance(size, int) and size >= 0 else None,
+        str(entity.get("projectCode") or "") or None,
+    )
+
+
+
+def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[Named]:
+    """The files of an analysis with names and sizes (``GET /studies/{study}/analysis/{id}``)."""
+    out = []
+    for f in api.analysis(study, analysis_id).get("files") or []:
+        if isinstance(f, dict) and f.get("objectId"):
+            size = f.get("fileSize")
+            out.append(Named(str(f["objectId"]), str(f.get("fileName") or "") or None, analysis_id,
+                             size if isinstance(size, int) and size >= 0 else None, study))
+    return out

@@ -12,6 +12,7 @@ NOT_FOUND = 4
 INTEGRITY = 5
 UPSTREAM = 6
 CONFLICT = 7
+DISK_SPACE = 8
 INTERRUPTED = 130
 
 _CODES: list[tuple[type[e.ScoreError], int]] = [
@@ -21,6 +22,7 @@ _CODES: list[tuple[type[e.ScoreError], int]] = [
     (e.IntegrityError, INTEGRITY),
     (e.UpstreamUnavailableError, UPSTREAM),
     (e.ConflictError, CONFLICT),
+    (e.DiskSpaceError, DISK_SPACE),
     (e.InvalidRequestError, USAGE),
     (e.ConfigError, USAGE),
 ]
@@ -29,6 +31,7 @@ HINTS: dict[int, str] = {
     AUTH: "check the access token (env ACCESSTOKEN) and its scopes",
     NOT_FOUND: "check the object id",
     INTEGRITY: "the data did not verify; nothing incomplete was kept under the final name",
+    DISK_SPACE: "free some space or choose another --output-dir; nothing was lost, re-run to resume",
     UPSTREAM: "the server or object store is unreachable; re-run the same command to resume",
 }
 

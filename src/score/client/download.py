@@ -14,6 +14,11 @@ limits a download on a fast network (bench/README.md):
 
 The file appears under its final name only once complete and verified. Expired URLs are
 refreshed by asking the server again; a killed download resumes from its recorded parts.
+
+One :class:`Downloader` may download several objects at once (from several threads): their
+parts share one pool of ``parallel`` workers, so connections and buffers stay bounded however
+many files are in flight, and the free-space check before each download counts what the others
+still need (:mod:`score.client.diskspace`).
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from score.client.api import ServerApi
+from score.client.diskspace import Claim, SpaceBook
 from score.client.dataplane import Cancelled, DataPlane, pwrite_all
 from score.client.journal import DownloadJournal, JournalHeader
-from score.client.progress import Progress
+from score.client.progress import Board, Progress
 from score.client.retry import RetryPolicy
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
@@ -66,9 +72,9 @@ class _Shared:
     retries: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Job:
-    """What every part worker of one download shares."""
+    """What every part worker of one download shares (hashed by identity)."""
 
     object_id: str
     offset: int
@@ -79,6 +85,13 @@ class _Job:
     journal: DownloadJournal
     cancel: threading.Event
     progress: Progress
+    futures: list[Future[None]] = field(default_factory=list)
+
+    def submit(self, pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Future[None]:
+        """Run a part task on the shared pool, remembered so that the file outlives it."""
+        future: Future[None] = pool.submit(fn, self, *args)
+        self.futures.append(future)
+        return future
 
 
 class Downloader:
@@ -92,13 +105,32 @@ class Downloader:
         parallel: int = 4,
         retry: RetryPolicy | None = None,
         show_progress: bool = False,
+        board: Board | None = None,
+        space: SpaceBook | None = None,
     ) -> None:
-        """Fetch up to *parallel* parts at once."""
+        """Fetch up to *parallel* parts at once, across every object in flight; report to *board*."""
         self._api = api
         self._data = data
         self._parallel = max(1, parallel)
         self._retry = retry or RetryPolicy()
         self._show = show_progress
+        self._board = board
+        self._pool = ThreadPoolExecutor(self._parallel, "score-down")
+        self._lock = threading.Lock()
+        self._jobs: set[_Job] = set()
+        self._stopped = False
+        self._space = space or SpaceBook()
+
+    def close(self) -> None:
+        """Stop the part workers (after :meth:`cancel_all`, promptly)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel_all(self) -> None:
+        """Interrupt every download in flight (their resume state is kept) and refuse new ones."""
+        with self._lock:
+            self._stopped = True
+            for job in self._jobs:
+                job.cancel.set()
 
     def download(
         self,
@@ -137,13 +169,17 @@ class Downloader:
             spec.objectSize,
             [(p.partNumber, p.offset, p.partSize, p.sourceMd5) for p in parts],
         )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        done = {n: m for n, m in journal.open(header).items() if m}
+        claim = self._space.claim(target, spec.objectSize, journal.data_path)
         try:
-            return self._run(spec, parts, range_start, journal, done, target, validate, offset, length)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            done = {n: m for n, m in journal.open(header).items() if m}
+            try:
+                return self._run(spec, parts, range_start, journal, done, target, validate, offset, length, claim)
+            finally:
+                journal.close()
         finally:
-            journal.close()
+            self._space.release(claim)
 
     def _run(
         self,
@@ -156,38 +192,46 @@ class Downloader:
         validate: bool,
         offset: int,
         length: int,
+        claim: Claim,
     ) -> DownloadResult:
         size = spec.objectSize
         expected = spec.objectMd5.lower() if validate and spec.objectMd5 else None
+        label = target.name if target.name != spec.objectId else f"download {spec.objectId}"
+        progress = self._board.track(label, size) if self._board else Progress(label, size, self._show)
+        claim.progress = progress
         fd = os.open(journal.data_path, os.O_RDWR | os.O_CREAT, 0o644)
-        cancel = threading.Event()
-        progress = Progress(f"download {spec.objectId}", size, self._show)
+        shared = _Shared({p.partNumber: p.url for p in parts if p.url}, {})
+        job = _Job(spec.objectId, offset, length, fd, range_start, shared, journal, threading.Event(), progress)
         file_md5: str | None = None
         try:
+            with self._lock:
+                if self._stopped:
+                    raise Cancelled
+                self._jobs.add(job)
             if os.fstat(fd).st_size != size:
                 os.ftruncate(fd, size)
-            shared = _Shared({p.partNumber: p.url for p in parts if p.url}, {})
             resumed = self._reverify(fd, parts, range_start, done, journal, shared, trust=expected is not None)
             progress.set_done(sum(p.partSize for p in parts if p.partNumber in shared.done))
             todo = [p for p in parts if p.partNumber not in shared.done]
-            job = _Job(spec.objectId, offset, length, fd, range_start, shared, journal, cancel, progress)
-            with ThreadPoolExecutor(self._parallel, "score-down") as executor:
-                try:
-                    futures = [executor.submit(self._fetch_part, job, p, expected is None) for p in todo]
-                    if expected is not None:
-                        whole = hashlib.md5()  # noqa: S324
-                        self._hash_in_order(job, parts, whole, futures)
-                    for f in futures:
-                        f.result()
-                    if expected is not None:
-                        file_md5 = whole.hexdigest()
-                        if file_md5 != expected:
-                            file_md5 = self._repair(executor, job, parts, expected, file_md5)
-                except BaseException:
-                    cancel.set()
-                    raise
+            futures = [job.submit(self._pool, self._fetch_part, p, expected is None) for p in todo]
+            if expected is not None:
+                whole = hashlib.md5()  # noqa: S324
+                self._hash_in_order(job, parts, whole, futures)
+            for f in futures:
+                f.result()
+            if expected is not None:
+                file_md5 = whole.hexdigest()
+                if file_md5 != expected:
+                    file_md5 = self._repair(job, parts, expected, file_md5)
             os.fsync(fd)
+        except BaseException:
+            job.cancel.set()
+            wait(job.futures)  # no worker may write to the descriptor once it is closed
+            progress.abandon()
+            raise
         finally:
+            with self._lock:
+                self._jobs.discard(job)
             os.close(fd)
         os.replace(journal.data_path, target)
         journal.discard()
@@ -197,9 +241,7 @@ class Downloader:
             retries=shared.retries,
         )
 
-    def _repair(
-        self, executor: ThreadPoolExecutor, job: _Job, parts: list[Part], expected: str, got: str
-    ) -> str:
+    def _repair(self, job: _Job, parts: list[Part], expected: str, got: str) -> str:
         """The whole-file MD5 disagrees: find the parts that differ from their ``sourceMd5``, fetch
         them again (checked as they stream) and hash the file once more.
 
@@ -223,7 +265,7 @@ class Downloader:
         for p in bad:
             job.journal.forget(p.partNumber)
             job.progress.add(-p.partSize)
-        for f in [executor.submit(self._fetch_part, job, p, True) for p in bad]:
+        for f in [job.submit(self._pool, self._fetch_part, p, True) for p in bad]:
             f.result()
         whole = hashlib.md5()  # noqa: S324
         _hash_range(job.fd, 0, sum(p.partSize for p in parts), whole, buf)
@@ -283,6 +325,8 @@ class Downloader:
 
     def _fetch_part(self, job: _Job, part: Part, check: bool) -> None:
         """Fetch one part into place; with *check*, its MD5 must equal ``sourceMd5``."""
+        if job.cancel.is_set():
+            raise Cancelled
         base = part.offset - job.range_start
         rng = ByteRange(part.offset, part.partSize)
         attempt = integrity_failures = 0

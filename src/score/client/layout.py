@@ -12,11 +12,13 @@ LAYOUTS = ("filename", "bundle", "id")
 
 @dataclass(frozen=True, slots=True)
 class Named:
-    """An object and what the metadata service knows of its name (None when it knows nothing)."""
+    """An object and what the metadata service knows of it (None when it knows nothing)."""
 
     object_id: str
     file_name: str | None = None
     analysis_id: str | None = None
+    size: int | None = None
+    study: str | None = None
 
 
 def _safe(name: str) -> str:

@@ -12,6 +12,7 @@ ScoreError                        base; ``code`` (wire name) and ``retryable``
 ├── IntegrityError                MD5 / ETag / size mismatch                         -> 422
 ├── UpstreamUnavailableError      store / metadata / identity provider down          -> 503 (retryable)
 ├── ResumeStateError              client side: resume state unusable
+├── DiskSpaceError                client side: not enough free space for a download
 └── ConfigError                   startup only; never reaches HTTP
 
 This module knows nothing about HTTP statuses or exit codes: ``server/errors.py`` and
@@ -101,6 +102,12 @@ class ResumeStateError(ScoreError):
     code = "resume_state"
 
 
+class DiskSpaceError(ScoreError):
+    """The output directory's file system has too little free space for what is to be downloaded."""
+
+    code = "disk_space"
+
+
 class ConfigError(ScoreError):
     """Settings are invalid; raised at start-up only."""
 
@@ -125,6 +132,7 @@ ALL_ERRORS: tuple[type[ScoreError], ...] = (
     IntegrityError,
     UpstreamUnavailableError,
     ResumeStateError,
+    DiskSpaceError,
     ConfigError,
     InternalError,
 )

@@ -26,6 +26,7 @@ STATUS: dict[type[e.ScoreError], int] = {
     e.IntegrityError: 422,
     e.UpstreamUnavailableError: 503,
     e.ResumeStateError: 500,
+    e.DiskSpaceError: 500,
     e.ConfigError: 500,
     e.InternalError: 500,
 }

@@ -1,0 +1,64 @@
+"""Which index file belongs to which BAM/CRAM/VCF (``download --index``): pure name matching.
+
+htslib looks for ``<file>.<ext>`` first and ``<stem>.<ext>`` second (``x.bam.bai``, then
+``x.bai``); both spellings are found here, the first one preferred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from score.client.layout import Named
+
+# data suffix -> index suffixes, in htslib's order of preference
+INDEX_SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (".bam", (".bai", ".csi")),
+    (".cram", (".crai",)),
+    (".vcf.gz", (".tbi", ".csi")),
+    (".vcf.bgz", (".tbi", ".csi")),
+    (".bcf", (".csi",)),
+    (".vcf", (".idx",)),
+)
+
+
+def index_names(name: str) -> list[str]:
+    """The names an index of *name* may have, best first; [] when *name* is not an indexable format."""
+    lower = name.lower()
+    for data, indexes in INDEX_SUFFIXES:
+        if lower.endswith(data):
+            stem = name[: -len(data)]
+            return [name + ix for ix in indexes] + [stem + ix for ix in indexes]
+    return []
+
+
+@dataclass
+class Pairing:
+    """The selection with the indexes added, and the data files for which none was found."""
+
+    items: list[Named]
+    added: int = 0
+    unpaired: list[Named] = field(default_factory=list)
+
+
+def pair_indexes(selected: list[Named], analysis_files: dict[str, list[Named]]) -> Pairing:
+    """Add, right after each indexable data file, its index from the same analysis.
+
+    *analysis_files* maps an analysis id to its files. An index that is already selected is not
+    added twice; files of unknown analysis are left alone.
+    """
+    chosen = {item.object_id for item in selected}
+    out = Pairing([])
+    for item in selected:
+        out.items.append(item)
+        names = index_names(item.file_name or "")
+        if not names or item.analysis_id is None:
+            continue
+        by_name = {f.file_name: f for f in analysis_files.get(item.analysis_id, []) if f.file_name}
+        index = next((by_name[n] for n in names if n in by_name), None)
+        if index is None:
+            out.unpaired.append(item)
+        elif index.object_id not in chosen:
+            chosen.add(index.object_id)
+            out.items.append(index)
+            out.added += 1
+    return out
