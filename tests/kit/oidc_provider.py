@@ -7,6 +7,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
 import httpx
 
 from tests.kit.servers import free_port
@@ -30,10 +33,10 @@ class OidcProvider:
         self.issuer = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, kid: str = "k1") -> OidcProvider:
-        """Launch and wait for the discovery document."""
+    def start(self, kid: str = "k1", access_ttl: int = 300) -> OidcProvider:
+        """Launch and wait for the discovery document; access tokens live *access_ttl* seconds."""
         self._proc = subprocess.Popen(
-            ["node", str(HERE / "provider.mjs"), str(self.port), kid],
+            ["node", str(HERE / "provider.mjs"), str(self.port), kid, str(access_ttl)],
             cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
@@ -81,7 +84,44 @@ class OidcProvider:
         httpx.post(self.issuer + "/token/revocation", data={"token": token}, auth=(CLIENT_ID, CLIENT_SECRET),
                    timeout=10).raise_for_status()
 
+    def approve_device(self, verification_uri_complete: str, user: str = "alice") -> str:
+        """Play the user in a browser: open the device URL, confirm the code, sign in, consent.
+
+        Returns the provider's last page (its success page).
+        """
+        with httpx.Client(follow_redirects=True, timeout=10) as browser:
+            page = browser.get(verification_uri_complete)
+            for _ in range(8):
+                forms = _forms(page.text)
+                if not forms:
+                    return page.text
+                action, fields = forms[0]
+                if "login" in fields:
+                    fields.update(login=user, password="any")
+                page = browser.post(urljoin(str(page.url), action), data=fields)
+        raise RuntimeError("the device sign-in did not finish")
+
     @property
     def introspection_url(self) -> str:
         """The RFC 7662 endpoint."""
         return self.issuer + "/token/introspection"
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append((a.get("action", ""), {}))
+        elif tag == "input" and self.forms and a.get("name"):
+            self.forms[-1][1][a["name"]] = a.get("value", "")
+
+
+def _forms(html: str) -> list[tuple[str, dict[str, str]]]:
+    """The forms of a page: (action, {input name: value})."""
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ ENV_PARALLEL = ("TRANSPORT_PARALLEL", "SCORE_PARALLEL")
 ENV_METADATA_URL = ("METADATA_URL", "SCORE_METADATA_URL")
 ENV_MEMORY = ("TRANSPORT_MEMORY", "SCORE_MEMORY")  # MiB, as Score's transport.memory (GB there; see README)
 ENV_PROFILE = ("SCORE_PROFILE",)
+ENV_ISSUER = ("SCORE_OIDC_ISSUER",)
+ENV_TOKEN_URL = ("SCORE_TOKEN_URL",)
+ENV_CLIENT_ID = ("SCORE_CLIENT_ID",)
+ENV_CLIENT_SECRET = ("SCORE_CLIENT_SECRET",)
+ENV_SCOPE = ("SCORE_OIDC_SCOPE",)
+ENV_CA_BUNDLE = ("SCORE_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,16 @@ class ClientSettings:
     metadata_url: str = ""  # Song, or score-server's embedded registry (the default)
     profile: str | None = None
     config_path: Path | None = None
+    oidc_issuer: str | None = None  # for login and token renewal
+    token_url: str | None = None  # instead of the issuer's discovery document
+    client_id: str | None = None
+    client_secret: str | None = None  # client credentials (pipelines)
+    scope: str | None = None
+    ca_bundle: Path | None = None  # PEM file of the CAs to trust (server, store, identity provider)
+    token_file: Path | None = None  # the tokens of score-client login for this profile
 
     def __repr__(self) -> str:
-        """Redacted representation."""
+        """Redacted representation (no token, no client secret)."""
         token = "<set>" if self.token else "<none>"
         return (
             f"ClientSettings(server_url={self.server_url!r}, metadata_url={self.metadata_url!r}, token={token}, "
@@ -78,6 +92,7 @@ def load_client_settings(
     memory_mib: int | None,
     metadata_url: str | None = None,
     profile: str | None = None,
+    ca_bundle: Path | None = None,
 ) -> ClientSettings:
     """Resolve the settings from flags (None = not given), environment and the config file.
 
@@ -88,6 +103,8 @@ def load_client_settings(
     path = config or (Path(env_config) if env_config else default_config_path())
     file = _read_file(path, explicit=config is not None or env_config is not None)
     name = profile or _env(ENV_PROFILE)
+    if name and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) or name in (".", ".."):
+        raise ConfigError(f"profile name {name!r}: use letters, digits, '.', '_' or '-'")
     profiles = file.get("profiles", {})
     if name:
         if not isinstance(profiles, dict) or not isinstance(profiles.get(name), dict):
@@ -108,6 +125,16 @@ def load_client_settings(
     for what, value in (("server URL", url), ("metadata URL", meta)):
         if not str(value).startswith(("http://", "https://")):
             raise ConfigError(f"{what} {value!r} must start with http:// or https://")
+    secret = _env(ENV_CLIENT_SECRET) or file.get("client_secret")
+    secret_file = file.get("client_secret_file")
+    if not secret and secret_file:
+        try:
+            secret = Path(str(secret_file)).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read client_secret_file {secret_file}: {exc.strerror}") from None
+    ca = ca_bundle or _env(ENV_CA_BUNDLE) or file.get("ca_bundle")
+    if ca and not Path(str(ca)).expanduser().is_file():
+        raise ConfigError(f"CA bundle {ca} is not a file")
     return ClientSettings(
         server_url=str(url),
         token=str(token) if token else None,
@@ -116,4 +143,11 @@ def load_client_settings(
         metadata_url=str(meta),
         profile=name,
         config_path=path,
+        oidc_issuer=_env(ENV_ISSUER) or file.get("oidc_issuer"),
+        token_url=_env(ENV_TOKEN_URL) or file.get("token_url"),
+        client_id=_env(ENV_CLIENT_ID) or file.get("client_id"),
+        client_secret=str(secret) if secret else None,
+        scope=_env(ENV_SCOPE) or file.get("scope"),
+        ca_bundle=Path(str(ca)).expanduser() if ca else None,
+        token_file=default_config_path().parent / "tokens" / f"{name or 'default'}.json",
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from score.cli import client_metadata
 from score.cli import exit_codes as ec
-from score.cli.client_config import ClientSettings
+from score.cli.client_session import Session
 from score.client.diskspace import allocated, existing_ancestor
 from score.client.layout import LAYOUTS, Named, plan_targets
 from score.client.progress import Board, human
@@ -45,7 +45,7 @@ def add_arguments(down: argparse.ArgumentParser, object_id: Callable[[str], str]
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
-def _select(args: argparse.Namespace, settings: ClientSettings) -> list[Named]:
+def _select(args: argparse.Namespace, session: Session) -> list[Named]:
     chosen = [x for x in (args.object_id, args.manifest, args.analysis_id) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --manifest, --analysis-id (with --study-id)")
@@ -57,10 +57,10 @@ def _select(args: argparse.Namespace, settings: ClientSettings) -> list[Named]:
         return [Named(oid) for oid in read_download_manifest(args.manifest)]
     if not args.study_id:
         raise e.InvalidRequestError("--analysis-id needs --study-id")
-    return client_metadata.analysis_files(settings, args.analysis_id, args.study_id)
+    return client_metadata.analysis_files(session, args.analysis_id, args.study_id)
 
 
-def _resolve(settings: ClientSettings, items: list[Named], layout: str, want_index: bool,
+def _resolve(session: Session, items: list[Named], layout: str, want_index: bool,
              warn: Callable[[str], None]) -> list[Named]:
     """Complete the selection from the metadata service: names and analyses (one lookup per object
     that lacks them), then sizes and index files from each analysis (one request per analysis).
@@ -69,10 +69,9 @@ def _resolve(settings: ClientSettings, items: list[Named], layout: str, want_ind
     """
     if not want_index and (layout == "id" or all(item.file_name for item in items)):
         return items
-    from score.client.metadata import MetadataApi
     from score.client.pairing import pair_indexes
 
-    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    api = session.metadata()
     try:
         known = []
         for item in items:
@@ -160,20 +159,19 @@ class _Report:
             self._say(f"{self.ok} of {objects} objects downloaded or already complete, {self.failed} failed")
 
 
-def run(args: argparse.Namespace, settings: ClientSettings, progress: bool, say: Callable[[str], None],
+def run(args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None],
         err: Callable[[str], None]) -> int:
     """Download every selected object, several at once; the exit code is the worst failure's (0 if none)."""
-    from score.client.api import ServerApi
-    from score.client.dataplane import DataPlane
     from score.client.download import Downloader
 
-    items = _resolve(settings, _select(args, settings), args.output_layout, args.index, err)
+    settings = session.settings
+    items = _resolve(session, _select(args, session), args.output_layout, args.index, err)
     targets = plan_targets(items, args.output_layout)
     _check_space(items, targets, args.output_dir, args.force)
     board = Board(len(items), progress and not args.json)
     report = _Report(args, board.above(say), board.above(err))
-    api = ServerApi(settings.server_url, settings.token, timeout=settings.timeout_seconds)
-    data = DataPlane(timeout=settings.timeout_seconds)
+    api = session.server()
+    data = session.data_plane()
     dl = Downloader(api, data, parallel=settings.parallel, board=board)
     started = time.monotonic()
 

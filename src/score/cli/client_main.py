@@ -14,7 +14,9 @@ from typing import Any
 from score import __version__
 from score.cli import client_download, client_metadata
 from score.cli import exit_codes as ec
+from score.cli import client_login
 from score.cli.client_config import ClientSettings, load_client_settings
+from score.cli.client_session import Session
 from score.domain import errors as e
 from score.domain.ids import validate_object_id
 
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--profile", help="a [profiles.NAME] table of the config file (env SCORE_PROFILE)")
     common.add_argument("--parallel", type=int, help="parallel part transfers (env TRANSPORT_PARALLEL; default 4)")
     common.add_argument("--memory", type=int, metavar="MIB", help="upload buffer budget in MiB (default 100)")
+    common.add_argument("--ca-bundle", type=Path, help="PEM file of the CAs to trust (env SCORE_CA_BUNDLE)")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     common.add_argument("--silent", action="store_true", help="print nothing at all")
     p = argparse.ArgumentParser(prog="score-client", description="Transfer files through a Score server.")
@@ -58,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     url.add_argument("--object-id", required=True, type=_object_id)
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
     client_metadata.add_commands(sub, common)
+    client_login.add_commands(sub, common)
     sub.add_parser("info", parents=[common], help="show the effective settings and the server (never the token)")
     show = sub.add_parser("manifest", parents=[common], help="print a manifest file")
     show.add_argument("--manifest", required=True, type=Path)
@@ -71,16 +75,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, flush=True)
 
 
-def _clients(settings: ClientSettings) -> tuple[Any, Any]:
-    from score.client.api import ServerApi
-    from score.client.dataplane import DataPlane
-
-    api = ServerApi(settings.server_url, settings.token, timeout=settings.timeout_seconds)
-    data = DataPlane(timeout=settings.timeout_seconds)
-    return api, data
-
-
-def _upload(args: argparse.Namespace, settings: ClientSettings, progress: bool) -> int:
+def _upload(args: argparse.Namespace, session: Session, progress: bool) -> int:
     from score.client.manifest import UploadEntry, read_upload_manifest
     from score.client.upload import Uploader
 
@@ -95,7 +90,8 @@ def _upload(args: argparse.Namespace, settings: ClientSettings, progress: bool) 
     for entry in entries:
         if not entry.path.is_file():
             raise e.InvalidRequestError(f"{entry.path} is not a readable file")
-    api, data = _clients(settings)
+    settings = session.settings
+    api, data = session.server(), session.data_plane()
     try:
         up = Uploader(api, data, parallel=settings.parallel, memory_bytes=settings.memory_bytes, show_progress=progress)
         for entry in entries:
@@ -111,10 +107,8 @@ def _upload(args: argparse.Namespace, settings: ClientSettings, progress: bool) 
     return ec.OK
 
 
-def _url(args: argparse.Namespace, settings: ClientSettings) -> int:
-    from score.client.api import ServerApi
-
-    api = ServerApi(settings.server_url, settings.token, timeout=settings.timeout_seconds)
+def _url(args: argparse.Namespace, session: Session) -> int:
+    api = session.server()
     try:
         spec = api.download_spec(args.object_id, external=True)
     finally:
@@ -124,6 +118,17 @@ def _url(args: argparse.Namespace, settings: ClientSettings) -> int:
         raise e.NotFoundError(f"the server returned no URL for {args.object_id}")
     _say(args, url)
     return ec.OK
+
+
+def _renewal(settings: ClientSettings) -> str:
+    from score.client.tokens import TokenCache
+
+    saved = TokenCache(settings.token_file).load() if settings.token_file else {}
+    if settings.client_id and settings.client_secret:
+        return f"client credentials of {settings.client_id} (never shown)"
+    if saved.get("refresh_token"):
+        return f"login of client {saved.get('client_id')} at {saved.get('issuer')}, saved in {settings.token_file}"
+    return "none (set client_id and client_secret, or run score-client login)"
 
 
 def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
@@ -142,6 +147,7 @@ def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
                                                    else " (absent)"),
         f"profile:       {settings.profile or '(none)'}",
         f"access token:  {token}",
+        f"renewal:       {_renewal(settings)}",
         f"parallel:      {settings.parallel} parts, {settings.memory_bytes // (1024 * 1024)} MiB of upload buffers",
     ]
     try:
@@ -153,6 +159,28 @@ def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
     for line in lines:
         _say(args, line)
     return ec.OK
+
+
+def _run(args: argparse.Namespace, session: Session) -> int:
+    progress = sys.stderr.isatty() and not args.quiet and not args.silent
+    if args.command == "upload":
+        return _upload(args, session, progress)
+    if args.command == "download":
+        return client_download.run(args, session, progress, lambda t: _say(args, t), lambda t: _err(args, t))
+    if args.command == "submit":
+        return client_metadata.submit(args, session, lambda text: _say(args, text))
+    if args.command in ("publish", "unpublish"):
+        return client_metadata.set_state(args, session, lambda text: _say(args, text))
+    if args.command == "login":
+        return client_login.login(args, session, lambda text: _err_plain(args, text))
+    if args.command == "logout":
+        return client_login.logout(session, lambda text: _say(args, text))
+    return _url(args, session)
+
+
+def _err_plain(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "silent", False):
+        print(text, file=sys.stderr, flush=True)
 
 
 def _err(args: argparse.Namespace, text: str) -> None:
@@ -182,22 +210,18 @@ def main(argv: list[str] | None = None) -> int:
             memory_mib=args.memory,
             metadata_url=getattr(args, "metadata_url", None),
             profile=args.profile,
+            ca_bundle=args.ca_bundle,
         )
-        progress = sys.stderr.isatty() and not args.quiet and not args.silent
-        if args.command == "upload":
-            return _upload(args, settings, progress)
-        if args.command == "download":
-            return client_download.run(args, settings, progress, lambda t: _say(args, t), lambda t: _err(args, t))
-        if args.command == "submit":
-            return client_metadata.submit(args, settings, lambda text: _say(args, text))
         if args.command == "info":
             return _info(args, settings)
         if args.command == "manifest":
             _say(args, args.manifest.read_text(encoding="utf-8").rstrip("\n"))
             return ec.OK
-        if args.command in ("publish", "unpublish"):
-            return client_metadata.set_state(args, settings, lambda text: _say(args, text))
-        return _url(args, settings)
+        session = Session(settings)
+        try:
+            return _run(args, session)
+        finally:
+            session.close()
     except e.ScoreError as exc:
         code = ec.exit_code_for(exc)
         hint = ec.HINTS.get(code)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from score.cli import exit_codes as ec
-from score.cli.client_config import ClientSettings
+from score.cli.client_session import Session
 from score.client.layout import Named
 from score.client.manifest import UploadEntry, write_upload_manifest
-from score.client.metadata import MetadataApi
+from score.client.metadata import MetadataApi  # noqa: TC001 - a parameter type
 from score.domain import errors as e
 
 
@@ -73,7 +73,7 @@ def _payload_from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
     return {"studyId": args.study_id, "analysisType": {"name": "submittedFiles"}, "files": files}, paths
 
 
-def submit(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
+def submit(args: argparse.Namespace, session: Session, say: Any) -> int:
     """Check the files exist, submit, write the manifest (only after the server accepted)."""
     if args.files:
         payload, paths = _payload_from_files(args)
@@ -88,7 +88,7 @@ def submit(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
             if not isinstance(name, str) or not (input_dir / name).is_file():
                 raise e.InvalidRequestError(f"{input_dir / str(name)} is not a file; use --input-dir")
             paths[name] = input_dir / name
-    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    api = session.metadata()
     try:
         out = api.submit(args.study_id, payload)
         analysis_id = str(out["analysisId"])
@@ -103,9 +103,9 @@ def submit(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
     return ec.OK
 
 
-def set_state(args: argparse.Namespace, settings: ClientSettings, say: Any) -> int:
+def set_state(args: argparse.Namespace, session: Session, say: Any) -> int:
     """Publish or unpublish."""
-    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    api = session.metadata()
     try:
         out = api.set_state(args.study_id, args.analysis_id, args.command)
     finally:
@@ -114,13 +114,13 @@ def set_state(args: argparse.Namespace, settings: ClientSettings, say: Any) -> i
     return ec.OK
 
 
-def analysis_files(settings: ClientSettings, analysis_id: str, study: str) -> list[Named]:
+def analysis_files(session: Session, analysis_id: str, study: str) -> list[Named]:
     """The files of an analysis, with their names (for ``download --analysis-id``).
 
     Raises:
         NotFoundError: the analysis has no files.
     """
-    api = MetadataApi(settings.metadata_url, settings.token, timeout=settings.timeout_seconds)
+    api = session.metadata()
     try:
         entities = api.analysis_entities(analysis_id, study)
     finally:

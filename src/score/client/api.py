@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
 
 from score import __version__
 from score.client.retry import RetryPolicy, with_retry
+from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
 from score.wire.schemas import ErrorBody, ObjectSpecification, PartUrl, UploadProgress
 
@@ -57,18 +59,21 @@ class ServerApi:
     def __init__(
         self,
         base_url: str,
-        token: str | None,
+        token: str | TokenSource | None,
         *,
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
-        """Talk to *base_url* with bearer *token* (None for anonymous)."""
+        """Talk to *base_url* with bearer tokens from *token* (None for anonymous).
+
+        HTTP(S) proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``...).
+        """
         headers = {"User-Agent": f"score-client/{__version__}"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport,
+            auth=BearerAuth(as_source(token)), verify=verify,
         )
         self._retry = retry or RetryPolicy()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -16,9 +17,10 @@ __all__ = ["Cancelled", "DataPlane", "pwrite_all"]
 class DataPlane:
     """A pooled HTTP client for signed URLs, shared by all part workers."""
 
-    def __init__(self, timeout: float = 60.0) -> None:
-        """Each worker thread keeps its own connections; *timeout* applies to connect and reads."""
-        self._http = SignedUrlHttp(timeout)
+    def __init__(self, timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Each worker thread keeps its own connections; *timeout* applies to connect and reads;
+        *ssl_context* says which CAs to trust."""
+        self._http = SignedUrlHttp(timeout, ssl_context)
 
     def close(self) -> None:
         """Release connections."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ import httpx
 
 from score import __version__
 from score.client.api import error_from_response, transport_error
+from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
 
 PAGE_SIZE = 2000
@@ -17,12 +19,18 @@ PAGE_SIZE = 2000
 class MetadataApi:
     """Submit, read, publish; find an analysis's files."""
 
-    def __init__(self, base_url: str, token: str | None, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | TokenSource | None,
+        *,
+        timeout: float = 60.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         """Talk to the metadata service at *base_url* (the token is sent for writes and reads alike)."""
         headers = {"User-Agent": f"score-client/{__version__}"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
+                                  auth=BearerAuth(as_source(token)), verify=verify)
 
     def close(self) -> None:
         """Release connections."""
