@@ -71,14 +71,17 @@ def _serve(settings: ServerSettings) -> int:
         else f"s3 store {storage.endpoint or 'AWS ' + storage.region}, bucket {storage.object_bucket}"
     )
     log.info(
-        "score-server %s listening on http://%s:%s (%s, %s auth)",
+        "score-server %s listening on %s://%s:%s (%s, %s auth)",
         __version__,
+        "https" if settings.tls_cert else "http",
         settings.host,
         settings.port,
         where,
         "embedded" if settings.auth.embedded else "external",
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False)
+    tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False,
+                **tls)  # type: ignore[arg-type]
     return 0
 
 

@@ -48,9 +48,21 @@ def _is_error_body(response: httpx.Response) -> bool:
     return True
 
 
+def untrusted_certificate(exc: BaseException, where: str) -> e.ScoreError | None:
+    """A TLS certificate the client does not trust: not worth retrying, and the fix is local."""
+    if "CERTIFICATE_VERIFY_FAILED" not in str(exc) and not isinstance(exc, ssl.SSLCertVerificationError):
+        return None
+    return e.ConfigError(
+        f"the TLS certificate of {where} is not trusted ({getattr(exc, 'verify_message', None) or 'verify failed'}); "
+        "give its CA with --ca-bundle or SCORE_CA_BUNDLE"
+    )
+
+
 def transport_error(exc: httpx.HTTPError, what: str) -> e.ScoreError:
-    """A network failure, retryable."""
-    return e.UpstreamUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
+    """A network failure, retryable (an untrusted certificate is not)."""
+    return untrusted_certificate(exc, what.rsplit(" ", 1)[-1]) or e.UpstreamUnavailableError(
+        f"{what}: {type(exc).__name__}: {exc}"
+    )
 
 
 class ServerApi:

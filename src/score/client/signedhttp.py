@@ -4,21 +4,25 @@ Bulk bytes go straight between the socket and one buffer: ``readinto`` into a re
 per-thread buffer on GET, ``send`` of memoryview slices on PUT, so a part costs a few system
 calls per MiB and no copies (httpx's per-chunk event parsing and copies halved throughput, see
 bench/README.md). Connections are kept alive per thread and per origin. No token is ever sent.
+Proxies come from the environment as for the REST client; HTTPS goes through a CONNECT tunnel.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import re
 import ssl
 import threading
+import urllib.request
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from score.client.api import error_from_response
+from score.client.api import error_from_response, untrusted_certificate
 from score.domain import errors as e
 from score.domain.integrity import hex_to_b64, normalize_etag
 from score.domain.ranges import ByteRange
@@ -51,6 +55,41 @@ def _describe(url: str) -> str:
     return f"{u.scheme}://{u.netloc}{u.path}"
 
 
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy: where it listens and the headers it wants (``Proxy-Authorization``)."""
+
+    netloc: str
+    headers: dict[str, str]
+
+
+def proxy_for(scheme: str, netloc: str) -> Proxy | None:
+    """The proxy the environment names for *scheme* (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``),
+    unless ``NO_PROXY`` exempts the host: the same rules as the REST client (httpx) and curl.
+
+    Raises:
+        ConfigError: a proxy URL that is not ``http://``.
+    """
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get(scheme) or proxies.get("all")
+    if not url or urllib.request.proxy_bypass(netloc.rsplit("@", 1)[-1]):
+        return None
+    p = urlsplit(url if "://" in url else f"http://{url}")
+    if p.scheme != "http" or not p.hostname:
+        raise e.ConfigError(f"only http:// proxies are supported for transfers, not {p.scheme}://{p.hostname}")
+    headers = {}
+    if p.username:
+        creds = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds).decode()
+    return Proxy(f"{p.hostname}:{p.port or 80}", headers)
+
+
+class _ProxiedHTTPConnection(http.client.HTTPConnection):
+    """A connection to an HTTP proxy that forwards plain-HTTP requests."""
+
+    proxy_headers: dict[str, str] = {}  # noqa: RUF012 - set per instance
+
+
 class SignedUrlHttp:
     """PUTs parts and fetches byte ranges; safe to share between threads (each has its own connections)."""
 
@@ -72,12 +111,19 @@ class SignedUrlHttp:
         conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
         conn = conns.get((scheme, netloc))
         if conn is None:
-            if scheme == "https":
-                conn = http.client.HTTPSConnection(netloc, timeout=self._timeout, context=self._ssl)
-            elif scheme == "http":
-                conn = http.client.HTTPConnection(netloc, timeout=self._timeout)
-            else:
+            if scheme not in ("http", "https"):
                 raise e.InvalidRequestError(f"unsupported URL scheme {scheme!r} from the server")
+            proxy = proxy_for(scheme, netloc)
+            if proxy is None and scheme == "https":
+                conn = http.client.HTTPSConnection(netloc, timeout=self._timeout, context=self._ssl)
+            elif proxy is None:
+                conn = http.client.HTTPConnection(netloc, timeout=self._timeout)
+            elif scheme == "https":  # a CONNECT tunnel: TLS end to end, the proxy sees only host and port
+                conn = http.client.HTTPSConnection(proxy.netloc, timeout=self._timeout, context=self._ssl)
+                conn.set_tunnel(netloc, headers=proxy.headers)
+            else:  # plain HTTP through the proxy: absolute-form request targets
+                conn = _ProxiedHTTPConnection(proxy.netloc, timeout=self._timeout)
+                conn.proxy_headers = proxy.headers
             conns[(scheme, netloc)] = conn
             with self._lock:
                 self._all.append(conn)
@@ -109,7 +155,12 @@ class SignedUrlHttp:
         for fresh in (False, True):
             conn = self._connection(u.scheme, u.netloc)
             try:
-                conn.putrequest(method, target, skip_accept_encoding=True)
+                if isinstance(conn, _ProxiedHTTPConnection):
+                    conn.putrequest(method, f"http://{u.netloc}{target}", skip_accept_encoding=True)
+                    for name, value in conn.proxy_headers.items():
+                        conn.putheader(name, value)
+                else:
+                    conn.putrequest(method, target, skip_accept_encoding=True)
                 for name, value in headers.items():
                     conn.putheader(name, value)
                 conn.endheaders()
@@ -126,6 +177,9 @@ class SignedUrlHttp:
                     raise e.UpstreamUnavailableError(f"{method} {_describe(url)}: {type(exc).__name__}") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop(u.scheme, u.netloc)
+                untrusted = untrusted_certificate(exc, f"{u.scheme}://{u.netloc}")
+                if untrusted is not None:
+                    raise untrusted from None
                 raise e.UpstreamUnavailableError(f"{method} {_describe(url)}: {type(exc).__name__}: {exc}") from None
         raise AssertionError("unreachable")
 

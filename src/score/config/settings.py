@@ -192,6 +192,8 @@ class ServerSettings(BaseSettings):
     data_dir: Path = Field(Path("score-data"), description="SCORE_DATA_DIR")
     public_url: str | None = Field(None, description="SCORE_PUBLIC_URL: base of the URLs the local store signs")
     log_level: str = Field("INFO", description="SCORE_LOG_LEVEL")
+    tls_cert: Path | None = Field(None, description="SCORE_TLS_CERT: PEM certificate (chain) to serve HTTPS with")
+    tls_key: Path | None = Field(None, description="SCORE_TLS_KEY: its PEM private key")
     upload_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_UPLOAD_URL_TTL")
     download_url_ttl: timedelta = Field(timedelta(minutes=15), description="SCORE_DOWNLOAD_URL_TTL")
     audit_log: Path | None = Field(None, description="SCORE_AUDIT_LOG: JSON-lines audit file (default: with the logs)")
@@ -223,6 +225,15 @@ class ServerSettings(BaseSettings):
             ipaddress.ip_network(item.strip(), strict=False)  # ValueError -> a clear config error
         return v
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both tls_cert and tls_key (SCORE_TLS_CERT, SCORE_TLS_KEY), or neither")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} is not a file")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
@@ -233,7 +244,8 @@ class ServerSettings(BaseSettings):
     @property
     def base_url(self) -> str:
         """The URL the local store's signed URLs start with."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return (self.public_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
     def settings_customise_sources(
