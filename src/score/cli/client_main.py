@@ -14,7 +14,7 @@ from typing import Any
 from score import __version__
 from score.cli import client_download, client_metadata
 from score.cli import exit_codes as ec
-from score.cli import client_login
+from score.cli import client_login, client_upload
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
 from score.domain import errors as e
@@ -75,38 +75,6 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, flush=True)
 
 
-def _upload(args: argparse.Namespace, session: Session, progress: bool) -> int:
-    from score.client.manifest import UploadEntry, read_upload_manifest
-    from score.client.upload import Uploader
-
-    if args.manifest is not None:
-        if args.object_id or args.file:
-            raise e.InvalidRequestError("give either --manifest or --object-id with --file, not both")
-        entries = read_upload_manifest(args.manifest)
-    elif args.object_id and args.file:
-        entries = [UploadEntry(args.object_id, args.file, args.md5 or "")]
-    else:
-        raise e.InvalidRequestError("give --object-id and --file, or --manifest")
-    for entry in entries:
-        if not entry.path.is_file():
-            raise e.InvalidRequestError(f"{entry.path} is not a readable file")
-    settings = session.settings
-    api, data = session.server(), session.data_plane()
-    try:
-        up = Uploader(api, data, parallel=settings.parallel, memory_bytes=settings.memory_bytes, show_progress=progress)
-        for entry in entries:
-            r = up.upload(entry.object_id, entry.path, entry.md5 or None, args.force)
-            _say(
-                args,
-                f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts "
-                f"sent, {r.parts_skipped} already on the server",
-            )
-    finally:
-        api.close()
-        data.close()
-    return ec.OK
-
-
 def _url(args: argparse.Namespace, session: Session) -> int:
     api = session.server()
     try:
@@ -164,7 +132,7 @@ def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
 def _run(args: argparse.Namespace, session: Session) -> int:
     progress = sys.stderr.isatty() and not args.quiet and not args.silent
     if args.command == "upload":
-        return _upload(args, session, progress)
+        return client_upload.run(args, session, progress, lambda text: _say(args, text))
     if args.command == "download":
         return client_download.run(args, session, progress, lambda t: _say(args, t), lambda t: _err(args, t))
     if args.command == "submit":

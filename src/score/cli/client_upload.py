@@ -1,0 +1,74 @@
+"""``score-client upload``: one file, or every file of a Song manifest.
+
+Small files of a manifest go several at once, each with one part transfer and an equal share of
+the memory budget, so the whole batch stays within ``--parallel`` transfers and ``--memory``; large
+files go one after another, each with every transfer and the whole budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
+
+from score.cli import exit_codes as ec
+from score.cli.client_session import Session
+from score.client.manifest import UploadEntry, read_upload_manifest
+from score.domain import errors as e
+
+if TYPE_CHECKING:
+    from score.client.upload import UploadResult
+
+
+def _entries(args: argparse.Namespace) -> list[UploadEntry]:
+    if args.manifest is not None:
+        if args.object_id or args.file:
+            raise e.InvalidRequestError("give either --manifest or --object-id with --file, not both")
+        entries = read_upload_manifest(args.manifest)
+    elif args.object_id and args.file:
+        entries = [UploadEntry(args.object_id, args.file, args.md5 or "")]
+    else:
+        raise e.InvalidRequestError("give --object-id and --file, or --manifest")
+    for entry in entries:
+        if not entry.path.is_file():
+            raise e.InvalidRequestError(f"{entry.path} is not a readable file")
+    return entries
+
+
+def run(args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None]) -> int:
+    """Upload; the first failure stops the batch (what was uploaded stays, a re-run resumes the rest)."""
+    from score.client.upload import Uploader
+
+    entries = _entries(args)
+    s = session.settings
+    share = max(s.memory_bytes // s.parallel, 1)
+    small = [x for x in entries if len(entries) > 1 and x.path.stat().st_size <= share // 2]
+    large = [x for x in entries if x not in small]
+    api, data = session.server(), session.data_plane()
+
+    def report(r: UploadResult) -> None:
+        say(f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts "
+            f"sent, {r.parts_skipped} already on the server")
+
+    try:
+        if small:
+            one = Uploader(api, data, parallel=1, memory_bytes=share)
+            with ThreadPoolExecutor(min(s.parallel, len(small)), "score-file") as files:
+                futures = [files.submit(one.upload, x.object_id, x.path, x.md5 or None, args.force) for x in small]
+                try:
+                    pending = set(futures)
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                        for f in done:
+                            report(f.result())
+                finally:
+                    for f in futures:
+                        f.cancel()
+        up = Uploader(api, data, parallel=s.parallel, memory_bytes=s.memory_bytes, show_progress=progress)
+        for x in large:
+            report(up.upload(x.object_id, x.path, x.md5 or None, args.force))
+    finally:
+        api.close()
+        data.close()
+    return ec.OK
