@@ -1,0 +1,120 @@
+"""Many small files on Ceph radosgw: score-client manifests against s5cmd, in files per second.
+
+    .venv/bin/python bench/many_files.py [--files 500] [--size-kib 1024] [--parallel N]
+
+Starts a throw-away radosgw and a score-server on it, writes FILES random files, then:
+
+* score-client ``upload --manifest`` (Song's manifest) against ``s5cmd cp 'dir/*' s3://...``;
+* score-client ``download --manifest --output-layout id --index false`` (MD5 validated, the
+  default) against ``s5cmd cp 's3://.../*' dir/``.
+
+Every file of every download is MD5-checked before a figure is printed. Prints a markdown table
+(files/s, ratio to s5cmd, peak RSS). The exit status is non-zero only when a tool fails or a file
+is corrupt. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+from _kit import PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
+from transfer_s3 import SCORE_BUCKET, TOOLS_BUCKET, missing_tools, s5cmd_binary  # noqa: E402
+
+from tests.kit import radosgw as rgw_kit  # noqa: E402
+
+
+class CorruptError(RuntimeError):
+    """A downloaded file differs from its source."""
+
+
+def _check(sources: dict[str, Path], out: Path, name_of: dict[str, str]) -> None:
+    for key, src in sources.items():
+        got = out / name_of[key]
+        if not got.is_file() or md5_of(got) != md5_of(src):
+            raise CorruptError(f"{got} is missing or differs from {src}")
+
+
+def _env(rgw: object) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": rgw_kit.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": rgw_kit.SECRET_KEY,
+            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run once; print the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=500)
+    ap.add_argument("--size-kib", type=int, default=1024)
+    ap.add_argument("--parallel", type=int, help="score-client --parallel (default: the client's own, 4)")
+    ap.add_argument("--workdir", type=Path)
+    args = ap.parse_args(argv)
+    missing = missing_tools()
+    if missing:
+        print("bench: missing " + "; ".join(missing), file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="score-bench-many-", dir=args.workdir))
+    rgw = rgw_kit.Radosgw(store_gib=4)
+    try:
+        rgw.start()
+        return _run(args, rgw, work)
+    except (CorruptError, RuntimeError) as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        rgw.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
+    src = work / "src"
+    src.mkdir()
+    ids = [str(uuid.uuid4()) for _ in range(args.files)]
+    sources = {oid: random_file(src / f"f{i:05d}.bin", args.size_kib * 1024) for i, oid in enumerate(ids)}
+    manifest = work / "manifest.txt"
+    lines = ["bench-analysis\t\t"] + [
+        f"{oid}\t{path}\t{hashlib.md5(path.read_bytes()).hexdigest()}" for oid, path in sources.items()  # noqa: S324
+    ]
+    manifest.write_text("\n".join(lines) + "\n")
+    s5 = str(s5cmd_binary())
+    rgw.client().create_bucket(Bucket=TOOLS_BUCKET)
+    extra = ["--parallel", str(args.parallel)] if args.parallel else []
+    (work / "srv").mkdir()
+    with Server(work / "srv" / "data", env=rgw.server_env(SCORE_BUCKET)) as server:
+        env = {"STORAGE_URL": server.url, "ACCESSTOKEN": server.token("score.READ", "score.WRITE")}
+        client = [PYTHON, "-m", "score.cli.client_main"]
+        s5_env = _env(rgw)
+        base = [s5, "--endpoint-url", rgw.endpoint, "cp"]
+        # untimed warm-up of radosgw's pools and the server
+        run_timed([*base, str(sources[ids[0]]), f"s3://{TOOLS_BUCKET}/warm"], s5_env)
+        results: dict[str, tuple[Timed, Timed]] = {}
+        up = run_timed([*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
+        out = work / "score-out"
+        down = run_timed([*client, "download", "--quiet", "--manifest", str(manifest), "--output-dir", str(out),
+                          "--output-layout", "id", "--index", "false", *extra], env)
+        _check(sources, out, {oid: oid for oid in ids})
+        results["score-client"] = (up, down)
+        s5_up = run_timed([*base, f"{src}/*", f"s3://{TOOLS_BUCKET}/many/"], s5_env)
+        s5_out = work / "s5-out"
+        s5_down = run_timed([*base, f"s3://{TOOLS_BUCKET}/many/*", f"{s5_out}/"], s5_env)
+        _check(sources, s5_out, {oid: p.name for oid, p in sources.items()})
+        results["s5cmd"] = (s5_up, s5_down)
+    n = args.files
+    ref_up, ref_down = (n / t.seconds for t in results["s5cmd"])
+    rows = []
+    for tool, (u, d) in results.items():
+        rows.append([tool, f"{n / u.seconds:.1f}", f"{n / u.seconds / ref_up:.2f}x", f"{n / d.seconds:.1f}",
+                     f"{n / d.seconds / ref_down:.2f}x", f"{max(u.peak_rss_mib, d.peak_rss_mib):.0f}"])
+    print(f"\n{n} files of {args.size_kib} KiB on radosgw (one run, every file MD5-checked)\n")
+    print(markdown_table(["tool", "upload files/s", "vs s5cmd", "download files/s", "vs s5cmd", "peak RSS MiB"],
+                         rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
