@@ -139,3 +139,26 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
     _ok(run_client(["download", "--object-id", ids["x.bam"], "--output-dir", str(tmp_path / "without"),
                     "--index", "false"], server=srv.url, token=token))
     assert [p.name for p in (tmp_path / "without").iterdir()] == ["x.bam"]
+
+
+def test_uploads_write_nothing_beside_the_data(server_factory: Any, tmp_path: Path) -> None:
+    """Score needs CLIENT_UPLOADSTATEDIR for read-only data directories (its issue #302); our uploads
+    keep their state on the server, so the data directory is only ever read, even across a resume."""
+    srv = server_factory(SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(MIB))
+    token = srv.token("score.READ", "score.WRITE")
+    data = tmp_path / "readonly"
+    data.mkdir()
+    src = random_file(data / "reads.bam", 3 * MIB)
+    before = {p: p.stat().st_mtime_ns for p in data.rglob("*")}
+    data.chmod(0o555)
+    try:
+        oid = "6a1d1d52-0b7e-5a50-9d1c-3d9a4bb1c002"
+        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token,
+                       env={"CLIENT_UPLOADSTATEDIR": str(tmp_path / "ignored")}))
+        assert {p: p.stat().st_mtime_ns for p in data.rglob("*")} == before
+        assert not (tmp_path / "ignored").exists()
+        _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--index", "false"],
+                       server=srv.url, token=token))
+        assert md5_of(tmp_path / "o" / oid) == md5_of(src)
+    finally:
+        data.chmod(0o755)
