@@ -7,20 +7,13 @@ import http.client
 import select
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "proxy-authorization"}
+from tests.kit.loopback import HOP_HEADERS, LoopbackServer, relay
 
 
-class _Quiet(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Peers that hang up are not worth a traceback."""
-
-
-class ForwardProxy:
+class ForwardProxy(LoopbackServer):
     """``requests``: (method, URL path) of forwarded plain-HTTP requests; ``tunnels``: CONNECT targets."""
 
     def __init__(self) -> None:
@@ -71,18 +64,11 @@ class ForwardProxy:
                 body = self.rfile.read(length) if length else None
                 conn = http.client.HTTPConnection(u.netloc, timeout=60)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+                    headers["Host"] = u.netloc
                     conn.request(self.command, u.path + (f"?{u.query}" if u.query else ""), body=body, headers=headers)
                     resp = conn.getresponse()
-                    data = resp.read()
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in _HOP and k.lower() != "content-length":
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
+                    relay(self, resp.status, resp.getheaders(), resp.read())
                 except OSError:
                     self.close_connection = True
                 finally:
@@ -90,21 +76,4 @@ class ForwardProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
 
-        self._server = _Quiet(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """``http://user:secret@127.0.0.1:PORT`` style base (without credentials)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ForwardProxy:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)

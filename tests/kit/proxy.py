@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import http.client
 import threading
-from collections import Counter
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "proxy-connection"}
+from tests.kit.loopback import HOP_HEADERS, LoopbackServer, relay
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Clients killed on purpose reset their connections: not worth a traceback."""
 
-
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """Forwards to ``127.0.0.1:<target_port>``; faults apply to ``/_store/`` requests only."""
 
     def __init__(
@@ -67,7 +63,7 @@ class FaultProxy:
                         time.sleep(proxy.store_delay)
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=120)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
                     conn.request(self.command, path, body=body if body or length else None, headers=headers)
                     resp = conn.getresponse()
                     data = resp.read()
@@ -83,14 +79,7 @@ class FaultProxy:
                                 proxy.corrupted_gets += 1
                         if flip:
                             data = data[:-1] + bytes([data[-1] ^ 0xFF])
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in _HOP and k.lower() != "content-length":
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
+                    relay(self, resp.status, resp.getheaders(), data)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client went away (killed on purpose)
                 finally:
@@ -98,22 +87,4 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the proxy."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FaultProxy:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
