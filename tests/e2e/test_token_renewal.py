@@ -61,7 +61,9 @@ def _tokens_used(audit: Path, action: str, object_id: str) -> set[str]:
 
 
 def _round_trip(srv: ServerProcess, audit: Path, home: Path, tmp: Path, **env: str) -> None:
-    src = random_file(tmp / "src.bin", 6 * MIB + 5)
+    # 17 parts, two at a time, 0.7 s each at the store: about 6 s each way, so whatever token a run
+    # starts with (at most 3 s of life), its last requests need a renewed one
+    src = random_file(tmp / "src.bin", 16 * MIB + 5)
     oid = "7f0e7a52-6b7e-5a50-9d1c-3d9a4bb1c001"
     up = _client(["upload", "--object-id", oid, "--file", str(src)], srv, home, **env)
     assert up.returncode == 0, up.stderr
