@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.diskspace import allocated, existing_ancestor
+from score.client.diskspace import allocated, check_free
 from score.client.layout import LAYOUTS, Named, plan_targets
-from score.client.progress import Board, human
+from score.client.progress import Board
 from score.domain import errors as e
 
 if TYPE_CHECKING:
@@ -110,12 +109,7 @@ def _check_space(items: list[Named], targets: dict[str, str], out_dir: Path, for
         if item.size is None or (not force and (out_dir / targets[item.object_id]).exists()):
             continue
         need += max(item.size - (0 if force else allocated(out_dir / f".{item.object_id}" / "data")), 0)
-    probe = existing_ancestor(out_dir)
-    free = shutil.disk_usage(probe).free
-    if need > free:
-        raise e.DiskSpaceError(
-            f"the download needs {human(need)} but {probe} has only {human(free)} free; nothing was downloaded"
-        )
+    check_free(out_dir, need, "the download (nothing was downloaded)")
 
 
 class _Report:

@@ -130,17 +130,14 @@ def analysis_files(session: Session, analysis_id: str, study: str) -> list[Named
     return [named(entity) for entity in entities]
 
 
-def named(entity: dict[str, Any]) -> Named:
-    """An object, its name, analysis, size and study from a Song entity."""
-    size = entity.get("fileSize")
-    return Named(
-        str(entity["id"]),
-        str(entity.get("fileName") or "") or None,
-        str(entity.get("gnosId") or "") or None,
-        size if isinstance(size, int) and size >= 0 else None,
-        str(entity.get("projectCode") or "") or None,
-    )
+def _text(value: Any) -> str | None:
+    return str(value or "") or None
 
+
+def named(entity: dict[str, Any]) -> Named:
+    """An object, its name, analysis and study from a Song entity (which carries no size)."""
+    return Named(str(entity["id"]), _text(entity.get("fileName")), _text(entity.get("gnosId")),
+                 study=_text(entity.get("projectCode")))
 
 
 def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[Named]:
@@ -149,6 +146,6 @@ def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[N
     for f in api.analysis(study, analysis_id).get("files") or []:
         if isinstance(f, dict) and f.get("objectId"):
             size = f.get("fileSize")
-            out.append(Named(str(f["objectId"]), str(f.get("fileName") or "") or None, analysis_id,
+            out.append(Named(str(f["objectId"]), _text(f.get("fileName")), analysis_id,
                              size if isinstance(size, int) and size >= 0 else None, study))
     return out

@@ -58,10 +58,10 @@ def untrusted_certificate(exc: BaseException, where: str) -> e.ScoreError | None
     )
 
 
-def transport_error(exc: httpx.HTTPError, what: str) -> e.ScoreError:
-    """A network failure, retryable (an untrusted certificate is not)."""
-    return untrusted_certificate(exc, what.rsplit(" ", 1)[-1]) or e.UpstreamUnavailableError(
-        f"{what}: {type(exc).__name__}: {exc}"
+def transport_error(exc: httpx.HTTPError, service: str, url: object) -> e.ScoreError:
+    """A network failure reaching *service* at *url*, retryable (an untrusted certificate is not)."""
+    return untrusted_certificate(exc, str(url)) or e.UpstreamUnavailableError(
+        f"cannot reach {service} at {url}: {type(exc).__name__}: {exc}"
     )
 
 
@@ -100,7 +100,7 @@ class ServerApi:
             try:
                 response = self._http.request(method, path, params=params)
             except httpx.HTTPError as exc:
-                raise transport_error(exc, f"cannot reach the server at {self._http.base_url}") from exc
+                raise transport_error(exc, "the server", self._http.base_url) from exc
             if absent_ok and response.status_code in (404, 405) and not _is_error_body(response):
                 return response  # the endpoint itself does not exist (an older server)
             if response.status_code >= 400:

@@ -29,6 +29,23 @@ def allocated(path: Path) -> int:
         return 0
 
 
+def check_free(where: Path, need: int, subject: str, *, others: int = 0,
+               disk_usage: Callable[[Path], Any] | None = None) -> None:
+    """Raise unless the file system of *where* (or its nearest existing ancestor) has *need* bytes free
+    beyond the *others* already promised.
+
+    Raises:
+        DiskSpaceError: naming *subject*, the amounts and the directory.
+    """
+    probe = existing_ancestor(where)
+    free = int((disk_usage or shutil.disk_usage)(probe).free) - others
+    if need > free:
+        raise e.DiskSpaceError(
+            f"{subject} needs {human(need)} more but {probe} has {human(max(free, 0))} free"
+            + (" besides the downloads in flight" if others else "")
+        )
+
+
 @dataclass(eq=False)
 class Claim:
     """Space one download still had to find when it started."""
@@ -46,7 +63,7 @@ class Claim:
 class SpaceBook:
     """The claims of the downloads in flight; thread-safe."""
 
-    disk_usage: Callable[[Path], Any] = field(default=lambda path: shutil.disk_usage(path))
+    disk_usage: Callable[[Path], Any] | None = None  # shutil.disk_usage
     _claims: set[Claim] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,15 +74,9 @@ class SpaceBook:
             DiskSpaceError: the file system cannot hold it beside the other claims (nothing is claimed).
         """
         need = max(size - allocated(partial), 0)
-        where = existing_ancestor(target.parent)
         with self._lock:
             others = sum(c.remaining() for c in self._claims)
-            free = int(self.disk_usage(where).free) - others
-            if need > free:
-                raise e.DiskSpaceError(
-                    f"{target}: needs {human(need)} more but {where} has {human(max(free, 0))} free"
-                    + (" besides the downloads in flight" if others else "")
-                )
+            check_free(target.parent, need, str(target), others=others, disk_usage=self.disk_usage)
             c = Claim(need)
             self._claims.add(c)
             return c

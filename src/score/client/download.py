@@ -35,7 +35,7 @@ from score.client.api import ServerApi
 from score.client.diskspace import Claim, SpaceBook
 from score.client.dataplane import Cancelled, DataPlane, pwrite_all
 from score.client.journal import DownloadJournal, JournalHeader
-from score.client.progress import Board, Progress
+from score.client.progress import Board, Progress  # noqa: TC001 - a field type
 from score.client.retry import RetryPolicy
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
@@ -104,7 +104,6 @@ class Downloader:
         *,
         parallel: int = 4,
         retry: RetryPolicy | None = None,
-        show_progress: bool = False,
         board: Board | None = None,
         space: SpaceBook | None = None,
     ) -> None:
@@ -113,8 +112,7 @@ class Downloader:
         self._data = data
         self._parallel = max(1, parallel)
         self._retry = retry or RetryPolicy()
-        self._show = show_progress
-        self._board = board
+        self._board = board or Board(0, enabled=False)
         self._pool = ThreadPoolExecutor(self._parallel, "score-down")
         self._lock = threading.Lock()
         self._jobs: set[_Job] = set()
@@ -197,7 +195,7 @@ class Downloader:
         size = spec.objectSize
         expected = spec.objectMd5.lower() if validate and spec.objectMd5 else None
         label = target.name if target.name != spec.objectId else f"download {spec.objectId}"
-        progress = self._board.track(label, size) if self._board else Progress(label, size, self._show)
+        progress = self._board.track(label, size)
         claim.progress = progress
         fd = os.open(journal.data_path, os.O_RDWR | os.O_CREAT, 0o644)
         shared = _Shared({p.partNumber: p.url for p in parts if p.url}, {})

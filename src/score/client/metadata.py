@@ -40,7 +40,7 @@ class MetadataApi:
         try:
             r = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, f"cannot reach the metadata service at {self._http.base_url}") from exc
+            raise transport_error(exc, "the metadata service", self._http.base_url) from exc
         if r.status_code >= 400:
             raise error_from_response(r)
         try:

@@ -85,9 +85,11 @@ def proxy_for(scheme: str, netloc: str) -> Proxy | None:
 
 
 class _ProxiedHTTPConnection(http.client.HTTPConnection):
-    """A connection to an HTTP proxy that forwards plain-HTTP requests."""
+    """A connection to an HTTP proxy that forwards plain-HTTP requests (with *proxy*'s headers)."""
 
-    proxy_headers: dict[str, str] = {}  # noqa: RUF012 - set per instance
+    def __init__(self, proxy: Proxy, timeout: float) -> None:
+        super().__init__(proxy.netloc, timeout=timeout)
+        self.proxy_headers = proxy.headers
 
 
 class SignedUrlHttp:
@@ -122,8 +124,7 @@ class SignedUrlHttp:
                 conn = http.client.HTTPSConnection(proxy.netloc, timeout=self._timeout, context=self._ssl)
                 conn.set_tunnel(netloc, headers=proxy.headers)
             else:  # plain HTTP through the proxy: absolute-form request targets
-                conn = _ProxiedHTTPConnection(proxy.netloc, timeout=self._timeout)
-                conn.proxy_headers = proxy.headers
+                conn = _ProxiedHTTPConnection(proxy, self._timeout)
             conns[(scheme, netloc)] = conn
             with self._lock:
                 self._all.append(conn)

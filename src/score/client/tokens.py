@@ -194,7 +194,6 @@ class OAuthTokens:
         self._expires = float(saved.get("expires_at", 0)) if same_client and not initial else float("inf")
         self._lifetime = float(saved.get("lifetime", 0)) if same_client else 0.0
         self._refresh: str | None = saved.get("refresh_token") if same_client else None
-        self.renewals = 0
 
     def __repr__(self) -> str:
         """Never a token."""
@@ -262,7 +261,6 @@ class OAuthTokens:
         self._lifetime = lifetime
         self._expires = self._clock() + lifetime
         self._refresh = str(answer.get("refresh_token") or self._refresh or "") or None
-        self.renewals += 1
         if self._cache is not None:
             self._cache.save({"client_id": self._client_id, "token_url": self._token_url, "issuer": self._issuer,
                               "access_token": self._access, "expires_at": self._expires, "lifetime": lifetime,
