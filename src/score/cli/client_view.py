@@ -1,0 +1,191 @@
+"""``score-client view``: slice BAM/CRAM objects (or local files) by region.
+
+An object is read through its pre-signed URL; its index comes from the same analysis and is
+downloaded (MD5-checked) into a private temporary directory first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from score.cli import client_metadata
+from score.cli import exit_codes as ec
+from score.cli.client_session import Session
+from score.client.layout import Named
+from score.client.regions import output_name
+from score.client.viewer import Query, Source, check_query, view
+from score.domain import errors as e
+
+READABLE = (".bam", ".cram", ".sam")
+
+
+def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]) -> None:
+    """Score's ``view`` flags."""
+    view.add_argument("--object-id", type=object_id, help="the BAM/CRAM object to slice")
+    view.add_argument("--input-file", type=Path, help="a local BAM/CRAM/SAM instead of an object")
+    view.add_argument("--input-file-index", type=Path, help="the index of --input-file (default: beside it)")
+    view.add_argument("--manifest", type=Path, help="slice every BAM/CRAM of a download manifest (needs --output-dir)")
+    view.add_argument("--query", nargs="+", action="extend", default=[], metavar="REGION",
+                      help="chr, chr:start or chr:start-end (1-based, commas allowed; {name}:start-end for "
+                           "names with colons; * = unplaced reads); repeatable")
+    view.add_argument("--bed-query", type=Path, help="a BED file of regions (replaces --query)")
+    view.add_argument("--contained", action="store_true", help="only reads wholly inside a region")
+    view.add_argument("--header-only", action="store_true", help="write only the header")
+    view.add_argument("--output-original-header", action="store_true",
+                      help="keep the source header as it is (default: add a @PG line for score-client)")
+    view.add_argument("--output-format", type=str.upper, choices=("SAM", "BAM", "CRAM"), default="SAM")
+    view.add_argument("--output-type", type=str.upper, default="TRIMMED", choices=("TRIMMED", "MERGED", "CROSS"),
+                      help="only TRIMMED (Score's default) is supported")
+    view.add_argument("--reference-file", type=Path, help="local FASTA (with .fai) for CRAM input or output")
+    view.add_argument("--output-dir", type=Path, help="write <name>.<regions>.<format> here (default: stdout)")
+    view.add_argument("--output-index", action="store_true", help="index the BAM/CRAM written (.bai/.crai)")
+    view.add_argument("--stdout", action="store_true", help="write to standard output")
+    view.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
+
+
+def _base(name: str) -> str:
+    for suffix in READABLE:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _query(args: argparse.Namespace, output: Path | None) -> Query:
+    return Query(
+        queries=tuple(args.query), bed=args.bed_query, contained=args.contained, header_only=args.header_only,
+        original_header=args.output_original_header, output_format=args.output_format,
+        reference=args.reference_file.resolve() if args.reference_file else None,
+        output=output.resolve() if output else None, output_index=args.output_index,
+        command_line=shlex.join(["score-client", *sys.argv[1:]]),
+    )
+
+
+def _output(args: argparse.Namespace, name: str) -> Path | None:
+    if args.stdout or args.output_dir is None:
+        return None
+    ext = args.output_format.lower()
+    return args.output_dir / output_name(_base(name), args.query, args.bed_query, args.header_only, ext)
+
+
+def _local(args: argparse.Namespace) -> tuple[str, Path | None, str]:
+    path: Path = args.input_file
+    if not path.is_file():
+        raise e.InvalidRequestError(f"input file {path} does not exist")
+    index: Path | None = args.input_file_index
+    if index is None:
+        candidates = [path.with_name(path.name + s) for s in (".bai", ".csi", ".crai")]
+        candidates += [path.with_suffix(s) for s in (".bai", ".csi", ".crai")]
+        index = next((c for c in candidates if c.is_file()), None)
+    elif not index.is_file():
+        raise e.InvalidRequestError(f"index file {index} does not exist")
+    return str(path.resolve()), index.resolve() if index else None, path.name
+
+
+def _lookup(session: Session, object_id: str) -> tuple[Named, Named | None]:
+    """The object's name and its index object from the same analysis (None when there is none)."""
+    from score.client.pairing import pair_indexes
+
+    api = session.metadata()
+    try:
+        entity = api.entity(object_id)
+        if entity is None:
+            return Named(object_id), None
+        item = client_metadata.named(entity)
+        if not item.analysis_id or not item.study:
+            return item, None
+        files = client_metadata.analysis_file_list(api, item.study, item.analysis_id)
+    finally:
+        api.close()
+    pairing = pair_indexes([item], {item.analysis_id: files})
+    return item, next((i for i in pairing.items if i.object_id != object_id), None)
+
+
+def _remote(session: Session, object_id: str, work: Path, need_index: bool,
+            alignments_only: bool) -> tuple[str, Path | None, str] | None:
+    """The object's URL, its index downloaded into *work*, and its name; None to skip it."""
+    from score.client.download import Downloader
+
+    item, index = _lookup(session, object_id)
+    name = item.file_name or object_id
+    if alignments_only and not name.lower().endswith(READABLE):
+        return None
+    api = session.server()
+    data = session.data_plane()
+    try:
+        spec = api.download_spec(object_id, external=True)
+        url = spec.parts[0].url if spec.parts else None
+        if not url:
+            raise e.NotFoundError(f"the server returned no URL for {object_id}")
+        local_index = None
+        if index is not None and need_index:
+            local_index = work / (index.file_name or index.object_id)
+            dl = Downloader(api, data, parallel=2)
+            try:
+                dl.download(index.object_id, work, target=local_index)
+            finally:
+                dl.close()
+        elif need_index:
+            where = f"analysis {item.analysis_id}" if item.analysis_id else "the metadata service"
+            raise e.NotFoundError(f"no index (.bai/.crai) for {name} in {where}; "
+                                  "upload its index to the same analysis, or use --header-only")
+    finally:
+        api.close()
+        data.close()
+    return url, local_index, name
+
+
+def _one(args: argparse.Namespace, session: Session, object_id: str | None, say: Callable[[str], None],
+         alignments_only: bool = False) -> int:
+    check_query(_query(args, _output(args, "object.bam")))  # before anything is fetched
+    work = Path(tempfile.mkdtemp(prefix="score-view-index-"))
+    try:
+        need_index = not args.header_only and bool(args.query or args.bed_query)
+        if object_id is None:
+            found: tuple[str, Path | None, str] | None = _local(args)
+        else:
+            found = _remote(session, object_id, work, need_index, alignments_only)
+        if found is None:
+            say(f"skipped {object_id}: not a BAM, CRAM or SAM file")
+            return ec.OK
+        location, index, name = found
+        result = view(Source(location, index, name), _query(args, _output(args, name)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if result.output is not None:
+        what = "header" if args.header_only else f"{result.records} records"
+        say(f"{name}: {what} -> {result.output}" + (f" (index {result.index.name})" if result.index else ""))
+    return ec.OK
+
+
+def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], err: Callable[[str], None]) -> int:
+    """Slice one object, one local file or every BAM/CRAM of a manifest."""
+    chosen = [x for x in (args.object_id, args.input_file, args.manifest) if x]
+    if len(chosen) != 1:
+        raise e.InvalidRequestError("give exactly one of --object-id, --input-file, --manifest")
+    if args.output_type != "TRIMMED":
+        raise e.InvalidRequestError(f"--output-type {args.output_type} is not supported; use TRIMMED")
+    if args.output_dir is not None and not args.stdout:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+    to_stdout = args.stdout or args.output_dir is None
+    tell = err if to_stdout else say  # never mix messages into records on stdout
+    if not args.manifest:
+        return _one(args, session, args.object_id, tell)
+    if to_stdout:
+        raise e.InvalidRequestError("--manifest needs --output-dir (one output file per object)")
+    from score.client.manifest import read_download_manifest
+
+    worst = ec.OK
+    for oid in read_download_manifest(args.manifest):
+        try:
+            _one(args, session, oid, tell, alignments_only=True)
+        except e.ScoreError as exc:
+            code = ec.exit_code_for(exc)
+            worst = code if worst == ec.OK else worst
+            err(f"{oid}: {exc.message}")
+    return worst

@@ -1,0 +1,230 @@
+"""Slice a BAM/CRAM/SAM by region with pysam (htslib): read from a URL or a path, stream the
+records to SAM, BAM or CRAM.
+
+htslib runs inside a private temporary directory (it caches remote index files in the current
+directory and silently reuses a stale one of the same name), and never fetches a CRAM reference
+from the internet (``REF_PATH`` is pinned to local paths).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from score import __version__
+from score.client.regions import UNMAPPED, Region, merge, parse_region, read_bed
+from score.domain import errors as e
+
+FORMATS = {"SAM": ("w", "sam"), "BAM": ("wb", "bam"), "CRAM": ("wc", "cram")}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What to read: a URL or a local path, its index (a local path; None = none) and a display name."""
+
+    location: str
+    index: Path | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to write."""
+
+    queries: tuple[str, ...] = ()
+    bed: Path | None = None
+    contained: bool = False
+    header_only: bool = False
+    original_header: bool = False
+    output_format: str = "SAM"
+    reference: Path | None = None
+    output: Path | None = None  # None = standard output
+    output_index: bool = False
+    command_line: str = ""
+
+
+@dataclass
+class ViewResult:
+    """What was written."""
+
+    records: int = 0
+    output: Path | None = None
+    index: Path | None = None
+    regions: list[str] = field(default_factory=list)
+
+
+def check_query(query: Query) -> None:
+    """Refuse impossible combinations before anything is fetched.
+
+    Raises:
+        InvalidRequestError: with what to do instead.
+    """
+    if query.output_format not in FORMATS:
+        raise e.InvalidRequestError(f"unknown output format {query.output_format!r}: use SAM, BAM or CRAM")
+    if query.output_format == "CRAM" and query.reference is None:
+        raise e.InvalidRequestError("CRAM output needs the reference: give --reference-file FASTA")
+    if query.output_index and (query.output is None or query.output_format == "SAM"):
+        raise e.InvalidRequestError("--output-index needs --output-format BAM or CRAM written to --output-dir")
+    if query.reference is not None and not query.reference.is_file():
+        raise e.InvalidRequestError(f"reference file {query.reference} does not exist")
+    if query.bed is not None and not query.bed.is_file():
+        raise e.InvalidRequestError(f"BED file {query.bed} does not exist")
+
+
+@contextlib.contextmanager
+def private_htslib_dir() -> Iterator[Path]:
+    """Run htslib in a fresh private directory, with CRAM references from local paths only."""
+    saved_cwd = os.getcwd()
+    saved_ref = os.environ.get("REF_PATH")
+    work = Path(tempfile.mkdtemp(prefix="score-view-"))
+    os.chmod(work, 0o700)
+    user_ref = saved_ref or ""
+    os.environ["REF_PATH"] = user_ref if user_ref and "://" not in user_ref and "URL=" not in user_ref else ":"
+    os.chdir(work)
+    try:
+        yield work
+    finally:
+        os.chdir(saved_cwd)
+        if saved_ref is None:
+            os.environ.pop("REF_PATH", None)
+        else:
+            os.environ["REF_PATH"] = saved_ref
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _reading_error(exc: Exception, name: str) -> e.ScoreError:
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM):
+        return e.ForbiddenError(f"{name}: the store refused the URL (it may have expired); run the command again")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
+        return e.NotFoundError(f"{name}: not found")
+    if "truncated" in low or "eof marker" in low:
+        return e.IntegrityError(f"{name} is truncated (no end-of-file marker, or a record is cut short)")
+    if "reference" in low or "fetch reference" in low:
+        return e.InvalidRequestError(f"{name}: its CRAM reference could not be used ({text}); "
+                                     "check --reference-file")
+    if isinstance(exc, ValueError) or "format" in low or "alignment data" in low:
+        return e.InvalidRequestError(f"{name} is not a readable BAM, CRAM or SAM file ({text})")
+    return e.IntegrityError(f"{name} could not be read: {text}")
+
+
+def _header(source: Any, query: Query) -> Any:
+    import pysam
+
+    if query.original_header:
+        return source.header
+    header = source.header.to_dict()
+    programs = header.setdefault("PG", [])
+    ids = {pg.get("ID") for pg in programs}
+    pg_id, n = "score-client", 1
+    while pg_id in ids:
+        pg_id, n = f"score-client.{n}", n + 1
+    entry = {"ID": pg_id, "PN": "score-client", "VN": __version__}
+    if programs and programs[-1].get("ID"):
+        entry["PP"] = programs[-1]["ID"]
+    if query.command_line:
+        entry["CL"] = query.command_line
+    programs.append(entry)
+    return pysam.AlignmentHeader.from_dict(header)
+
+
+def _regions(source: Any, query: Query) -> list[Region]:
+    contigs = dict(zip(source.references, source.lengths))
+    order = {name: i for i, name in enumerate(source.references)}
+    found = [parse_region(q, contigs) for q in query.queries]
+    if query.bed is not None:
+        found = read_bed(query.bed, contigs)  # Score: a BED file overrides --query
+    return merge(found, order)
+
+
+def _records(source: Any, regions: list[Region], contained: bool) -> Iterator[Any]:
+    """Each record once, in file order, though it may overlap several regions."""
+    previous: Region | None = None
+    for region in regions:
+        if region.contig == UNMAPPED:
+            iterator = source.fetch(region=UNMAPPED)
+        else:
+            iterator = source.fetch(region.contig, region.start, region.end)
+        for record in iterator:
+            if region.contig != UNMAPPED:
+                start = record.reference_start
+                if previous is not None and previous.contig == region.contig and start < previous.end:
+                    continue
+                if contained:
+                    end = record.reference_end if record.reference_end is not None else start + 1
+                    if start < region.start or end > region.end:
+                        continue
+            yield record
+        previous = region
+
+
+def view(src: Source, query: Query) -> ViewResult:
+    """Write the query's records (or only the header) from *src*.
+
+    The output appears under its final name only when complete; ``--output-index`` indexes it.
+
+    Raises:
+        InvalidRequestError: bad regions, a missing index or reference, input that is not BAM/CRAM/SAM.
+        IntegrityError: truncated input.
+        ForbiddenError: the store refused the URL.
+    """
+    import pysam
+
+    check_query(query)
+    mode, _ = FORMATS[query.output_format]
+    result = ViewResult(output=query.output)
+    part = query.output.with_name(f".{query.output.name}.part") if query.output else None
+    with private_htslib_dir():
+        pysam.set_verbosity(0)
+        try:
+            source = pysam.AlignmentFile(
+                src.location, "r", index_filename=str(src.index) if src.index else None,
+                reference_filename=str(query.reference) if query.reference else None,
+                require_index=False, check_sq=False)
+        except (OSError, ValueError) as exc:
+            raise _reading_error(exc, src.name) from None
+        try:
+            if source.is_cram and query.reference is None and not query.header_only:
+                raise e.InvalidRequestError(f"{src.name} is CRAM: give its reference with --reference-file FASTA "
+                                            "(a local file; references are never fetched from the internet)")
+            regions = [] if query.header_only else _regions(source, query)
+            whole_file = not query.header_only and not regions
+            if regions and not source.has_index():
+                raise e.InvalidRequestError(f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
+                                            "index it (samtools index), or use --header-only")
+            result.regions = [r.label for r in regions]
+            target = str(part) if part else "-"
+            try:
+                with pysam.AlignmentFile(target, mode, header=_header(source, query),
+                                         reference_filename=str(query.reference) if query.reference else None
+                                         ) as out:
+                    records = source.fetch(until_eof=True) if whole_file else _records(source, regions,
+                                                                                        query.contained)
+                    for record in records:
+                        out.write(record)
+                        result.records += 1
+            except (OSError, ValueError) as exc:
+                raise _reading_error(exc, src.name) from None
+        except BaseException:
+            if part is not None:
+                part.unlink(missing_ok=True)
+            raise
+        finally:
+            source.close()
+    if part is not None and query.output is not None:
+        if query.output_index:
+            pysam.index(str(part))
+            suffix = ".crai" if query.output_format == "CRAM" else ".bai"
+            index = part.with_name(part.name + suffix)
+            result.index = query.output.with_name(query.output.name + suffix)
+            index.replace(result.index)
+        part.replace(query.output)
+    return result
