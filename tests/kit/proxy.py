@@ -7,6 +7,7 @@ can corrupt a part in flight or slow transfers down until URLs expire.
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from collections import Counter
@@ -21,10 +22,13 @@ class FaultProxy(LoopbackServer):
     """Forwards to ``127.0.0.1:<target_port>``; faults apply to ``/_store/`` requests only."""
 
     def __init__(
-        self, target_port: int, *, corrupt_puts: int = 0, corrupt_gets: int = 0, store_delay: float = 0.0
+        self, target_port: int, *, corrupt_puts: int = 0, corrupt_gets: int = 0, store_delay: float = 0.0,
+        stream_gets: bool = False,
     ) -> None:
         """Corrupt the first *corrupt_puts* part PUTs and *corrupt_gets* GET bodies; delay every store
-        request by *store_delay* s."""
+        request by *store_delay* s. With *stream_gets*, store GET bodies are relayed in small chunks and
+        ``store_get_bytes`` counts only what reached the client before it hung up (as a store would)."""
+        self.stream_gets = stream_gets
         self.target_port = target_port
         self.corrupt_puts = corrupt_puts
         self.corrupt_gets = corrupt_gets
@@ -34,6 +38,7 @@ class FaultProxy(LoopbackServer):
         self.corrupted = 0
         self.store_requests = 0
         self.store_get_paths: Counter[str] = Counter()  # successful store GETs by URL path
+        self.store_get_bytes: Counter[str] = Counter()  # body bytes sent for them, by URL path
         self.in_flight = 0
         self.max_in_flight = 0  # most store requests served at once
         self.lock = threading.Lock()
@@ -66,6 +71,9 @@ class FaultProxy(LoopbackServer):
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
                     conn.request(self.command, path, body=body if body or length else None, headers=headers)
                     resp = conn.getresponse()
+                    if proxy.stream_gets and self.command == "GET" and urlsplit(path).path.startswith("/_store/"):
+                        self._stream(resp, urlsplit(path).path)
+                        return
                     data = resp.read()
                     if urlsplit(path).path.startswith("/_store/"):
                         with proxy.lock:
@@ -74,6 +82,7 @@ class FaultProxy(LoopbackServer):
                         with proxy.lock:
                             proxy.store_gets += 1
                             proxy.store_get_paths[urlsplit(path).path] += 1
+                            proxy.store_get_bytes[urlsplit(path).path] += len(data)
                             flip = proxy.corrupted_gets < proxy.corrupt_gets and len(data) > 0
                             if flip:
                                 proxy.corrupted_gets += 1
@@ -84,6 +93,28 @@ class FaultProxy(LoopbackServer):
                     self.close_connection = True  # the client went away (killed on purpose)
                 finally:
                     conn.close()
+
+            def _stream(self, resp: http.client.HTTPResponse, key: str) -> None:
+                """Relay a store GET chunk by chunk, counting the bytes the client took."""
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+                with proxy.lock:
+                    proxy.in_flight -= 1
+                    proxy.store_gets += 1
+                    proxy.store_get_paths[key] += 1
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in HOP_HEADERS:
+                        self.send_header(k, v)
+                self.end_headers()
+                try:
+                    while chunk := resp.read(16 * 1024):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        with proxy.lock:
+                            proxy.store_get_bytes[key] += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
 

@@ -95,14 +95,16 @@ def mint_token(data_dir: Path, scopes: Sequence[str], ttl: str = "1h") -> str:
 
 
 def run_client(
-    args: Sequence[str], *, server: str, token: str | None, env: dict[str, str] | None = None, timeout: float = 300
+    args: Sequence[str], *, server: str, token: str | None, env: dict[str, str] | None = None, timeout: float = 300,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``score-client`` as a user would, with Score's environment names."""
     full_env = {**os.environ, "STORAGE_URL": server, **(env or {})}
     if token:
         full_env["ACCESSTOKEN"] = token
     return subprocess.run(
-        [PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+        [PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, text=True, env=full_env, timeout=timeout,
+        cwd=cwd,
     )
 
 

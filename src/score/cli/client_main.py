@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-client``."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if args.command == "help":
         if args.topic:
             parser.parse_args([args.topic, "--help"])  # prints the command's help and exits

@@ -62,15 +62,22 @@ def _query(args: argparse.Namespace, output: Path | None) -> Query:
         original_header=args.output_original_header, output_format=args.output_format,
         reference=args.reference_file.resolve() if args.reference_file else None,
         output=output.resolve() if output else None, output_index=args.output_index,
-        command_line=shlex.join(["score-client", *sys.argv[1:]]),
+        command_line=shlex.join(["score-client", *getattr(args, "argv", sys.argv[1:])]),
     )
 
 
-def _output(args: argparse.Namespace, name: str) -> Path | None:
+def _output(args: argparse.Namespace, name: str, taken: set[Path] | None = None) -> Path | None:
+    """``<name without .bam/.cram/.sam>.<regions>.<format>``; the full file name when another object
+    of this run already took that name."""
     if args.stdout or args.output_dir is None:
         return None
     ext = args.output_format.lower()
-    return args.output_dir / output_name(_base(name), args.query, args.bed_query, args.header_only, ext)
+    path = args.output_dir / output_name(_base(name), args.query, args.bed_query, args.header_only, ext)
+    if taken is not None:
+        if path in taken:
+            path = args.output_dir / output_name(name, args.query, args.bed_query, args.header_only, ext)
+        taken.add(path)
+    return path
 
 
 def _local(args: argparse.Namespace) -> tuple[str, Path | None, str]:
@@ -141,7 +148,9 @@ def _remote(session: Session, object_id: str, work: Path, need_index: bool,
 
 
 def _one(args: argparse.Namespace, session: Session, object_id: str | None, say: Callable[[str], None],
-         alignments_only: bool = False) -> int:
+         taken: set[Path] | None = None) -> int:
+    """Slice one object (or the local file); in a manifest run (*taken* given) other files are skipped."""
+    alignments_only = taken is not None
     check_query(_query(args, _output(args, "object.bam")))  # before anything is fetched
     work = Path(tempfile.mkdtemp(prefix="score-view-index-"))
     try:
@@ -154,7 +163,7 @@ def _one(args: argparse.Namespace, session: Session, object_id: str | None, say:
             say(f"skipped {object_id}: not a BAM, CRAM or SAM file")
             return ec.OK
         location, index, name = found
-        result = view(Source(location, index, name), _query(args, _output(args, name)))
+        result = view(Source(location, index, name), _query(args, _output(args, name, taken)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result.output is not None:
@@ -181,9 +190,10 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
     from score.client.manifest import read_download_manifest
 
     worst = ec.OK
+    taken: set[Path] = set()
     for oid in read_download_manifest(args.manifest):
         try:
-            _one(args, session, oid, tell, alignments_only=True)
+            _one(args, session, oid, tell, taken)
         except e.ScoreError as exc:
             code = ec.exit_code_for(exc)
             worst = code if worst == ec.OK else worst

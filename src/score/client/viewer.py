@@ -23,6 +23,8 @@ from score.client.regions import UNMAPPED, Region, merge, parse_region, read_bed
 from score.domain import errors as e
 
 FORMATS = {"SAM": ("w", "sam"), "BAM": ("wb", "bam"), "CRAM": ("wc", "cram")}
+# keep MD and NM exactly as read (htslib would otherwise drop them and make them up on decoding)
+CRAM_OPTIONS = [b"store_md=1", b"store_nm=1"]
 
 
 @dataclass(frozen=True)
@@ -113,27 +115,30 @@ def _reading_error(exc: Exception, name: str) -> e.ScoreError:
                                      "check --reference-file")
     if isinstance(exc, ValueError) or "format" in low or "alignment data" in low:
         return e.InvalidRequestError(f"{name} is not a readable BAM, CRAM or SAM file ({text})")
-    return e.IntegrityError(f"{name} could not be read: {text}")
+    return e.IntegrityError(f"{name} could not be sliced: {text} (for CRAM, --reference-file must hold "
+                            "every contig of the file, at full length)")
 
 
 def _header(source: Any, query: Query) -> Any:
+    """The source header as it is, or with a ``@PG`` line of score-client appended (order kept)."""
     import pysam
 
     if query.original_header:
         return source.header
-    header = source.header.to_dict()
-    programs = header.setdefault("PG", [])
-    ids = {pg.get("ID") for pg in programs}
+    text = str(source.header)
+    programs = [line for line in text.splitlines() if line.startswith("@PG\t")]
+    ids = {field[3:] for line in programs for field in line.split("\t") if field.startswith("ID:")}
     pg_id, n = "score-client", 1
     while pg_id in ids:
         pg_id, n = f"score-client.{n}", n + 1
-    entry = {"ID": pg_id, "PN": "score-client", "VN": __version__}
-    if programs and programs[-1].get("ID"):
-        entry["PP"] = programs[-1]["ID"]
+    fields = [f"ID:{pg_id}", "PN:score-client", f"VN:{__version__}"]
+    last = [field[3:] for field in programs[-1].split("\t") if field.startswith("ID:")] if programs else []
+    if last:
+        fields.append(f"PP:{last[0]}")
     if query.command_line:
-        entry["CL"] = query.command_line
-    programs.append(entry)
-    return pysam.AlignmentHeader.from_dict(header)
+        fields.append("CL:" + query.command_line.replace("\t", " ").replace("\n", " "))
+    line = "\t".join(["@PG", *fields])
+    return pysam.AlignmentHeader.from_text(text.rstrip("\n") + "\n" + line + "\n")
 
 
 def _regions(source: Any, query: Query) -> list[Region]:
@@ -204,7 +209,8 @@ def view(src: Source, query: Query) -> ViewResult:
             target = str(part) if part else "-"
             try:
                 with pysam.AlignmentFile(target, mode, header=_header(source, query),
-                                         reference_filename=str(query.reference) if query.reference else None
+                                         reference_filename=str(query.reference) if query.reference else None,
+                                         format_options=CRAM_OPTIONS if query.output_format == "CRAM" else None,
                                          ) as out:
                     records = source.fetch(until_eof=True) if whole_file else _records(source, regions,
                                                                                         query.contained)
