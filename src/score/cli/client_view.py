@@ -72,10 +72,11 @@ def _output(args: argparse.Namespace, name: str, taken: set[Path] | None = None)
     if args.stdout or args.output_dir is None:
         return None
     ext = args.output_format.lower()
-    path = args.output_dir / output_name(_base(name), args.query, args.bed_query, args.header_only, ext)
+    out_dir: Path = args.output_dir
+    path = out_dir / output_name(_base(name), args.query, args.bed_query, args.header_only, ext)
     if taken is not None:
         if path in taken:
-            path = args.output_dir / output_name(name, args.query, args.bed_query, args.header_only, ext)
+            path = out_dir / output_name(name, args.query, args.bed_query, args.header_only, ext)
         taken.add(path)
     return path
 

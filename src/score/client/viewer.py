@@ -24,7 +24,7 @@ from score.domain import errors as e
 
 FORMATS = {"SAM": ("w", "sam"), "BAM": ("wb", "bam"), "CRAM": ("wc", "cram")}
 # keep MD and NM exactly as read (htslib would otherwise drop them and make them up on decoding)
-CRAM_OPTIONS = [b"store_md=1", b"store_nm=1"]
+CRAM_OPTIONS = ["store_md=1", "store_nm=1"]
 
 
 @dataclass(frozen=True)
