@@ -109,6 +109,14 @@ class ObjectStore(Protocol):
         """Return an object's size and metadata, or None when it does not exist."""
         ...
 
+    async def read_range(self, target: GetTarget) -> bytes:
+        """Read a byte range of an object on the server (htsget reads indexes and headers this way).
+
+        Raises:
+            NotFoundError: the object does not exist.
+        """
+        ...
+
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Store a small object (state records)."""
         ...

@@ -412,6 +412,23 @@ class LocalObjectStore:
 
         return await anyio.to_thread.run_sync(_head)
 
+    async def read_range(self, target: GetTarget) -> bytes:
+        """Read an object's range (the whole object without one)."""
+        path = self._path(target.key)
+        rng = target.byte_range
+
+        def _read() -> bytes:
+            try:
+                with path.open("rb") as f:
+                    if rng is None:
+                        return f.read()
+                    f.seek(rng.start)
+                    return f.read(rng.length)
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                raise NotFoundError(f"object {target.key} not found") from None
+
+        return await anyio.to_thread.run_sync(_read)
+
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Write a small object atomically."""
         path = self._path(key)

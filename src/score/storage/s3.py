@@ -377,6 +377,25 @@ class S3ObjectStore:
                 raise _upstream(exc, "reading state") from None
         return None
 
+    async def read_range(self, target: GetTarget) -> bytes:
+        """GetObject with a Range (the whole object without one)."""
+        params: dict[str, Any] = {"Bucket": target.location or self._layout.read_buckets(target.key)[0],
+                                  "Key": target.key}
+        if target.byte_range is not None:
+            params["Range"] = target.byte_range.header()
+        try:
+            out = await self._call("reading an object", self._s3.get_object, **params)
+        except ClientError as exc:
+            if _code(exc) in _MISSING | _NO_BUCKET:
+                raise NotFoundError(f"object {target.key} not found") from None
+            raise _upstream(exc, "reading an object") from None
+        body = out["Body"]
+        try:
+            data: bytes = await anyio.to_thread.run_sync(body.read)
+        finally:
+            body.close()
+        return data
+
     async def delete(self, key: str) -> None:
         """DeleteObject (absent keys are fine)."""
         try:
