@@ -1,0 +1,79 @@
+"""The BAM header: reference names and where the first record begins (SAM spec section 4.2)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from score.domain.errors import InvalidRequestError
+from score.formats.bgzf import blocks
+
+
+@dataclass(frozen=True)
+class BamHeader:
+    """Reference names in file order and the virtual offset where the header ends."""
+
+    names: list[str]
+    end: tuple[int, int]  # (block offset, offset within the inflated block)
+    text: bytes  # the inflated header bytes (magic to the last reference)
+
+
+class NeedMore(Exception):
+    """The bytes read so far end inside the header: read more of the object."""
+
+
+def parse_bam_header(buf: bytes) -> BamHeader:
+    """Parse the header at the start of a BAM held (at least partly) in *buf*.
+
+    Raises:
+        NeedMore: *buf* ends before the header does.
+        InvalidRequestError: not a BAM.
+    """
+    inflated = bytearray()
+    last = None
+    for block in blocks(buf):
+        first = len(inflated)
+        inflated += block.data
+        last = block
+        end = _header_length(inflated)
+        if end is not None:
+            break
+    else:
+        raise NeedMore()
+    assert last is not None
+    within = end - first
+    # a header that fills its block to the end leaves the records to start at the next block
+    position = (last.offset + last.size, 0) if within == len(last.data) else (last.offset, within)
+    return BamHeader(_names(bytes(inflated[:end])), position, bytes(inflated[:end]))
+
+
+def _header_length(data: bytearray) -> int | None:
+    if len(data) >= 4 and data[:4] != b"BAM\1":
+        raise InvalidRequestError("the object is not a BAM file (no BAM magic)")
+    if len(data) < 8:
+        return None
+    pos = 8 + struct.unpack_from("<i", data, 4)[0]
+    if len(data) < pos + 4:
+        return None
+    n_ref = struct.unpack_from("<i", data, pos)[0]
+    pos += 4
+    for _ in range(n_ref):
+        if len(data) < pos + 4:
+            return None
+        l_name = struct.unpack_from("<i", data, pos)[0]
+        pos += 4 + l_name + 4
+        if len(data) < pos:
+            return None
+    return pos
+
+
+def _names(data: bytes) -> list[str]:
+    pos = 8 + struct.unpack_from("<i", data, 4)[0]
+    n_ref = struct.unpack_from("<i", data, pos)[0]
+    pos += 4
+    names = []
+    for _ in range(n_ref):
+        l_name = struct.unpack_from("<i", data, pos)[0]
+        names.append(data[pos + 4: pos + 4 + l_name - 1].decode("utf-8", "replace"))
+        pos += 4 + l_name + 4
+    return names
