@@ -2,6 +2,7 @@
 
 ScoreError                        base; ``code`` (wire name) and ``retryable``
 ├── InvalidRequestError           malformed id, bad parameters, size mismatch        -> 400
+│   └── UnsupportedFormatError    htsget: a format the object is not stored in       -> 400
 ├── RangeNotSatisfiableError      offset/length outside the object                   -> 416
 ├── UnauthenticatedError          missing, invalid or expired token                  -> 401
 ├── ForbiddenError                valid token without the needed scope               -> 403
@@ -39,6 +40,12 @@ class InvalidRequestError(ScoreError):
     """The caller sent something malformed or inconsistent."""
 
     code = "invalid_request"
+
+
+class UnsupportedFormatError(InvalidRequestError):
+    """A file format the request cannot be served in (htsget: no conversion between formats)."""
+
+    code = "unsupported_format"
 
 
 class RangeNotSatisfiableError(InvalidRequestError):

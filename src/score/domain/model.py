@@ -37,6 +37,7 @@ class ObjectRecord:
     file_name: str | None = None
     file_size: int | None = None
     file_md5: str | None = None
+    analysis_files: tuple[tuple[str, str], ...] = ()  # (object id, file name) of every file of the analysis
 
 
 @dataclass(frozen=True, slots=True)

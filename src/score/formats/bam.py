@@ -16,6 +16,7 @@ class BamHeader:
     names: list[str]
     end: tuple[int, int]  # (block offset, offset within the inflated block)
     text: bytes  # the inflated header bytes (magic to the last reference)
+    block: bytes = b""  # the inflated block where the header ends, when records share it
 
 
 class NeedMore(Exception):
@@ -44,7 +45,8 @@ def parse_bam_header(buf: bytes) -> BamHeader:
     within = end - first
     # a header that fills its block to the end leaves the records to start at the next block
     position = (last.offset + last.size, 0) if within == len(last.data) else (last.offset, within)
-    return BamHeader(_names(bytes(inflated[:end])), position, bytes(inflated[:end]))
+    shared = last.data if position[1] else b""
+    return BamHeader(_names(bytes(inflated[:end])), position, bytes(inflated[:end]), shared)
 
 
 def _header_length(data: bytearray) -> int | None:
@@ -64,7 +66,7 @@ def _header_length(data: bytearray) -> int | None:
         pos += 4 + l_name + 4
         if len(data) < pos:
             return None
-    return pos
+    return int(pos)
 
 
 def _names(data: bytes) -> list[str]:

@@ -73,13 +73,15 @@ class SongMetadata:
                                            retryable=False) from None
         size: int | None = None
         md5: str | None = None
+        siblings = tuple((str(f["objectId"]), str(f["fileName"])) for f in analysis.get("files") or []
+                         if isinstance(f, dict) and f.get("objectId") and f.get("fileName"))
         for f in analysis.get("files") or []:
             if isinstance(f, dict) and f.get("objectId") == object_id:
                 size = f.get("fileSize") if isinstance(f.get("fileSize"), int) else None
                 md5 = str(f["fileMd5sum"]).lower() if f.get("fileMd5sum") else None
         return ObjectRecord(
             object_id=object_id, study_id=study, access=access, analysis_id=analysis_id, analysis_state=state,
-            file_name=entity.get("fileName"), file_size=size, file_md5=md5,
+            file_name=entity.get("fileName"), file_size=size, file_md5=md5, analysis_files=siblings,
         )
 
     async def get(self, object_id: str) -> ObjectRecord:

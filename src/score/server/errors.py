@@ -40,8 +40,31 @@ def status_for(exc: e.ScoreError) -> int:
     return 500
 
 
-def error_response(exc: e.ScoreError) -> JSONResponse:
-    """Render a domain error as ``{"code", "message", "retryable"}``."""
+HTSGET_PATH = "/ga4gh/htsget/"
+# htsget's own error names (htsget 1.3, "Errors"); InvalidRange is a 400 there
+HTSGET_ERRORS: list[tuple[type[e.ScoreError], str, int]] = [
+    (e.UnsupportedFormatError, "UnsupportedFormat", 400),
+    (e.RangeNotSatisfiableError, "InvalidRange", 400),
+    (e.InvalidRequestError, "InvalidInput", 400),
+    (e.UnauthenticatedError, "InvalidAuthentication", 401),
+    (e.ForbiddenError, "PermissionDenied", 403),
+    (e.NotFoundError, "NotFound", 404),
+]
+
+
+def htsget_error(exc: e.ScoreError) -> JSONResponse:
+    """Render a domain error as htsget's ``{"htsget": {"error", "message"}}``."""
+    name, status = next(((n, s) for cls, n, s in HTSGET_ERRORS if isinstance(exc, cls)),
+                        ("ServiceUnavailable" if status_for(exc) == 503 else "InternalError", status_for(exc)))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"htsget": {"error": name, "message": exc.message}}, status_code=status, headers=headers,
+                        media_type="application/vnd.ga4gh.htsget.v1.3.0+json")
+
+
+def error_response(exc: e.ScoreError, path: str = "") -> JSONResponse:
+    """Render a domain error as ``{"code", "message", "retryable"}`` (htsget's shape under its path)."""
+    if path.startswith(HTSGET_PATH):
+        return htsget_error(exc)
     status = status_for(exc)
     body = ErrorBody(code=exc.code, message=exc.message, retryable=exc.retryable)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -55,7 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, e.ScoreError)
         if status_for(exc) >= 500:
             log.error("request failed: %s", exc.message, exc_info=exc)
-        return error_response(exc)
+        return error_response(exc, request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -63,10 +86,12 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
             problems.append(f"{loc}: {err.get('msg', 'invalid')}")
-        return error_response(e.InvalidRequestError("invalid parameters: " + "; ".join(problems)))
+        return error_response(e.InvalidRequestError("invalid parameters: " + "; ".join(problems)), request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(HTSGET_PATH) and exc.status_code == 404:
+            return htsget_error(e.NotFoundError(f"no such htsget endpoint: {request.url.path}"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = ErrorBody(code=code, message=str(exc.detail), retryable=False)
         return JSONResponse(body.model_dump(), status_code=exc.status_code)

@@ -1,0 +1,152 @@
+"""From a region to the pieces of a stored BAM or CRAM that hold it (pure): byte ranges of the
+object, plus small inline pieces (the EOF marker; a re-packed block where a header shares its
+block with records). Concatenated in order, the pieces form a valid file holding every record
+that overlaps the regions (and possibly a few more, as htsget allows)."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from score.domain.errors import NotFoundError
+from score.formats import bgzf
+from score.formats.bam import BamHeader
+from score.formats.binning import BinningIndex
+from score.formats.cram import CraiEntry
+
+UNPLACED = "*"
+MAX_POSITION = (1 << 31) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A byte range ``[start, end)`` of the object, or inline *data*; ``klass`` is header or body."""
+
+    klass: str
+    start: int = 0
+    end: int = 0
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """One requested region: a reference name (``*`` = unplaced reads), 0-based half-open."""
+
+    name: str
+    start: int = 0
+    end: int = MAX_POSITION
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(r for r in ranges if r[1] > r[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _ref(names: list[str], name: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        known = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise NotFoundError(f"reference {name!r} is not in this file (it has: {known})") from None
+
+
+@dataclass
+class BamLayout:
+    """What is known of a stored BAM: its header, index, size and the EOF block at its end."""
+
+    header: BamHeader
+    index: BinningIndex
+    size: int
+    has_eof: bool
+
+    @property
+    def data_end(self) -> int:
+        """Where the last block of records ends (before the EOF block)."""
+        return self.size - (len(bgzf.EOF_BLOCK) if self.has_eof else 0)
+
+    def _next_block(self, offset: int, known: list[int]) -> int:
+        i = bisect.bisect_right(known, offset)
+        return known[i] if i < len(known) else self.data_end
+
+    def _byte_ranges(self, wanted: list[Wanted]) -> list[tuple[int, int]]:
+        known = sorted(self.index.block_offsets() | {self.header.end[0]})
+        ranges = []
+        for w in wanted:
+            if w.name == UNPLACED:
+                start = self.index.placed_end() or (self.header.end[0] << 16)
+                ranges.append((start >> 16, self.data_end))
+                continue
+            for beg, end in self.index.query(_ref(self.header.names, w.name), w.start, w.end):
+                block, within = bgzf.virtual(end)
+                stop = block if within == 0 else self._next_block(block, known)
+                ranges.append((beg >> 16, stop))
+        return _merge(ranges)
+
+    def pieces(self, wanted: list[Wanted] | None) -> list[Piece]:
+        """The header, then the records of *wanted* (none: header only), then the EOF block."""
+        block, within = self.header.end
+        out: list[Piece]
+        if within == 0:
+            out = [Piece("header", 0, block)]
+        else:  # the header ends inside a block: send it re-packed, and records of that block apart
+            out = [Piece("header", data=bgzf.compress(self.header.text))]
+        for start, end in self._byte_ranges(wanted or []):
+            if within and start == block:
+                out.append(Piece("body", data=bgzf.compress(self.header.block[within:])))
+                start = self._next_block(block, sorted(self.index.block_offsets()))
+            if end > start:
+                out.append(Piece("body", max(start, block), end))
+        out.append(Piece("body", data=bgzf.EOF_BLOCK))
+        return _join(out)
+
+
+@dataclass
+class CramLayout:
+    """What is known of a stored CRAM: reference names, CRAI, size and its EOF container."""
+
+    names: list[str]
+    entries: list[CraiEntry]
+    size: int
+    eof: bytes
+
+    @property
+    def data_end(self) -> int:
+        """Where the last data container ends (before the EOF container)."""
+        return self.size - len(self.eof)
+
+    def pieces(self, wanted: list[Wanted] | None) -> list[Piece]:
+        """The header containers, the data containers of *wanted*, then the EOF container."""
+        containers = sorted({e.container for e in self.entries})
+        first = containers[0] if containers else self.data_end
+        out = [Piece("header", 0, first)]
+        ranges = []
+        for w in wanted or []:
+            ref = -1 if w.name == UNPLACED else _ref(self.names, w.name)
+            for e in self.entries:
+                if e.ref != ref:
+                    continue
+                if ref >= 0 and not (e.start - 1 < w.end and e.start - 1 + e.span > w.start):
+                    continue
+                i = bisect.bisect_right(containers, e.container)
+                ranges.append((e.container, containers[i] if i < len(containers) else self.data_end))
+        out += [Piece("body", start, end) for start, end in _merge(ranges)]
+        if self.eof:
+            out.append(Piece("body", data=self.eof))
+        return _join(out)
+
+
+def _join(pieces: list[Piece]) -> list[Piece]:
+    """Join adjacent byte ranges of the same class into one."""
+    out: list[Piece] = []
+    for p in pieces:
+        last = out[-1] if out else None
+        if last and p.data is None and last.data is None and last.klass == p.klass and last.end == p.start:
+            out[-1] = Piece(p.klass, last.start, p.end)
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,119 @@
+"""GA4GH htsget 1.3 for reads: tickets (GET, POST with regions) and service-info."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from score import __version__
+from score.domain import errors as e
+from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
+from score.server.deps import CurrentPrincipal
+from score.services.htsget import HtsgetService, Request as TicketRequest
+
+PREFIX = "/ga4gh/htsget/v1"
+MEDIA_TYPE = "application/vnd.ga4gh.htsget.v1.3.0+json"
+router = APIRouter(prefix=PREFIX, tags=["htsget"])
+
+
+def htsget_service(request: Request) -> HtsgetService:
+    """The htsget use case."""
+    svc: HtsgetService = request.app.state.htsget_service
+    return svc
+
+
+HtsgetSvc = Annotated[HtsgetService, Depends(htsget_service)]
+
+
+class RegionIn(BaseModel):
+    """One region of a POST body."""
+
+    model_config = ConfigDict(extra="ignore")
+    referenceName: str  # noqa: N815 - htsget's name
+    start: int | None = None
+    end: int | None = None
+
+
+class TicketIn(BaseModel):
+    """The POST body of htsget 1.3."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    format: str | None = None
+    klass: str | None = Field(default=None, alias="class")
+    fields: list[str] | None = None
+    tags: list[str] | None = None
+    notags: list[str] | None = None
+    regions: list[RegionIn] | None = None
+
+
+def wanted(name: str, start: int | None, end: int | None) -> Wanted:
+    """One region, checked as htsget asks (0-based, half-open, 32-bit; ``*`` takes no coordinates).
+
+    Raises:
+        InvalidRequestError / RangeNotSatisfiableError (htsget's InvalidInput / InvalidRange).
+    """
+    if not name:
+        raise e.InvalidRequestError("referenceName must not be empty")
+    if name == UNPLACED and (start is not None or end is not None):
+        raise e.InvalidRequestError("referenceName '*' (unplaced reads) takes no start or end")
+    for value, what in ((start, "start"), (end, "end")):
+        if value is not None and not 0 <= value <= MAX_POSITION:
+            raise e.RangeNotSatisfiableError(f"{what} must be between 0 and {MAX_POSITION}")
+    lo, hi = start or 0, MAX_POSITION if end is None else end
+    if lo > hi:
+        raise e.RangeNotSatisfiableError(f"start {lo} is greater than end {hi}")
+    return Wanted(name, lo, hi)
+
+
+def _ticket(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, media_type=MEDIA_TYPE)
+
+
+@router.get("/reads/service-info")
+async def service_info() -> JSONResponse:
+    """GA4GH service-info with htsget's block."""
+    return _ticket({
+        "id": "org.overture.score.htsget",
+        "name": "Score htsget",
+        "type": {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"},
+        "description": "Slices of BAM and CRAM objects as pre-signed byte ranges of the object store",
+        "organization": {"name": "Score", "url": "https://github.com/overture-stack/score"},
+        "version": __version__,
+        "htsget": {"datatype": "reads", "formats": ["BAM", "CRAM"],
+                   "fieldsParametersEffective": False, "tagsParametersEffective": False},
+    })
+
+
+@router.get("/reads/{object_id}")
+async def reads_get(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: HtsgetSvc,
+    format: Annotated[str | None, Query()] = None,  # noqa: A002 - htsget's name
+    klass: Annotated[str | None, Query(alias="class")] = None,
+    referenceName: Annotated[str | None, Query()] = None,  # noqa: N803
+    start: Annotated[int | None, Query()] = None,
+    end: Annotated[int | None, Query()] = None,
+) -> JSONResponse:
+    """A ticket for the whole file, its header, or one region (fields and tags are ignored: all are sent)."""
+    if referenceName is None and (start is not None or end is not None):
+        raise e.InvalidRequestError("start and end need referenceName")
+    regions = None if referenceName is None else (wanted(referenceName, start, end),)
+    return _ticket(await svc.ticket(principal, TicketRequest(object_id, format, klass, regions)))
+
+
+@router.post("/reads/{object_id}")
+async def reads_post(
+    object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
+) -> JSONResponse:
+    """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
+    body = body or TicketIn()
+    regions = None
+    if body.regions is not None:
+        if not body.regions:
+            raise e.InvalidRequestError("regions must not be empty when given")
+        regions = tuple(wanted(r.referenceName, r.start, r.end) for r in body.regions)
+    return _ticket(await svc.ticket(principal, TicketRequest(object_id, body.format, body.klass, regions)))

@@ -1,0 +1,156 @@
+"""GA4GH htsget 1.3 tickets for stored BAM and CRAM objects.
+
+The same policy as downloads decides (study scopes, open/controlled, publish state); the object's
+index comes from its analysis; the ticket lists pre-signed URLs of byte ranges of the stored
+object (each one audited) and small inline pieces. No record bytes pass through the server.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from score.domain import errors as e
+from score.domain import ids
+from score.domain.access import check_download_state
+from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
+from score.domain.ranges import ByteRange
+from score.formats.bam import NeedMore, parse_bam_header
+from score.formats.bgzf import EOF_BLOCK as _BGZF_EOF
+from score.formats.binning import parse_index
+from score.formats.cram import eof_length, parse_crai, parse_cram_header
+from score.formats.naming import index_names
+from score.formats.pieces import BamLayout, CramLayout, Piece, Wanted
+from score.services.auditing import check_download, url_issued
+from score.services.context import ServiceContext
+
+READS_FORMATS = {".bam": "BAM", ".cram": "CRAM"}
+MAX_HEADER = 64 * 1024 * 1024
+MAX_BLOCK = 1 << 30  # htsget's guidance: no URL over about 1 GB
+CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an htsget client asked for; ``regions`` None = the whole file."""
+
+    object_id: str
+    format: str | None = None
+    klass: str | None = None
+    regions: tuple[Wanted, ...] | None = None
+
+
+def stored_format(record: ObjectRecord | None, object_id: str) -> str:
+    """BAM or CRAM, from the registered file name.
+
+    Raises:
+        UnsupportedFormatError: the object is neither.
+    """
+    name = (record.file_name if record else None) or ""
+    for suffix, fmt in READS_FORMATS.items():
+        if name.lower().endswith(suffix):
+            return fmt
+    raise e.UnsupportedFormatError(f"object {object_id} ({name or 'no file name'}) is not BAM or CRAM; "
+                                   "htsget serves reads from BAM and CRAM objects")
+
+
+class HtsgetService:
+    """Framework-free htsget logic."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        """Bind to the adapters in *ctx*."""
+        self._ctx = ctx
+        self._layouts: OrderedDict[tuple[str, int, str], BamLayout | CramLayout] = OrderedDict()
+
+    async def ticket(self, principal: Principal, req: Request) -> dict[str, Any]:
+        """The htsget ticket for *req*.
+
+        Raises:
+            InvalidRequestError / UnsupportedFormatError / NotFoundError / ForbiddenError / UnauthenticatedError.
+        """
+        ids.validate_object_id(req.object_id)
+        record = await self._ctx.metadata.get(req.object_id)
+        check_download(self._ctx, principal, req.object_id, record)
+        check_download_state(record, False)
+        fmt = stored_format(record, req.object_id)
+        if req.format is not None and req.format.upper() != fmt:
+            raise e.UnsupportedFormatError(f"object {req.object_id} is stored as {fmt}; it cannot be served as "
+                                           f"{req.format} (no conversion)")
+        if req.klass not in (None, "header"):
+            raise e.InvalidRequestError(f"class must be 'header' when given, not {req.klass!r}")
+        key = ids.object_key(req.object_id)
+        info = await self._ctx.store.head(key)
+        if info is None:
+            raise e.NotFoundError(f"object {req.object_id} is registered but its data is missing from the store")
+        if req.klass is None and req.regions is None:
+            pieces = [Piece("body", start, min(start + MAX_BLOCK, info.size))
+                      for start in range(0, info.size, MAX_BLOCK)]
+        else:
+            layout = await self._layout(req.object_id, record, fmt, info)
+            pieces = layout.pieces(None if req.klass == "header" else list(req.regions or ()))
+        return {"htsget": {"format": fmt, "urls": self._urls(principal, req.object_id, record, info, pieces)}}
+
+    def _urls(self, principal: Principal, object_id: str, record: ObjectRecord | None, info: ObjectInfo,
+              pieces: list[Piece]) -> list[dict[str, Any]]:
+        expires = self._ctx.clock.now() + self._ctx.download_url_ttl
+        out: list[dict[str, Any]] = []
+        for p in pieces:
+            if p.data is not None:
+                out.append({"url": "data:application/octet-stream;base64," + base64.b64encode(p.data).decode(),
+                            "class": p.klass})
+                continue
+            for start in range(p.start, p.end, MAX_BLOCK):
+                rng = ByteRange(start, min(p.end, start + MAX_BLOCK) - start)
+                url = self._ctx.store.sign_get(GetTarget(info.key, rng, info.location), expires)
+                url_issued(self._ctx, principal, "url:download", object_id, record, rng)
+                out.append({"url": url, "headers": {"Range": rng.header()}, "class": p.klass})
+        return out
+
+    def _index_id(self, record: ObjectRecord | None, object_id: str) -> str:
+        name = (record.file_name if record else None) or ""
+        by_name = {file_name: oid for oid, file_name in (record.analysis_files if record else ())}
+        for candidate in index_names(name):
+            if candidate in by_name:
+                return by_name[candidate]
+        raise e.NotFoundError(f"no index for {name or object_id} in its analysis (expected one of "
+                              f"{', '.join(index_names(name)) or '.bai/.crai'}); regions need an index")
+
+    async def _layout(self, object_id: str, record: ObjectRecord | None, fmt: str,
+                      info: ObjectInfo) -> BamLayout | CramLayout:
+        index_id = self._index_id(record, object_id)
+        cache_key = (object_id, info.size, f"{index_id}/{info.etag or info.last_modified.isoformat()}")
+        hit = self._layouts.get(cache_key)
+        if hit is not None:
+            self._layouts.move_to_end(cache_key)
+            return hit
+        index_raw = await self._ctx.store.read_range(GetTarget(ids.object_key(index_id)))
+        tail_len = min(info.size, 64)
+        tail = await self._ctx.store.read_range(
+            GetTarget(info.key, ByteRange(info.size - tail_len, tail_len), info.location))
+        layout: BamLayout | CramLayout
+        if fmt == "BAM":
+            header = await self._read_header(info, parse_bam_header)
+            layout = BamLayout(header, parse_index(index_raw), info.size, has_eof=tail.endswith(_BGZF_EOF))
+        else:
+            major, names = await self._read_header(info, parse_cram_header)
+            layout = CramLayout(names, parse_crai(index_raw), info.size, tail[-eof_length(major, tail):]
+                                if eof_length(major, tail) else b"")
+        self._layouts[cache_key] = layout
+        while len(self._layouts) > CACHE_SIZE:
+            self._layouts.popitem(last=False)
+        return layout
+
+    async def _read_header(self, info: ObjectInfo, parse: Any) -> Any:
+        length = 64 * 1024
+        while True:
+            length = min(length, info.size)
+            head = await self._ctx.store.read_range(GetTarget(info.key, ByteRange(0, length), info.location))
+            try:
+                return parse(head)
+            except NeedMore:
+                if length >= min(info.size, MAX_HEADER):
+                    raise e.InvalidRequestError("the object's header is truncated or larger than 64 MiB") from None
+                length *= 4
+
