@@ -3,10 +3,7 @@ live score-server: the records equal ``samtools view`` of a local copy, for ever
 
 from __future__ import annotations
 
-import random
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,72 +20,11 @@ from tests.kit.bam import (
     samtools_records,
 )
 from tests.kit.proxy import FaultProxy
-from tests.kit.servers import ServerProcess, free_port, run_client
+from tests.e2e.conftest import Served, ok, publish
+from tests.kit.servers import free_port, run_client
 
 pytestmark = pytest.mark.e2e
 CE = HTSLIB_TEST / "ce.fa"
-
-
-@dataclass
-class Served:
-    srv: ServerProcess
-    token: str
-    ids: dict[str, str]  # file name -> object id
-    src: Path
-    analysis: str
-
-
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
-
-
-def _publish(srv: ServerProcess, token: str, files: list[Path], work: Path, study: str = "VIEW") -> tuple[str, dict[str, str]]:
-    manifest = work / f"manifest-{study}.txt"
-    out = _ok(run_client(["submit", "--study-id", study, "--files", *map(str, files), "--manifest", str(manifest)],
-                         server=srv.url, token=token))
-    analysis = out.split("submitted analysis ")[1].split()[0]
-    _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
-    _ok(run_client(["publish", "--study-id", study, "--analysis-id", analysis], server=srv.url, token=token))
-    ids = {}
-    for line in manifest.read_text().splitlines()[1:]:
-        oid, path = line.split("\t")[:2]
-        ids[Path(path).name] = oid
-    return analysis, ids
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    require_test_data()
-    src = tmp_path_factory.mktemp("bams")
-    mp = SAMTOOLS_TEST / "mpileup"
-    for path in (HTSLIB_TEST / "range.bam", HTSLIB_TEST / "range.bam.bai", HTSLIB_TEST / "range.cram",
-                 HTSLIB_TEST / "range.cram.crai", HTSLIB_TEST / "colons.bam", HTSLIB_TEST / "colons.bam.bai",
-                 mp / "mpileup.1.bam", mp / "mpileup.1.bam.bai", mp / "ce#unmap2.bam"):
-        shutil.copy(path, src / path.name)
-    samtools("index", str(src / "ce#unmap2.bam"))  # 10 placed and 9 unplaced reads
-    # colons.bam has no reference: one of random bases, so that CRAM output can be tested on it too
-    rng = random.Random(3)
-    (src / "colons.fa").write_text("".join(f">{name}\n{''.join(rng.choices('ACGT', k=1000))}\n"
-                                           for name in ("chr1", "chr1:100", "chr1:100-200", "chr2:100-200", "chr3",
-                                                        "chr1,chr3")))
-    samtools("faidx", str(src / "colons.fa"))
-    shutil.copy(src / "range.bam", src / "noindex.bam")
-    (src / "truncated.bam").write_bytes((src / "range.bam").read_bytes()[:7000])
-    shutil.copy(src / "range.bam.bai", src / "truncated.bam.bai")
-    (src / "notbam.bam").write_text("this is not a BAM file\n" * 50)
-    shutil.copy(src / "range.bam.bai", src / "notbam.bam.bai")
-    (src / "notes.txt").write_text("not an alignment file\n")
-    srv = ServerProcess(tmp_path_factory.mktemp("data"), free_port(), env={"SCORE_METADATA__KIND": "registry"})
-    srv.start()
-    try:
-        token = srv.token("score.READ", "score.WRITE")
-        files = sorted(p for p in src.iterdir() if p.name != "manifest-VIEW.txt")
-        analysis, ids = _publish(srv, token, files, src)
-        yield Served(srv, token, ids, src, analysis)
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
@@ -198,7 +134,7 @@ def test_stdout_manifest_and_a_stale_index_in_the_working_directory(served: Serv
     shutil.copy(served.src / "mpileup.1.bam.bai", cwd / "range.bam")
     r = run_client(["view", "--object-id", served.ids["range.bam"], "--query", "CHROMOSOME_I:1000-2000",
                     "--stdout"], server=served.srv.url, token=served.token, cwd=cwd)
-    lines = _ok(r).splitlines()
+    lines = ok(r).splitlines()
     assert [x for x in lines if not x.startswith("@")] == samtools_records(served.src / "range.bam",
                                                                             ["CHROMOSOME_I:1000-2000"])
     assert len([x for x in lines if not x.startswith("@")]) == 14 and r.stderr == ""
@@ -247,7 +183,7 @@ def test_errors_have_a_message_and_an_exit_code(client_env: Served, tmp_path: Pa
 def test_header_only_needs_no_index_and_errors_from_the_command_line(served: Served, tmp_path: Path) -> None:
     r = run_client(["view", "--object-id", served.ids["noindex.bam"], "--header-only", "--stdout"],
                    server=served.srv.url, token=served.token)
-    assert _ok(r).startswith("@HD") and all(x.startswith("@") for x in r.stdout.splitlines())
+    assert ok(r).startswith("@HD") and all(x.startswith("@") for x in r.stdout.splitlines())
     r = run_client(["view", "--object-id", served.ids["range.bam"], "--query", "nope", "--stdout"],
                    server=served.srv.url, token=served.token)
     assert r.returncode == 2 and "unknown contig 'nope'" in r.stderr and r.stdout == ""
@@ -282,11 +218,11 @@ def test_a_small_region_of_a_large_bam_transfers_a_small_fraction(tmp_path: Path
     try:
         srv = server_factory(port=port, SCORE_METADATA__KIND="registry", SCORE_PUBLIC_URL=proxy.url)
         token = srv.token("score.READ", "score.WRITE")
-        _, ids = _publish(srv, token, [bam, Path(str(bam) + ".bai")], tmp_path, study="BIG")
+        _, ids = publish(srv, token, [bam, Path(str(bam) + ".bai")], tmp_path, study="BIG")
         r = run_client(["view", "--object-id", ids["large.bam"], "--query", "chr1:20,000,000-20,010,000",
                         "--output-dir", str(tmp_path / "out"), "--output-format", "BAM"],
                        server=srv.url, token=token)
-        _ok(r)
+        ok(r)
         got = file_records(tmp_path / "out" / "large.chr1_20,000,000-20,010,000.bam")
         assert got == samtools_records(bam, ["chr1:20000000-20010000"]) and len(got) > 10
         sent = proxy.store_get_bytes[f"/_store/data/{ids['large.bam']}"]
