@@ -105,6 +105,7 @@ class FaultProxy(LoopbackServer):
                 for k, v in resp.getheaders():
                     if k.lower() not in HOP_HEADERS:
                         self.send_header(k, v)
+                self.send_header("Connection", "close")
                 self.end_headers()
                 try:
                     while chunk := resp.read(16 * 1024):

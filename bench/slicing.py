@@ -1,0 +1,150 @@
+"""Region slicing: score-client view and htsget against samtools view on the same pre-signed URL.
+
+    .venv/bin/python bench/slicing.py [--size-gib 1.0] [--bam PATH]
+
+Generates (or reuses, with ``--bam``) a coordinate-sorted, indexed BAM of at least SIZE GiB,
+publishes it with its index on a score-server (embedded store), and for regions of several sizes
+measures, for each tool, the wall time and the bytes the store sent (counted by a streaming
+proxy in front of the store, so every tool is measured through the same path):
+
+* ``score-client view --object-id ... --query R --output-format BAM``;
+* htsget: fetch the ticket, then its blocks in order (httpx), write the BAM;
+* ``samtools view -b -X URL INDEX_URL R`` on the object's pre-signed URL (``score-client url``).
+
+Every output is checked to hold the same number of records (``samtools view -c``). Prints a
+markdown table. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+from _kit import GIB, MIB, PYTHON, Server, markdown_table  # noqa: E402
+
+from tests.kit.bam import large_bam  # noqa: E402
+from tests.kit.proxy import FaultProxy  # noqa: E402
+
+REGIONS = [("10 kb", "chr1:20,000,001-20,010,000"), ("1 Mb", "chr1:30,000,001-31,000,000"),
+           ("10 Mb", "chr2:5,000,001-15,000,000")]
+ENV = {**os.environ, "REF_PATH": ":"}
+
+
+def _client(args: list[str], server: Server, token: str, cwd: Path | None = None) -> str:
+    env = {**ENV, "STORAGE_URL": server.url, "ACCESSTOKEN": token}
+    r = subprocess.run([PYTHON, "-m", "score.cli.client_main", *args], env=env, capture_output=True, text=True,
+                       cwd=cwd)
+    if r.returncode != 0:
+        raise RuntimeError(f"score-client {args[0]} failed: {r.stderr[-1500:]}")
+    return r.stdout
+
+
+def _count(path: Path) -> int:
+    return int(subprocess.run(["samtools", "view", "-c", str(path)], check=True, capture_output=True,
+                              text=True, env=ENV).stdout)
+
+
+def _htsget(server: Server, token: str, oid: str, region: str, out: Path) -> None:
+    name, _, span = region.partition(":")
+    start, _, end = span.replace(",", "").partition("-")
+    ticket = httpx.get(f"{server.url}/ga4gh/htsget/v1/reads/{oid}", timeout=60,
+                       params={"referenceName": name, "start": int(start) - 1, "end": int(end)},
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    with httpx.Client(timeout=300) as http, out.open("wb") as f:
+        for entry in ticket["htsget"]["urls"]:
+            if entry["url"].startswith("data:"):
+                f.write(base64.b64decode(entry["url"].split(",", 1)[1]))
+            else:
+                r = http.get(entry["url"], headers=entry.get("headers", {}))
+                r.raise_for_status()
+                f.write(r.content)
+
+
+def main() -> int:
+    """Run the benchmark and print the table."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size-gib", type=float, default=1.0)
+    p.add_argument("--bam", type=Path, help="reuse this BAM (with .bai) instead of generating one")
+    args = p.parse_args()
+    if shutil.which("samtools") is None:
+        print("samtools is missing: run scripts/setup", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="score-bench-slice-") as tmp_name:
+        tmp = Path(tmp_name)
+        bam = args.bam
+        if bam is None:
+            t0 = time.perf_counter()
+            bam = large_bam(tmp / "large.bam", int(args.size_gib * GIB))
+            print(f"generated {bam.stat().st_size / MIB:.0f} MiB BAM in {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr)
+        data = tmp / "data"
+        data.mkdir()
+        server = Server(data, {"SCORE_METADATA__KIND": "registry", "SCORE_DOWNLOAD_URL_TTL": "3600"})
+        proxy = FaultProxy(server.port, stream_gets=True).start()
+        server.env["SCORE_PUBLIC_URL"] = proxy.url
+        try:
+            with server:
+                token = server.token("score.READ", "score.WRITE")
+                manifest = tmp / "manifest.txt"
+                out = _client(["submit", "--study-id", "BENCH", "--files", str(bam), str(bam) + ".bai",
+                               "--manifest", str(manifest)], server, token)
+                analysis = out.split("submitted analysis ")[1].split()[0]
+                _client(["upload", "--manifest", str(manifest)], server, token)
+                _client(["publish", "--study-id", "BENCH", "--analysis-id", analysis], server, token)
+                ids = {Path(line.split("\t")[1]).name: line.split("\t")[0]
+                       for line in manifest.read_text().splitlines()[1:]}
+                oid, index_oid = ids[bam.name], ids[bam.name + ".bai"]
+                url = _client(["url", "--object-id", oid], server, token).strip()
+                index_url = _client(["url", "--object-id", index_oid], server, token).strip()
+                key = f"/_store/data/{oid}"
+                rows = []
+                for label, region in REGIONS:
+                    results = {}
+                    for tool in ("samtools", "score-client view", "htsget"):
+                        work = tmp / f"w-{tool.replace(' ', '-')}-{label.replace(' ', '')}"
+                        work.mkdir()
+                        before = proxy.store_get_bytes[key]
+                        t0 = time.perf_counter()
+                        if tool == "samtools":
+                            target = work / "out.bam"
+                            subprocess.run(["samtools", "view", "-b", "-o", str(target), "-X", url, index_url,
+                                            region], check=True, cwd=work, env=ENV, capture_output=True)
+                        elif tool == "htsget":
+                            target = work / "out.bam"
+                            _htsget(server, token, oid, region, target)
+                        else:
+                            _client(["view", "--object-id", oid, "--query", region, "--output-format", "BAM",
+                                     "--output-dir", str(work)], server, token)
+                            target = next(work.glob("*.bam"))
+                        seconds = time.perf_counter() - t0
+                        time.sleep(0.2)  # let the proxy count the last chunks of aborted transfers
+                        results[tool] = (seconds, proxy.store_get_bytes[key] - before, _count(target))
+                    base_s, base_b, base_n = results["samtools"]
+                    for tool, (seconds, nbytes, records) in results.items():
+                        if tool != "htsget" and records != base_n:
+                            raise RuntimeError(f"{tool} returned {records} records, samtools {base_n}")
+                        if tool == "htsget" and records < base_n:
+                            raise RuntimeError(f"htsget returned {records} records, fewer than samtools {base_n}")
+                        rows.append([label, tool, f"{seconds:.2f}", f"{base_s / seconds:.2f}x",
+                                     f"{nbytes / MIB:.2f}", f"{100 * nbytes / bam.stat().st_size:.2f}%", records])
+        finally:
+            proxy.stop()
+        size = bam.stat().st_size / MIB
+        print(f"\nBAM of {size:.0f} MiB; bytes are those the store sent for the BAM (index not counted)\n")
+        print(markdown_table(["region", "tool", "seconds", "speed vs samtools", "MiB from store", "of the BAM",
+                              "records"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
