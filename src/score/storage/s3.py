@@ -360,40 +360,34 @@ class S3ObjectStore:
         except ClientError as exc:
             raise _upstream(exc, "writing state") from None
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        """GetObject of a state record, falling back to the base bucket."""
-        for bucket in self._layout.read_buckets(key):
+    async def _get(self, what: str, key: str, buckets: list[str], **extra: Any) -> bytes | None:
+        """GetObject from the first of *buckets* that holds *key*; None when none does."""
+        for bucket in buckets:
             try:
-                out = await self._call("reading state", self._s3.get_object, Bucket=bucket, Key=key)
-                body = out["Body"]
-                try:
-                    data: bytes = await anyio.to_thread.run_sync(body.read)
-                finally:
-                    body.close()
-                return data
+                out = await self._call(what, self._s3.get_object, Bucket=bucket, Key=key, **extra)
             except ClientError as exc:
                 if _code(exc) in _MISSING | _NO_BUCKET:
                     continue
-                raise _upstream(exc, "reading state") from None
+                raise _upstream(exc, what) from None
+            body = out["Body"]
+            try:
+                data: bytes = await anyio.to_thread.run_sync(body.read)
+            finally:
+                body.close()
+            return data
         return None
 
+    async def get_bytes(self, key: str) -> bytes | None:
+        """GetObject of a state record, falling back to the base bucket."""
+        return await self._get("reading state", key, list(self._layout.read_buckets(key)))
+
     async def read_range(self, target: GetTarget) -> bytes:
-        """GetObject with a Range (the whole object without one)."""
-        params: dict[str, Any] = {"Bucket": target.location or self._layout.read_buckets(target.key)[0],
-                                  "Key": target.key}
-        if target.byte_range is not None:
-            params["Range"] = target.byte_range.header()
-        try:
-            out = await self._call("reading an object", self._s3.get_object, **params)
-        except ClientError as exc:
-            if _code(exc) in _MISSING | _NO_BUCKET:
-                raise NotFoundError(f"object {target.key} not found") from None
-            raise _upstream(exc, "reading an object") from None
-        body = out["Body"]
-        try:
-            data: bytes = await anyio.to_thread.run_sync(body.read)
-        finally:
-            body.close()
+        """GetObject with a Range (the whole object without one), falling back to the base bucket."""
+        buckets = [target.location] if target.location else list(self._layout.read_buckets(target.key))
+        extra = {"Range": target.byte_range.header()} if target.byte_range is not None else {}
+        data = await self._get("reading an object", target.key, buckets, **extra)
+        if data is None:
+            raise NotFoundError(f"object {target.key} not found")
         return data
 
     async def delete(self, key: str) -> None:
