@@ -73,7 +73,7 @@ def _htsget(server: Server, token: str, oid: str, region: str, out: Path) -> Non
 def main() -> int:
     """Run the benchmark and print the table."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size-gib", type=float, default=1.0)
+    p.add_argument("--size-gib", type=float, default=1.05, help="at least this big (default 1.05: over 1 GiB)")
     p.add_argument("--bam", type=Path, help="reuse this BAM (with .bai) instead of generating one")
     args = p.parse_args()
     if shutil.which("samtools") is None:
