@@ -21,6 +21,7 @@ from score.client.layout import Named
 from score.client.regions import output_name
 from score.client.viewer import Query, Source, check_query, view
 from score.domain import errors as e
+from score.formats.naming import index_names
 
 READABLE = (".bam", ".cram", ".sam")
 
@@ -86,10 +87,8 @@ def _local(args: argparse.Namespace) -> tuple[str, Path | None, str]:
     if not path.is_file():
         raise e.InvalidRequestError(f"input file {path} does not exist")
     index: Path | None = args.input_file_index
-    if index is None:
-        candidates = [path.with_name(path.name + s) for s in (".bai", ".csi", ".crai")]
-        candidates += [path.with_suffix(s) for s in (".bai", ".csi", ".crai")]
-        index = next((c for c in candidates if c.is_file()), None)
+    if index is None:  # beside it, named as htslib looks for it (x.bam.bai, then x.bai)
+        index = next((c for c in (path.with_name(n) for n in index_names(path.name)) if c.is_file()), None)
     elif not index.is_file():
         raise e.InvalidRequestError(f"index file {index} does not exist")
     return str(path.resolve()), index.resolve() if index else None, path.name

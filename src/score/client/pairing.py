@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from score.client.layout import Named
-from score.formats.naming import INDEX_SUFFIXES, index_names
+from score.formats.naming import index_names
 
-__all__ = ["INDEX_SUFFIXES", "Pairing", "index_names", "pair_indexes"]
+__all__ = ["Pairing", "index_names", "pair_indexes"]
 
 
 @dataclass

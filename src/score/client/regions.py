@@ -26,12 +26,6 @@ class Region:
     start: int
     end: int  # exclusive; the contig's length when the query gave no end
 
-    @property
-    def label(self) -> str:
-        """The region as htslib prints it (1-based, inclusive), braced when the name has a colon."""
-        name = f"{{{self.contig}}}" if ":" in self.contig else self.contig
-        return self.contig if self.contig == UNMAPPED else f"{name}:{self.start + 1}-{self.end}"
-
 
 def _number(text: str, whole: str) -> int:
     if ",," in text or text.startswith(",") or text.endswith(","):

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class ViewResult:
     records: int = 0
     output: Path | None = None
     index: Path | None = None
-    regions: list[str] = field(default_factory=list)
 
 
 def check_query(query: Query) -> None:
@@ -110,13 +109,18 @@ def _reading_error(exc: Exception, name: str) -> e.ScoreError:
         return e.NotFoundError(f"{name}: not found")
     if "truncated" in low or "eof marker" in low:
         return e.IntegrityError(f"{name} is truncated (no end-of-file marker, or a record is cut short)")
-    if "reference" in low or "fetch reference" in low:
+    if "reference" in low:
         return e.InvalidRequestError(f"{name}: its CRAM reference could not be used ({text}); "
                                      "check --reference-file")
     if isinstance(exc, ValueError) or "format" in low or "alignment data" in low:
         return e.InvalidRequestError(f"{name} is not a readable BAM, CRAM or SAM file ({text})")
     return e.IntegrityError(f"{name} could not be sliced: {text} (for CRAM, --reference-file must hold "
                             "every contig of the file, at full length)")
+
+
+def _tag(line: str, tag: str) -> str | None:
+    """The value of *tag* in a SAM header line."""
+    return next((f[len(tag) + 1:] for f in line.split("\t") if f.startswith(tag + ":")), None)
 
 
 def _header(source: Any, query: Query) -> Any:
@@ -126,15 +130,13 @@ def _header(source: Any, query: Query) -> Any:
     if query.original_header:
         return source.header
     text = str(source.header)
-    programs = [line for line in text.splitlines() if line.startswith("@PG\t")]
-    ids = {field[3:] for line in programs for field in line.split("\t") if field.startswith("ID:")}
+    ids = [_tag(line, "ID") for line in text.splitlines() if line.startswith("@PG\t")]
     pg_id, n = "score-client", 1
     while pg_id in ids:
         pg_id, n = f"score-client.{n}", n + 1
     fields = [f"ID:{pg_id}", "PN:score-client", f"VN:{__version__}"]
-    last = [field[3:] for field in programs[-1].split("\t") if field.startswith("ID:")] if programs else []
-    if last:
-        fields.append(f"PP:{last[0]}")
+    if ids and ids[-1]:
+        fields.append(f"PP:{ids[-1]}")
     if query.command_line:
         fields.append("CL:" + query.command_line.replace("\t", " ").replace("\n", " "))
     line = "\t".join(["@PG", *fields])
@@ -205,7 +207,6 @@ def view(src: Source, query: Query) -> ViewResult:
             if regions and not source.has_index():
                 raise e.InvalidRequestError(f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
                                             "index it (samtools index), or use --header-only")
-            result.regions = [r.label for r in regions]
             target = str(part) if part else "-"
             try:
                 with pysam.AlignmentFile(target, mode, header=_header(source, query),
