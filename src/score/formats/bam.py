@@ -36,20 +36,22 @@ def parse_bam_header(buf: bytes) -> BamHeader:
         first = len(inflated)
         inflated += block.data
         last = block
-        end = _header_length(inflated)
-        if end is not None:
+        scanned = _scan(inflated)
+        if scanned is not None:
             break
     else:
         raise NeedMore()
     assert last is not None
+    end, names = scanned
     within = end - first
     # a header that fills its block to the end leaves the records to start at the next block
     position = (last.offset + last.size, 0) if within == len(last.data) else (last.offset, within)
     shared = last.data if position[1] else b""
-    return BamHeader(_names(bytes(inflated[:end])), position, bytes(inflated[:end]), shared)
+    return BamHeader(names, position, bytes(inflated[:end]), shared)
 
 
-def _header_length(data: bytearray) -> int | None:
+def _scan(data: bytearray) -> tuple[int, list[str]] | None:
+    """Where the header ends and its reference names; None when *data* ends inside the header."""
     if len(data) >= 4 and data[:4] != b"BAM\1":
         raise InvalidRequestError("the object is not a BAM file (no BAM magic)")
     if len(data) < 8:
@@ -59,23 +61,13 @@ def _header_length(data: bytearray) -> int | None:
         return None
     n_ref = struct.unpack_from("<i", data, pos)[0]
     pos += 4
+    names = []
     for _ in range(n_ref):
         if len(data) < pos + 4:
             return None
         l_name = struct.unpack_from("<i", data, pos)[0]
-        pos += 4 + l_name + 4
-        if len(data) < pos:
+        if len(data) < pos + 4 + l_name + 4:
             return None
-    return int(pos)
-
-
-def _names(data: bytes) -> list[str]:
-    pos = 8 + struct.unpack_from("<i", data, 4)[0]
-    n_ref = struct.unpack_from("<i", data, pos)[0]
-    pos += 4
-    names = []
-    for _ in range(n_ref):
-        l_name = struct.unpack_from("<i", data, pos)[0]
-        names.append(data[pos + 4: pos + 4 + l_name - 1].decode("utf-8", "replace"))
+        names.append(bytes(data[pos + 4: pos + 4 + l_name - 1]).decode("utf-8", "replace"))
         pos += 4 + l_name + 4
-    return names
+    return int(pos), names

@@ -61,10 +61,8 @@ class BinningIndex:
         end = min(end, 1 << (self.min_shift + self.depth * 3))
         if end <= beg:
             return []
-        min_off = 0
-        if index.linear:
-            slot = beg >> self.min_shift
-            min_off = index.linear[min(slot, len(index.linear) - 1)] if slot < len(index.linear) else index.linear[-1]
+        # BAI/TBI: no record overlapping beg lies before the linear index's offset of beg's window
+        min_off = index.linear[min(beg >> self.min_shift, len(index.linear) - 1)] if index.linear else 0
         chunks = [c for b in reg2bins(beg, end, self.min_shift, self.depth) for c in index.bins.get(b, [])
                   if c[1] > min_off]
         return merge_chunks(chunks)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import cached_property
 
 from score.domain.errors import NotFoundError
 from score.formats import bgzf
@@ -69,22 +70,29 @@ class BamLayout:
         """Where the last block of records ends (before the EOF block)."""
         return self.size - (len(bgzf.EOF_BLOCK) if self.has_eof else 0)
 
-    def _next_block(self, offset: int, known: list[int]) -> int:
+    @cached_property
+    def _known_blocks(self) -> list[int]:
+        """Block starts the index and header reveal, sorted (once per layout: layouts are cached)."""
+        return sorted(self.index.block_offsets() | {self.header.end[0]})
+
+    @cached_property
+    def _unplaced_start(self) -> int:
+        return (self.index.placed_end() or (self.header.end[0] << 16)) >> 16
+
+    def _next_block(self, offset: int) -> int:
+        known = self._known_blocks
         i = bisect.bisect_right(known, offset)
         return known[i] if i < len(known) else self.data_end
 
     def _byte_ranges(self, wanted: list[Wanted]) -> list[tuple[int, int]]:
-        known = sorted(self.index.block_offsets() | {self.header.end[0]})
         ranges = []
         for w in wanted:
             if w.name == UNPLACED:
-                start = self.index.placed_end() or (self.header.end[0] << 16)
-                ranges.append((start >> 16, self.data_end))
+                ranges.append((self._unplaced_start, self.data_end))
                 continue
             for beg, end in self.index.query(_ref(self.header.names, w.name), w.start, w.end):
                 block, within = bgzf.virtual(end)
-                stop = block if within == 0 else self._next_block(block, known)
-                ranges.append((beg >> 16, stop))
+                ranges.append((beg >> 16, block if within == 0 else self._next_block(block)))
         return _merge(ranges)
 
     def pieces(self, wanted: list[Wanted] | None) -> list[Piece]:
@@ -98,9 +106,9 @@ class BamLayout:
         for start, end in self._byte_ranges(wanted or []):
             if within and start == block:
                 out.append(Piece("body", data=bgzf.compress(self.header.block[within:])))
-                start = self._next_block(block, sorted(self.index.block_offsets()))
+                start = self._next_block(block)
             if end > start:
-                out.append(Piece("body", max(start, block), end))
+                out.append(Piece("body", start, end))
         out.append(Piece("body", data=bgzf.EOF_BLOCK))
         return _join(out)
 
@@ -119,9 +127,14 @@ class CramLayout:
         """Where the last data container ends (before the EOF container)."""
         return self.size - len(self.eof)
 
+    @cached_property
+    def _containers(self) -> list[int]:
+        """Container offsets, sorted (once per layout)."""
+        return sorted({e.container for e in self.entries})
+
     def pieces(self, wanted: list[Wanted] | None) -> list[Piece]:
         """The header containers, the data containers of *wanted*, then the EOF container."""
-        containers = sorted({e.container for e in self.entries})
+        containers = self._containers
         first = containers[0] if containers else self.data_end
         out = [Piece("header", 0, first)]
         ranges = []

@@ -7,7 +7,7 @@ from datetime import datetime
 from score.domain import ids
 from score.domain.access import check_download_state, may_list
 from score.domain.errors import NotFoundError
-from score.domain.model import GetTarget, Principal
+from score.domain.model import GetTarget, ObjectRecord, Principal
 from score.domain.parts import PartSlice, plan_parts
 from score.domain.ranges import ByteRange, resolve_range
 from score.services.auditing import check_download, url_issued
@@ -41,6 +41,22 @@ def split_range(stored: list[Part], rng: ByteRange) -> list[Part]:
 
 def _as_parts(slices: list[PartSlice]) -> list[Part]:
     return [Part(partNumber=s.number, partSize=s.size, offset=s.offset) for s in slices if s.size > 0]
+
+
+async def readable_record(
+    ctx: ServiceContext, principal: Principal, object_id: str, exclude_urls: bool = False
+) -> ObjectRecord | None:
+    """The object's record once *principal* may read it (downloads and htsget alike; audited).
+
+    Raises:
+        InvalidRequestError: a malformed id.
+        NotFoundError / UnauthenticatedError / ForbiddenError: unknown object, or not allowed.
+    """
+    ids.validate_object_id(object_id)
+    record = await ctx.metadata.get(object_id)
+    check_download(ctx, principal, object_id, record)
+    check_download_state(record, exclude_urls)
+    return record
 
 
 class DownloadService:
@@ -95,10 +111,7 @@ class DownloadService:
             InvalidRequestError / RangeNotSatisfiableError: bad offset or length.
             NotFoundError: unknown object.
         """
-        ids.validate_object_id(object_id)
-        record = await self._ctx.metadata.get(object_id)
-        check_download(self._ctx, principal, object_id, record)
-        check_download_state(record, exclude_urls)
+        record = await readable_record(self._ctx, principal, object_id, exclude_urls)
         spec, location = await self._stored_spec(object_id, need_object=not exclude_urls)
         stored_parts = [p for p in spec.parts if p.partSize > 0]
         rng = resolve_range(offset, length, spec.objectSize)

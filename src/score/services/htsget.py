@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from score.domain import errors as e
 from score.domain import ids
-from score.domain.access import check_download_state
 from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
 from score.domain.ranges import ByteRange
 from score.formats.bam import NeedMore, parse_bam_header
@@ -23,9 +23,11 @@ from score.formats.binning import parse_index
 from score.formats.cram import eof_length, parse_crai, parse_cram_header
 from score.formats.naming import index_names
 from score.formats.pieces import BamLayout, CramLayout, Piece, Wanted
-from score.services.auditing import check_download, url_issued
+from score.services.auditing import url_issued
 from score.services.context import ServiceContext
+from score.services.download import readable_record
 
+T = TypeVar("T")
 READS_FORMATS = {".bam": "BAM", ".cram": "CRAM"}
 MAX_HEADER = 64 * 1024 * 1024
 MAX_BLOCK = 1 << 30  # htsget's guidance: no URL over about 1 GB
@@ -70,10 +72,7 @@ class HtsgetService:
         Raises:
             InvalidRequestError / UnsupportedFormatError / NotFoundError / ForbiddenError / UnauthenticatedError.
         """
-        ids.validate_object_id(req.object_id)
-        record = await self._ctx.metadata.get(req.object_id)
-        check_download(self._ctx, principal, req.object_id, record)
-        check_download_state(record, False)
+        record = await readable_record(self._ctx, principal, req.object_id)
         fmt = stored_format(record, req.object_id)
         if req.format is not None and req.format.upper() != fmt:
             raise e.UnsupportedFormatError(f"object {req.object_id} is stored as {fmt}; it cannot be served as "
@@ -142,7 +141,8 @@ class HtsgetService:
             self._layouts.popitem(last=False)
         return layout
 
-    async def _read_header(self, info: ObjectInfo, parse: Any) -> Any:
+    async def _read_header(self, info: ObjectInfo, parse: Callable[[bytes], T]) -> T:
+        """Parse the object's header from its first bytes, reading more until *parse* has enough."""
         length = 64 * 1024
         while True:
             length = min(length, info.size)
