@@ -134,8 +134,8 @@ class HtsgetService:
             layout = BamLayout(header, parse_index(index_raw), info.size, has_eof=tail.endswith(_BGZF_EOF))
         else:
             major, names = await self._read_header(info, parse_cram_header)
-            layout = CramLayout(names, parse_crai(index_raw), info.size, tail[-eof_length(major, tail):]
-                                if eof_length(major, tail) else b"")
+            eof = eof_length(major, tail)
+            layout = CramLayout(names, parse_crai(index_raw), info.size, tail[len(tail) - eof:])
         self._layouts[cache_key] = layout
         while len(self._layouts) > CACHE_SIZE:
             self._layouts.popitem(last=False)
