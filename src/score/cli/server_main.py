@@ -15,6 +15,18 @@ from score.domain.errors import ConfigError, ScoreError
 log = logging.getLogger("score.server")
 
 
+def describe_storage(settings: ServerSettings) -> str:
+    """Where the data lives, for the start-up line (no secrets)."""
+    storage = settings.storage
+    if storage.kind == "local":
+        return f"local store in {settings.data_dir.resolve()}"
+    if storage.kind == "azure":
+        return f"azure account {storage.account_name}, container {storage.container}"
+    if storage.kind == "gcs":
+        return f"gcs {storage.endpoint}, bucket {storage.bucket}"
+    return f"s3 store {storage.endpoint or 'AWS ' + storage.region}, bucket {storage.object_bucket}"
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="TOML config file (env SCORE_CONFIG)")
     p.add_argument("--data-dir", type=Path, help="data directory (default ./score-data; env SCORE_DATA_DIR)")
@@ -64,12 +76,7 @@ def _serve(settings: ServerSettings) -> int:
     configure_server_logging(settings.log_level)
     configure_audit_file(settings.audit_log)
     app = create_app(settings)
-    storage = settings.storage
-    where = (
-        f"local store in {settings.data_dir.resolve()}"
-        if storage.kind == "local"
-        else f"s3 store {storage.endpoint or 'AWS ' + storage.region}, bucket {storage.object_bucket}"
-    )
+    where = describe_storage(settings)
     log.info(
         "score-server %s listening on %s://%s:%s (%s, %s auth)",
         __version__,

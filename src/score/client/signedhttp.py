@@ -24,7 +24,7 @@ import httpx
 
 from score.client.api import error_from_response, untrusted_certificate
 from score.domain import errors as e
-from score.domain.integrity import hex_to_b64, normalize_etag
+from score.domain.integrity import hex_to_b64, normalize_etag, normalize_md5
 from score.domain.ranges import ByteRange
 
 BUFFER_BYTES = 4 * 1024 * 1024
@@ -241,7 +241,11 @@ class SignedUrlHttp:
                 self._drop(scheme, netloc)
 
     def put(self, url: str, data: memoryview, md5_hex: str, cancel: threading.Event) -> str:
-        """PUT *data* with its Content-MD5; return the ETag the store answers (normalised)."""
+        """PUT *data* with its Content-MD5; return the ETag the store answers (normalised).
+
+        Azure's Put Block answers with no ETag: there the tag is the ``Content-MD5`` it echoes,
+        or, when it echoes none (Azurite), the one we sent, which the store checked before its 2xx.
+        """
         headers = {
             "Content-Length": str(len(data)),
             "Content-MD5": hex_to_b64(md5_hex),
@@ -254,9 +258,23 @@ class SignedUrlHttp:
             if response.status >= 400:
                 raise classify_store_refusal(response.status, body)
             ok = not response.will_close and response.read(1) == b""
-            return normalize_etag(response.getheader("ETag") or "")
+            return _stored_tag(response, md5_hex)
         except (OSError, http.client.HTTPException) as exc:
             raise e.UpstreamUnavailableError(f"PUT {_describe(url)}: {type(exc).__name__}") from None
         finally:
             if not ok:
                 self._drop(scheme, netloc)
+
+
+def _stored_tag(response: http.client.HTTPResponse, sent_md5: str) -> str:
+    """The part's ETag; without one, the MD5 the store echoes or else the one it accepted (hex)."""
+    etag = response.getheader("ETag")
+    if etag:
+        return normalize_etag(etag)
+    echoed = response.getheader("Content-MD5")
+    if echoed:
+        try:
+            return normalize_md5(echoed)
+        except e.InvalidRequestError:
+            return ""
+    return sent_md5

@@ -88,6 +88,74 @@ class S3StorageSettings(BaseModel):
         return self
 
 
+class AzureStorageSettings(BaseModel):
+    """Azure Blob Storage (env ``SCORE_STORAGE__*`` with ``KIND=azure``); see README "Azure"."""
+
+    kind: Literal["azure"]
+    account_name: str = Field(description="azure.accountName: the storage account")
+    account_key: SecretStr | None = Field(
+        None, description="azure.accountKey; unset = Azure AD (DefaultAzureCredential) with user-delegation SAS"
+    )
+    endpoint: str | None = Field(
+        None, description="account URL; None = https://<account>.blob.core.windows.net (Azurite: http://host:port/<account>)"
+    )
+    container: str = Field("data", description="bucket.name.object: the one container (Score's default 'data')")
+    api_version: str | None = Field(None, description="Blob service API version (Azurite 3.35 needs 2025-01-05)")
+    md5_metadata_key: str = Field("md5chksum", description="metadata key holding the blob's MD5 (base64)")
+    create_buckets: bool = Field(False, description="create the container at start-up (development)")
+    connect_timeout: float = Field(15.0, gt=0)
+    read_timeout: float = Field(60.0, gt=0)
+    max_attempts: int = Field(5, ge=1, le=20, description="retries of the server's own Azure calls")
+    min_part_size_bytes: int = Field(20 * MIB, ge=1, description="smallest block (Azure allows up to 4000 MiB)")
+    max_parts: int = Field(10_000, ge=1, le=50_000, description="blocks per blob (Azure allows 50,000)")
+
+    @field_validator("endpoint", "api_version", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("container")
+    @classmethod
+    def _container_name(cls, v: str) -> str:
+        if not (3 <= len(v) <= 63) or not v.replace("-", "").isalnum() or v != v.lower():
+            raise ValueError("container names have 3 to 63 lowercase letters, digits and hyphens")
+        return v
+
+
+class GcsStorageSettings(BaseModel):
+    """Google Cloud Storage (env ``SCORE_STORAGE__*`` with ``KIND=gcs``); see README "Google Cloud Storage"."""
+
+    kind: Literal["gcs"]
+    bucket: str = Field("score-data", description="the bucket of objects and state")
+    project: str | None = Field(None, description="project for bucket creation; None = the credentials' project")
+    credentials_file: Path | None = Field(
+        None, description="service-account JSON key: signs URLs locally; None = Application Default Credentials, "
+        "URLs signed by the IAM signBlob API"
+    )
+    service_account_email: str | None = Field(
+        None, description="the account whose IAM signBlob signs URLs when there is no key file"
+    )
+    endpoint: str = Field("https://storage.googleapis.com", description="API and signed-URL endpoint")
+    emulator: bool = Field(False, description="a local emulator: API calls without OAuth (URLs are still signed)")
+    md5_metadata_key: str = Field("md5chksum", description="metadata key holding the object's MD5 (base64)")
+    create_buckets: bool = Field(False, description="create the bucket at start-up (development)")
+    read_timeout: float = Field(60.0, gt=0)
+    min_part_size_bytes: int = Field(20 * MIB, ge=1, description="smallest part object")
+    max_parts: int = Field(10_000, ge=1, le=10_000)
+
+    @field_validator("project", "service_account_email", "credentials_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, v: str) -> str:
+        if not (3 <= len(v) <= 63):
+            raise ValueError("bucket names have 3 to 63 characters")
+        return v
+
+
 def _storage_kind(value: Any) -> str:
     """``kind`` picks the backend; without one it is the embedded local store."""
     kind = value.get("kind", "local") if isinstance(value, dict) else getattr(value, "kind", "local")
@@ -95,7 +163,10 @@ def _storage_kind(value: Any) -> str:
 
 
 StorageSettings = Annotated[
-    Annotated[LocalStorageSettings, Tag("local")] | Annotated[S3StorageSettings, Tag("s3")],
+    Annotated[LocalStorageSettings, Tag("local")]
+    | Annotated[S3StorageSettings, Tag("s3")]
+    | Annotated[AzureStorageSettings, Tag("azure")]
+    | Annotated[GcsStorageSettings, Tag("gcs")],
     Discriminator(_storage_kind),
 ]
 

@@ -7,7 +7,7 @@ only these.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from score.domain.model import (
     AnalysisRow,
@@ -135,6 +135,15 @@ class ObjectStore(Protocol):
 
     async def healthy(self) -> bool:
         """True when the store is reachable and its bucket exists."""
+        ...
+
+
+@runtime_checkable
+class ProvisionableStore(Protocol):
+    """A store that can create its own buckets or container (development and tests)."""
+
+    async def ensure_buckets(self) -> None:
+        """Create what is missing; existing buckets are fine."""
         ...
 
 

@@ -18,11 +18,16 @@ from score import __version__
 from score.auth.embedded import EmbeddedIssuer
 from score.auth.jwks import JwksKeySet
 from score.auth.jwt import JwtVerifier
-from score.config.settings import LocalStorageSettings, ServerSettings
+from score.config.settings import (
+    AzureStorageSettings,
+    GcsStorageSettings,
+    LocalStorageSettings,
+    ServerSettings,
+)
 from score.domain.access import ScopePolicy
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
-from score.domain.ports import Clock, MetadataSource, ObjectStore, SystemClock, TokenVerifier
+from score.domain.ports import Clock, MetadataSource, ObjectStore, ProvisionableStore, SystemClock, TokenVerifier
 from score.metadata.song import SongMetadata
 from score.registry.metadata import RegistryMetadata
 from score.registry.store import RegistryStore
@@ -56,12 +61,20 @@ class Components:
 
 
 def build_store(settings: ServerSettings) -> ObjectStore:
-    """The object store *settings* select: the embedded local store or an S3-compatible one."""
+    """The object store *settings* select: the embedded local store, S3-compatible, Azure Blob or GCS."""
     storage = settings.storage
     if isinstance(storage, LocalStorageSettings):
         signer = UrlSigner(load_or_create_secret(settings.data_dir / SECRETS_DIR / URL_KEY_FILE))
         limits = PartLimits(min_part_bytes=storage.min_part_size_bytes, max_parts=storage.max_parts)
         return LocalObjectStore(settings.data_dir, settings.base_url, signer, limits)
+    if isinstance(storage, AzureStorageSettings):
+        from score.storage.azure_client import make_azure_store
+
+        return make_azure_store(storage)
+    if isinstance(storage, GcsStorageSettings):
+        from score.storage.gcs_client import make_gcs_store
+
+        return make_gcs_store(storage)
     from score.storage.s3_client import make_store
 
     return make_store(storage)
@@ -208,9 +221,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         storage = settings.storage
         if not isinstance(storage, LocalStorageSettings) and storage.create_buckets:
-            from score.storage.s3 import S3ObjectStore
-
-            assert isinstance(components.store, S3ObjectStore)
+            assert isinstance(components.store, ProvisionableStore)
             await components.store.ensure_buckets()
         yield
 

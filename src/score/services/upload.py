@@ -123,11 +123,13 @@ class UploadService:
             raise InvalidRequestError("md5 and etag are required")
         md5_hex = normalize_md5(md5)
         etag_n = normalize_etag(etag)
-        stored = {p.number: p for p in await self._ctx.store.list_parts(spec.objectKey, upload_id, part_number)}
-        held = stored.get(part_number)
-        if held is None:
+        # A store may hold a part twice while a re-sent copy is pending (Azure's uncommitted blocks).
+        stored = [p for p in await self._ctx.store.list_parts(spec.objectKey, upload_id, part_number)
+                  if p.number == part_number]
+        if not stored:
             raise InvalidRequestError(f"the store holds no part {part_number} for this upload; upload it first")
-        if normalize_etag(held.etag) != etag_n:
+        held = next((p for p in stored if normalize_etag(p.etag) == etag_n), None)
+        if held is None:
             raise IntegrityError(f"the store holds part {part_number} with another ETag; upload it again")
         if held.size != planned.partSize:
             raise IntegrityError(f"the store holds part {part_number} with {held.size} bytes, not {planned.partSize}")
