@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tests.kit.azurite import Azurite
+    from tests.kit.gcs_emulator import FakeGcs
     from tests.kit.radosgw import Radosgw
 
 import pytest
@@ -35,3 +37,25 @@ def radosgw() -> Iterator["Radosgw"]:
     rgw = Radosgw().start()
     yield rgw
     rgw.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator["Azurite"]:
+    """One Azurite for the whole session (started on first use, ~1 s)."""
+    from tests.kit.azurite import Azurite, available
+
+    if not available():
+        pytest.fail("Azurite is not installed: run scripts/setup (scripts/test does)")
+    emulator = Azurite().start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_gcs() -> Iterator["FakeGcs"]:
+    """One fake-gcs-server for the whole session (started on first use, well under 1 s)."""
+    from tests.kit.gcs_emulator import FakeGcs
+
+    emulator = FakeGcs().start()
+    yield emulator
+    emulator.stop()

@@ -1,9 +1,11 @@
-"""The storage backends the contract suite runs against: local, moto and Ceph radosgw.
+"""The storage backends the contract suite runs against: local, moto, Ceph radosgw, Azurite, fake-gcs-server.
 
 Every backend is driven only through the ObjectStore port and the URLs it signs, so the same
-tests run unchanged on each (``backend``). moto checks neither signatures, expiry nor
-Content-MD5 (shared/reference/environment.md), so the refusal tests use ``refusing_backend``:
-the local store and radosgw.
+tests run unchanged on each (``backend``). moto and the GCS emulators check neither signatures,
+expiry nor Content-MD5 (shared/reference/environment.md), so the refusal tests use
+``refusing_backend``: the local store, radosgw and Azurite. An Azure SAS cannot bind a byte range
+or a header, so the range-binding test uses ``range_binding_backend`` (local, radosgw); our GCS
+V4 signatures, which do bind them, are verified offline in tests/unit/test_gcs_signing.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from score.domain.parts import PartLimits
 from score.domain.ports import ObjectStore
 from score.storage.local import LocalObjectStore, load_or_create_secret
 from score.storage.urlsign import UrlSigner
+from tests.kit.azurite import Azurite
+from tests.kit.gcs_emulator import FakeGcs
 from tests.kit.radosgw import Radosgw
 from tests.kit.servers import ServerProcess, free_port
 
@@ -37,6 +41,16 @@ class Backend:
     store: ObjectStore
     refuses_bad_urls: bool
     s3: Any = None  # a boto3 client, for S3 backends
+
+    @property
+    def s3_etags(self) -> bool:
+        """Object ETags follow S3's multipart rule (local and S3 backends)."""
+        return self.name in ("local", "moto", "radosgw")
+
+    @property
+    def md5_header_required(self) -> bool:
+        """A part PUT without the signed Content-MD5 header is refused (an Azure SAS cannot require it)."""
+        return self.name != "azurite"
 
 
 def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -86,23 +100,55 @@ def s3_backend(name: str, endpoint: str, key: str, secret: str, refuses: bool, *
     return Backend(name, store, refuses_bad_urls=refuses, s3=store.client)
 
 
-@pytest.fixture(params=["local", "moto", "radosgw"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Each backend in turn (S3 backends get a fresh bucket per test)."""
-    if request.param == "local":
+def azure_backend(emulator: Azurite) -> Backend:
+    """An Azure store built as the server builds it, over a fresh container."""
+    from score.config.settings import AzureStorageSettings
+    from score.storage.azure_client import make_azure_store
+
+    config = AzureStorageSettings(**emulator.settings(f"contract-{uuid.uuid4().hex[:12]}", min_part_size_bytes=5 * MIB))
+    store = make_azure_store(config)
+    run(store.ensure_buckets)
+    return Backend("azurite", store, refuses_bad_urls=True)
+
+
+def gcs_backend(emulator: FakeGcs) -> Backend:
+    """A GCS store built as the server builds it, over a fresh bucket."""
+    from score.config.settings import GcsStorageSettings
+    from score.storage.gcs_client import make_gcs_store
+
+    config = GcsStorageSettings(**emulator.settings(f"contract-{uuid.uuid4().hex[:12]}", min_part_size_bytes=5 * MIB))
+    store = make_gcs_store(config)
+    run(store.ensure_buckets)
+    return Backend("gcs", store, refuses_bad_urls=False)
+
+
+def _make(request: pytest.FixtureRequest, name: str) -> Backend:
+    if name == "local":
         b: Backend = request.getfixturevalue("local_backend")
         return b
-    if request.param == "moto":
+    if name == "moto":
         return s3_backend("moto", request.getfixturevalue("moto_endpoint"), "testing", "testing", refuses=False)
+    if name == "azurite":
+        return azure_backend(request.getfixturevalue("azurite"))
+    if name == "gcs":
+        return gcs_backend(request.getfixturevalue("fake_gcs"))
     rgw: Radosgw = request.getfixturevalue("radosgw")
     return s3_backend("radosgw", rgw.endpoint, "test", "testsecret", refuses=True)
+
+
+@pytest.fixture(params=["local", "moto", "radosgw", "azurite", "gcs"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend in turn (remote backends get a fresh bucket or container per test)."""
+    return _make(request, request.param)
+
+
+@pytest.fixture(params=["local", "radosgw", "azurite"])
+def refusing_backend(request: pytest.FixtureRequest) -> Backend:
+    """The backends that check signatures, expiry and Content-MD5 (moto and the GCS emulator check none)."""
+    return _make(request, request.param)
 
 
 @pytest.fixture(params=["local", "radosgw"])
-def refusing_backend(request: pytest.FixtureRequest) -> Backend:
-    """The backends that check signatures, expiry and Content-MD5 (moto checks none of them)."""
-    if request.param == "local":
-        b: Backend = request.getfixturevalue("local_backend")
-        return b
-    rgw: Radosgw = request.getfixturevalue("radosgw")
-    return s3_backend("radosgw", rgw.endpoint, "test", "testsecret", refuses=True)
+def range_binding_backend(request: pytest.FixtureRequest) -> Backend:
+    """The backends whose GET URLs can be bound to one byte range (an Azure SAS cannot)."""
+    return _make(request, request.param)

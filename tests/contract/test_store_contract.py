@@ -1,4 +1,4 @@
-"""The ObjectStore contract: the same tests for the local store, moto and Ceph radosgw."""
+"""The ObjectStore contract: the same tests for the local store, moto, Ceph radosgw, Azurite and fake-gcs-server."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def upload_two_parts(b: Backend, key: str) -> tuple[str, bytes, bytes]:
     for number, (offset, data) in enumerate([(0, a), (len(a), z)], start=1):
         target = UploadPartTarget(key, upload_id, number, offset, len(data))
         r = put(b.store.sign_upload_part(target, md5(data), soon()), data, md5(data))
-        assert r.status_code == 200, r.text
-        if b.store.etags_are_md5:
+        assert r.is_success, r.text
+        if b.store.etags_are_md5 and "ETag" in r.headers:  # Azure answers with none; its blocks carry the MD5
             assert r.headers["ETag"].strip('"') == md5(data)
     return upload_id, a, z
 
@@ -78,11 +78,12 @@ def test_md5_known_at_start_is_on_the_object(backend: Backend) -> None:
     data = b"q" * 1234
     upload_id = run(backend.store.create_multipart, key, md5(data))
     target = UploadPartTarget(key, upload_id, 1, 0, len(data))
-    assert put(backend.store.sign_upload_part(target, md5(data), soon()), data, md5(data)).status_code == 200
+    assert put(backend.store.sign_upload_part(target, md5(data), soon()), data, md5(data)).is_success
     run(backend.store.complete_multipart, key, upload_id, [(1, md5(data))], md5(data))
     info = run(backend.store.head, key)
     assert info is not None and info.md5 == md5(data)
-    assert info.etag == multipart_etag([md5(data)])  # recorded at the start: no copy at completion
+    if backend.s3_etags:
+        assert info.etag == multipart_etag([md5(data)])  # recorded at the start: no copy at completion
 
 
 def test_completing_with_a_wrong_etag_or_unknown_upload_fails(backend: Backend) -> None:
@@ -130,10 +131,12 @@ def test_wrong_content_md5_is_refused_by_the_store(refusing_backend: Backend) ->
     corrupt = b"y" + data[1:]
     r = put(url, corrupt, md5(data))  # the bytes differ from the signed Content-MD5
     assert r.status_code in (400, 422), r.text
-    r = put(url, data, None)  # the signed Content-MD5 header left out
-    assert r.status_code in (400, 403), r.text
+    if backend.md5_header_required:
+        r = put(url, data, None)  # the signed Content-MD5 header left out
+        assert r.status_code in (400, 403), r.text
     assert run(backend.store.list_parts, key, upload_id) == []
-    assert put(url, data, md5(data)).status_code == 200  # the right bytes still go through
+    assert put(url, data, md5(data)).is_success  # the right bytes still go through
+    assert [p.etag for p in run(backend.store.list_parts, key, upload_id)] == [md5(data)]
 
 
 def test_expired_url_is_refused_by_the_store(refusing_backend: Backend) -> None:
@@ -148,7 +151,7 @@ def test_expired_url_is_refused_by_the_store(refusing_backend: Backend) -> None:
 def _tamper(url: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    name = next(k for k in query if k.lower() in ("x-amz-signature", "signature"))
+    name = next(k for k in query if k.lower() in ("x-amz-signature", "signature", "sig"))
     sig = query[name]
     query[name] = ("0" if sig[0] != "0" else "1") + sig[1:]
     return urlunsplit(parts._replace(query=urlencode(query)))
@@ -166,11 +169,12 @@ def test_url_used_with_another_method_or_key_is_refused(refusing_backend: Backen
     backend = refusing_backend
     key, data = new_key(), b"m" * 5000
     upload_id, url = _part_url(backend, key, data, md5(data), soon())
-    assert put(url, data, md5(data)).status_code == 200
+    assert put(url, data, md5(data)).is_success
     run(backend.store.complete_multipart, key, upload_id, [(1, md5(data))], md5(data))
     get_url = backend.store.sign_get(GetTarget(key), soon())
     assert httpx.get(get_url).content == data
-    assert httpx.put(get_url, content=b"overwrite").status_code in (403, 405)
+    # (x-ms-blob-type makes it a well-formed Azure Put Blob; S3 stores ignore it)
+    assert httpx.put(get_url, content=b"overwrite", headers={"x-ms-blob-type": "BlockBlob"}).status_code in (403, 405)
     assert httpx.delete(get_url).status_code in (403, 405)
     other = new_key()
     assert httpx.get(get_url.replace(key, other)).status_code == 403
@@ -178,8 +182,8 @@ def test_url_used_with_another_method_or_key_is_refused(refusing_backend: Backen
     assert httpx.get(backend.store.sign_get(GetTarget(key), soon())).content == data  # unchanged
 
 
-def test_range_bound_url_serves_only_its_range(refusing_backend: Backend) -> None:
-    backend = refusing_backend
+def test_range_bound_url_serves_only_its_range(range_binding_backend: Backend) -> None:
+    backend = range_binding_backend
     key, data = new_key(), bytes(range(256)) * 40
     upload_id, url = _part_url(backend, key, data, md5(data), soon())
     assert put(url, data, md5(data)).status_code == 200
@@ -188,3 +192,60 @@ def test_range_bound_url_serves_only_its_range(refusing_backend: Backend) -> Non
     ranged = backend.store.sign_get(GetTarget(key, rng), soon())
     assert httpx.get(ranged, headers={"Range": rng.header()}).content == data[100:150]
     assert httpx.get(ranged, headers={"Range": "bytes=0-9999"}).status_code in (400, 403, 416)
+
+
+def test_a_part_sent_again_with_other_bytes_completes_with_the_confirmed_copy(backend: Backend) -> None:
+    key = new_key()
+    first, second = b"1" * 3000, b"2" * 3000
+    upload_id = run(backend.store.create_multipart, key, None)
+    target = UploadPartTarget(key, upload_id, 1, 0, 3000)
+    for data in (first, second):
+        assert put(backend.store.sign_upload_part(target, md5(data), soon()), data, md5(data)).is_success
+    held = {p.etag for p in run(backend.store.list_parts, key, upload_id, 1)}
+    assert md5(second) in held  # Azure keeps both blocks until the commit picks one; S3 and GCS keep the last
+    run(backend.store.complete_multipart, key, upload_id, [(1, md5(second))], md5(second))
+    assert run(backend.store.read_range, GetTarget(key)) == second
+
+
+def test_aborting_an_upload_over_an_existing_object_keeps_the_object(backend: Backend) -> None:
+    key = new_key()
+    kept = b"k" * 2048
+    upload_id = run(backend.store.create_multipart, key, None)
+    assert put(backend.store.sign_upload_part(UploadPartTarget(key, upload_id, 1, 0, len(kept)), md5(kept), soon()),
+               kept, md5(kept)).is_success
+    run(backend.store.complete_multipart, key, upload_id, [(1, md5(kept))], md5(kept))
+    replacing = run(backend.store.create_multipart, key, None)
+    other = b"o" * 1024
+    target = UploadPartTarget(key, replacing, 1, 0, len(other))
+    assert put(backend.store.sign_upload_part(target, md5(other), soon()), other, md5(other)).is_success
+    run(backend.store.abort_multipart, key, replacing)
+    assert run(backend.store.read_range, GetTarget(key)) == kept
+    info = run(backend.store.head, key)
+    assert info is not None and info.md5 == md5(kept)
+    assert all(u.upload_id != replacing for u in run(backend.store.pending_uploads))
+    with pytest.raises(NotFoundError):
+        run(backend.store.list_parts, key, replacing)
+
+
+@pytest.mark.parametrize("name", ["local", "azurite", "gcs"])
+def test_many_small_parts_assemble_in_order(name: str, request: pytest.FixtureRequest) -> None:
+    """70 parts: more than one GCS compose request takes (32), so the compose tree has two levels."""
+    from tests.contract.conftest import _make
+
+    backend = _make(request, name)
+    key = new_key()
+    chunks = [bytes([i % 251]) * (700 + i) for i in range(70)]
+    upload_id = run(backend.store.create_multipart, key, None)
+    offset = 0
+    for n, chunk in enumerate(chunks, start=1):
+        target = UploadPartTarget(key, upload_id, n, offset, len(chunk))
+        assert put(backend.store.sign_upload_part(target, md5(chunk), soon()), chunk, md5(chunk)).is_success
+        offset += len(chunk)
+    parts = run(backend.store.list_parts, key, upload_id)
+    assert [(p.number, p.etag) for p in parts] == [(n, md5(c)) for n, c in enumerate(chunks, start=1)]
+    whole = b"".join(chunks)
+    run(backend.store.complete_multipart, key, upload_id, [(p.number, p.etag) for p in parts], md5(whole))
+    assert md5(run(backend.store.read_range, GetTarget(key))) == md5(whole)
+    info = run(backend.store.head, key)
+    assert info is not None and info.size == len(whole) and info.md5 == md5(whole)
+    assert not [k for k in run(backend.store.list, ".score-multipart/").keys]  # no part objects left behind
