@@ -241,6 +241,22 @@ def test_expired_urls_are_refreshed_not_restarted(server_factory: Any, tmp_path:
         proxy.stop()
 
 
+def test_urls_that_always_arrive_expired_fail_clearly_instead_of_looping(server_factory: Any, tmp_path: Path) -> None:
+    port = free_port()
+    proxy = FaultProxy(port, store_delay=2.2).start()  # every store request arrives after its 1 s URL expired
+    try:
+        srv = server_factory(port=port, SCORE_PUBLIC_URL=proxy.url, SCORE_UPLOAD_URL_TTL="1", **SMALL_PARTS)
+        token = srv.token("score.READ", "score.WRITE")
+        src = random_file(tmp_path / "src.bin", 1 * MIB)
+        r = run_client(["upload", "--object-id", str(uuid.uuid4()), "--file", str(src)], server=srv.url, token=token,
+                       timeout=120)
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        assert "6 fresh URLs in a row as expired" in r.stderr and "SCORE_UPLOAD_URL_TTL" in r.stderr
+        assert 6 <= proxy.store_requests <= 8
+    finally:
+        proxy.stop()
+
+
 def test_cli_errors_are_clear(server_factory: Any, tmp_path: Path) -> None:
     srv = server_factory()
     oid = str(uuid.uuid4())

@@ -1,4 +1,4 @@
-"""A small HTTP proxy in front of score-server that can delay or corrupt store traffic.
+"""A small HTTP proxy in front of score-server (or an emulated store) that can delay or corrupt store traffic.
 
 Signed URLs point at it when the server's ``SCORE_PUBLIC_URL`` is the proxy's URL, so a test
 can corrupt a part in flight or slow transfers down until URLs expire.
@@ -18,8 +18,22 @@ from tests.kit.loopback import HOP_HEADERS, LoopbackServer, relay
 
 
 
+_SIGNATURE_PARAMS = ("X-Amz-Signature=", "sig=", "X-Goog-Signature=")
+
+
+def _is_store(path: str) -> bool:
+    """True for a request on a signed URL (the traffic a client sends to the store)."""
+    parts = urlsplit(path)
+    query = "&" + parts.query
+    return parts.path.startswith("/_store/") or any(f"&{p}" in query for p in _SIGNATURE_PARAMS)
+
+
 class FaultProxy(LoopbackServer):
-    """Forwards to ``127.0.0.1:<target_port>``; faults apply to ``/_store/`` requests only."""
+    """Forwards to ``127.0.0.1:<target_port>``; faults apply to signed data-plane requests only.
+
+    Those are the local store's ``/_store/`` URLs and any URL carrying an S3, Azure SAS or GCS V4
+    signature; the server's own SDK calls to a store sign with headers and pass untouched.
+    """
 
     def __init__(
         self, target_port: int, *, corrupt_puts: int = 0, corrupt_gets: int = 0, store_delay: float = 0.0,
@@ -54,7 +68,7 @@ class FaultProxy(LoopbackServer):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path = self.path
-                if urlsplit(path).path.startswith("/_store/"):
+                if _is_store(path):
                     with proxy.lock:
                         proxy.store_requests += 1
                         proxy.in_flight += 1
@@ -71,14 +85,14 @@ class FaultProxy(LoopbackServer):
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
                     conn.request(self.command, path, body=body if body or length else None, headers=headers)
                     resp = conn.getresponse()
-                    if proxy.stream_gets and self.command == "GET" and urlsplit(path).path.startswith("/_store/"):
+                    if proxy.stream_gets and self.command == "GET" and _is_store(path):
                         self._stream(resp, urlsplit(path).path)
                         return
                     data = resp.read()
-                    if urlsplit(path).path.startswith("/_store/"):
+                    if _is_store(path):
                         with proxy.lock:
                             proxy.in_flight -= 1
-                    if self.command == "GET" and urlsplit(path).path.startswith("/_store/") and resp.status < 300:
+                    if self.command == "GET" and _is_store(path) and resp.status < 300:
                         with proxy.lock:
                             proxy.store_gets += 1
                             proxy.store_get_paths[urlsplit(path).path] += 1

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from score.client.api import error_from_response, untrusted_certificate
+from score.client.urlexpiry import has_expired
 from score.domain import errors as e
 from score.domain.integrity import hex_to_b64, normalize_etag, normalize_md5
 from score.domain.ranges import ByteRange
@@ -37,9 +38,9 @@ class Cancelled(Exception):
     """The transfer was cancelled (Ctrl-C or another part failed fatally)."""
 
 
-def classify_store_refusal(status: int, body: bytes) -> e.ScoreError:
-    """Classify an object store's refusal (our JSON, or S3/Azure XML)."""
-    if status == 403 and _S3_EXPIRED.search(body):
+def classify_store_refusal(status: int, body: bytes, url: str | None = None) -> e.ScoreError:
+    """Classify an object store's refusal (our JSON, or S3/Azure XML) of a request on *url*."""
+    if status == 403 and (_S3_EXPIRED.search(body) or (url is not None and has_expired(url))):
         return e.UrlExpiredError("the pre-signed URL has expired")
     if status == 400 and b"BadDigest" in body:
         return e.IntegrityError("the store refused the part: its Content-MD5 does not match")
@@ -210,7 +211,7 @@ class SignedUrlHttp:
         ok = False
         try:
             if response.status >= 400:
-                raise classify_store_refusal(response.status, response.read(_ERROR_BODY_LIMIT))
+                raise classify_store_refusal(response.status, response.read(_ERROR_BODY_LIMIT), url)
             declared = response.getheader("Content-Length")
             if declared is not None and int(declared) != rng.length:
                 raise e.IntegrityError(
@@ -256,7 +257,7 @@ class SignedUrlHttp:
         try:
             body = response.read(_ERROR_BODY_LIMIT)
             if response.status >= 400:
-                raise classify_store_refusal(response.status, body)
+                raise classify_store_refusal(response.status, body, url)
             ok = not response.will_close and response.read(1) == b""
             return _stored_tag(response, md5_hex)
         except (OSError, http.client.HTTPException) as exc:

@@ -24,6 +24,7 @@ from score.client.api import ServerApi
 from score.client.dataplane import Cancelled, DataPlane
 from score.client.progress import Progress
 from score.client.retry import RetryPolicy
+from score.client.urlexpiry import EXPIRED_ATTEMPTS, expired_again
 from score.domain import errors as e
 from score.domain.integrity import normalize_md5
 from score.wire.schemas import Part
@@ -119,12 +120,16 @@ class Uploader:
         )
         attempt = 0
         integrity_failures = 0
+        expired = 0
         while True:
             generation = book.generation
             try:
                 url, etag_is_md5 = self._part_url(object_id, upload_id, part, md5_hex, book)
                 return self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
             except e.UrlExpiredError:
+                expired += 1
+                if expired >= EXPIRED_ATTEMPTS:
+                    raise e.UrlExpiredError(expired_again(part.partNumber, expired)) from None
                 self._refresh(object_id, sending.size, book, generation)
             except e.IntegrityError:
                 integrity_failures += 1

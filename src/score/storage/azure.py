@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -126,7 +126,9 @@ class AzureObjectStore:
         return self._container.get_blob_client(key)
 
     def _url(self, key: str, permission: str, expires_at: datetime) -> str:
-        sas = self._signer.sign(self._container_name, key, permission, expires_at)
+        # A SAS states its expiry in whole seconds: round up, so a URL never lives shorter than asked.
+        whole = expires_at.replace(microsecond=0) + (timedelta(seconds=1) if expires_at.microsecond else timedelta())
+        sas = self._signer.sign(self._container_name, key, permission, whole)
         return f"{self._blob(key).url}?{sas}"
 
     async def _uncommitted(self, key: str) -> list[Any]:
