@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from tests.kit.daemon import start_daemon, stop_daemon
 from tests.kit.servers import free_port
 
 ROOT = Path(__file__).resolve().parent / "azurite"
@@ -41,32 +40,14 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> Azurite:
         """Launch (telemetry off, loopback only) and wait until it accepts connections."""
-        log = open(self.dir / "azurite.log", "ab")  # noqa: SIM115 - closed with the process
         cmd = [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
                str(self.dir / "data"), "--disableTelemetry", "--silent"]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"azurite exited early:\n{(self.dir / 'azurite.log').read_text(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("azurite did not start")
+        self.proc = start_daemon(cmd, self.dir / "azurite.log", self.port, "azurite", timeout)
+        return self
 
     def stop(self) -> None:
         """Stop it and remove its data."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_daemon(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def service(self) -> Any:

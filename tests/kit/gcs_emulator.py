@@ -10,13 +10,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from tests.kit.daemon import start_daemon, stop_daemon
 from tests.kit.servers import free_port
 
 
@@ -65,33 +64,15 @@ class FakeGcs:
         exe = binary()
         if exe is None:
             raise RuntimeError("fake-gcs-server is not installed: run scripts/setup")
-        log = open(self.dir / "gcs.log", "ab")  # noqa: SIM115 - closed with the process
         cmd = [str(exe), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port), "-backend", "filesystem",
                "-filesystem-root", str(self.dir / "data"), "-external-url", self.endpoint,
                "-public-host", f"127.0.0.1:{self.port}", "-log-level", "warn"]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fake-gcs-server exited early:\n{(self.dir / 'gcs.log').read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("fake-gcs-server did not start")
+        self.proc = start_daemon(cmd, self.dir / "gcs.log", self.port, "fake-gcs-server", timeout)
+        return self
 
     def stop(self) -> None:
         """Stop it and remove its data."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_daemon(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def settings(self, bucket: str, **extra: Any) -> dict[str, Any]:
