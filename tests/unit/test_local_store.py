@@ -26,7 +26,7 @@ from score.storage.local import LocalObjectStore, load_or_create_secret
 from score.storage.urlsign import UrlSigner
 
 KEY = "data/5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
-SOON = datetime.now(timezone.utc) + timedelta(minutes=5)
+SOON = datetime.now(timezone.utc) + timedelta(hours=12)  # set at import: must outlive the whole session
 
 
 def md5(b: bytes) -> str:
