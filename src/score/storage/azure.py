@@ -10,7 +10,8 @@ Mapping of the multipart port onto block blobs:
 - completing is Put Block List with the blob's MD5 as ``Content-MD5`` and ``md5chksum`` metadata;
 - resuming reads the uncommitted block list.
 
-The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does).
+The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does). This module
+imports azure-storage-blob; only ``storage.azure_client`` imports it, when the store is Azure.
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio.to_thread
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
+from azure.storage.blob import BlobBlock, ContentSettings
 
-from score.domain.errors import IntegrityError, InvalidRequestError, NotFoundError, UpstreamUnavailableError
+from score.domain.errors import IntegrityError, NotFoundError, UpstreamUnavailableError
 from score.domain.ids import is_md5_hex
-from score.domain.integrity import hex_to_b64, normalize_md5
+from score.domain.integrity import hex_to_b64
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.storage.azure_sas import SasSigner
 from score.storage.ledger import UploadLedger
+from score.storage.stored_md5 import stored_md5
 
 log = logging.getLogger("score.storage.azure")
 T = TypeVar("T")
@@ -63,8 +74,6 @@ def parse_block_id(upload_id: str, value: str) -> tuple[int, str] | None:
 
 def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
     """Turn an SDK failure into our vocabulary (no URLs, no keys)."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-
     if isinstance(exc, ClientAuthenticationError):
         return UpstreamUnavailableError(f"Azure refused the server's credentials during {what}", retryable=False)
     if isinstance(exc, HttpResponseError):
@@ -108,13 +117,6 @@ class AzureObjectStore:
 
     # ---- helpers -----------------------------------------------------------------------
     async def _call(self, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        from azure.core.exceptions import (
-            HttpResponseError,
-            ResourceExistsError,
-            ResourceNotFoundError,
-            ServiceRequestError,
-        )
-
         try:
             return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
         except (ResourceNotFoundError, ResourceExistsError):
@@ -132,8 +134,6 @@ class AzureObjectStore:
         return f"{self._blob(key).url}?{sas}"
 
     async def _uncommitted(self, key: str) -> list[Any]:
-        from azure.core.exceptions import ResourceNotFoundError
-
         try:
             _, uncommitted = await self._call("listing blocks", self._blob(key).get_block_list, "uncommitted")
         except ResourceNotFoundError:
@@ -165,8 +165,6 @@ class AzureObjectStore:
         self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
     ) -> None:
         """Put Block List of the confirmed blocks, with the blob's MD5 stored."""
-        from azure.storage.blob import BlobBlock, ContentSettings
-
         upload = await self._ledger.find(key, upload_id)
         staged = {str(b.id) for b in await self._uncommitted(key)}
         blocks = []
@@ -190,8 +188,6 @@ class AzureObjectStore:
         call that drops them alone. Committing an empty list and deleting that blob does, and is
         safe only when there is no committed blob to lose.
         """
-        from azure.core.exceptions import ResourceNotFoundError
-
         await self._ledger.close(upload_id)
         if not await self._uncommitted(key) or await self.head(key) is not None:
             return
@@ -213,22 +209,11 @@ class AzureObjectStore:
 
     def _md5_of(self, props: Any) -> str | None:
         """The blob's Content-MD5, else its ``md5chksum`` metadata."""
-        stored = props.content_settings.content_md5
-        candidates = [base64.b64encode(bytes(stored)).decode()] if stored else []
-        metadata = {k.lower(): v for k, v in (props.metadata or {}).items()}
-        candidates.append(metadata.get(self._md5_key, ""))
-        for value in candidates:
-            if value:
-                try:
-                    return normalize_md5(value)
-                except InvalidRequestError:
-                    log.warning("ignoring a malformed stored MD5 on a blob")
-        return None
+        native = props.content_settings.content_md5
+        return stored_md5(base64.b64encode(bytes(native)).decode() if native else None, props.metadata, self._md5_key)
 
     async def head(self, key: str) -> ObjectInfo | None:
         """Get Blob Properties (None when the blob does not exist or has only uncommitted blocks)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
         try:
             props = await self._call("reading an object", self._blob(key).get_blob_properties)
         except ResourceNotFoundError:
@@ -239,8 +224,6 @@ class AzureObjectStore:
 
     async def read_range(self, target: GetTarget) -> bytes:
         """Get Blob with ``x-ms-range`` (the whole blob without a range)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
         rng = target.byte_range
         kwargs = {"offset": rng.start, "length": rng.length} if rng is not None and rng.length else {}
 
@@ -266,8 +249,6 @@ class AzureObjectStore:
 
     async def delete(self, key: str) -> None:
         """Delete Blob (absent blobs are fine)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
         try:
             await self._call("deleting state", self._blob(key).delete_blob)
         except ResourceNotFoundError:
@@ -289,8 +270,6 @@ class AzureObjectStore:
 
     async def healthy(self) -> bool:
         """The container exists and the credentials work."""
-        from azure.core.exceptions import AzureError
-
         try:
             await anyio.to_thread.run_sync(self._container.get_container_properties)
         except AzureError:
@@ -299,8 +278,6 @@ class AzureObjectStore:
 
     async def ensure_buckets(self) -> None:
         """Create the container if it is missing (development and tests)."""
-        from azure.core.exceptions import ResourceExistsError
-
         try:
             await self._call("creating a container", self._container.create_container)
         except ResourceExistsError:

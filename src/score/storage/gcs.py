@@ -11,7 +11,8 @@ Mapping of the multipart port onto GCS (which has no multipart API that its emul
   ``md5chksum`` metadata (and in Score's ``.meta``);
 - resuming lists the part objects.
 
-The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does).
+The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does). This module
+imports google-cloud-storage's stack; only ``storage.gcs_client`` imports it, when the store is GCS.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from google.api_core.exceptions import Conflict, Forbidden, GoogleAPICallError, NotFound, Unauthorized
+from requests.exceptions import RequestException
 
-from score.domain.errors import IntegrityError, InvalidRequestError, NotFoundError, UpstreamUnavailableError
+from score.domain.errors import IntegrityError, NotFoundError, UpstreamUnavailableError
 from score.domain.integrity import hex_to_b64, normalize_md5
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.storage.ledger import PREFIX, UploadLedger
+from score.storage.stored_md5 import stored_md5
 
 log = logging.getLogger("score.storage.gcs")
 T = TypeVar("T")
@@ -59,11 +63,9 @@ def compose_plan(sources: list[str], upload_id: str) -> tuple[list[list[tuple[st
 
 def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
     """Turn an SDK failure into our vocabulary (no URLs, no keys)."""
-    from google.api_core import exceptions as gexc
-
-    if isinstance(exc, (gexc.Unauthorized, gexc.Forbidden)):
+    if isinstance(exc, (Unauthorized, Forbidden)):
         return UpstreamUnavailableError(f"GCS refused the server's credentials during {what}", retryable=False)
-    if isinstance(exc, gexc.GoogleAPICallError):
+    if isinstance(exc, GoogleAPICallError):
         return UpstreamUnavailableError(f"GCS failed during {what}: {exc.code}")
     return UpstreamUnavailableError(f"GCS is unreachable during {what}: {type(exc).__name__}")
 
@@ -108,9 +110,6 @@ class GcsObjectStore:
 
     # ---- helpers -----------------------------------------------------------------------
     async def _call(self, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        from google.api_core.exceptions import GoogleAPICallError, NotFound
-        from requests.exceptions import RequestException
-
         try:
             return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
         except NotFound:
@@ -120,14 +119,7 @@ class GcsObjectStore:
 
     def _md5_of(self, blob: Any) -> str | None:
         """The object's own MD5 (single objects), else its ``md5chksum`` metadata (composites)."""
-        metadata = {k.lower(): v for k, v in (blob.metadata or {}).items()}
-        for value in (blob.md5_hash, metadata.get(self._md5_key)):
-            if value:
-                try:
-                    return normalize_md5(value)
-                except InvalidRequestError:
-                    log.warning("ignoring a malformed stored MD5 on an object")
-        return None
+        return stored_md5(blob.md5_hash, blob.metadata, self._md5_key)
 
     def _parts(self, upload_id: str) -> list[StoredPart]:
         out = []
@@ -138,8 +130,6 @@ class GcsObjectStore:
         return sorted(out, key=lambda p: p.number)
 
     def _delete_all(self, keys: list[str]) -> None:
-        from google.api_core.exceptions import NotFound
-
         def drop(key: str) -> None:
             try:
                 self._bucket.blob(key).delete(timeout=self._timeout)
@@ -164,8 +154,6 @@ class GcsObjectStore:
         await self._ledger.find(key, upload_id)
         if number is None:
             return await self._call("listing parts", self._parts, upload_id)
-        from google.api_core.exceptions import NotFound
-
         try:
             blob = await self._call("listing parts", self._bucket.get_blob, part_key(upload_id, number),
                                     timeout=self._timeout)
@@ -186,15 +174,15 @@ class GcsObjectStore:
                 raise IntegrityError(f"the store holds part {number} with another MD5 or not at all; upload it again")
         whole = md5 or upload.md5
         sources = [part_key(upload_id, n) for n, _ in sorted(parts)]
-        await self._call("completing an upload", self._compose, key, upload_id, sources, whole)
+        intermediates = await self._call("completing an upload", self._compose, key, upload_id, sources, whole)
         await self._ledger.close(upload_id)
         try:
-            intermediates = [dest for steps in compose_plan(sources, upload_id)[0] for dest, _ in steps]
             await self._call("removing parts", self._delete_all, sources + intermediates)
         except UpstreamUnavailableError:
             log.warning("an upload's part objects were not all deleted; they stay under %s%s/", PREFIX, upload_id)
 
-    def _compose(self, key: str, upload_id: str, sources: list[str], md5: str | None) -> None:
+    def _compose(self, key: str, upload_id: str, sources: list[str], md5: str | None) -> list[str]:
+        """Compose *sources* into *key*; return the intermediate objects made on the way."""
         levels, top = compose_plan(sources, upload_id)
 
         def compose(step: tuple[str, list[str]]) -> None:
@@ -208,6 +196,7 @@ class GcsObjectStore:
         target.content_type = "application/octet-stream"
         target.metadata = {self._md5_key: hex_to_b64(md5)} if md5 else None
         target.compose([self._bucket.blob(s) for s in top], timeout=self._timeout)
+        return [dest for steps in levels for dest, _ in steps]
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Forget the upload and delete its part objects."""
@@ -228,8 +217,6 @@ class GcsObjectStore:
 
     async def head(self, key: str) -> ObjectInfo | None:
         """The object's metadata, or None."""
-        from google.api_core.exceptions import NotFound
-
         try:
             blob = await self._call("reading an object", self._bucket.get_blob, key, timeout=self._timeout)
         except NotFound:
@@ -241,8 +228,6 @@ class GcsObjectStore:
 
     async def read_range(self, target: GetTarget) -> bytes:
         """A ranged read (the whole object without a range)."""
-        from google.api_core.exceptions import NotFound
-
         rng = target.byte_range
         kwargs: dict[str, Any] = {"start": rng.start, "end": rng.end - 1} if rng is not None and rng.length else {}
         try:
@@ -267,8 +252,6 @@ class GcsObjectStore:
 
     async def delete(self, key: str) -> None:
         """Delete an object (absent objects are fine)."""
-        from google.api_core.exceptions import NotFound
-
         try:
             await self._call("deleting state", self._bucket.blob(key).delete, timeout=self._timeout)
         except NotFound:
@@ -293,8 +276,6 @@ class GcsObjectStore:
 
     async def ensure_buckets(self) -> None:
         """Create the bucket if it is missing (development and tests)."""
-        from google.api_core.exceptions import Conflict
-
         if await self.healthy():
             return
         try:

@@ -18,15 +18,15 @@ import anyio.to_thread
 from botocore.exceptions import BotoCoreError, ClientError
 
 from score.domain.errors import (
-    InvalidRequestError,
     IntegrityError,
     NotFoundError,
     UpstreamUnavailableError,
 )
-from score.domain.integrity import hex_to_b64, normalize_etag, normalize_md5
+from score.domain.integrity import hex_to_b64, normalize_etag
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.storage.s3_layout import BucketLayout, Role
+from score.storage.stored_md5 import stored_md5
 
 log = logging.getLogger("score.storage.s3")
 
@@ -322,14 +322,7 @@ class S3ObjectStore:
     def _md5_from_head(self, head: dict[str, Any]) -> str | None:
         """Content-MD5 if the store reports one, else the ``md5chksum`` metadata; never an ETag."""
         headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        metadata = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
-        for value in (headers.get("content-md5"), metadata.get(self._md5_key)):
-            if value:
-                try:
-                    return normalize_md5(value)
-                except InvalidRequestError:
-                    log.warning("ignoring a malformed stored MD5 on an object")
-        return None
+        return stored_md5(headers.get("content-md5"), head.get("Metadata"), self._md5_key)
 
     async def head(self, key: str) -> ObjectInfo | None:
         """HeadObject in the key's bucket, then in the base bucket (objects stored before pooling)."""
