@@ -37,7 +37,7 @@ from score.client.dataplane import Cancelled, DataPlane, pwrite_all
 from score.client.journal import DownloadJournal, JournalHeader
 from score.client.progress import Board, Progress  # noqa: TC001 - a field type
 from score.client.retry import RetryPolicy
-from score.client.urlexpiry import EXPIRED_ATTEMPTS, expired_again
+from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
 from score.wire.schemas import ObjectSpecification, Part
@@ -352,9 +352,7 @@ class Downloader:
                     shared.changed.notify_all()
                 return
             except e.UrlExpiredError:
-                expired += 1
-                if expired >= EXPIRED_ATTEMPTS:
-                    raise e.UrlExpiredError(expired_again(part.partNumber, expired)) from None
+                expired = count_expiry(part.partNumber, expired)
                 self._refresh(job, seen)
             except e.IntegrityError as exc:
                 integrity_failures += 1

@@ -24,7 +24,7 @@ from score.client.api import ServerApi
 from score.client.dataplane import Cancelled, DataPlane
 from score.client.progress import Progress
 from score.client.retry import RetryPolicy
-from score.client.urlexpiry import EXPIRED_ATTEMPTS, expired_again
+from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
 from score.domain.integrity import normalize_md5
 from score.wire.schemas import Part
@@ -127,9 +127,7 @@ class Uploader:
                 url, etag_is_md5 = self._part_url(object_id, upload_id, part, md5_hex, book)
                 return self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
             except e.UrlExpiredError:
-                expired += 1
-                if expired >= EXPIRED_ATTEMPTS:
-                    raise e.UrlExpiredError(expired_again(part.partNumber, expired)) from None
+                expired = count_expiry(part.partNumber, expired)
                 self._refresh(object_id, sending.size, book, generation)
             except e.IntegrityError:
                 integrity_failures += 1
