@@ -1,4 +1,4 @@
-"""``score-client``: upload, download, view, url, version, submit, publish, unpublish.
+"""``score-client``: upload, download, view, mount, url, version, submit, publish, unpublish.
 
 The only place that knows exit codes.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from score import __version__
 from score.cli import client_download, client_metadata
 from score.cli import exit_codes as ec
-from score.cli import client_login, client_upload, client_view
+from score.cli import client_login, client_mount, client_upload, client_view
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
 from score.domain import errors as e
@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     client_download.add_arguments(down, _object_id, _bool)
     view = sub.add_parser("view", parents=[common], help="slice BAM/CRAM by region (SAM, BAM or CRAM output)")
     client_view.add_arguments(view, _object_id)
+    mount = sub.add_parser("mount", parents=[common], help="show readable objects as a read-only file system (FUSE)")
+    client_mount.add_arguments(mount)
     url = sub.add_parser("url", parents=[common], help="print a pre-signed URL of the whole object")
     url.add_argument("--object-id", required=True, type=_object_id)
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
@@ -139,6 +141,8 @@ def _run(args: argparse.Namespace, session: Session) -> int:
         return client_download.run(args, session, progress, lambda t: _say(args, t), lambda t: _err(args, t))
     if args.command == "view":
         return client_view.run(args, session, lambda t: _say(args, t), lambda t: _err_plain(args, t))
+    if args.command == "mount":
+        return client_mount.run(args, session, lambda t: _say(args, t), lambda t: _err_plain(args, t))
     if args.command == "submit":
         return client_metadata.submit(args, session, lambda text: _say(args, text))
     if args.command in ("publish", "unpublish"):

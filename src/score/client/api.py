@@ -11,7 +11,7 @@ from score import __version__
 from score.client.retry import RetryPolicy, with_retry
 from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
-from score.wire.schemas import ErrorBody, ObjectSpecification, PartUrl, UploadProgress
+from score.wire.schemas import ErrorBody, ObjectInfoOut, ObjectSpecification, PartUrl, UploadProgress
 
 _BY_STATUS: dict[int, type[e.ScoreError]] = {
     400: e.InvalidRequestError,
@@ -157,6 +157,14 @@ class ServerApi:
         params = {"offset": offset, "length": length, "external": str(external).lower()}
         r = self._call("GET", f"/download/{object_id}", params)
         return ObjectSpecification.model_validate_json(r.content)
+
+    def listing(self) -> list[ObjectInfoOut]:
+        """``GET /listing``: the objects the token may read, with size and last-modified time."""
+        r = self._call("GET", "/listing")
+        try:
+            return [ObjectInfoOut.model_validate(item) for item in r.json()]
+        except (ValueError, TypeError):
+            raise e.UpstreamUnavailableError("the server sent a malformed listing") from None
 
     def ping(self) -> str:
         """``GET /download/ping``: a signed URL of the sentinel object."""

@@ -77,13 +77,19 @@ class MetadataApi:
 
     def analysis_entities(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
         """Every file entity of an analysis (``GET /entities``, all pages, de-duplicated by id)."""
+        return self.find_entities({"gnosId": analysis_id, "projectCode": study}, page_size)
+
+    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every file entity matching *filters* (Song's ``gnosId``, ``projectCode``; none = all), all pages."""
         seen: dict[str, dict[str, Any]] = {}
         page = 0
         while True:
-            data = self._call("GET", "/entities", params={"gnosId": analysis_id, "projectCode": study,
-                                                          "page": page, "size": page_size})
+            data = self._call("GET", "/entities", params={**(filters or {}), "page": page, "size": page_size})
+            if not isinstance(data, dict):
+                raise e.UpstreamUnavailableError("the metadata service sent a malformed page of entities")
             for entity in data.get("content", []):
-                seen.setdefault(str(entity["id"]), entity)
+                if isinstance(entity, dict) and entity.get("id"):
+                    seen.setdefault(str(entity["id"]), entity)
             if data.get("last", True) or not data.get("content"):
                 return list(seen.values())
             page += 1

@@ -71,10 +71,11 @@ def authorize_download(principal: Principal, record: ObjectRecord | None, policy
 
 
 def may_list(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> bool:
-    """True when *principal* may see the object in a listing (i.e. may download it)."""
+    """True when *principal* may see the object in a listing (i.e. may download it: scope and publish state)."""
     try:
         authorize_download(principal, record, policy)
-    except (ForbiddenError, UnauthenticatedError):
+        check_download_state(record, exclude_urls=False)
+    except (ForbiddenError, UnauthenticatedError, ConflictError):
         return False
     return True
 

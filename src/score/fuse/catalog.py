@@ -1,0 +1,146 @@
+"""What a mount shows: the objects the token may read (``GET /listing``, filtered by the server's
+policy), optionally narrowed to a manifest, named from the metadata service's entities.
+
+Access is decided by the server on every listing: ``--cache-metadata`` keeps only the entity
+index (names and analyses, which Song serves to anyone), never the listing, so a cached mount
+never shows more than the token may read now. (Score caches both.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from score.domain import errors as e
+from score.formats.naming import index_names
+from score.fuse.tree import Listed, Naming, Tree, build_tree
+from score.wire.schemas import ObjectInfoOut
+
+CACHE_FILE = ".score-mount-entities.json"
+_CACHE_VERSION = 1
+
+
+class Lister(Protocol):
+    """The part of the server API a catalog needs."""
+
+    def listing(self) -> list[ObjectInfoOut]:
+        """``GET /listing``."""
+        ...
+
+
+class EntityFinder(Protocol):
+    """The part of the metadata API a catalog needs."""
+
+    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = ...) -> list[dict[str, Any]]:
+        """``GET /entities``, all pages."""
+        ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to show and how."""
+
+    layout: str
+    manifest_ids: tuple[str, ...] | None = None  # None = everything readable
+    cache_file: Path | None = None  # --cache-metadata
+    metadata_url: str = ""
+
+
+def _namings(entities: Iterable[dict[str, Any]]) -> dict[str, Naming]:
+    out = {}
+    for entity in entities:
+        name, analysis = entity.get("fileName"), entity.get("gnosId")
+        if isinstance(name, str) and isinstance(analysis, str):
+            out[str(entity["id"])] = Naming(analysis, name)
+    return out
+
+
+def _load_cache(path: Path, metadata_url: str) -> tuple[dict[str, Naming], set[str]] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION or data.get("metadataUrl") != metadata_url:
+        return None
+    try:
+        names = {str(oid): Naming(str(a), str(n)) for oid, (a, n) in data["names"].items()}
+        return names, {str(oid) for oid in data["unnamed"]}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _save_cache(path: Path, metadata_url: str, names: dict[str, Naming], unnamed: set[str]) -> None:
+    body = {"version": _CACHE_VERSION, "metadataUrl": metadata_url,
+            "names": {oid: [n.analysis_id, n.file_name] for oid, n in names.items()}, "unnamed": sorted(unnamed)}
+    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(body, fh)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _names(finder: EntityFinder, selection: Selection, wanted: set[str], say: Callable[[str], None]) -> dict[str, Naming]:
+    path = selection.cache_file
+    if path is not None:
+        cached = _load_cache(path, selection.metadata_url)
+        if cached is not None and wanted <= cached[0].keys() | cached[1]:
+            say(f"entity names from {path} (delete it to fetch them again)")
+            return cached[0]
+    names = _namings(finder.find_entities())
+    if path is not None:
+        try:
+            _save_cache(path, selection.metadata_url, names, wanted - names.keys())
+        except OSError as exc:
+            say(f"cannot write the metadata cache {path}: {exc.strerror}")
+    return names
+
+
+def _with_indexes(chosen: set[str], listed: dict[str, Listed], names: dict[str, Naming]) -> set[str]:
+    """Add, for each chosen data file, its index file from the same analysis (when readable)."""
+    by_place = {(n.analysis_id, n.file_name): oid for oid, n in names.items() if oid in listed}
+    out = set(chosen)
+    for oid in chosen:
+        naming = names.get(oid)
+        if naming is None:
+            continue
+        for candidate in index_names(naming.file_name):
+            index = by_place.get((naming.analysis_id, candidate))
+            if index is not None:
+                out.add(index)
+                break
+    return out
+
+
+def gather(lister: Lister, finder: EntityFinder | None, selection: Selection, say: Callable[[str], None]) -> Tree:
+    """Build the mount's tree.
+
+    Raises:
+        UnauthenticatedError / ForbiddenError: the token cannot list (no token, expired...).
+        InvalidRequestError: a manifest none of whose objects the token may read.
+        UpstreamUnavailableError: the server or the metadata service cannot be reached.
+    """
+    listed = {item.id: Listed(item.id, item.size, item.lastModified) for item in lister.listing()}
+    chosen = set(listed)
+    if selection.manifest_ids is not None:
+        asked = set(selection.manifest_ids)
+        chosen = asked & listed.keys()
+        hidden = sorted(asked - chosen)
+        if hidden:
+            say(f"{len(hidden)} object(s) of the manifest are not shown: they do not exist or this token may not "
+                f"read them ({', '.join(hidden[:3])}{', ...' if len(hidden) > 3 else ''})")
+        if not chosen:
+            raise e.InvalidRequestError("no object of the manifest can be read with this token; nothing to mount")
+    names: dict[str, Naming] = {}
+    if selection.layout == "bundle" and finder is not None and chosen:
+        names = _names(finder, selection, chosen, say)
+        if selection.manifest_ids is not None:
+            chosen = _with_indexes(chosen, listed, names)
+    return build_tree([listed[oid] for oid in chosen], names, selection.layout)

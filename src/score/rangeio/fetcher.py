@@ -1,0 +1,100 @@
+"""Fetch a byte range of an object: current URL, one ranged GET, bounded retries.
+
+Every failure ends in a ``ScoreError`` within a bounded time (the GET's own timeout times the
+attempts), so a reader is never left hanging on a dead store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from score.domain import errors as e
+from score.domain.ranges import ByteRange
+from score.rangeio.urls import RenewingUrls
+
+EXPIRED_IN_A_ROW = 6  # fresh URLs refused as expired before a fetch gives up (clock skew)
+
+
+class RangeGet(Protocol):
+    """A ranged GET on a signed URL handing chunks to *sink* (the client's ``SignedUrlHttp.get``)."""
+
+    def __call__(
+        self,
+        url: str,
+        rng: ByteRange,
+        sink: Callable[[memoryview, int], None],
+        cancel: threading.Event,
+        *,
+        hash_bytes: bool = True,
+    ) -> str:
+        """GET *rng* of *url*; raise ``ScoreError`` on refusal or failure."""
+        ...
+
+
+class RangeFetcher:
+    """``fetch(object_id, start, length) -> bytes``, safe to call from many threads."""
+
+    def __init__(
+        self,
+        urls: RenewingUrls,
+        get: RangeGet,
+        *,
+        attempts: int = 4,
+        backoff_seconds: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Retry retryable failures *attempts* times in all, backing off exponentially from *backoff_seconds*."""
+        self._urls = urls
+        self._get = get
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self.cancel = threading.Event()
+        self.requests = 0
+        self.bytes = 0
+        self.retries = 0
+        self._lock = threading.Lock()
+
+    def fetch(self, object_id: str, start: int, length: int) -> memoryview:
+        """The bytes ``[start, start + length)`` of the object.
+
+        Raises:
+            ForbiddenError / UnauthenticatedError: the server no longer lets the token read it.
+            NotFoundError: the object is gone.
+            UrlExpiredError: fresh URLs keep arriving expired (clock skew).
+            UpstreamUnavailableError / IntegrityError: the store kept failing.
+        """
+        buf = bytearray(length)
+        view = memoryview(buf)
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            view[offset : offset + len(chunk)] = chunk
+
+        failures = expired = 0
+        while True:
+            if self.cancel.is_set():
+                raise e.UpstreamUnavailableError("the mount is shutting down")
+            url = self._urls.get(object_id)
+            try:
+                self._get(url, ByteRange(start, length), sink, self.cancel, hash_bytes=False)
+            except e.UrlExpiredError:
+                self._urls.expired(object_id, url)
+                expired += 1
+                if expired >= EXPIRED_IN_A_ROW:
+                    raise
+                continue
+            except e.ScoreError as exc:
+                failures += 1
+                if not exc.retryable or failures >= self._attempts:
+                    raise
+                with self._lock:
+                    self.retries += 1
+                self._sleep(self._backoff * 2 ** (failures - 1))
+                continue
+            with self._lock:
+                self.requests += 1
+                self.bytes += length
+            return view
