@@ -54,13 +54,15 @@ def ok(result: Any) -> str:
     return str(result.stdout)
 
 
-def publish(srv: ServerProcess, token: str, files: list[Path], work: Path, study: str = "VIEW") -> tuple[str, dict[str, str]]:
+def publish(srv: ServerProcess, token: str, files: list[Path], work: Path, study: str = "VIEW", *,
+            access: str = "controlled", published: bool = True) -> tuple[str, dict[str, str]]:
     manifest = work / f"manifest-{study}.txt"
-    out = ok(run_client(["submit", "--study-id", study, "--files", *map(str, files), "--manifest", str(manifest)],
-                         server=srv.url, token=token))
+    out = ok(run_client(["submit", "--study-id", study, "--files", *map(str, files), "--manifest", str(manifest),
+                         "--access", access], server=srv.url, token=token))
     analysis = out.split("submitted analysis ")[1].split()[0]
     ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
-    ok(run_client(["publish", "--study-id", study, "--analysis-id", analysis], server=srv.url, token=token))
+    if published:
+        ok(run_client(["publish", "--study-id", study, "--analysis-id", analysis], server=srv.url, token=token))
     ids = {}
     for line in manifest.read_text().splitlines()[1:]:
         oid, path = line.split("\t")[:2]

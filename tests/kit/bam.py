@@ -21,10 +21,10 @@ def require_test_data() -> None:
         raise RuntimeError("samtools, samtools-test and htslib-test are needed: run scripts/setup")
 
 
-def samtools(*args: str) -> str:
-    """Run samtools and return its standard output."""
+def samtools(*args: str, cwd: Path | None = None) -> str:
+    """Run samtools (in *cwd*) and return its standard output."""
     return subprocess.run(["samtools", *args], check=True, capture_output=True, text=True, env=SAMTOOLS_ENV,
-                          timeout=120).stdout
+                          timeout=120, cwd=cwd).stdout
 
 
 def samtools_records(path: Path, regions: list[str], reference: Path | None = None) -> list[str]:

@@ -108,7 +108,8 @@ def run_client(
     )
 
 
-def start_client(args: Sequence[str], *, server: str, token: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_client(args: Sequence[str], *, server: str, token: str, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> subprocess.Popen[str]:
     """Start ``score-client`` in the background (to be killed)."""
     full_env = {**os.environ, "STORAGE_URL": server, "ACCESSTOKEN": token, **(env or {})}
     return subprocess.Popen(
@@ -117,4 +118,5 @@ def start_client(args: Sequence[str], *, server: str, token: str, env: dict[str,
         stderr=subprocess.PIPE,
         text=True,
         env=full_env,
+        cwd=cwd,
     )

@@ -42,14 +42,19 @@ class CacheConfig:
 
 
 class Stream:
-    """Read-ahead state of one open file: how far it has read, how sequential it looks, and up to
-    which block read-ahead has been asked for."""
+    """Read-ahead state of one open file: where its sequential run began, how far it has read, and up
+    to which block read-ahead has been asked for.
+
+    The window is twice what the run has read so far (at least two blocks, at most *read_ahead*),
+    as the kernel's own read-ahead grows: a few KiB read at a BAM offset fetch two blocks ahead,
+    a long scan keeps *read_ahead* bytes in flight.
+    """
 
     def __init__(self) -> None:
         """A fresh file: its first read at offset 0 counts as the start of a sequential scan."""
         self._lock = threading.Lock()
+        self._start = 0
         self._next = 0
-        self._window = 0
         self._frontier = -1
 
     def advise(self, offset: int, end: int, config: CacheConfig, last_block: int) -> tuple[int, int] | None:
@@ -59,19 +64,15 @@ class Stream:
         """
         bs = config.block_size
         with self._lock:
-            if abs(offset - self._next) <= 2 * bs:
-                self._window = min(max(2, self._window * 2), max(1, config.read_ahead // bs))
-                self._next = max(self._next, end)
-            else:
-                self._window = 0
-                self._next = end
             last = (end - 1) // bs
-            if self._window == 0:
-                self._frontier = last
+            if abs(offset - self._next) > 2 * bs:  # a seek: a new run starts, nothing is read ahead
+                self._start, self._next, self._frontier = offset, end, last
                 return None
+            self._next = max(self._next, end)
+            window = min(max(2, -(-2 * (self._next - self._start) // bs)), max(1, config.read_ahead // bs))
             first = max(last + 1, self._frontier + 1)
-            target = min(last + self._window, last_block)
-            if first > target or (target - first + 1 < min(config.run_blocks, self._window) and target < last_block):
+            target = min(last + window, last_block)
+            if first > target or (target - first + 1 < min(config.run_blocks, window) and target < last_block):
                 return None
             self._frontier = target
             return first, target

@@ -33,8 +33,9 @@ class _Held:
 class RenewingUrls:
     """Hands out each object's current URL; asks *source* again once a URL is in its last stretch.
 
-    The stretch is a fifth of the URL's lifetime, at least *min_margin*, so a 15-minute URL is
-    replaced after 12 minutes and a read never starts on a URL about to lapse. Safe to share
+    The stretch is a fifth of the URL's lifetime, at least *min_margin* but at most half the
+    lifetime, so a 15-minute URL is replaced after 12 minutes and a read never starts on a URL
+    about to lapse. Safe to share
     between threads: concurrent readers of one object wait for one renewal instead of each
     asking the server.
     """
@@ -74,7 +75,8 @@ class RenewingUrls:
             self.issued += 1
             renew_at = None
             if fresh.expires_at is not None:
-                margin = max(self._min_margin, (fresh.expires_at - now) / 5)
+                lifetime = fresh.expires_at - now
+                margin = min(max(self._min_margin, lifetime / 5), lifetime / 2)
                 renew_at = fresh.expires_at - margin
             self._held[object_id] = _Held(fresh, renew_at)
             return fresh.url
