@@ -32,7 +32,8 @@ class Source:
         self.gate: threading.Event | None = None
         self._lock = threading.Lock()
 
-    def fetch(self, object_id: str, start: int, length: int) -> memoryview:
+    def fetch(self, object_id: str, start: int, buffers: list[memoryview]) -> None:
+        length = sum(len(b) for b in buffers)
         if self.gate is not None:
             self.gate.wait(10)
         with self._lock:
@@ -41,7 +42,9 @@ class Source:
                 self.fail_next -= 1
                 raise e.UpstreamUnavailableError("store down")
         assert 0 <= start and start + length <= len(self.data)
-        return memoryview(bytearray(self.data[start : start + length]))
+        for b in buffers:
+            b[:] = self.data[start : start + len(b)]
+            start += len(b)
 
 
 def _cache(src: Source, **kw: int) -> BlockCache:
@@ -237,20 +240,22 @@ class Store:
         return ""
 
 
-def _fetcher(store: Store) -> tuple[RangeFetcher, list[str]]:
+def _fetcher(store: Store | None = None) -> tuple[RangeFetcher, list[str]]:
     issued: list[str] = []
 
     def source(object_id: str) -> SignedUrl:
         issued.append(f"url{len(issued)}")
         return SignedUrl(issued[-1], None)
 
-    return RangeFetcher(RenewingUrls(source), store, attempts=3, sleep=lambda s: None), issued
+    return RangeFetcher(RenewingUrls(source), store or Store([]), attempts=3, sleep=lambda s: None), issued
 
 
 def test_fetch_retries_what_is_retryable_and_renews_expired_urls() -> None:
     store = Store([e.UpstreamUnavailableError("blip"), e.UrlExpiredError("expired"), e.UpstreamUnavailableError("x")])
     fetcher, issued = _fetcher(store)
-    assert bytes(fetcher.fetch("a", 10, 5)) == b"xxxxx"
+    out = [memoryview(bytearray(2)), memoryview(bytearray(3))]
+    fetcher.fetch("a", 10, out)
+    assert [bytes(b) for b in out] == [b"xx", b"xxx"]
     assert store.urls == ["url0", "url0", "url1", "url1"] and issued == ["url0", "url1"]
     assert fetcher.retries == 2 and fetcher.requests == 1 and fetcher.bytes == 5
 
@@ -264,7 +269,7 @@ def test_fetch_gives_up_within_bounds(failures: list[e.ScoreError]) -> None:
     store = Store(list(failures))
     fetcher, _ = _fetcher(store)
     with pytest.raises(type(failures[0])):
-        fetcher.fetch("a", 0, 1)
+        fetcher.fetch("a", 0, [memoryview(bytearray(1))])
     assert len(store.urls) == len(failures)
 
 
@@ -272,4 +277,20 @@ def test_fetch_stops_when_cancelled() -> None:
     fetcher, _ = _fetcher(Store([]))
     fetcher.cancel.set()
     with pytest.raises(e.UpstreamUnavailableError, match="shutting down"):
-        fetcher.fetch("a", 0, 1)
+        fetcher.fetch("a", 0, [memoryview(bytearray(1))])
+
+
+def test_fetch_spreads_chunks_over_the_block_buffers() -> None:
+    data = bytes(range(256)) * 40
+
+    def store(url: str, rng: ByteRange, sink: object, cancel: threading.Event, *, hash_bytes: bool = True) -> str:
+        body = data[rng.start : rng.end]
+        for i in range(0, len(body), 777):  # chunks that straddle the buffers
+            sink(memoryview(body[i : i + 777]), i)  # type: ignore[operator]
+        return ""
+
+    fetcher = RangeFetcher(RenewingUrls(lambda oid: SignedUrl("u", None)), store)
+    sizes = [1000, 1, 4096, 3000]
+    out = [memoryview(bytearray(n)) for n in sizes]
+    fetcher.fetch("a", 100, out)
+    assert b"".join(bytes(b) for b in out) == data[100 : 100 + sum(sizes)]

@@ -1,6 +1,6 @@
 """A bounded block cache over a :class:`RangeFetcher`, with sequential read-ahead.
 
-Objects are cut into fixed blocks (1 MiB by default), the unit of caching. A read waits only for
+Objects are cut into fixed blocks (256 KiB by default), the unit of caching, each in its own buffer. A read waits only for
 the blocks it covers and fetches the missing ones itself, in the caller's thread, as one ranged
 GET; so a random 4 KiB read costs one small request. When a :class:`Stream` (one open file) reads
 sequentially, the blocks ahead of it are fetched in the background, in GETs of up to *run_blocks*
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from score.domain import errors as e
 
 MIB = 1024 * 1024
-Fetch = Callable[[str, int, int], memoryview]
+Fetch = Callable[[str, int, list[memoryview]], None]
+"""``fetch(object_id, start, buffers)``: fill the buffers with the object's bytes from *start* on."""
 _Key = tuple[str, int]
 
 
@@ -27,10 +28,10 @@ _Key = tuple[str, int]
 class CacheConfig:
     """Sizes of the cache and of the read-ahead."""
 
-    block_size: int = MIB
+    block_size: int = 256 * 1024
     capacity: int = 256 * MIB
     read_ahead: int = 32 * MIB
-    run_blocks: int = 8
+    run_blocks: int = 32  # blocks per read-ahead GET: 8 MiB
     workers: int = 8
     wait_seconds: float = 300.0  # a read never waits longer than this for another reader's fetch
 
@@ -92,7 +93,7 @@ class BlockCache:
     """Shared by every open file of a mount; thread-safe."""
 
     def __init__(self, fetch: Fetch, config: CacheConfig | None = None) -> None:
-        """Fetch missing bytes with ``fetch(object_id, start, length)``."""
+        """Fetch missing bytes with ``fetch(object_id, start, buffers)``."""
         self._fetch = fetch
         self.config = config or CacheConfig()
         self._blocks: OrderedDict[_Key, memoryview] = OrderedDict()
@@ -196,14 +197,12 @@ class BlockCache:
         """Fetch a run of consecutive blocks with one GET and publish them."""
         bs = self.config.block_size
         first, last = min(run), max(run)
-        start = first * bs
-        length = min((last + 1) * bs, object_size) - start
+        blocks = {i: memoryview(bytearray(min((i + 1) * bs, object_size) - i * bs)) for i in range(first, last + 1)}
         try:
-            data = self._fetch(object_id, start, length)
+            self._fetch(object_id, first * bs, list(blocks.values()))
         except BaseException as exc:  # every waiter must hear of it, whatever it is
             self._fail(object_id, run, exc)
             return
-        blocks = {i: data[(i - first) * bs : (i - first + 1) * bs] for i in run}
         with self._lock:
             for index, block in blocks.items():
                 key = (object_id, index)

@@ -1,4 +1,4 @@
-"""Fetch a byte range of an object: current URL, one ranged GET, bounded retries.
+"""Fetch a byte range of an object into buffers: current URL, one ranged GET, bounded retries.
 
 Every failure ends in a ``ScoreError`` within a bounded time (the GET's own timeout times the
 attempts), so a reader is never left hanging on a dead store.
@@ -6,6 +6,8 @@ attempts), so a reader is never left hanging on a dead store.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +37,7 @@ class RangeGet(Protocol):
 
 
 class RangeFetcher:
-    """``fetch(object_id, start, length) -> bytes``, safe to call from many threads."""
+    """``fetch(object_id, start, buffers)``, safe to call from many threads."""
 
     def __init__(
         self,
@@ -58,8 +60,10 @@ class RangeFetcher:
         self.retries = 0
         self._lock = threading.Lock()
 
-    def fetch(self, object_id: str, start: int, length: int) -> memoryview:
-        """The bytes ``[start, start + length)`` of the object.
+    def fetch(self, object_id: str, start: int, buffers: list[memoryview]) -> None:
+        """Fill *buffers*, one after the other, with the object's bytes from *start* on.
+
+        Each cache block owns its buffer, so an evicted block frees its memory at once.
 
         Raises:
             ForbiddenError / UnauthenticatedError: the server no longer lets the token read it.
@@ -67,11 +71,16 @@ class RangeFetcher:
             UrlExpiredError: fresh URLs keep arriving expired (clock skew).
             UpstreamUnavailableError / IntegrityError: the store kept failing.
         """
-        buf = bytearray(length)
-        view = memoryview(buf)
+        ends = list(itertools.accumulate(len(b) for b in buffers))
+        length = ends[-1] if ends else 0
 
         def sink(chunk: memoryview, offset: int) -> None:
-            view[offset : offset + len(chunk)] = chunk
+            at = bisect.bisect_right(ends, offset)
+            while chunk:
+                base = ends[at] - len(buffers[at])
+                n = min(len(chunk), ends[at] - offset)
+                buffers[at][offset - base : offset - base + n] = chunk[:n]
+                chunk, offset, at = chunk[n:], offset + n, at + 1
 
         failures = expired = 0
         while True:
@@ -97,4 +106,4 @@ class RangeFetcher:
             with self._lock:
                 self.requests += 1
                 self.bytes += length
-            return view
+            return
