@@ -131,6 +131,8 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
         meta.close()
         for note in tree.notes[:20]:
             warn(note)
+        if tree.files == 0:
+            warn("this token may read no object on the server (the listing is empty); mounting an empty directory")
         urls = _renewing_urls(api)
         fetcher = RangeFetcher(urls, data.get_range)
         config = CacheConfig(capacity=args.cache_size * MIB, read_ahead=args.read_ahead * MIB,
