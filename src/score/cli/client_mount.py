@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from score.rangeio.urls import RenewingUrls
 
 MIB = 1024 * 1024
+READ_TIMEOUT = 20.0
 
 
 def add_arguments(mount: argparse.ArgumentParser) -> None:
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
 
 def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | bool],
            say: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    from score.client.dataplane import DataPlane
     from score.fuse.catalog import CACHE_FILE, Selection, gather
     from score.fuse.mount import serve
     from score.fuse.ops import ScoreOperations
@@ -125,7 +127,8 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
                           settings.metadata_url)
     api = session.server()
     meta = session.metadata()
-    data = session.data_plane()
+    # a store that stops answering costs a reader at most READ_TIMEOUT per attempt (3 attempts), then EIO
+    data = DataPlane(timeout=min(settings.timeout_seconds, READ_TIMEOUT), ssl_context=session.ssl)
     try:
         tree = gather(api, meta, selection, warn)
         meta.close()
@@ -134,7 +137,7 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
         if tree.files == 0:
             warn("this token may read no object on the server (the listing is empty); mounting an empty directory")
         urls = _renewing_urls(api)
-        fetcher = RangeFetcher(urls, data.get_range)
+        fetcher = RangeFetcher(urls, data.get_range, attempts=3)
         config = CacheConfig(capacity=args.cache_size * MIB, read_ahead=args.read_ahead * MIB,
                              workers=max(settings.parallel, 2) * 2)
         cache = BlockCache(fetcher.fetch, config)

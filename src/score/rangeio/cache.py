@@ -33,7 +33,7 @@ class CacheConfig:
     read_ahead: int = 32 * MIB
     run_blocks: int = 32  # blocks per read-ahead GET: 8 MiB
     workers: int = 8
-    wait_seconds: float = 300.0  # a read never waits longer than this for another reader's fetch
+    wait_seconds: float = 120.0  # a read never waits longer than this for another reader's fetch
 
     def __post_init__(self) -> None:
         if self.block_size <= 0 or self.run_blocks <= 0 or self.workers <= 0:
