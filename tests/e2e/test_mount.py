@@ -144,6 +144,11 @@ def test_pread_at_random_offsets_by_concurrent_readers(library: Library, tmp_pat
         for t in threads:
             t.join()
         assert errors == []
+        # hundreds of cache misses later, the mount holds a bounded set of connections (libfuse's threads
+        # lose Python's thread-local state, so fetches must not keep connections there)
+        sockets = [fd for fd in os.listdir(f"/proc/{m.proc.pid}/fd")
+                   if os.readlink(f"/proc/{m.proc.pid}/fd/{fd}").startswith("socket:")]
+        assert len(sockets) <= 40, f"{len(sockets)} sockets open in the mount process"
 
 
 def test_samtools_reads_regions_through_the_mount(library: Library, tmp_path: Path) -> None:
@@ -219,8 +224,9 @@ def _ended(pid: int) -> bool:
 def test_daemonize_returns_once_mounted(library: Library, tmp_path: Path) -> None:
     point = tmp_path / "mnt"
     point.mkdir()
+    (tmp_path / "link").symlink_to(point)  # a symlink to the mount point; an abbreviated flag
     log = tmp_path / "mount.log"
-    r = run_client(["mount", "--mount-point", str(point), "--daemonize", "--log-file", str(log)],
+    r = run_client(["mount", "--mount-point", str(tmp_path / "link"), "--daemon", "--log-file", str(log)],
                    server=library.srv.url, token=library.admin, timeout=120)
     try:
         out = ok(r)
@@ -236,6 +242,9 @@ def test_daemonize_returns_once_mounted(library: Library, tmp_path: Path) -> Non
     else:
         pytest.fail("the daemon did not exit after fusermount3 -u")
     assert "unmounted" in log.read_text()
+    daemons = subprocess.run(["pgrep", "-f", f"mount --mount-point {tmp_path / 'link'}"], capture_output=True,
+                             text=True).stdout.split()
+    assert daemons == []  # exactly one detached process was started, and it has ended
     assert str(point) not in mounted_points()
 
 

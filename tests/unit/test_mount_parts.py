@@ -33,12 +33,20 @@ def test_bundle_layout_puts_files_in_their_analysis_and_unknown_objects_at_the_t
     assert tree.root.mtime_ns == 4000 * 10**6
 
 
-@pytest.mark.parametrize("bad", ["..", ".", "a/b", "", "x\x00y", "n" * 256])
+@pytest.mark.parametrize("bad", ["..", ".", "a/b", "", "x\x00y", "n" * 256, "\u00e9" * 128, "line\nbreak",
+                                 "bell\x07", "lone\udcffsurrogate"])
 def test_unsafe_names_from_the_metadata_service_never_become_paths(bad: str) -> None:
     tree = build_tree([Listed(A, 1, 0)], {A: Naming("an", bad)}, "bundle")
     assert set(tree.root.children) == {A}
     tree = build_tree([Listed(A, 1, 0)], {A: Naming(bad, "f.txt")}, "bundle")
     assert set(tree.root.children) == {A}
+
+
+def test_long_non_ascii_names_within_255_bytes_are_kept() -> None:
+    name = "\u00e9" * 127 + ".b"  # 129 characters but 256 bytes: too long
+    assert not build_tree([Listed(A, 1, 0)], {A: Naming("an", name)}, "bundle").lookup(f"/an/{name}")
+    name = "\u00e9" * 126 + ".b"  # 254 bytes
+    assert build_tree([Listed(A, 1, 0)], {A: Naming("an", name)}, "bundle").lookup(f"/an/{name}")
 
 
 def test_object_id_layout_is_flat() -> None:
@@ -70,7 +78,8 @@ ENTITIES = [{"id": A, "fileName": "s.bam", "gnosId": "an"}, {"id": B, "fileName"
 
 def test_the_listing_decides_what_is_shown() -> None:
     said: list[str] = []
-    tree = gather(Server([A, B, C]), Song(ENTITIES), Selection("bundle"), said.append)
+    tree = gather(Server([A, B, C, "../../etc", "not-an-id"]), Song(ENTITIES), Selection("bundle"), said.append)
+    assert set(tree.root.children) == {"an"}  # names that are not object ids are never shown
     folder = tree.lookup("/an")
     assert isinstance(folder, DirNode) and set(folder.children) == {"s.bam", "s.bam.bai", "other.txt"}
 

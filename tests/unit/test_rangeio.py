@@ -30,11 +30,12 @@ class Source:
         self.requests: list[tuple[int, int]] = []
         self.fail_next = 0
         self.gate: threading.Event | None = None
+        self.hold: set[tuple[str, int]] = set()  # fetches that wait for the gate (all when empty)
         self._lock = threading.Lock()
 
     def fetch(self, object_id: str, start: int, buffers: list[memoryview]) -> None:
         length = sum(len(b) for b in buffers)
-        if self.gate is not None:
+        if self.gate is not None and (not self.hold or (object_id, start) in self.hold):
             self.gate.wait(10)
         with self._lock:
             self.requests.append((start, length))
@@ -49,7 +50,8 @@ class Source:
 
 def _cache(src: Source, **kw: int) -> BlockCache:
     return BlockCache(src.fetch, CacheConfig(block_size=BLOCK, capacity=kw.get("capacity", 64 * BLOCK),
-                                             read_ahead=kw.get("read_ahead", 16 * BLOCK), run_blocks=4, workers=4))
+                                             read_ahead=kw.get("read_ahead", 16 * BLOCK), run_blocks=4,
+                                             workers=kw.get("workers", 4)))
 
 
 def test_random_reads_return_the_right_bytes_at_edges_and_past_the_end() -> None:
@@ -149,6 +151,53 @@ def test_a_failed_fetch_reaches_every_waiter_and_the_next_read_tries_again() -> 
         cache.read("obj", 10 * BLOCK, 3 * BLOCK, 10)
 
 
+def test_a_reader_never_waits_behind_queued_read_ahead() -> None:
+    src = Source(20 * BLOCK)
+    src.gate = threading.Event()
+    src.hold = {("one", BLOCK)}  # the read-ahead of "one" occupies the only read-ahead worker
+    cache = _cache(src, workers=1)
+    assert cache.read("one", 20 * BLOCK, 0, 4 * KIB, Stream()) == src.data[: 4 * KIB]
+    assert cache.read("two", 20 * BLOCK, 0, 4 * KIB, Stream()) == src.data[: 4 * KIB]  # queues its read-ahead
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(cache.read("two", 20 * BLOCK, BLOCK + 10, 100)))
+    reader.start()
+    reader.join(5)
+    assert got == [src.data[BLOCK + 10 : BLOCK + 110]]  # fetched on the demand pool, not behind "one"
+    src.gate.set()
+    cache.close()
+
+
+def test_close_tells_every_waiting_reader() -> None:
+    src = Source(20 * BLOCK)
+    src.gate = threading.Event()
+    cache = _cache(src)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            cache.read("obj", 20 * BLOCK, 0, 10)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            errors.append(exc)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    while not cache.stats.misses:
+        threading.Event().wait(0.01)
+    cache.close()
+    t.join(5)
+    assert not t.is_alive() and isinstance(errors[0], e.UpstreamUnavailableError)
+    src.gate.set()
+
+
+def test_no_read_ahead_when_it_is_off() -> None:
+    src = Source(50 * BLOCK)
+    cache = _cache(src, read_ahead=0)
+    stream = Stream()
+    for offset in range(0, 4 * BLOCK, 16 * KIB):
+        cache.read("obj", 50 * BLOCK, offset, 16 * KIB, stream)
+    assert cache.stats.prefetched == 0 and sum(n for _, n in src.requests) == 4 * BLOCK
+
+
 def test_cache_settings_are_checked() -> None:
     with pytest.raises(e.ConfigError):
         CacheConfig(block_size=BLOCK, capacity=BLOCK, run_blocks=4)
@@ -197,6 +246,19 @@ def test_short_lived_urls_are_used_for_half_their_life() -> None:
     clock.now += timedelta(seconds=1)
     assert urls.get("a") == "u0"  # the 30 s margin would renew at once; half of 4 s is kept
     clock.now += timedelta(seconds=1, milliseconds=1)
+    assert urls.get("a") == "u1"
+
+
+def test_a_clock_ahead_of_the_server_does_not_renew_on_every_read() -> None:
+    clock = Clock()
+    count = iter(range(100))
+
+    def source(object_id: str) -> SignedUrl:  # the server's clock is 20 min behind: URLs look expired
+        return SignedUrl(f"u{next(count)}", (clock.now - timedelta(minutes=5)).replace(tzinfo=None))
+
+    urls = RenewingUrls(source, clock=clock)
+    assert [urls.get("a") for _ in range(50)] == ["u0"] * 50
+    clock.now += timedelta(seconds=6)
     assert urls.get("a") == "u1"
 
 
@@ -294,3 +356,18 @@ def test_fetch_spreads_chunks_over_the_block_buffers() -> None:
     out = [memoryview(bytearray(n)) for n in sizes]
     fetcher.fetch("a", 100, out)
     assert b"".join(bytes(b) for b in out) == data[100 : 100 + sum(sizes)]
+
+
+def test_a_failed_url_renewal_is_retried_like_a_failed_get() -> None:
+    answers: list[e.ScoreError | None] = [e.UpstreamUnavailableError("server restarting"), None]
+
+    def source(object_id: str) -> SignedUrl:
+        failure = answers.pop(0)
+        if failure is not None:
+            raise failure
+        return SignedUrl("u", None)
+
+    fetcher = RangeFetcher(RenewingUrls(source), Store([]), attempts=3, sleep=lambda s: None)
+    out = [memoryview(bytearray(3))]
+    fetcher.fetch("a", 0, out)
+    assert bytes(out[0]) == b"xxx" and fetcher.retries == 1

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 MIB = 1024 * 1024
 READ_TIMEOUT = 20.0
+_CHILD = "SCORE_MOUNT_DAEMON_CHILD"  # set in the detached process, which must not detach again
 
 
 def add_arguments(mount: argparse.ArgumentParser) -> None:
@@ -67,13 +68,13 @@ def _log_path(args: argparse.Namespace) -> Path:
 
 def _daemonize(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     """Start this command again, detached; return once it has mounted (0) or failed (its code)."""
-    argv = [a for a in args.argv if a != "--daemonize"]
     log = _log_path(args)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
+        seen = out.tell()
         child = subprocess.Popen(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "score.cli.client_main", *argv], stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "score.cli.client_main", *args.argv], stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, _CHILD: "1"},
         )
     point = args.mount_point
     try:
@@ -86,9 +87,10 @@ def _daemonize(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     except KeyboardInterrupt:
         child.send_signal(signal.SIGTERM)
         raise
-    tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
-    for line in tail:
-        print(line, file=sys.stderr)
+    with open(log, "rb") as fh:
+        fh.seek(seen)
+        for line in fh.read().decode("utf-8", "replace").splitlines()[-5:]:
+            print(line, file=sys.stderr)
     return child.returncode or ec.FAILURE
 
 
@@ -102,8 +104,9 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
         raise e.InvalidRequestError("--cache-size must be at least twice --read-ahead")
     options = parse_fuse_options(args.options)
     check_fuse()
+    args.mount_point = args.mount_point.resolve()  # a symlink is never "a mount"; its target is
     check_mount_point(args.mount_point)
-    if args.daemonize:
+    if args.daemonize and not os.environ.get(_CHILD):
         return _daemonize(args, say)
     return _serve(args, session, options, say, warn)
 

@@ -136,6 +136,9 @@ class SignedUrlHttp:
         conn = conns.pop((scheme, netloc), None)
         if conn is not None:
             conn.close()
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
 
     def close(self) -> None:
         """Close every connection of every thread."""
@@ -212,6 +215,9 @@ class SignedUrlHttp:
         try:
             if response.status >= 400:
                 raise classify_store_refusal(response.status, response.read(_ERROR_BODY_LIMIT), url)
+            if rng.length and rng.start and response.status != 206:
+                raise e.IntegrityError(f"the store answered {response.status} instead of 206 to a ranged GET "
+                                       "(it ignored the Range header)", retryable=True)
             declared = response.getheader("Content-Length")
             if declared is not None and int(declared) != rng.length:
                 raise e.IntegrityError(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from score.domain import errors as e
+from score.domain.ids import is_object_id
 from score.formats.naming import index_names
 from score.fuse.tree import Listed, Naming, Tree, build_tree
 from score.wire.schemas import ObjectInfoOut
@@ -127,7 +128,8 @@ def gather(lister: Lister, finder: EntityFinder | None, selection: Selection, sa
         InvalidRequestError: a manifest none of whose objects the token may read.
         UpstreamUnavailableError: the server or the metadata service cannot be reached.
     """
-    listed = {item.id: Listed(item.id, item.size, item.lastModified) for item in lister.listing()}
+    listed = {item.id: Listed(item.id, item.size, item.lastModified) for item in lister.listing()
+              if is_object_id(item.id) and item.size >= 0}
     chosen = set(listed)
     if selection.manifest_ids is not None:
         asked = set(selection.manifest_ids)

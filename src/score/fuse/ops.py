@@ -96,6 +96,9 @@ class ScoreOperations(mfusepy.Operations):  # type: ignore[misc]  # mfusepy is u
             except e.ScoreError as exc:
                 log.warning("open %s (%s): %s", path, node.object_id, exc.message)
                 raise mfusepy.FuseOSError(errno_for(exc)) from None
+            except Exception as exc:  # a malformed answer: the opener gets EIO, never EINVAL and a traceback
+                log.warning("open %s (%s): %s", path, node.object_id, type(exc).__name__)
+                raise mfusepy.FuseOSError(errno.EIO) from None
         with self._lock:
             handle = next(self._handles)
             self._streams[handle] = (node, Stream())

@@ -71,8 +71,16 @@ class Tree:
 
 
 def is_safe_name(name: str) -> bool:
-    """A single path component that cannot climb out or confuse the kernel."""
-    return bool(name) and name not in (".", "..") and "/" not in name and "\x00" not in name and len(name) <= 255
+    """A single path component that cannot climb out or confuse the kernel or a terminal: valid
+    UTF-8 of at most 255 bytes, no ``/``, no control characters, not ``.`` or ``..``."""
+    if not name or name in (".", "..") or "/" in name:
+        return False
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return False
+    try:
+        return len(name.encode("utf-8")) <= 255
+    except UnicodeEncodeError:  # lone surrogates
+        return False
 
 
 def build_tree(objects: list[Listed], names: dict[str, Naming], layout: str) -> Tree:

@@ -1,8 +1,10 @@
 """A bounded block cache over a :class:`RangeFetcher`, with sequential read-ahead.
 
 Objects are cut into fixed blocks (256 KiB by default), the unit of caching, each in its own buffer. A read waits only for
-the blocks it covers and fetches the missing ones itself, in the caller's thread, as one ranged
-GET; so a random 4 KiB read costs one small request. When a :class:`Stream` (one open file) reads
+the blocks it covers and has the missing ones fetched at once as one ranged GET on a pool of its
+own (never queued behind read-ahead); so a random 4 KiB read costs one small request. Fetches run
+on threads this module owns: libfuse's threads lose Python's thread-local state between calls, so
+per-thread connections would leak there. When a :class:`Stream` (one open file) reads
 sequentially, the blocks ahead of it are fetched in the background, in GETs of up to *run_blocks*
 blocks, over a window that doubles with each sequential read up to *read_ahead* bytes. Readers of
 the same block share one fetch. The least recently used blocks go once *capacity* bytes are held.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from score.domain import errors as e
@@ -64,6 +66,8 @@ class Stream:
         Read-ahead is asked for in whole runs, so each GET is long, except at the object's end.
         """
         bs = config.block_size
+        if config.read_ahead <= 0:
+            return None
         with self._lock:
             last = (end - 1) // bs
             if abs(offset - self._next) > 2 * bs:  # a seek: a new run starts, nothing is read ahead
@@ -89,6 +93,18 @@ class CacheStats:
     evicted: int = 0
 
 
+class _Run:
+    """Consecutive missing blocks fetched by one GET; started once, by whichever pool gets to it first."""
+
+    __slots__ = ("object_id", "object_size", "futures", "started")
+
+    def __init__(self, object_id: str, object_size: int) -> None:
+        self.object_id = object_id
+        self.object_size = object_size
+        self.futures: dict[int, Future[memoryview]] = {}
+        self.started = False
+
+
 class BlockCache:
     """Shared by every open file of a mount; thread-safe."""
 
@@ -98,19 +114,25 @@ class BlockCache:
         self.config = config or CacheConfig()
         self._blocks: OrderedDict[_Key, memoryview] = OrderedDict()
         self._held = 0
-        self._inflight: dict[_Key, Future[memoryview]] = {}
+        self._inflight: dict[_Key, _Run] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(self.config.workers, "score-readahead")
+        self._demand = ThreadPoolExecutor(self.config.workers, "score-fetch")
+        self._ahead = ThreadPoolExecutor(self.config.workers, "score-readahead")
         self._closed = False
         self.stats = CacheStats()
 
     def close(self) -> None:
-        """Stop read-ahead (queued fetches are dropped) and free the blocks."""
+        """Stop fetching (queued fetches are dropped, their readers told) and free the blocks."""
         with self._lock:
             self._closed = True
             self._blocks.clear()
             self._held = 0
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            waiting = [f for run in self._inflight.values() for f in run.futures.values()]
+            self._inflight.clear()
+        for pool in (self._demand, self._ahead):
+            pool.shutdown(wait=False, cancel_futures=True)
+        for future in waiting:
+            _settle(future, error=e.UpstreamUnavailableError("the mount is shutting down"))
 
     @property
     def held_bytes(self) -> int:
@@ -128,15 +150,18 @@ class BlockCache:
             return b""
         bs = self.config.block_size
         first, last = offset // bs, (end - 1) // bs
-        waits, mine = self._claim(object_id, object_size, first, last, demand=True)
+        waits, runs = self._claim(object_id, object_size, first, last, demand=True)
+        for run in runs:  # new runs, and read-ahead runs this read needs that have not started yet
+            self._submit(self._demand, run)
         if stream is not None:
             ahead = stream.advise(offset, end, self.config, (object_size - 1) // bs)
             if ahead is not None:
-                _, queued = self._claim(object_id, object_size, *ahead, demand=False)
+                try:
+                    _, queued = self._claim(object_id, object_size, *ahead, demand=False)
+                except e.ScoreError:
+                    queued = []  # closed meanwhile: the waits below say so
                 for run in queued:
-                    self._submit(object_id, object_size, run)
-        for run in mine:
-            self._run(object_id, object_size, run)
+                    self._submit(self._ahead, run)
         parts = []
         for index, future in waits:
             block = future.result(timeout=self.config.wait_seconds)
@@ -147,66 +172,74 @@ class BlockCache:
 
     def _claim(
         self, object_id: str, object_size: int, first: int, last: int, *, demand: bool
-    ) -> tuple[list[tuple[int, Future[memoryview]]], list[dict[int, Future[memoryview]]]]:
-        """Futures for blocks *first..last*; the missing ones are claimed in runs the caller must fetch."""
+    ) -> tuple[list[tuple[int, Future[memoryview]]], list[_Run]]:
+        """Futures for blocks *first..last*, and the runs to submit: the missing blocks in new runs
+        and, for a demand read, queued read-ahead runs it is waiting for (so it never waits in that queue)."""
         waits: list[tuple[int, Future[memoryview]]] = []
-        runs: list[dict[int, Future[memoryview]]] = []
-        current: dict[int, Future[memoryview]] = {}
+        runs: list[_Run] = []
+        current: _Run | None = None
         with self._lock:
             if self._closed:
                 raise e.UpstreamUnavailableError("the mount is shutting down")
             for index in range(first, last + 1):
                 key = (object_id, index)
                 block = self._blocks.get(key)
-                future = self._inflight.get(key)
-                if block is not None or future is not None:
-                    if current:
-                        runs.append(current)
-                        current = {}
-                    if demand:
-                        if block is not None:
-                            self._blocks.move_to_end(key)
-                            self.stats.hits += 1
-                            done: Future[memoryview] = Future()
-                            done.set_result(block)
-                            future = done
-                        waits.append((index, future))  # type: ignore[arg-type]
+                pending = self._inflight.get(key)
+                if block is not None or pending is not None:
+                    current = None
+                    if not demand:
+                        continue
+                    if block is not None:
+                        self._blocks.move_to_end(key)
+                        self.stats.hits += 1
+                        done: Future[memoryview] = Future()
+                        done.set_result(block)
+                        waits.append((index, done))
+                    else:
+                        assert pending is not None
+                        waits.append((index, pending.futures[index]))
+                        if not pending.started and pending not in runs:
+                            runs.append(pending)
                     continue
-                future = Future()
-                self._inflight[key] = future
-                current[index] = future
+                if current is None or len(current.futures) >= self.config.run_blocks:
+                    current = _Run(object_id, object_size)
+                    runs.append(current)
+                future: Future[memoryview] = Future()
+                current.futures[index] = future
+                self._inflight[key] = current
                 if demand:
                     self.stats.misses += 1
                     waits.append((index, future))
                 else:
                     self.stats.prefetched += 1
-                if len(current) >= self.config.run_blocks:
-                    runs.append(current)
-                    current = {}
-            if current:
-                runs.append(current)
         return waits, runs
 
-    def _submit(self, object_id: str, object_size: int, run: dict[int, Future[memoryview]]) -> None:
+    def _submit(self, pool: ThreadPoolExecutor, run: _Run) -> None:
         try:
-            self._pool.submit(self._run, object_id, object_size, run)
+            pool.submit(self._run, run)
         except RuntimeError:  # shut down meanwhile
-            self._fail(object_id, run, e.UpstreamUnavailableError("the mount is shutting down"))
+            self._fail(run, e.UpstreamUnavailableError("the mount is shutting down"))
 
-    def _run(self, object_id: str, object_size: int, run: dict[int, Future[memoryview]]) -> None:
-        """Fetch a run of consecutive blocks with one GET and publish them."""
+    def _run(self, run: _Run) -> None:
+        """Fetch a run of consecutive blocks with one GET and publish them (once, whoever calls first)."""
+        with self._lock:
+            if run.started:
+                return
+            run.started = True
         bs = self.config.block_size
-        first, last = min(run), max(run)
-        blocks = {i: memoryview(bytearray(min((i + 1) * bs, object_size) - i * bs)) for i in range(first, last + 1)}
+        first, last = min(run.futures), max(run.futures)
         try:
-            self._fetch(object_id, first * bs, list(blocks.values()))
+            blocks = {i: memoryview(bytearray(min((i + 1) * bs, run.object_size) - i * bs))
+                      for i in range(first, last + 1)}
+            self._fetch(run.object_id, first * bs, list(blocks.values()))
         except BaseException as exc:  # every waiter must hear of it, whatever it is
-            self._fail(object_id, run, exc)
+            self._fail(run, exc)
             return
         with self._lock:
             for index, block in blocks.items():
-                key = (object_id, index)
-                self._inflight.pop(key, None)
+                key = (run.object_id, index)
+                if self._inflight.get(key) is run:
+                    del self._inflight[key]
                 if not self._closed:
                     self._blocks[key] = block
                     self._held += len(block)
@@ -214,12 +247,25 @@ class BlockCache:
                 _, old = self._blocks.popitem(last=False)
                 self._held -= len(old)
                 self.stats.evicted += 1
-        for index, future in run.items():
-            future.set_result(blocks[index])
+        for index, future in run.futures.items():
+            _settle(future, result=blocks[index])
 
-    def _fail(self, object_id: str, run: dict[int, Future[memoryview]], exc: BaseException) -> None:
+    def _fail(self, run: _Run, exc: BaseException) -> None:
         with self._lock:
-            for index in run:
-                self._inflight.pop((object_id, index), None)
-        for future in run.values():
-            future.set_exception(exc)
+            for index in run.futures:
+                key = (run.object_id, index)
+                if self._inflight.get(key) is run:
+                    del self._inflight[key]
+        for future in run.futures.values():
+            _settle(future, error=exc)
+
+
+def _settle(future: Future[memoryview], result: memoryview | None = None, error: BaseException | None = None) -> None:
+    """Resolve *future* unless :meth:`BlockCache.close` already has."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except InvalidStateError:
+        pass

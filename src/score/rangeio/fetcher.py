@@ -86,8 +86,9 @@ class RangeFetcher:
         while True:
             if self.cancel.is_set():
                 raise e.UpstreamUnavailableError("the mount is shutting down")
-            url = self._urls.get(object_id)
+            url = ""
             try:
+                url = self._urls.get(object_id)  # a renewal can fail and be retried like a GET
                 self._get(url, ByteRange(start, length), sink, self.cancel, hash_bytes=False)
             except e.UrlExpiredError:
                 self._urls.expired(object_id, url)

@@ -16,6 +16,7 @@ class SignedUrl:
     expires_at: datetime | None
 
 
+MIN_LEASE = timedelta(seconds=5)  # how long a URL that already looks expired is used (clock skew)
 UrlSource = Callable[[str], SignedUrl]
 """Asks the server for a fresh whole-object URL of an object id (may raise a ``ScoreError``)."""
 
@@ -74,10 +75,15 @@ class RenewingUrls:
             fresh = self._source(object_id)
             self.issued += 1
             renew_at = None
-            if fresh.expires_at is not None:
-                lifetime = fresh.expires_at - now
-                margin = min(max(self._min_margin, lifetime / 5), lifetime / 2)
-                renew_at = fresh.expires_at - margin
+            expires = fresh.expires_at
+            if expires is not None:
+                if expires.tzinfo is None:
+                    expires = expires.replace(tzinfo=timezone.utc)
+                lifetime = expires - now
+                if lifetime >= timedelta(seconds=1):
+                    renew_at = expires - min(max(self._min_margin, lifetime / 5), lifetime / 2)
+                else:  # a clock ahead of the server's: renewing would not help; the store decides
+                    renew_at = now + MIN_LEASE
             self._held[object_id] = _Held(fresh, renew_at)
             return fresh.url
 
