@@ -1,8 +1,10 @@
-"""The BAM header: reference names and where the first record begins (SAM spec section 4.2)."""
+"""The BAM header: reference names and where the first record begins (SAM spec section 4.2); the
+BGZF header walk that BCF and bgzipped VCF share."""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from score.domain.errors import InvalidRequestError
@@ -30,13 +32,23 @@ def parse_bam_header(buf: bytes) -> BamHeader:
         NeedMore: *buf* ends before the header does.
         InvalidRequestError: not a BAM.
     """
+    return parse_bgzf_header(buf, _scan)
+
+
+def parse_bgzf_header(buf: bytes, scan: Callable[[bytearray], tuple[int, list[str]] | None]) -> BamHeader:
+    """Inflate the BGZF blocks at the start of *buf* until ``scan(inflated)`` finds where the header
+    ends (and the reference names it holds); shared by BAM, BCF and bgzipped VCF.
+
+    Raises:
+        NeedMore: *buf* ends before the header does.
+    """
     inflated = bytearray()
     last = None
     for block in blocks(buf):
         first = len(inflated)
         inflated += block.data
         last = block
-        scanned = _scan(inflated)
+        scanned = scan(inflated)
         if scanned is not None:
             break
     else:

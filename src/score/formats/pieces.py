@@ -1,7 +1,12 @@
-"""From a region to the pieces of a stored BAM or CRAM that hold it (pure): byte ranges of the
-object, plus small inline pieces (the EOF marker; a re-packed block where a header shares its
-block with records). Concatenated in order, the pieces form a valid file holding every record
-that overlaps the regions (and possibly a few more, as htsget allows)."""
+"""From a region to the pieces of a stored BAM, CRAM, BCF or bgzipped VCF that hold it (pure): byte
+ranges of the object, plus small inline pieces (the EOF marker; a re-packed block where a header
+shares its block with records). Concatenated in order, the pieces form a valid file holding every
+record that overlaps the regions (and possibly a few more, as htsget allows).
+
+BAM writers keep records inside BGZF blocks, so whole blocks are cut. bgzip and BCF writers do
+not: a VCF line or a BCF record may run from one block into the next, so their edges are *exact*:
+an :class:`Segment` names the first and last block and the offsets within them, and the caller
+(who can read the store) re-packs the partial edge blocks."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from functools import cached_property
 from score.domain.errors import NotFoundError
 from score.formats import bgzf
 from score.formats.bam import BamHeader
-from score.formats.binning import BinningIndex
+from score.formats.binning import BinningIndex, merge_chunks
 from score.formats.cram import CraiEntry
 
 UNPLACED = "*"
@@ -27,6 +32,18 @@ class Piece:
     start: int = 0
     end: int = 0
     data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Records from virtual offset ``(first, within_first)`` to ``(last, within_last)``: the tail of block
+    *first* from *within_first*, every whole block after it and before *last*, and the head of block
+    *last* up to *within_last* (nothing of it when 0). Resolved into pieces by whoever reads the blocks."""
+
+    first: int
+    within_first: int
+    last: int
+    within_last: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +81,7 @@ class BamLayout:
     index: BinningIndex
     size: int
     has_eof: bool
-
+    exact: bool = False  # records may span blocks (BCF, bgzipped VCF): cut at record edges
     @property
     def data_end(self) -> int:
         """Where the last block of records ends (before the EOF block)."""
@@ -95,6 +112,19 @@ class BamLayout:
                 ranges.append((beg >> 16, block if within == 0 else self._next_block(block)))
         return _merge(ranges)
 
+    def segments(self, wanted: list[Wanted] | None) -> list[Piece | Segment]:
+        """For an *exact* layout: the header, a :class:`Segment` per run of records of *wanted*, the EOF block."""
+        block, within = self.header.end
+        out: list[Piece | Segment] = [Piece("header", 0, block) if within == 0
+                                      else Piece("header", data=bgzf.compress(self.header.text))]
+        chunks = [c for w in wanted or [] for c in self.index.query(_ref(self.header.names, w.name), w.start, w.end)]
+        for beg, end in merge_chunks(chunks):
+            first, within_first = bgzf.virtual(beg)
+            last, within_last = bgzf.virtual(end)
+            out.append(Segment(first, within_first, last, within_last))
+        out.append(Piece("body", data=bgzf.EOF_BLOCK))
+        return out
+
     def pieces(self, wanted: list[Wanted] | None) -> list[Piece]:
         """The header, then the records of *wanted* (none: header only), then the EOF block."""
         block, within = self.header.end
@@ -110,7 +140,7 @@ class BamLayout:
             if end > start:
                 out.append(Piece("body", start, end))
         out.append(Piece("body", data=bgzf.EOF_BLOCK))
-        return _join(out)
+        return join(out)
 
 
 @dataclass
@@ -150,10 +180,28 @@ class CramLayout:
         out += [Piece("body", start, end) for start, end in _merge(ranges)]
         if self.eof:
             out.append(Piece("body", data=self.eof))
-        return _join(out)
+        return join(out)
 
 
-def _join(pieces: list[Piece]) -> list[Piece]:
+def resolve(segment: Segment, first: bgzf.Block, last: bgzf.Block) -> list[Piece]:
+    """The pieces of *segment*, given its first and last blocks (read from the store; the same block
+    when they coincide): inline re-packed edges where a block is cut, a byte range between."""
+    if segment.first == segment.last:
+        data = first.data[segment.within_first : segment.within_last]
+        return [Piece("body", data=bgzf.compress(data))] if data else []
+    out = []
+    start = segment.first
+    if segment.within_first:
+        out.append(Piece("body", data=bgzf.compress(first.data[segment.within_first :])))
+        start = first.offset + first.size
+    if segment.last > start:
+        out.append(Piece("body", start, segment.last))
+    if segment.within_last:
+        out.append(Piece("body", data=bgzf.compress(last.data[: segment.within_last])))
+    return out
+
+
+def join(pieces: list[Piece]) -> list[Piece]:
     """Join adjacent byte ranges of the same class into one."""
     out: list[Piece] = []
     for p in pieces:

@@ -1,4 +1,5 @@
-"""GA4GH htsget 1.3 tickets for stored BAM and CRAM objects.
+"""GA4GH htsget 1.3 tickets for stored BAM and CRAM objects (reads) and bgzipped VCF and BCF
+objects (variants).
 
 The same policy as downloads decides (study scopes, open/controlled, publish state); the object's
 index comes from its analysis; the ticket lists pre-signed URLs of byte ranges of the stored
@@ -17,18 +18,23 @@ from score.domain import errors as e
 from score.domain import ids
 from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
 from score.domain.ranges import ByteRange
-from score.formats.bam import NeedMore, parse_bam_header
+from score.formats.bam import BamHeader, NeedMore, parse_bam_header
 from score.formats.bgzf import EOF_BLOCK as _BGZF_EOF
 from score.formats.binning import parse_index
 from score.formats.cram import eof_length, parse_crai, parse_cram_header
 from score.formats.naming import index_names
-from score.formats.pieces import BamLayout, CramLayout, Piece, Wanted
+from score.formats import bgzf
+from score.formats.pieces import UNPLACED, BamLayout, CramLayout, Piece, Segment, Wanted, join, resolve
+from score.formats.vcf import parse_bcf_header, parse_vcf_header
 from score.services.auditing import url_issued
 from score.services.context import ServiceContext
 from score.services.download import readable_record
 
 T = TypeVar("T")
-READS_FORMATS = {".bam": "BAM", ".cram": "CRAM"}
+FORMATS = {
+    "reads": {".bam": "BAM", ".cram": "CRAM"},
+    "variants": {".vcf.gz": "VCF", ".vcf.bgz": "VCF", ".bcf": "BCF"},
+}
 MAX_HEADER = 64 * 1024 * 1024
 MAX_BLOCK = 1 << 30  # htsget's guidance: no URL over about 1 GB
 CACHE_SIZE = 256
@@ -42,20 +48,22 @@ class Request:
     format: str | None = None
     klass: str | None = None
     regions: tuple[Wanted, ...] | None = None
+    datatype: str = "reads"
 
 
-def stored_format(record: ObjectRecord | None, object_id: str) -> str:
-    """BAM or CRAM, from the registered file name.
+def stored_format(record: ObjectRecord | None, object_id: str, datatype: str = "reads") -> str:
+    """BAM or CRAM (reads), VCF or BCF (variants), from the registered file name.
 
     Raises:
-        UnsupportedFormatError: the object is neither.
+        UnsupportedFormatError: the object holds none of the datatype's formats.
     """
     name = (record.file_name if record else None) or ""
-    for suffix, fmt in READS_FORMATS.items():
+    for suffix, fmt in FORMATS[datatype].items():
         if name.lower().endswith(suffix):
             return fmt
-    raise e.UnsupportedFormatError(f"object {object_id} ({name or 'no file name'}) is not BAM or CRAM; "
-                                   "htsget serves reads from BAM and CRAM objects")
+    wanted = " or ".join(sorted(set(FORMATS[datatype].values())))
+    raise e.UnsupportedFormatError(f"object {object_id} ({name or 'no file name'}) is not {wanted}; htsget serves "
+                                   f"{datatype} from {wanted} objects")
 
 
 class HtsgetService:
@@ -73,7 +81,9 @@ class HtsgetService:
             InvalidRequestError / UnsupportedFormatError / NotFoundError / ForbiddenError / UnauthenticatedError.
         """
         record = await readable_record(self._ctx, principal, req.object_id)
-        fmt = stored_format(record, req.object_id)
+        fmt = stored_format(record, req.object_id, req.datatype)
+        if req.datatype == "variants" and any(w.name == UNPLACED for w in req.regions or ()):
+            raise e.InvalidRequestError("referenceName '*' (unplaced reads) is for reads only")
         if req.format is not None and req.format.upper() != fmt:
             raise e.UnsupportedFormatError(f"object {req.object_id} is stored as {fmt}; it cannot be served as "
                                            f"{req.format} (no conversion)")
@@ -88,8 +98,32 @@ class HtsgetService:
                       for start in range(0, info.size, MAX_BLOCK)]
         else:
             layout = await self._layout(req.object_id, record, fmt, info)
-            pieces = layout.pieces(None if req.klass == "header" else list(req.regions or ()))
+            regions = None if req.klass == "header" else list(req.regions or ())
+            if isinstance(layout, BamLayout) and layout.exact:
+                pieces = await self._resolve(info, layout.segments(regions))
+            else:
+                pieces = layout.pieces(regions)
         return {"htsget": {"format": fmt, "urls": self._urls(principal, req.object_id, record, info, pieces)}}
+
+    async def _resolve(self, info: ObjectInfo, parts: list[Piece | Segment]) -> list[Piece]:
+        """Read the edge blocks of each segment and cut them at the records' edges."""
+        out: list[Piece] = []
+        for part in parts:
+            if isinstance(part, Piece):
+                out.append(part)
+                continue
+            first = await self._block(info, part.first)
+            last = first if part.last == part.first or not part.within_last else await self._block(info, part.last)
+            out += resolve(part, first, last)
+        return join(out)
+
+    async def _block(self, info: ObjectInfo, offset: int) -> bgzf.Block:
+        raw = await self._ctx.store.read_range(
+            GetTarget(info.key, ByteRange(offset, min(bgzf.MAX_BLOCK, info.size - offset)), info.location))
+        block = next(bgzf.blocks(raw, offset), None)
+        if block is None:
+            raise e.InvalidRequestError(f"no complete BGZF block at offset {offset}: the object or its index is corrupt")
+        return block
 
     def _urls(self, principal: Principal, object_id: str, record: ObjectRecord | None, info: ObjectInfo,
               pieces: list[Piece]) -> list[dict[str, Any]]:
@@ -114,7 +148,7 @@ class HtsgetService:
             if candidate in by_name:
                 return by_name[candidate]
         raise e.NotFoundError(f"no index for {name or object_id} in its analysis (expected one of "
-                              f"{', '.join(index_names(name)) or '.bai/.crai'}); regions need an index")
+                              f"{', '.join(index_names(name)) or '.bai/.crai/.tbi/.csi'}); regions need an index")
 
     async def _layout(self, object_id: str, record: ObjectRecord | None, fmt: str,
                       info: ObjectInfo) -> BamLayout | CramLayout:
@@ -129,9 +163,14 @@ class HtsgetService:
         tail = await self._ctx.store.read_range(
             GetTarget(info.key, ByteRange(info.size - tail_len, tail_len), info.location))
         layout: BamLayout | CramLayout
-        if fmt == "BAM":
-            header = await self._read_header(info, parse_bam_header)
-            layout = BamLayout(header, parse_index(index_raw), info.size, has_eof=tail.endswith(_BGZF_EOF))
+        if fmt in ("BAM", "VCF", "BCF"):
+            index = parse_index(index_raw)
+            parse = {"BAM": parse_bam_header, "VCF": parse_vcf_header, "BCF": parse_bcf_header}[fmt]
+            header: BamHeader = await self._read_header(info, parse)
+            if fmt == "VCF":  # tabix numbers the contigs with records; the others declared have none
+                names = index.names + [n for n in header.names if n not in set(index.names)]
+                header = BamHeader(names, header.end, header.text, header.block)
+            layout = BamLayout(header, index, info.size, has_eof=tail.endswith(_BGZF_EOF), exact=fmt != "BAM")
         else:
             major, names = await self._read_header(info, parse_cram_header)
             eof = eof_length(major, tail)

@@ -1,4 +1,4 @@
-"""GA4GH htsget 1.3 for reads: tickets (GET, POST with regions) and service-info."""
+"""GA4GH htsget 1.3 for reads and variants: tickets (GET, POST with regions) and service-info."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from score import __version__
 from score.domain import errors as e
 from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
+from score.domain.model import Principal
 from score.server.deps import CurrentPrincipal
 from score.services.htsget import HtsgetService, Request as TicketRequest
 
@@ -72,19 +73,53 @@ def _ticket(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, media_type=MEDIA_TYPE)
 
 
-@router.get("/reads/service-info")
-async def service_info() -> JSONResponse:
-    """GA4GH service-info with htsget's block."""
+_KINDS = {"reads": (["BAM", "CRAM"], "Slices of BAM and CRAM objects"),
+          "variants": (["VCF", "BCF"], "Slices of bgzipped VCF and BCF objects")}
+
+
+def _service_info(datatype: str) -> JSONResponse:
+    formats, what = _KINDS[datatype]
     return _ticket({
-        "id": "org.overture.score.htsget",
-        "name": "Score htsget",
+        "id": f"org.overture.score.htsget.{datatype}",
+        "name": f"Score htsget ({datatype})",
         "type": {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"},
-        "description": "Slices of BAM and CRAM objects as pre-signed byte ranges of the object store",
+        "description": f"{what} as pre-signed byte ranges of the object store",
         "organization": {"name": "Score", "url": "https://github.com/overture-stack/score"},
         "version": __version__,
-        "htsget": {"datatype": "reads", "formats": ["BAM", "CRAM"],
+        "htsget": {"datatype": datatype, "formats": formats,
                    "fieldsParametersEffective": False, "tagsParametersEffective": False},
     })
+
+
+@router.get("/reads/service-info")
+async def service_info() -> JSONResponse:
+    """GA4GH service-info with htsget's block (reads)."""
+    return _service_info("reads")
+
+
+@router.get("/variants/service-info")
+async def variants_service_info() -> JSONResponse:
+    """GA4GH service-info with htsget's block (variants)."""
+    return _service_info("variants")
+
+
+async def _get(datatype: str, object_id: str, principal: Principal, svc: HtsgetService, format: str | None,  # noqa: A002
+               klass: str | None, name: str | None, start: int | None, end: int | None) -> JSONResponse:
+    if name is None and (start is not None or end is not None):
+        raise e.InvalidRequestError("start and end need referenceName")
+    regions = None if name is None else (wanted(name, start, end),)
+    return _ticket(await svc.ticket(principal, TicketRequest(object_id, format, klass, regions, datatype)))
+
+
+async def _post(datatype: str, object_id: str, principal: Principal, svc: HtsgetService,
+                body: TicketIn | None) -> JSONResponse:
+    body = body or TicketIn()
+    regions = None
+    if body.regions is not None:
+        if not body.regions:
+            raise e.InvalidRequestError("regions must not be empty when given")
+        regions = tuple(wanted(r.referenceName, r.start, r.end) for r in body.regions)
+    return _ticket(await svc.ticket(principal, TicketRequest(object_id, body.format, body.klass, regions, datatype)))
 
 
 @router.get("/reads/{object_id}")
@@ -99,10 +134,7 @@ async def reads_get(
     end: Annotated[int | None, Query()] = None,
 ) -> JSONResponse:
     """A ticket for the whole file, its header, or one region (fields and tags are ignored: all are sent)."""
-    if referenceName is None and (start is not None or end is not None):
-        raise e.InvalidRequestError("start and end need referenceName")
-    regions = None if referenceName is None else (wanted(referenceName, start, end),)
-    return _ticket(await svc.ticket(principal, TicketRequest(object_id, format, klass, regions)))
+    return await _get("reads", object_id, principal, svc, format, klass, referenceName, start, end)
 
 
 @router.post("/reads/{object_id}")
@@ -110,10 +142,27 @@ async def reads_post(
     object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
 ) -> JSONResponse:
     """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
-    body = body or TicketIn()
-    regions = None
-    if body.regions is not None:
-        if not body.regions:
-            raise e.InvalidRequestError("regions must not be empty when given")
-        regions = tuple(wanted(r.referenceName, r.start, r.end) for r in body.regions)
-    return _ticket(await svc.ticket(principal, TicketRequest(object_id, body.format, body.klass, regions)))
+    return await _post("reads", object_id, principal, svc, body)
+
+
+@router.get("/variants/{object_id}")
+async def variants_get(
+    object_id: str,
+    principal: CurrentPrincipal,
+    svc: HtsgetSvc,
+    format: Annotated[str | None, Query()] = None,  # noqa: A002 - htsget's name
+    klass: Annotated[str | None, Query(alias="class")] = None,
+    referenceName: Annotated[str | None, Query()] = None,  # noqa: N803
+    start: Annotated[int | None, Query()] = None,
+    end: Annotated[int | None, Query()] = None,
+) -> JSONResponse:
+    """A ticket for a bgzipped VCF or a BCF: the whole file, its header, or one region."""
+    return await _get("variants", object_id, principal, svc, format, klass, referenceName, start, end)
+
+
+@router.post("/variants/{object_id}")
+async def variants_post(
+    object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
+) -> JSONResponse:
+    """Several regions of a bgzipped VCF or a BCF at once."""
+    return await _post("variants", object_id, principal, svc, body)
