@@ -204,3 +204,14 @@ def test_variants_follow_the_download_rules(variants: Variants) -> None:
     other = variants.srv.token("PROGRAMDATA-OTHER.READ")
     r = _ticket(variants, "index.vcf.gz", token=other, referenceName="1")
     assert r.status_code == 403 and r.json()["htsget"]["error"] == "PermissionDenied"
+
+
+def test_the_pypi_htsget_client_fetches_a_vcf_slice(variants: Variants, tmp_path: Path) -> None:
+    import htsget
+
+    out = tmp_path / "client.vcf.gz"
+    with out.open("wb") as f:
+        htsget.get(f"{variants.srv.url}{BASE}/{variants.ids['index.vcf.gz']}", f, reference_name="2",
+                   start=4_999_950, end=5_000_050, data_format="VCF", bearer_token=variants.token, max_retries=0)
+    expected = _local(variants.src / "index.vcf.gz", "2", 4_999_950, 5_000_050)
+    assert _records(out, "2", 4_999_950, 5_000_050) == expected and expected
