@@ -154,6 +154,14 @@ class MetadataSource(Protocol):
         """Return the object's record, or None when objects need no registration."""
         ...
 
+    async def analysis_objects(self, analysis_id: str) -> list[str]:
+        """The object ids of an analysis's files, in the service's order (DRS bundles).
+
+        Raises:
+            NotFoundError: no such analysis (or no analyses at all).
+        """
+        ...
+
 
 class TokenVerifier(Protocol):
     """Turns a bearer token into a Principal."""

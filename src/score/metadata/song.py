@@ -84,6 +84,30 @@ class SongMetadata:
             file_name=entity.get("fileName"), file_size=size, file_md5=md5, analysis_files=siblings,
         )
 
+    async def analysis_objects(self, analysis_id: str) -> list[str]:
+        """The object ids of the analysis's files (Song's ``GET /entities?gnosId=``, every page).
+
+        Raises:
+            NotFoundError: Song knows no files of that analysis.
+            UpstreamUnavailableError: Song is down or answered nonsense.
+        """
+        out: list[str] = []
+        page = 0
+        while True:
+            data = await self._get_json(f"/entities?gnosId={quote(analysis_id, safe='')}&page={page}&size=2000",
+                                        f"analysis {analysis_id}")
+            content = data.get("content")
+            if not isinstance(content, list):
+                raise UpstreamUnavailableError("the metadata service (Song) sent a malformed page of entities",
+                                               retryable=False)
+            out += [str(x["id"]) for x in content if isinstance(x, dict) and x.get("id")]
+            if data.get("last", True) or not content:
+                break
+            page += 1
+        if not out:
+            raise NotFoundError(f"{analysis_id} is neither an object nor an analysis with files")
+        return out
+
     async def get(self, object_id: str) -> ObjectRecord:
         """The object's record, from the cache or Song.
 

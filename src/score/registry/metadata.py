@@ -34,3 +34,24 @@ class RegistryMetadata:
             NotFoundError: the object is not registered.
         """
         return await anyio.to_thread.run_sync(self._get, object_id)
+
+    def _analysis_objects(self, analysis_id: str) -> list[str]:
+        out: list[str] = []
+        page = 0
+        while True:
+            rows, total = self._store.entities(analysis_id, None, page, 1000)
+            out += [row.object_id for row in rows]
+            if not rows or len(out) >= total:
+                break
+            page += 1
+        if not out:
+            raise NotFoundError(f"{analysis_id} is neither an object nor an analysis with files")
+        return out
+
+    async def analysis_objects(self, analysis_id: str) -> list[str]:
+        """The object ids of the analysis's files.
+
+        Raises:
+            NotFoundError: no such analysis.
+        """
+        return await anyio.to_thread.run_sync(self._analysis_objects, analysis_id)

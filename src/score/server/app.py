@@ -34,9 +34,10 @@ from score.registry.store import RegistryStore
 from score.metadata.unregistered import UnregisteredMetadata
 from score.observability.audit import CURRENT_REQUEST, LogAuditor, Network, RequestInfo, client_ip, parse_networks
 from score.server.errors import install_error_handlers
-from score.server.routes import download, htsget, misc, registry, store, upload
+from score.server.routes import download, drs, htsget, misc, registry, store, upload
 from score.services.context import ServiceContext
 from score.services.download import DownloadService
+from score.services.drs import DrsService
 from score.services.htsget import HtsgetService
 from score.services.upload import UploadService
 from score.storage.local import LocalObjectStore, load_or_create_secret
@@ -241,8 +242,9 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     app.state.upload_service = UploadService(components.ctx)
     app.state.download_service = DownloadService(components.ctx)
     app.state.htsget_service = HtsgetService(components.ctx)
+    app.state.drs_service = DrsService(components.ctx, app.state.download_service)
     install_error_handlers(app)
-    for module in (upload, download, misc, htsget):
+    for module in (upload, download, misc, htsget, drs):
         app.include_router(module.router)
     if isinstance(components.store, LocalObjectStore):
         app.include_router(store.router)

@@ -61,10 +61,22 @@ def htsget_error(exc: e.ScoreError) -> JSONResponse:
                         media_type="application/vnd.ga4gh.htsget.v1.3.0+json")
 
 
+DRS_PATH = "/ga4gh/drs/"
+
+
+def drs_error(exc: e.ScoreError) -> JSONResponse:
+    """Render a domain error as DRS's ``{"msg", "status_code"}``."""
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"msg": exc.message, "status_code": status}, status_code=status, headers=headers)
+
+
 def error_response(exc: e.ScoreError, path: str = "") -> JSONResponse:
-    """Render a domain error as ``{"code", "message", "retryable"}`` (htsget's shape under its path)."""
+    """Render a domain error as ``{"code", "message", "retryable"}`` (htsget's and DRS's shapes under theirs)."""
     if path.startswith(HTSGET_PATH):
         return htsget_error(exc)
+    if path.startswith(DRS_PATH):
+        return drs_error(exc)
     status = status_for(exc)
     body = ErrorBody(code=exc.code, message=exc.message, retryable=exc.retryable)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -92,6 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if request.url.path.startswith(HTSGET_PATH) and exc.status_code == 404:
             return htsget_error(e.NotFoundError(f"no such htsget endpoint: {request.url.path}"))
+        if request.url.path.startswith(DRS_PATH):
+            return JSONResponse({"msg": str(exc.detail), "status_code": exc.status_code}, status_code=exc.status_code)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = ErrorBody(code=code, message=str(exc.detail), retryable=False)
         return JSONResponse(body.model_dump(), status_code=exc.status_code)

@@ -7,7 +7,7 @@ from datetime import datetime
 from score.domain import ids
 from score.domain.access import check_download_state, may_list
 from score.domain.errors import NotFoundError
-from score.domain.model import GetTarget, ObjectRecord, Principal
+from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
 from score.domain.parts import PartSlice, plan_parts
 from score.domain.ranges import ByteRange, resolve_range
 from score.services.auditing import check_download, url_issued
@@ -92,6 +92,18 @@ class DownloadService:
             objectSize=info.size,
             objectMd5=info.md5,
         ), info.location
+
+    async def stored(self, object_id: str) -> tuple[ObjectSpecification, ObjectInfo]:
+        """The object's spec (size, MD5) and the store's facts (times); no policy: callers check first.
+
+        Raises:
+            NotFoundError: the bytes are not in the store.
+        """
+        spec, _ = await self._stored_spec(object_id, need_object=True)
+        info = await self._ctx.store.head(ids.object_key(object_id))
+        if info is None:
+            raise NotFoundError(f"object {object_id} not found")
+        return spec, info
 
     def _expiry(self) -> datetime:
         return self._ctx.clock.now() + self._ctx.download_url_ttl

@@ -1,0 +1,134 @@
+"""GA4GH DRS 1.2: every stored object is a DRS blob, every analysis a bundle of its files.
+
+The same policy, publish rules and audit as downloads decide (``readable_record``); access URLs
+are the whole-object pre-signed URLs of ``GET /download/{id}?external=true``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from score.domain import errors as e
+from score.domain import ids
+from score.domain.access import may_list
+from score.domain.model import Principal
+from score.services.context import ServiceContext
+from score.services.download import DownloadService, readable_record
+
+ACCESS_ID = "https"
+_DRS_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bundle_checksum(md5s: list[str]) -> str:
+    """DRS's bundle checksum: the MD5 of the contents' MD5s, sorted and concatenated."""
+    return hashlib.md5("".join(sorted(md5s)).encode()).hexdigest()  # noqa: S324 - DRS's definition
+
+
+class DrsService:
+    """Framework-free DRS logic; *host* names this server in ``drs://`` URIs."""
+
+    def __init__(self, ctx: ServiceContext, downloads: DownloadService) -> None:
+        """Bind to the adapters in *ctx* and the download use case."""
+        self._ctx = ctx
+        self._downloads = downloads
+
+    async def object(self, principal: Principal, drs_id: str, host: str) -> dict[str, Any]:
+        """A DRS object (blob) or, when *drs_id* names an analysis, a bundle of its readable files.
+
+        Raises:
+            InvalidRequestError: a malformed id.
+            NotFoundError / UnauthenticatedError / ForbiddenError / ConflictError: as for downloads.
+        """
+        if not _DRS_ID.match(drs_id):
+            raise e.InvalidRequestError("a DRS id is 1 to 128 letters, digits or . _ ~ -")
+        if ids.is_object_id(drs_id):
+            try:
+                return await self._blob(principal, drs_id, host)
+            except e.NotFoundError:
+                pass  # perhaps an analysis id
+        return await self._bundle(principal, drs_id, host)
+
+    async def _blob(self, principal: Principal, object_id: str, host: str) -> dict[str, Any]:
+        record = await readable_record(self._ctx, principal, object_id)  # NotFoundError: not registered
+        spec, info = await self._downloads.stored(object_id)
+        md5 = spec.objectMd5 or (record.file_md5 if record else None)
+        out: dict[str, Any] = {
+            "id": object_id,
+            "self_uri": f"drs://{host}/{object_id}",
+            "size": spec.objectSize,
+            "created_time": _time(info.last_modified),
+            "updated_time": _time(info.last_modified),
+            "checksums": [{"type": "md5", "checksum": md5}] if md5 else [],
+            "access_methods": [{"type": "https", "access_id": ACCESS_ID}],
+        }
+        if record is not None and record.file_name:
+            out["name"] = record.file_name
+            if record.analysis_id:
+                out["description"] = f"file {record.file_name} of analysis {record.analysis_id} (study {record.study_id})"
+        return out
+
+    async def _bundle(self, principal: Principal, analysis_id: str, host: str) -> dict[str, Any]:
+        object_ids = await self._ctx.metadata.analysis_objects(analysis_id)
+        contents: list[dict[str, Any]] = []
+        md5s: list[str] = []
+        size = 0
+        times: list[datetime] = []
+        refusal: e.ScoreError | None = None
+        for oid in object_ids:
+            record = await self._ctx.metadata.get(oid)
+            if not may_list(principal, record, self._ctx.policy):
+                if refusal is None:
+                    try:  # audited, and the error a caller without access gets
+                        await readable_record(self._ctx, principal, oid)
+                    except e.ScoreError as exc:
+                        refusal = exc
+                continue
+            try:
+                spec, info = await self._downloads.stored(oid)
+            except e.NotFoundError:
+                continue  # registered, not uploaded yet
+            name = record.file_name if record is not None and record.file_name else oid
+            contents.append({"name": name, "id": oid, "drs_uri": [f"drs://{host}/{oid}"]})
+            size += spec.objectSize
+            times.append(info.last_modified)
+            if spec.objectMd5:
+                md5s.append(spec.objectMd5)
+        if not contents:
+            raise refusal or e.NotFoundError(f"analysis {analysis_id} has no files in the store yet")
+        return {
+            "id": analysis_id,
+            "self_uri": f"drs://{host}/{analysis_id}",
+            "name": analysis_id,
+            "size": size,
+            "created_time": _time(min(times)),
+            "updated_time": _time(max(times)),
+            "checksums": [{"type": "md5", "checksum": bundle_checksum(md5s)}],
+            "contents": contents,
+            "description": f"the files of analysis {analysis_id} this token may read",
+        }
+
+    async def access_url(self, principal: Principal, drs_id: str, access_id: str) -> dict[str, Any]:
+        """The pre-signed URL of a blob (audited as a download URL).
+
+        Raises:
+            NotFoundError: an unknown object or access id (bundles have none).
+            UnauthenticatedError / ForbiddenError / ConflictError: as for downloads.
+        """
+        if not _DRS_ID.match(drs_id):
+            raise e.InvalidRequestError("a DRS id is 1 to 128 letters, digits or . _ ~ -")
+        if access_id != ACCESS_ID:
+            raise e.NotFoundError(f"no access method {access_id!r}: this server offers only {ACCESS_ID!r}")
+        if not ids.is_object_id(drs_id):
+            raise e.NotFoundError(f"{drs_id} is not an object with an access method (bundles have none)")
+        spec = await self._downloads.download_spec(principal, drs_id, 0, -1, external=True, exclude_urls=False)
+        url = spec.parts[0].url if spec.parts else None
+        if not url:
+            raise e.NotFoundError(f"object {drs_id} has no data in the store")
+        return {"url": url}

@@ -1,0 +1,172 @@
+"""GA4GH DRS 1.2 on score-server: the GA4GH compliance suite (PyPI ``drs-compliance-suite``, in its
+own venv made by scripts/setup) passes every case; every access URL serves the bytes its checksum
+advertises; bundles are analyses; every denial has its DRS error."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+import httpx
+import pytest
+
+from score.services.drs import bundle_checksum
+from tests.e2e.conftest import publish
+from tests.kit.files import MIB, random_file
+from tests.kit.servers import ServerProcess, free_port
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = ROOT / ".venv-drs" / "bin" / "drs-compliance-suite"
+BASE = "/ga4gh/drs/v1"
+
+
+@dataclass
+class Drs:
+    srv: ServerProcess
+    admin: str
+    reader: str  # PROGRAMDATA-DRS.READ only
+    ids: dict[str, str]
+    analyses: dict[str, str]
+    src: Path
+    audit: Path
+
+
+@pytest.fixture(scope="module")
+def drs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drs]:
+    src = tmp_path_factory.mktemp("drs-src")
+    random_file(src / "reads.bam", 3 * MIB + 7)
+    (src / "notes.txt").write_text("controlled notes\n")
+    (src / "public.txt").write_text("open data\n")
+    (src / "other.txt").write_text("another study's file\n")
+    (src / "draft.txt").write_text("unpublished\n")
+    data = tmp_path_factory.mktemp("drs-data")
+    audit = data / "audit.jsonl"
+    srv = ServerProcess(data, free_port(), env={"SCORE_METADATA__KIND": "registry",
+                                                "SCORE_AUDIT_LOG": str(audit)}).start()
+    try:
+        admin = srv.token("score.READ", "score.WRITE")
+        ids: dict[str, str] = {}
+        analyses: dict[str, str] = {}
+        for study, files, access, published in (
+            ("DRS", ["reads.bam", "notes.txt"], "controlled", True),
+            ("PUB", ["public.txt"], "open", True),
+            ("OTHER", ["other.txt"], "controlled", True),
+            ("DRAFT", ["draft.txt"], "controlled", False),
+        ):
+            work = src / study
+            work.mkdir()
+            analyses[study], got = publish(srv, admin, [src / f for f in files], work, study, access=access,
+                                           published=published)
+            ids.update(got)
+        yield Drs(srv, admin, srv.token("PROGRAMDATA-DRS.READ"), ids, analyses, src, audit)
+    finally:
+        srv.stop()
+
+
+def _get(d: Drs, path: str, token: str | None = None, method: str = "GET") -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.request(method, f"{d.srv.url}{BASE}{path}", headers=headers, timeout=30)
+
+
+def test_the_ga4gh_compliance_suite_passes_every_case(drs: Drs, tmp_path: Path) -> None:
+    if not SUITE.exists():
+        pytest.fail("drs-compliance-suite is missing: run scripts/setup")
+    bearer = {"auth_type": "bearer", "auth_token": drs.reader}
+    config = {
+        "service_info": {"auth_type": "none", "auth_token": ""},
+        "drs_object_info": [
+            {"drs_id": drs.ids["reads.bam"], **bearer, "is_bundle": False},
+            {"drs_id": drs.ids["notes.txt"], **bearer, "is_bundle": False},
+            {"drs_id": drs.ids["public.txt"], "auth_type": "none", "auth_token": "", "is_bundle": False},
+            {"drs_id": drs.analyses["DRS"], **bearer, "is_bundle": True},
+        ],
+        "drs_object_access": [
+            {"drs_id": drs.ids["reads.bam"], **bearer},
+            {"drs_id": drs.ids["public.txt"], "auth_type": "none", "auth_token": ""},
+        ],
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "output").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "kit" / "drs")}
+    r = subprocess.run([str(SUITE), "--server_base_url", drs.srv.url + BASE, "--platform_name", "score",
+                        "--platform_description", "score-server", "--drs_version", "1.2.0",
+                        "--config_file", "config.json", "--report_path", "output/report.json"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads((tmp_path / "output" / "report.json").read_text())
+    failed = [(t.get("test_name"), c.get("case_name"), c.get("message"))
+              for phase in report["phases"] for t in phase["tests"] for c in t["cases"]
+              if c["status"] not in ("PASS", "SKIP")]
+    assert failed == [] and report["status"] == "PASS", failed
+    assert report["summary"]["failed"] == 0 and report["summary"]["passed"] >= 20, report["summary"]
+
+
+def test_every_access_url_serves_the_bytes_its_checksum_advertises(drs: Drs) -> None:
+    for name in ("reads.bam", "notes.txt", "public.txt"):
+        oid = drs.ids[name]
+        obj = _get(drs, f"/objects/{oid}", drs.admin).json()
+        assert obj["name"] == name and obj["self_uri"].endswith(f"/{oid}") and obj["self_uri"].startswith("drs://")
+        method = obj["access_methods"][0]
+        url = _get(drs, f"/objects/{oid}/access/{method['access_id']}", drs.admin).json()["url"]
+        body = httpx.get(url, timeout=30).content
+        assert len(body) == obj["size"] == (drs.src / name).stat().st_size
+        md5 = {c["type"]: c["checksum"] for c in obj["checksums"]}["md5"]
+        assert hashlib.md5(body).hexdigest() == md5  # noqa: S324
+    issued = [json.loads(line) for line in drs.audit.read_text().splitlines() if '"issued"' in line]
+    assert any(x["object_id"] == drs.ids["reads.bam"] and x["action"] == "url:download" for x in issued)
+
+
+def test_an_analysis_is_a_bundle_of_the_files_the_token_may_read(drs: Drs) -> None:
+    bundle = _get(drs, f"/objects/{drs.analyses['DRS']}", drs.reader).json()
+    assert {c["name"]: c["id"] for c in bundle["contents"]} == {"reads.bam": drs.ids["reads.bam"],
+                                                                 "notes.txt": drs.ids["notes.txt"]}
+    md5s = [_get(drs, f"/objects/{c['id']}", drs.reader).json()["checksums"][0]["checksum"] for c in bundle["contents"]]
+    assert bundle["checksums"] == [{"type": "md5", "checksum": bundle_checksum(md5s)}]
+    assert bundle["size"] == sum((drs.src / n).stat().st_size for n in ("reads.bam", "notes.txt"))
+    assert "access_methods" not in bundle
+    assert _get(drs, f"/objects/{drs.analyses['PUB']}").json()["contents"][0]["name"] == "public.txt"  # anonymous
+
+
+@pytest.mark.parametrize(("who", "what", "status"), [
+    ("anonymous", "notes.txt", 401),
+    ("reader", "other.txt", 403),
+    ("reader", "OTHER", 403),  # a bundle of another study
+    ("anonymous", "DRS", 401),
+    ("admin", "draft.txt", 409),  # not published: nobody may read it yet
+    ("admin", "00000000-0000-0000-0000-000000000000", 404),
+    ("admin", "no such thing", 400),
+])
+def test_each_denial_has_its_drs_error(drs: Drs, who: str, what: str, status: int) -> None:
+    token = {"anonymous": None, "reader": drs.reader, "admin": drs.admin}[who]
+    target = drs.ids.get(what) or drs.analyses.get(what) or what
+    for path in (f"/objects/{target}", f"/objects/{target}/access/https"):
+        r = _get(drs, path.replace(" ", "%20"), token)
+        if path.endswith("/access/https") and what in drs.analyses:
+            assert r.status_code in (status, 404)  # a bundle has no access method either way
+            continue
+        assert r.status_code == status, (path, r.text)
+        body = r.json()
+        assert set(body) == {"msg", "status_code"} and body["status_code"] == status and body["msg"]
+        assert "url" not in r.text
+
+
+def test_unknown_access_ids_and_bundle_access_are_404_and_options_says_how_to_authorize(drs: Drs) -> None:
+    assert _get(drs, f"/objects/{drs.ids['notes.txt']}/access/s3", drs.admin).status_code == 404
+    assert _get(drs, f"/objects/{drs.analyses['DRS']}/access/https", drs.admin).status_code == 404
+    r = _get(drs, f"/objects/{drs.ids['notes.txt']}", method="OPTIONS")
+    assert r.status_code == 200 and r.json()["supported_types"] == ["BearerAuth"]
+    assert r.json()["bearer_auth_issuers"] == ["score-server"]
+    post = httpx.post(f"{drs.srv.url}{BASE}/objects/{drs.ids['notes.txt']}", json={"passports": []},
+                      headers={"Authorization": f"Bearer {drs.reader}"}, timeout=30)
+    assert post.status_code == 200 and post.json()["id"] == drs.ids["notes.txt"]
+    info = _get(drs, "/service-info").json()
+    assert info["type"] == {"group": "org.ga4gh", "artifact": "drs", "version": "1.2.0"}
+
+
