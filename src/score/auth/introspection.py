@@ -124,7 +124,7 @@ class IntrospectionVerifier:
                 )
             self._remember(key, principal, exp_f)
         if principal is None:
-            raise UnauthenticatedError("the API key is not valid (unknown, expired or revoked)")
+            raise UnauthenticatedError("the API key is not valid (unknown, expired or revoked)", reason="invalid_api_key")
         return principal
 
     async def verify(self, token: str) -> Principal:

@@ -56,9 +56,10 @@ class JwtVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:
-            raise UnauthenticatedError("the access token is not a JWT") from exc
+            raise UnauthenticatedError("the access token is not a JWT", reason="invalid_token") from exc
         if header.get("alg") not in self._algorithms:
-            raise UnauthenticatedError(f"the token's algorithm {str(header.get('alg'))[:16]!r} is not allowed")
+            raise UnauthenticatedError(f"the token's algorithm {str(header.get('alg'))[:16]!r} is not allowed",
+                                        reason="invalid_token")
         kid = header.get("kid")
         return self._jwks.key_for(str(kid) if kid is not None else None)
 
@@ -80,9 +81,10 @@ class JwtVerifier:
                 options={"require": ["exp"], "verify_aud": self._audience is not None},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise UnauthenticatedError("the access token has expired; get a new one") from exc
+            raise UnauthenticatedError("the access token has expired; get a new one", reason="expired_token") from exc
         except jwt.InvalidTokenError as exc:
-            raise UnauthenticatedError(f"the access token is not valid ({type(exc).__name__})") from exc
+            raise UnauthenticatedError(f"the access token is not valid ({type(exc).__name__})",
+                                        reason="invalid_token") from exc
         exp = claims.get("exp")
         return Principal(
             subject=str(claims.get("sub") or claims.get("client_id") or "unknown"),

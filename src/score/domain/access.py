@@ -33,8 +33,8 @@ class ScopePolicy:
 
 def _deny(principal: Principal, message: str) -> None:
     if principal.is_anonymous:
-        raise UnauthenticatedError("a bearer token is required: " + message)
-    raise ForbiddenError(message)
+        raise UnauthenticatedError("a bearer token is required: " + message, reason="no_token")
+    raise ForbiddenError(message, reason="missing_scope")
 
 
 def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:

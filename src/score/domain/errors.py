@@ -29,9 +29,10 @@ class ScoreError(Exception):
     code: str = "error"
     retryable: bool = False
 
-    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason  # a short machine-readable cause (metrics), e.g. "expired_token"
         if retryable is not None:
             self.retryable = retryable
 

@@ -7,8 +7,8 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
@@ -32,6 +32,7 @@ from score.metadata.song import SongMetadata
 from score.registry.metadata import RegistryMetadata
 from score.registry.store import RegistryStore
 from score.metadata.unregistered import UnregisteredMetadata
+from score.observability.metrics import Metered, MeteredAuditor, Metrics
 from score.observability.audit import CURRENT_REQUEST, LogAuditor, Network, RequestInfo, client_ip, parse_networks
 from score.server.errors import install_error_handlers
 from score.server.routes import download, drs, htsget, misc, registry, store, upload
@@ -59,6 +60,7 @@ class Components:
     issuer: EmbeddedIssuer | None
     ctx: ServiceContext
     registry: RegistryStore | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def build_store(settings: ServerSettings) -> ObjectStore:
@@ -148,9 +150,10 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
         assert settings.metadata.url is not None
         metadata = SongMetadata(settings.metadata.url, timeout=settings.metadata.timeout,
                                 cache_ttl=settings.metadata.cache_ttl)
+    metrics = Metrics()
     ctx = ServiceContext(
-        store=store,
-        metadata=metadata,
+        store=cast(ObjectStore, Metered(store, "store", metrics)),
+        metadata=cast(MetadataSource, Metered(metadata, "metadata", metrics)),
         policy=ScopePolicy(
             read_scope=auth.read_scope,
             write_scope=auth.write_scope,
@@ -161,18 +164,20 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
         upload_url_ttl=settings.upload_url_ttl,
         download_url_ttl=settings.download_url_ttl,
         clock=clock or SystemClock(),
-        auditor=LogAuditor(),
+        auditor=MeteredAuditor(LogAuditor(), metrics),
     )
-    return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx, registry=registry)
+    verifier = cast(TokenVerifier, Metered(verifier, "identity_provider", metrics))
+    return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx, registry=registry, metrics=metrics)
 
 
 class RequestLogMiddleware:
     """Adds ``X-Request-Id`` and logs one line per request (path only: never query strings)."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
-        """Wrap *app*; X-Forwarded-For is believed only from *trusted_proxies*."""
+    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = (), metrics: Metrics | None = None) -> None:
+        """Wrap *app*; X-Forwarded-For is believed only from *trusted_proxies*; count requests in *metrics*."""
         self.app = app
         self.proxies = list(trusted_proxies)
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -203,15 +208,20 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
+            seconds = time.perf_counter() - start
             fields: dict[str, Any] = {
                 "request_id": request_id,
                 "method": scope["method"],
                 "path": scope["path"],
                 "status": status.get("code", 0),
-                "ms": round((time.perf_counter() - start) * 1000, 1),
+                "ms": round(seconds * 1000, 1),
                 "token": scope["state"].get("token_hash", ""),
             }
             log.info("request", extra={"fields": fields})
+            if self.metrics is not None:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"  # the template, never ids
+                self.metrics.requests.labels(scope["method"], route, str(status.get("code", 0))).inc()
+                self.metrics.latency.labels(scope["method"], route).observe(seconds)
 
 
 def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
@@ -253,5 +263,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
 
         app.state.registry_service = RegistryService(components.ctx, components.registry)
         app.include_router(registry.router)
-    app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies))
+    app.state.metrics = components.metrics
+    app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies),
+                       metrics=components.metrics)
     return app

@@ -24,7 +24,7 @@ async def current_principal(request: Request) -> Principal:
         return ANONYMOUS
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthenticatedError("the Authorization header must be 'Bearer <token>'")
+        raise UnauthenticatedError("the Authorization header must be 'Bearer <token>'", reason="malformed_header")
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token.strip())
     request.state.token_hash = principal.token_hash
@@ -34,7 +34,7 @@ async def current_principal(request: Request) -> Principal:
 async def authenticated(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     """Like :func:`current_principal`, but anonymous callers are refused."""
     if principal.is_anonymous:
-        raise UnauthenticatedError("a bearer token is required")
+        raise UnauthenticatedError("a bearer token is required", reason="no_token")
     return principal
 
 

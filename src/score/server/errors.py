@@ -88,6 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_domain(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, e.ScoreError)
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None and status_for(exc) in (401, 403):
+            metrics.denied(exc)
         if status_for(exc) >= 500:
             log.error("request failed: %s", exc.message, exc_info=exc)
         return error_response(exc, request.url.path)

@@ -50,9 +50,9 @@ class UrlSigner:
         given = query.get(SIGNATURE_PARAM, "")
         expires = query.get(EXPIRES_PARAM, "")
         if not given or not expires.isdigit():
-            raise SignatureError("the URL is not signed")
+            raise SignatureError("the URL is not signed", reason="bad_signature")
         expected = self._mac(method, key, query, expires)
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise SignatureError("the URL's signature does not match this request")
+            raise SignatureError("the URL's signature does not match this request", reason="bad_signature")
         if int(expires) < int(now.astimezone(timezone.utc).timestamp()):
-            raise UrlExpiredError("the pre-signed URL has expired; ask the server for a new one")
+            raise UrlExpiredError("the pre-signed URL has expired; ask the server for a new one", reason="expired_url")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 from score import __version__
@@ -12,6 +12,13 @@ from score.server.deps import AuthenticatedPrincipal, DownloadSvc
 from score.wire.schemas import ObjectInfoOut
 
 router = APIRouter()
+
+
+@router.get("/metrics", tags=["health"], include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (text exposition format)."""
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/listing", response_model=list[ObjectInfoOut], tags=["listing"])

@@ -6,7 +6,7 @@ This is what S3 would be for an S3 deployment; only signatures authorize these r
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -33,11 +33,18 @@ async def put_part(key: str, request: Request) -> Response:
     store = _store(request)
     query = _query(request)
     store.verify("PUT", key, query, request.app.state.clock.now())
-    etag = await store.receive_part(key, query, request.stream(), request.headers.get("content-md5"))
+    counter = request.app.state.metrics.store_bytes.labels("received")
+
+    async def counted() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            counter.inc(len(chunk))
+            yield chunk
+
+    etag = await store.receive_part(key, query, counted(), request.headers.get("content-md5"))
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
-async def _file_chunks(served: ServedRange) -> AsyncIterator[bytes]:
+async def _file_chunks(served: ServedRange, sent: Callable[[float], None]) -> AsyncIterator[bytes]:
     fd = await anyio.to_thread.run_sync(os.open, served.path, os.O_RDONLY)
     try:
         pos = served.byte_range.start
@@ -48,6 +55,7 @@ async def _file_chunks(served: ServedRange) -> AsyncIterator[bytes]:
                 break
             pos += len(chunk)
             left -= len(chunk)
+            sent(len(chunk))
             yield chunk
     finally:
         os.close(fd)
@@ -72,7 +80,7 @@ async def get_object(key: str, request: Request) -> Response:
     store.verify("GET", key, query, request.app.state.clock.now())
     served = store.resolve_get(key, query, request.headers.get("range"))
     return StreamingResponse(
-        _file_chunks(served),
+        _file_chunks(served, request.app.state.metrics.store_bytes.labels("sent").inc),
         status_code=206 if served.partial else 200,
         headers=_headers(served),
         media_type="application/octet-stream",
