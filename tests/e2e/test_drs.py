@@ -109,6 +109,7 @@ def test_the_ga4gh_compliance_suite_passes_every_case(drs: Drs, tmp_path: Path) 
 
 
 def test_every_access_url_serves_the_bytes_its_checksum_advertises(drs: Drs) -> None:
+    signatures: list[str] = []
     for name in ("reads.bam", "notes.txt", "public.txt"):
         oid = drs.ids[name]
         obj = _get(drs, f"/objects/{oid}", drs.admin).json()
@@ -116,9 +117,13 @@ def test_every_access_url_serves_the_bytes_its_checksum_advertises(drs: Drs) -> 
         method = obj["access_methods"][0]
         url = _get(drs, f"/objects/{oid}/access/{method['access_id']}", drs.admin).json()["url"]
         body = httpx.get(url, timeout=30).content
+        signatures.append(url.rsplit("signature=", 1)[1])
         assert len(body) == obj["size"] == (drs.src / name).stat().st_size
         md5 = {c["type"]: c["checksum"] for c in obj["checksums"]}["md5"]
         assert hashlib.md5(body).hexdigest() == md5  # noqa: S324
+    log = drs.srv.log() + drs.audit.read_text()
+    assert f"{BASE}/objects/" in log and drs.admin not in log and drs.admin.split(".")[2] not in log
+    assert not [sig for sig in signatures if sig in log]  # no token, no signature in any log line
     issued = [json.loads(line) for line in drs.audit.read_text().splitlines() if '"issued"' in line]
     assert any(x["object_id"] == drs.ids["reads.bam"] and x["action"] == "url:download" for x in issued)
 
