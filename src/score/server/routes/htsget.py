@@ -122,47 +122,31 @@ async def _post(datatype: str, object_id: str, principal: Principal, svc: Htsget
     return _ticket(await svc.ticket(principal, TicketRequest(object_id, body.format, body.klass, regions, datatype)))
 
 
-@router.get("/reads/{object_id}")
-async def reads_get(
-    object_id: str,
-    principal: CurrentPrincipal,
-    svc: HtsgetSvc,
-    format: Annotated[str | None, Query()] = None,  # noqa: A002 - htsget's name
-    klass: Annotated[str | None, Query(alias="class")] = None,
-    referenceName: Annotated[str | None, Query()] = None,  # noqa: N803
-    start: Annotated[int | None, Query()] = None,
-    end: Annotated[int | None, Query()] = None,
-) -> JSONResponse:
-    """A ticket for the whole file, its header, or one region (fields and tags are ignored: all are sent)."""
-    return await _get("reads", object_id, principal, svc, format, klass, referenceName, start, end)
+def _add_ticket_routes(datatype: str) -> None:
+    """``GET`` and ``POST /{datatype}/{id}``: the same handlers for reads and variants."""
+
+    async def ticket_get(
+        object_id: str,
+        principal: CurrentPrincipal,
+        svc: HtsgetSvc,
+        format: Annotated[str | None, Query()] = None,  # noqa: A002 - htsget's name
+        klass: Annotated[str | None, Query(alias="class")] = None,
+        referenceName: Annotated[str | None, Query()] = None,  # noqa: N803
+        start: Annotated[int | None, Query()] = None,
+        end: Annotated[int | None, Query()] = None,
+    ) -> JSONResponse:
+        """A ticket for the whole file, its header, or one region (fields and tags are ignored: all are sent)."""
+        return await _get(datatype, object_id, principal, svc, format, klass, referenceName, start, end)
+
+    async def ticket_post(
+        object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
+    ) -> JSONResponse:
+        """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
+        return await _post(datatype, object_id, principal, svc, body)
+
+    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get")
+    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post")
 
 
-@router.post("/reads/{object_id}")
-async def reads_post(
-    object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
-) -> JSONResponse:
-    """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
-    return await _post("reads", object_id, principal, svc, body)
-
-
-@router.get("/variants/{object_id}")
-async def variants_get(
-    object_id: str,
-    principal: CurrentPrincipal,
-    svc: HtsgetSvc,
-    format: Annotated[str | None, Query()] = None,  # noqa: A002 - htsget's name
-    klass: Annotated[str | None, Query(alias="class")] = None,
-    referenceName: Annotated[str | None, Query()] = None,  # noqa: N803
-    start: Annotated[int | None, Query()] = None,
-    end: Annotated[int | None, Query()] = None,
-) -> JSONResponse:
-    """A ticket for a bgzipped VCF or a BCF: the whole file, its header, or one region."""
-    return await _get("variants", object_id, principal, svc, format, klass, referenceName, start, end)
-
-
-@router.post("/variants/{object_id}")
-async def variants_post(
-    object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
-) -> JSONResponse:
-    """Several regions of a bgzipped VCF or a BCF at once."""
-    return await _post("variants", object_id, principal, svc, body)
+_add_ticket_routes("reads")
+_add_ticket_routes("variants")
