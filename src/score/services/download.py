@@ -67,8 +67,8 @@ class DownloadService:
         self._ctx = ctx
         self._state = UploadStateRepository(ctx.store)
 
-    async def _stored_spec(self, object_id: str, need_object: bool) -> tuple[ObjectSpecification, str | None]:
-        """The object's spec and where the store keeps its bytes.
+    async def _stored_spec(self, object_id: str, need_object: bool) -> tuple[ObjectSpecification, ObjectInfo | None]:
+        """The object's spec and the store's facts of its bytes (None when not asked for).
 
         With *need_object* the bytes must exist (URLs to a missing object would only fail later).
         """
@@ -82,7 +82,7 @@ class DownloadService:
                 raise NotFoundError(f"object {object_id} is registered but its data is missing from the store")
             raise NotFoundError(f"object {object_id} not found")
         if spec is not None:
-            return spec, info.location
+            return spec, info
         # An object copied into the bucket by other tools: no .meta, MD5 from store metadata only.
         return ObjectSpecification(
             objectKey=key,
@@ -91,7 +91,7 @@ class DownloadService:
             parts=_as_parts(plan_parts(info.size, self._ctx.store.limits)),
             objectSize=info.size,
             objectMd5=info.md5,
-        ), info.location
+        ), info
 
     async def stored(self, object_id: str) -> tuple[ObjectSpecification, ObjectInfo]:
         """The object's spec (size, MD5) and the store's facts (times); no policy: callers check first.
@@ -99,10 +99,8 @@ class DownloadService:
         Raises:
             NotFoundError: the bytes are not in the store.
         """
-        spec, _ = await self._stored_spec(object_id, need_object=True)
-        info = await self._ctx.store.head(ids.object_key(object_id))
-        if info is None:
-            raise NotFoundError(f"object {object_id} not found")
+        spec, info = await self._stored_spec(object_id, need_object=True)
+        assert info is not None  # need_object: present, or NotFoundError
         return spec, info
 
     def _expiry(self) -> datetime:
@@ -124,7 +122,8 @@ class DownloadService:
             NotFoundError: unknown object.
         """
         record = await readable_record(self._ctx, principal, object_id, exclude_urls)
-        spec, location = await self._stored_spec(object_id, need_object=not exclude_urls)
+        spec, info = await self._stored_spec(object_id, need_object=not exclude_urls)
+        location = info.location if info is not None else None
         stored_parts = [p for p in spec.parts if p.partSize > 0]
         rng = resolve_range(offset, length, spec.objectSize)
         expires = self._expiry()
