@@ -82,12 +82,9 @@ def _say(args: argparse.Namespace, text: str) -> None:
 def _url(args: argparse.Namespace, session: Session) -> int:
     api = session.server()
     try:
-        spec = api.download_spec(args.object_id, external=True)
+        url, _ = api.object_url(args.object_id)
     finally:
         api.close()
-    url = spec.parts[0].url if spec.parts else None
-    if not url:
-        raise e.NotFoundError(f"the server returned no URL for {args.object_id}")
     _say(args, url)
     return ec.OK
 

@@ -171,10 +171,7 @@ def _renewing_urls(api: ServerApi) -> RenewingUrls:
     from score.rangeio.urls import RenewingUrls, SignedUrl
 
     def source(object_id: str) -> SignedUrl:
-        spec = api.download_spec(object_id, external=True)
-        url = spec.parts[0].url if spec.parts else None
-        if not url:
-            raise e.NotFoundError(f"the server returned no URL for {object_id}")
-        return SignedUrl(url, spec.urlsExpireAt or url_expiry(url))
+        url, expires = api.object_url(object_id)
+        return SignedUrl(url, expires or url_expiry(url))
 
     return RenewingUrls(source)

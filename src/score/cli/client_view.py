@@ -125,10 +125,7 @@ def _remote(session: Session, object_id: str, work: Path, need_index: bool,
     api = session.server()
     data = session.data_plane()
     try:
-        spec = api.download_spec(object_id, external=True)
-        url = spec.parts[0].url if spec.parts else None
-        if not url:
-            raise e.NotFoundError(f"the server returned no URL for {object_id}")
+        url, _ = api.object_url(object_id)
         local_index = None
         if index is not None and need_index:
             local_index = work / (index.file_name or index.object_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -157,6 +158,18 @@ class ServerApi:
         params = {"offset": offset, "length": length, "external": str(external).lower()}
         r = self._call("GET", f"/download/{object_id}", params)
         return ObjectSpecification.model_validate_json(r.content)
+
+    def object_url(self, object_id: str) -> tuple[str, datetime | None]:
+        """One pre-signed URL of the whole object (``external=true``) and when it expires.
+
+        Raises:
+            NotFoundError: the server returned no URL.
+        """
+        spec = self.download_spec(object_id, external=True)
+        url = spec.parts[0].url if spec.parts else None
+        if not url:
+            raise e.NotFoundError(f"the server returned no URL for {object_id}")
+        return url, spec.urlsExpireAt
 
     def listing(self) -> list[ObjectInfoOut]:
         """``GET /listing``: the objects the token may read, with size and last-modified time."""
