@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from score.domain import errors as e
 from score.domain.ids import is_object_id
-from score.formats.naming import index_names
+from score.client.layout import Named
+from score.client.pairing import pair_indexes
 from score.fuse.tree import Listed, Naming, Tree, build_tree
 from score.wire.schemas import ObjectInfoOut
 
@@ -105,19 +106,15 @@ def _names(finder: EntityFinder, selection: Selection, wanted: set[str], say: Ca
 
 
 def _with_indexes(chosen: set[str], listed: dict[str, Listed], names: dict[str, Naming]) -> set[str]:
-    """Add, for each chosen data file, its index file from the same analysis (when readable)."""
-    by_place = {(n.analysis_id, n.file_name): oid for oid, n in names.items() if oid in listed}
-    out = set(chosen)
-    for oid in chosen:
-        naming = names.get(oid)
-        if naming is None:
-            continue
-        for candidate in index_names(naming.file_name):
-            index = by_place.get((naming.analysis_id, candidate))
-            if index is not None:
-                out.add(index)
-                break
-    return out
+    """Add, for each chosen data file, its index file from the same analysis (when readable):
+    ``download --index``'s pairing, over the files the listing shows."""
+    files: dict[str, list[Named]] = {}
+    for oid, n in names.items():
+        if oid in listed:
+            files.setdefault(n.analysis_id, []).append(Named(oid, n.file_name, n.analysis_id))
+    selected = [Named(oid, names[oid].file_name, names[oid].analysis_id) if oid in names else Named(oid)
+                for oid in sorted(chosen)]
+    return {item.object_id for item in pair_indexes(selected, files).items}
 
 
 def gather(lister: Lister, finder: EntityFinder | None, selection: Selection, say: Callable[[str], None]) -> Tree:
