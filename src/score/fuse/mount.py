@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from score.domain import errors as e
@@ -57,7 +56,7 @@ def check_fuse() -> None:
         import mfusepy  # noqa: F401 - loads libfuse through ctypes
     except ImportError:
         raise e.ConfigError("the mount needs mfusepy: pip install 'score[mount]'") from None
-    except (OSError, EnvironmentError) as exc:
+    except OSError as exc:
         raise e.ConfigError(f"libfuse 3 cannot be loaded ({exc}): install fuse3") from None
 
 
@@ -85,15 +84,6 @@ def check_mount_point(path: Path) -> None:
     if any(path.iterdir()):
         raise e.InvalidRequestError(f"mount point {path} is not empty: mounting would hide its files; use an "
                                     "empty directory")
-
-
-def unmount(path: Path) -> bool:
-    """``fusermount3 -u`` (lazily with ``-z`` if busy); True when *path* is no longer a mount point."""
-    for extra in ([], ["-z"]):
-        subprocess.run([FUSERMOUNT, "-u", *extra, str(path)], capture_output=True, check=False, timeout=30)
-        if not os.path.ismount(path):
-            return True
-    return not os.path.ismount(path)
 
 
 def serve(operations: object, mount_point: Path, options: dict[str, str | bool]) -> None:

@@ -83,10 +83,14 @@ class Metered:
         self._metrics = metrics
 
     def __getattr__(self, name: str) -> Any:
+        """Only for names not set yet: a coroutine method is wrapped once and kept, so later calls
+        cost no lookup here (properties and plain methods pass through every time)."""
         attr = getattr(self._inner, name)
         if not inspect.iscoroutinefunction(attr):
             return attr
-        return self._timed(name, attr)
+        timed = self._timed(name, attr)
+        setattr(self, name, timed)
+        return timed
 
     def _timed(self, name: str, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         metrics, upstream = self._metrics, self._upstream

@@ -26,6 +26,11 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _check_id(drs_id: str) -> None:
+    if not _DRS_ID.match(drs_id):
+        raise e.InvalidRequestError("a DRS id is 1 to 128 letters, digits or . _ ~ -")
+
+
 def bundle_checksum(md5s: list[str]) -> str:
     """DRS's bundle checksum: the MD5 of the contents' MD5s, sorted and concatenated."""
     return hashlib.md5("".join(sorted(md5s)).encode()).hexdigest()  # noqa: S324 - DRS's definition
@@ -46,8 +51,7 @@ class DrsService:
             InvalidRequestError: a malformed id.
             NotFoundError / UnauthenticatedError / ForbiddenError / ConflictError: as for downloads.
         """
-        if not _DRS_ID.match(drs_id):
-            raise e.InvalidRequestError("a DRS id is 1 to 128 letters, digits or . _ ~ -")
+        _check_id(drs_id)
         if ids.is_object_id(drs_id):
             try:
                 return await self._blob(principal, drs_id, host)
@@ -121,8 +125,7 @@ class DrsService:
             NotFoundError: an unknown object or access id (bundles have none).
             UnauthenticatedError / ForbiddenError / ConflictError: as for downloads.
         """
-        if not _DRS_ID.match(drs_id):
-            raise e.InvalidRequestError("a DRS id is 1 to 128 letters, digits or . _ ~ -")
+        _check_id(drs_id)
         if access_id != ACCESS_ID:
             raise e.NotFoundError(f"no access method {access_id!r}: this server offers only {ACCESS_ID!r}")
         if not ids.is_object_id(drs_id):
