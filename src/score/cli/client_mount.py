@@ -159,7 +159,7 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
             f"{cache.stats.misses} misses, {cache.stats.prefetched} read ahead), {urls.issued} URL(s) issued, "
             f"{seconds:.0f} s")
     finally:
-        meta.close()  # names are all known: no metadata calls while mounted (closing twice is harmless)
+        meta.close()
         api.close()
         data.close()
     return ec.OK
