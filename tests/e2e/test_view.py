@@ -229,3 +229,23 @@ def test_a_small_region_of_a_large_bam_transfers_a_small_fraction(tmp_path: Path
         assert 0 < sent < bam.stat().st_size // 20, f"{sent} of {bam.stat().st_size} bytes crossed"
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("fmt", ["BAM", "CRAM", "SAM"])
+def test_slices_around_the_small_slice_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """A small slice is written on the calling thread, a larger one on htslib's pool after the records read
+    ahead: the same records either way, the read-ahead ones written once and first."""
+    from score.client import viewer
+
+    require_test_data()
+    bam = HTSLIB_TEST / "range.bam"
+    expected = samtools_records(bam, ["CHROMOSOME_I"])
+    assert len(expected) > 3
+    ref = ["--reference-file", str(CE)] if fmt == "CRAM" else []
+    for threshold in (1, len(expected) - 1, len(expected), len(expected) + 1):
+        monkeypatch.setattr(viewer, "SMALL_SLICE", threshold)
+        out = tmp_path / f"out-{threshold}"
+        assert _view(["--input-file", str(bam), "--query", "CHROMOSOME_I", "--output-format", fmt,
+                      "--output-dir", str(out), *ref]) == 0
+        written = out / f"range.CHROMOSOME_I.{fmt.lower()}"
+        assert file_records(written, CE if fmt == "CRAM" else None, decode_md=False) == expected, threshold

@@ -131,7 +131,7 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
     api = session.server()
     meta = session.metadata()
     # a store that stops answering costs a reader at most READ_TIMEOUT per attempt (3 attempts), then EIO
-    data = DataPlane(timeout=min(settings.timeout_seconds, READ_TIMEOUT), ssl_context=session.ssl)
+    data = DataPlane(timeout=min(settings.timeout_seconds, READ_TIMEOUT), ssl_context=lambda: session.tls)
     try:
         tree = gather(api, meta, selection, warn)
         meta.close()  # names are all known: no metadata calls while mounted (closing twice is harmless)

@@ -5,11 +5,13 @@ data plane."""
 from __future__ import annotations
 
 import ssl
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import httpx
 
 from score.cli.client_config import ClientSettings
+from score.domain.errors import ConfigError
 from score.client.tokens import OAuthTokens, StaticToken, TokenCache, TokenSource
 
 if TYPE_CHECKING:
@@ -21,7 +23,11 @@ if TYPE_CHECKING:
 def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
     """The system's CAs (``SSL_CERT_FILE`` included), or the configured CA bundle instead."""
     if settings.ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(settings.ca_bundle))
+        try:
+            return ssl.create_default_context(cafile=str(settings.ca_bundle))
+        except ssl.SSLError as exc:
+            raise ConfigError(f"CA bundle {settings.ca_bundle} holds no usable PEM certificate ({exc.reason}); "
+                              "give a PEM file of CA certificates with --ca-bundle or SCORE_CA_BUNDLE") from None
     return ssl.create_default_context()
 
 
@@ -31,14 +37,25 @@ class Session:
     def __init__(self, settings: ClientSettings) -> None:
         """Nothing is contacted yet."""
         self.settings = settings
-        self.ssl = ssl_context(settings)
         self._idp: httpx.Client | None = None
         self.tokens = self._token_source()
+
+    @cached_property
+    def tls(self) -> ssl.SSLContext:
+        """The CAs to trust, loaded on first use (a CA bundle takes ~20 ms that plain HTTP need not pay)."""
+        return ssl_context(self.settings)
+
+    def _verify(self, url: str) -> ssl.SSLContext:
+        """The TLS context for a client of *url*: the real one for HTTPS; for plain HTTP one that trusts
+        nothing, so a redirect or proxy that turns to TLS fails closed instead of costing the load."""
+        if url.lower().startswith("https:"):
+            return self.tls
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
     def identity_http(self) -> httpx.Client:
         """The HTTP client for the identity provider (created on first use)."""
         if self._idp is None:
-            self._idp = httpx.Client(verify=self.ssl, timeout=self.settings.timeout_seconds)
+            self._idp = httpx.Client(verify=self.tls, timeout=self.settings.timeout_seconds)
         return self._idp
 
     def token_cache(self) -> TokenCache | None:
@@ -67,20 +84,21 @@ class Session:
         """The Score API."""
         from score.client.api import ServerApi
 
-        return ServerApi(self.settings.server_url, self.tokens, timeout=self.settings.timeout_seconds, verify=self.ssl)
+        return ServerApi(self.settings.server_url, self.tokens, timeout=self.settings.timeout_seconds,
+                         verify=self._verify(self.settings.server_url))
 
     def metadata(self) -> MetadataApi:
         """Song, or score-server's registry."""
         from score.client.metadata import MetadataApi
 
         return MetadataApi(self.settings.metadata_url, self.tokens, timeout=self.settings.timeout_seconds,
-                           verify=self.ssl)
+                           verify=self._verify(self.settings.metadata_url))
 
     def data_plane(self) -> DataPlane:
         """Transfers over pre-signed URLs (no token)."""
         from score.client.dataplane import DataPlane
 
-        return DataPlane(timeout=self.settings.timeout_seconds, ssl_context=self.ssl)
+        return DataPlane(timeout=self.settings.timeout_seconds, ssl_context=lambda: self.tls)
 
     def close(self) -> None:
         """Close the identity provider's connections."""

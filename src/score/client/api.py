@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ssl
 from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -12,7 +13,9 @@ from score import __version__
 from score.client.retry import RetryPolicy, with_retry
 from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
-from score.wire.schemas import ErrorBody, ObjectInfoOut, ObjectSpecification, PartUrl, UploadProgress
+from score.wire.plain import ErrorBody, MalformedError, ObjectInfoOut, ObjectSpecification, PartUrl, UploadProgress, loads
+
+T = TypeVar("T")
 
 _BY_STATUS: dict[int, type[e.ScoreError]] = {
     400: e.InvalidRequestError,
@@ -28,7 +31,7 @@ _BY_STATUS: dict[int, type[e.ScoreError]] = {
 def error_from_response(response: httpx.Response) -> e.ScoreError:
     """Turn an error response into the matching domain error (by code, else by status)."""
     try:
-        body = ErrorBody.model_validate_json(response.content)
+        body = ErrorBody.parse(loads(response.content))
         cls = e.error_class_for_code(body.code)
         if cls is e.ScoreError:
             cls = _BY_STATUS.get(response.status_code, e.ScoreError)
@@ -43,10 +46,20 @@ def error_from_response(response: httpx.Response) -> e.ScoreError:
 
 def _is_error_body(response: httpx.Response) -> bool:
     try:
-        ErrorBody.model_validate_json(response.content)
+        ErrorBody.parse(loads(response.content))
     except ValueError:
         return False
     return True
+
+
+def _parsed(response: httpx.Response, parse: Callable[[Any], T]) -> T:
+    """A 2xx body in the contract's shape, or a clear error (a proxy's HTML page, a server that is not ours)."""
+    try:
+        return parse(loads(response.content))
+    except MalformedError as exc:
+        raise e.UpstreamUnavailableError(
+            f"{response.request.method} {response.request.url.path} answered with an unexpected body ({exc}); "
+            "is the server URL that of a score-server?", retryable=False) from None
 
 
 def untrusted_certificate(exc: BaseException, where: str) -> e.ScoreError | None:
@@ -64,6 +77,12 @@ def transport_error(exc: httpx.HTTPError, service: str, url: object) -> e.ScoreE
     return untrusted_certificate(exc, str(url)) or e.UpstreamUnavailableError(
         f"cannot reach {service} at {url}: {type(exc).__name__}: {exc}"
     )
+
+
+def _listing(raw: Any) -> list[ObjectInfoOut]:
+    if not isinstance(raw, list):
+        raise MalformedError("expected a list")
+    return [ObjectInfoOut.parse(item) for item in raw]
 
 
 class ServerApi:
@@ -116,12 +135,12 @@ class ServerApi:
         if md5:
             params["md5"] = md5
         r = self._call("POST", f"/upload/{object_id}/uploads", params)
-        return ObjectSpecification.model_validate_json(r.content)
+        return _parsed(r, ObjectSpecification.parse)
 
     def upload_status(self, object_id: str, size: int) -> UploadProgress:
         """``GET /upload/{id}/status``."""
         r = self._call("GET", f"/upload/{object_id}/status", {"fileSize": size})
-        return UploadProgress.model_validate_json(r.content)
+        return _parsed(r, UploadProgress.parse)
 
     def confirm_part(self, object_id: str, upload_id: str, number: int, md5: str, etag: str) -> None:
         """``POST /upload/{id}/parts``."""
@@ -134,7 +153,7 @@ class ServerApi:
         r = self._call("GET", f"/upload/{object_id}/parts/url", params, absent_ok=True)
         if r.status_code >= 400:
             return None
-        return PartUrl.model_validate_json(r.content)
+        return _parsed(r, PartUrl.parse)
 
     def delete_part(self, object_id: str, upload_id: str, number: int) -> None:
         """``DELETE /upload/{id}/parts``."""
@@ -157,7 +176,7 @@ class ServerApi:
         """``GET /download/{id}``."""
         params = {"offset": offset, "length": length, "external": str(external).lower()}
         r = self._call("GET", f"/download/{object_id}", params)
-        return ObjectSpecification.model_validate_json(r.content)
+        return _parsed(r, ObjectSpecification.parse)
 
     def object_url(self, object_id: str) -> tuple[str, datetime | None]:
         """One pre-signed URL of the whole object (``external=true``) and when it expires.
@@ -174,10 +193,7 @@ class ServerApi:
     def listing(self) -> list[ObjectInfoOut]:
         """``GET /listing``: the objects the token may read, with size and last-modified time."""
         r = self._call("GET", "/listing")
-        try:
-            return [ObjectInfoOut.model_validate(item) for item in r.json()]
-        except (ValueError, TypeError):
-            raise e.UpstreamUnavailableError("the server sent a malformed listing") from None
+        return _parsed(r, _listing)
 
     def ping(self) -> str:
         """``GET /download/ping``: a signed URL of the sentinel object."""

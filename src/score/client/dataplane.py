@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 from collections.abc import Callable
 
-from score.client.signedhttp import Cancelled, SignedUrlHttp
+from score.client.signedhttp import Cancelled, SignedUrlHttp, TlsTrust
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
 
@@ -17,9 +16,9 @@ __all__ = ["Cancelled", "DataPlane", "pwrite_all"]
 class DataPlane:
     """A pooled HTTP client for signed URLs, shared by all part workers."""
 
-    def __init__(self, timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, timeout: float = 60.0, ssl_context: TlsTrust | None = None) -> None:
         """Each worker thread keeps its own connections; *timeout* applies to connect and reads;
-        *ssl_context* says which CAs to trust."""
+        *ssl_context* says which CAs to trust (or makes the context on first use)."""
         self._http = SignedUrlHttp(timeout, ssl_context)
 
     def close(self) -> None:

@@ -40,7 +40,7 @@ from score.client.retry import RetryPolicy
 from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
-from score.wire.schemas import ObjectSpecification, Part
+from score.wire.plain import ObjectSpecification, Part
 
 READ_CHUNK = 4 * 1024 * 1024
 RECEIVED = "received"  # journal value of a part written but not hashed on its own (whole-object mode)

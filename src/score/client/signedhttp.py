@@ -92,14 +92,19 @@ class _ProxiedHTTPConnection(http.client.HTTPConnection):
         super().__init__(proxy.netloc, timeout=timeout)
         self.proxy_headers = proxy.headers
 
+# the CAs to trust: a context, or a function that makes it when first needed
+TlsTrust = ssl.SSLContext | Callable[[], ssl.SSLContext]
+
 
 class SignedUrlHttp:
     """PUTs parts and fetches byte ranges; safe to share between threads (each has its own connections)."""
 
-    def __init__(self, timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
-        """Use *timeout* seconds for connect and for each read."""
+    def __init__(self, timeout: float, ssl_context: TlsTrust | None = None) -> None:
+        """Use *timeout* seconds for connect and for each read; *ssl_context*, or a function that makes it
+        on the first HTTPS connection (loading a CA bundle takes ~20 ms that plain HTTP need not pay)."""
         self._timeout = timeout
-        self._ssl = ssl_context or ssl.create_default_context()
+        self._trust: TlsTrust = ssl_context or ssl.create_default_context
+        self._ssl: ssl.SSLContext | None = None
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -110,6 +115,12 @@ class SignedUrlHttp:
             view = self._local.buffer = memoryview(bytearray(BUFFER_BYTES))
         return view
 
+    def _tls(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl is None:
+                self._ssl = self._trust if isinstance(self._trust, ssl.SSLContext) else self._trust()
+            return self._ssl
+
     def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
         conn = conns.get((scheme, netloc))
@@ -118,11 +129,11 @@ class SignedUrlHttp:
                 raise e.InvalidRequestError(f"unsupported URL scheme {scheme!r} from the server")
             proxy = proxy_for(scheme, netloc)
             if proxy is None and scheme == "https":
-                conn = http.client.HTTPSConnection(netloc, timeout=self._timeout, context=self._ssl)
+                conn = http.client.HTTPSConnection(netloc, timeout=self._timeout, context=self._tls())
             elif proxy is None:
                 conn = http.client.HTTPConnection(netloc, timeout=self._timeout)
             elif scheme == "https":  # a CONNECT tunnel: TLS end to end, the proxy sees only host and port
-                conn = http.client.HTTPSConnection(proxy.netloc, timeout=self._timeout, context=self._ssl)
+                conn = http.client.HTTPSConnection(proxy.netloc, timeout=self._timeout, context=self._tls())
                 conn.set_tunnel(netloc, headers=proxy.headers)
             else:  # plain HTTP through the proxy: absolute-form request targets
                 conn = _ProxiedHTTPConnection(proxy, self._timeout)

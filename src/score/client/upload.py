@@ -27,7 +27,7 @@ from score.client.retry import RetryPolicy
 from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
 from score.domain.integrity import normalize_md5
-from score.wire.schemas import Part
+from score.wire.plain import Part
 
 HASH_CHUNK = 4 * 1024 * 1024
 

@@ -21,7 +21,7 @@ from score.domain.ids import is_object_id
 from score.client.layout import Named
 from score.client.pairing import pair_indexes
 from score.fuse.tree import Listed, Naming, Tree, build_tree
-from score.wire.schemas import ObjectInfoOut
+from score.wire.plain import ObjectInfoOut
 
 CACHE_FILE = ".score-mount-entities.json"
 _CACHE_VERSION = 1
