@@ -107,3 +107,16 @@ def test_the_client_reports_a_body_that_is_not_the_contract() -> None:
             api.listing()
     finally:
         api.close()
+
+
+def test_the_client_does_not_import_pydantic_or_the_server() -> None:
+    """score-client installs without pydantic (``score`` alone) and starts without paying for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import score.cli.client_main, score.client.download, score.client.upload, "
+            "score.client.viewer, score.fuse.catalog, score.fuse.ops; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'fastapi') "
+            "or m.startswith(('score.server', 'score.services', 'score.config', 'score.wire.schemas'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

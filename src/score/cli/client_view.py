@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from score.cli import client_metadata
 from score.cli import exit_codes as ec
@@ -22,6 +23,9 @@ from score.client.regions import output_name
 from score.client.viewer import Query, Source, check_query, view
 from score.domain import errors as e
 from score.formats.naming import index_names
+
+if TYPE_CHECKING:
+    from score.client.dataplane import DataPlane
 
 READABLE = (".bam", ".cram", ".sam")
 
@@ -82,7 +86,7 @@ def _output(args: argparse.Namespace, name: str, taken: set[Path] | None = None)
     return path
 
 
-def _local(args: argparse.Namespace) -> tuple[str, Path | None, str]:
+def _local(args: argparse.Namespace) -> Source:
     path: Path = args.input_file
     if not path.is_file():
         raise e.InvalidRequestError(f"input file {path} does not exist")
@@ -91,7 +95,9 @@ def _local(args: argparse.Namespace) -> tuple[str, Path | None, str]:
         index = next((c for c in (path.with_name(n) for n in index_names(path.name)) if c.is_file()), None)
     elif not index.is_file():
         raise e.InvalidRequestError(f"index file {index} does not exist")
-    return str(path.resolve()), index.resolve() if index else None, path.name
+    from score.client.bamslice import local_bytes
+
+    return Source(str(path.resolve()), index.resolve() if index else None, path.name, local_bytes(path.resolve()))
 
 
 def _lookup(session: Session, object_id: str) -> tuple[Named, Named | None]:
@@ -113,9 +119,10 @@ def _lookup(session: Session, object_id: str) -> tuple[Named, Named | None]:
     return item, next((i for i in pairing.items if i.object_id != object_id), None)
 
 
-def _remote(session: Session, object_id: str, work: Path, need_index: bool,
-            alignments_only: bool) -> tuple[str, Path | None, str] | None:
-    """The object's URL, its index downloaded into *work*, and its name; None to skip it."""
+def _remote(session: Session, data: DataPlane, object_id: str, work: Path, need_index: bool,
+            alignments_only: bool) -> Source | None:
+    """The object behind its URL, its index downloaded into *work*; None to skip it."""
+    from score.client.bamslice import remote_bytes
     from score.client.download import Downloader
 
     item, index = _lookup(session, object_id)
@@ -123,9 +130,11 @@ def _remote(session: Session, object_id: str, work: Path, need_index: bool,
     if alignments_only and not name.lower().endswith(READABLE):
         return None
     api = session.server()
-    data = session.data_plane()
     try:
-        url, _ = api.object_url(object_id)
+        spec = api.download_spec(object_id, external=True)
+        url = spec.parts[0].url if spec.parts else None
+        if not url:
+            raise e.NotFoundError(f"the server returned no URL for {object_id}")
         local_index = None
         if index is not None and need_index:
             local_index = work / (index.file_name or index.object_id)
@@ -140,8 +149,7 @@ def _remote(session: Session, object_id: str, work: Path, need_index: bool,
                                   "upload its index to the same analysis, or use --header-only")
     finally:
         api.close()
-        data.close()
-    return url, local_index, name
+    return Source(url, local_index, name, remote_bytes(data, url, spec.objectSize))
 
 
 def _one(args: argparse.Namespace, session: Session, object_id: str | None, say: Callable[[str], None],
@@ -150,22 +158,24 @@ def _one(args: argparse.Namespace, session: Session, object_id: str | None, say:
     alignments_only = taken is not None
     check_query(_query(args, _output(args, "object.bam")))  # before anything is fetched
     work = Path(tempfile.mkdtemp(prefix="score-view-index-"))
+    data = session.data_plane()
     try:
         need_index = not args.header_only and bool(args.query or args.bed_query)
         if object_id is None:
-            found: tuple[str, Path | None, str] | None = _local(args)
+            found: Source | None = _local(args)
         else:
-            found = _remote(session, object_id, work, need_index, alignments_only)
+            found = _remote(session, data, object_id, work, need_index, alignments_only)
         if found is None:
             say(f"skipped {object_id}: not a BAM, CRAM or SAM file")
             return ec.OK
-        location, index, name = found
-        result = view(Source(location, index, name), _query(args, _output(args, name, taken)))
+        result = view(found, _query(args, _output(args, found.name, taken)))
     finally:
+        data.close()
         shutil.rmtree(work, ignore_errors=True)
     if result.output is not None:
-        what = "header" if args.header_only else f"{result.records} records"
-        say(f"{name}: {what} -> {result.output}" + (f" (index {result.index.name})" if result.index else ""))
+        what = ("header" if args.header_only else "whole blocks copied" if result.records is None
+                else f"{result.records} records")
+        say(f"{found.name}: {what} -> {result.output}" + (f" (index {result.index.name})" if result.index else ""))
     return ec.OK
 
 

@@ -13,6 +13,7 @@ import errno
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from score import __version__
+from score.client import bamslice
 from score.client.regions import UNMAPPED, Region, merge, parse_region, read_bed
 from score.domain import errors as e
+from score.formats.bam import header_bytes
+from score.formats.binning import parse_index
 
 FORMATS = {"SAM": ("w", "sam"), "BAM": ("wb", "bam"), "CRAM": ("wc", "cram")}
 # keep MD and NM exactly as read (htslib would otherwise drop them and make them up on decoding)
@@ -42,6 +46,7 @@ class Source:
     location: str
     index: Path | None
     name: str
+    bytes: bamslice.ObjectBytes | None = None  # ranged access, for copying whole blocks of BAM slices
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class Query:
 class ViewResult:
     """What was written."""
 
-    records: int = 0
+    records: int | None = 0  # None: whole blocks were copied, their records not counted
     output: Path | None = None
     index: Path | None = None
 
@@ -181,6 +186,47 @@ def _records(source: Any, regions: list[Region], contained: bool) -> Iterator[An
         previous = region
 
 
+def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -> bamslice.Plan | None:
+    """A plan to copy whole blocks, for one region of a BAM written as BAM; None to go record by record."""
+    if (src.bytes is None or src.index is None or query.output_format != "BAM" or query.contained
+            or not source.is_bam or len(regions) != 1 or regions[0].contig == UNMAPPED):
+        return None
+    region = regions[0]
+    try:
+        index = parse_index(src.index.read_bytes())
+        return bamslice.plan(src.bytes.read, src.bytes.size, index, source.get_tid(region.contig), region.start,
+                             region.end)
+    except (bamslice.Fallback, e.InvalidRequestError):
+        return None
+
+
+def _write_blocks(src: Source, header: Any, the_plan: bamslice.Plan, part: Path | None) -> None:
+    assert src.bytes is not None
+    raw = header_bytes(str(header), list(zip(header.references, header.lengths)))
+    with open(part, "wb") if part else contextlib.nullcontext(sys.stdout.buffer) as out:
+        bamslice.write(out, raw, the_plan, src.bytes.copy)
+        out.flush()
+
+
+def _write_records(source: Any, query: Query, target: str, whole_file: bool, regions: list[Region]) -> int:
+    """Decode and write record by record; the number written."""
+    import pysam
+
+    mode, _ = FORMATS[query.output_format]
+    records = iter(source.fetch(until_eof=True) if whole_file else _records(source, regions, query.contained))
+    first = list(itertools.islice(records, SMALL_SLICE))
+    small = len(first) < SMALL_SLICE or query.output_format == "SAM"
+    written = 0
+    with pysam.AlignmentFile(target, mode, header=_header(source, query),
+                             reference_filename=str(query.reference) if query.reference else None,
+                             format_options=CRAM_OPTIONS if query.output_format == "CRAM" else None,
+                             threads=1 if small else OUTPUT_THREADS) as out:
+        for record in itertools.chain(first, records):
+            out.write(record)
+            written += 1
+    return written
+
+
 def view(src: Source, query: Query) -> ViewResult:
     """Write the query's records (or only the header) from *src*.
 
@@ -194,7 +240,6 @@ def view(src: Source, query: Query) -> ViewResult:
     import pysam
 
     check_query(query)
-    mode, _ = FORMATS[query.output_format]
     result = ViewResult(output=query.output)
     part = query.output.with_name(f".{query.output.name}.part") if query.output else None
     with private_htslib_dir():
@@ -215,20 +260,13 @@ def view(src: Source, query: Query) -> ViewResult:
             if regions and not source.has_index():
                 raise e.InvalidRequestError(f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
                                             "index it (samtools index), or use --header-only")
-            target = str(part) if part else "-"
+            block_plan = _block_plan(src, source, query, regions)
             try:
-                records = iter(source.fetch(until_eof=True) if whole_file else _records(source, regions,
-                                                                                         query.contained))
-                first = list(itertools.islice(records, SMALL_SLICE))
-                small = len(first) < SMALL_SLICE or query.output_format == "SAM"
-                with pysam.AlignmentFile(target, mode, header=_header(source, query),
-                                         reference_filename=str(query.reference) if query.reference else None,
-                                         format_options=CRAM_OPTIONS if query.output_format == "CRAM" else None,
-                                         threads=1 if small else OUTPUT_THREADS,
-                                         ) as out:
-                    for record in itertools.chain(first, records):
-                        out.write(record)
-                        result.records += 1
+                if block_plan is not None:
+                    _write_blocks(src, _header(source, query), block_plan, part)
+                    result.records = block_plan.records
+                else:
+                    result.records = _write_records(source, query, str(part) if part else "-", whole_file, regions)
             except (OSError, ValueError) as exc:
                 raise _reading_error(exc, src.name) from None
         except BaseException:

@@ -83,3 +83,51 @@ def _scan(data: bytearray) -> tuple[int, list[str]] | None:
         names.append(bytes(data[pos + 4: pos + 4 + l_name - 1]).decode("utf-8", "replace"))
         pos += 4 + l_name + 4
     return int(pos), names
+
+
+_CORE = struct.Struct("<iiiBBHHHi")  # block_size, refID, pos, l_read_name, mapq, bin, n_cigar_op, flag, l_seq
+_REFERENCE_OPS = frozenset((0, 2, 3, 7, 8))  # M, D, N, =, X consume the reference
+_UNMAPPED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Where a BAM record lies in an inflated buffer, and the reference span htslib gives it."""
+
+    start: int  # offset of its block_size field in the buffer
+    size: int  # bytes, block_size field included
+    tid: int
+    pos: int  # 0-based
+    end: int  # htslib's bam_endpos: pos + reference length, at least pos + 1 (unmapped: pos + 1)
+
+
+def record_at(buf: bytes | bytearray, start: int) -> Record | None:
+    """The record that begins at *start* of *buf*; None when *buf* ends inside it.
+
+    Raises:
+        InvalidRequestError: the bytes there are not a BAM record.
+    """
+    if start + _CORE.size > len(buf):
+        return None
+    block_size, tid, pos, l_name, _mapq, _bin, n_cigar, flag, l_seq = _CORE.unpack_from(buf, start)
+    if block_size < 32 or l_name < 1 or l_seq < 0 or 32 + l_name + 4 * n_cigar > block_size:
+        raise InvalidRequestError("a BAM record is malformed (the object or its index is corrupt)")
+    if start + 4 + block_size > len(buf):
+        return None
+    length = 0
+    if not flag & _UNMAPPED and n_cigar:
+        cigar = start + 36 + l_name
+        for (op,) in struct.iter_unpack("<I", buf[cigar: cigar + 4 * n_cigar]):
+            if op & 15 in _REFERENCE_OPS:
+                length += op >> 4
+    return Record(start, 4 + block_size, tid, pos, pos + (length or 1))
+
+
+def header_bytes(text: str, references: list[tuple[str, int]]) -> bytes:
+    """A BAM header (inflated): magic, SAM header text, then each reference's name and length."""
+    raw = text.encode()
+    out = bytearray(b"BAM\1" + struct.pack("<i", len(raw)) + raw + struct.pack("<i", len(references)))
+    for name, length in references:
+        encoded = name.encode() + b"\0"
+        out += struct.pack("<i", len(encoded)) + encoded + struct.pack("<i", length)
+    return bytes(out)
