@@ -227,6 +227,16 @@ def test_a_small_region_of_a_large_bam_transfers_a_small_fraction(tmp_path: Path
         assert got == samtools_records(bam, ["chr1:20000000-20010000"]) and len(got) > 10
         sent = proxy.store_get_bytes[f"/_store/data/{ids['large.bam']}"]
         assert 0 < sent < bam.stat().st_size // 20, f"{sent} of {bam.stat().st_size} bytes crossed"
+        # a large region: whole blocks copied from the store, edges re-packed; about the bytes samtools reads
+        r = run_client(["view", "--object-id", ids["large.bam"], "--query", "chr1:10,000,000-25,000,000",
+                        "--output-dir", str(tmp_path / "big"), "--output-format", "BAM"], server=srv.url, token=token)
+        ok(r)
+        assert "whole blocks copied" in r.stdout
+        got = file_records(tmp_path / "big" / "large.chr1_10,000,000-25,000,000.bam")
+        assert got == samtools_records(bam, ["chr1:10000000-25000000"])
+        moved = proxy.store_get_bytes[f"/_store/data/{ids['large.bam']}"] - sent
+        output = (tmp_path / "big" / "large.chr1_10,000,000-25,000,000.bam").stat().st_size
+        assert output * 0.9 < moved < output * 1.1 + 2 * 1024 * 1024, (moved, output)
     finally:
         proxy.stop()
 
