@@ -232,10 +232,14 @@ def _run_end(read: Read, size: int, index: BinningIndex, tid: int, end: int,
     """A walker holding the first record at or after *end* (or the end of the data) and its buffer
     position; None when that lies within a window or so of *run_start* (the caller walks on)."""
     linear = index.refs[tid].linear
+    tried = -1
     for k in range(min(end >> index.min_shift, len(linear) - 1), -1, -1):
         offset = linear[k]
         if offset <= run_start:
             return None
+        if offset == tried:  # windows without reads repeat a neighbour's offset
+            continue
+        tried = offset
         walker = _Walker(read, size, offset)
         rec = walker.next_record()
         if rec is None or rec.tid != tid or rec.pos >= end:
