@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,94 @@ def test_a_truncated_bam_is_an_integrity_error(bams: dict[str, Path], tmp_path: 
     with pytest.raises(e.IntegrityError):
         _slice(cut, "chr3", tmp_path / "out.bam", Path(str(bams["spanning"]) + ".bai"))
     assert not (tmp_path / "out.bam").exists() and not list(tmp_path.glob(".*.part"))
+
+
+def _header_of(path: Path) -> bytes:
+    return bgzf.inflate_all(path.read_bytes()).split(b"\0\0\0\0", 1)[0]  # up to the first record, roughly
+
+
+@pytest.mark.parametrize("original", [True, False])
+def test_the_header_is_written_as_the_record_path_writes_it(bams: dict[str, Path], tmp_path: Path,
+                                                           original: bool) -> None:
+    """Also for a header whose text lacks the @SQ lines (htslib makes them up): byte for byte the same."""
+    from tests.kit.bam import HTSLIB_TEST
+
+    odd = tmp_path / "no_hdr_sq_1.bam"
+    odd.write_bytes((HTSLIB_TEST / "no_hdr_sq_1.bam").read_bytes())
+    samtools("index", str(odd))
+    for bam, region in ((bams["htslib"], "chr1:1,000,000-2,000,000"), (odd, "CHROMOSOME_I")):
+        outs = []
+        for blocks in (True, False):
+            out = tmp_path / f"{bam.stem}-{blocks}.bam"
+            src = Source(str(bam), Path(str(bam) + ".bai"), bam.name, bamslice.local_bytes(bam) if blocks else None)
+            viewer.view(src, Query(queries=(region,), output_format="BAM", output=out, original_header=original,
+                                   command_line="score-client view"))
+            outs.append(out)
+        assert samtools("view", "-H", "--no-PG", str(outs[0])) == samtools("view", "-H", "--no-PG", str(outs[1]))
+        assert file_records(outs[0]) == file_records(outs[1]) == samtools_records(bam, [region.replace(",", "")])
+
+
+def test_a_file_cut_inside_a_block_is_truncated_not_short(bams: dict[str, Path], tmp_path: Path) -> None:
+    from score.domain import errors as e
+    from score.formats.binning import parse_index
+
+    bam = bams["htslib"]
+    data = bam.read_bytes()
+    last = list(bgzf.blocks(data))[-2]  # the last block with records (the last one is the EOF block)
+    cut = tmp_path / "cut.bam"
+    cut.write_bytes(data[: last.offset + last.size // 2])
+    index = parse_index(Path(str(bam) + ".bai").read_bytes())
+    local = bamslice.local_bytes(cut)
+    with pytest.raises(e.IntegrityError, match="truncated"):
+        bamslice.plan(local.read, local.size, index, 2, 0, 40_000)
+    with pytest.raises(bamslice.Fallback):  # an index of a longer file: not this file's
+        bamslice.plan(local.read, local.size // 100, index, 2, 0, 40_000)
+
+
+class _FlakyPlane:
+    """Serves ranges of *data*, failing half-way through the first *failures* GETs."""
+
+    def __init__(self, data: bytes, failures: int) -> None:
+        self.data, self.failures, self.requested = data, failures, 0
+
+    def get_range(self, url: str, rng: Any, sink: Any, cancel: Any, *, hash_bytes: bool = True) -> str:
+        from score.domain import errors as e
+
+        self.requested += rng.length
+        chunk = self.data[rng.start: rng.start + rng.length]
+        half = len(chunk) // 2 if self.failures else len(chunk)
+        for at in range(0, half, 1000):
+            sink(memoryview(chunk[at: min(at + 1000, half)]), at)
+        if self.failures:
+            self.failures -= 1
+            raise e.UpstreamUnavailableError("connection reset")
+        return ""
+
+
+def test_a_remote_copy_resumes_after_what_it_wrote(tmp_path: Path) -> None:
+    from score.client.retry import RetryPolicy
+
+    data = bytes(range(256)) * 400
+    plane = _FlakyPlane(data, failures=2)
+    remote = bamslice.remote_bytes(plane.get_range, "http://store/x", len(data), RetryPolicy(attempts=3, base_seconds=0.001))
+    with open(tmp_path / "out", "wb") as out:
+        remote.copy(1000, 91_000, out)
+    assert (tmp_path / "out").read_bytes() == data[1000:91_000]
+    assert plane.requested == 90_000 + 45_000 + 22_500  # each retry asks only for what is missing
+
+
+def test_a_full_disk_is_said_once_not_retried_as_a_network_error() -> None:
+    import errno
+
+    from score.client.retry import RetryPolicy
+    from score.domain import errors as e
+
+    class Full:
+        def write(self, view: Any) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    plane = _FlakyPlane(bytes(10_000), failures=0)
+    remote = bamslice.remote_bytes(plane.get_range, "http://store/x", 10_000, RetryPolicy(attempts=5, base_seconds=0.001))
+    with pytest.raises(e.DiskSpaceError, match="no space left"):
+        remote.copy(0, 10_000, Full())  # type: ignore[arg-type]
+    assert plane.requested == 10_000

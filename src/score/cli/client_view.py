@@ -149,7 +149,7 @@ def _remote(session: Session, data: DataPlane, object_id: str, work: Path, need_
                                   "upload its index to the same analysis, or use --header-only")
     finally:
         api.close()
-    return Source(url, local_index, name, remote_bytes(data, url, spec.objectSize))
+    return Source(url, local_index, name, remote_bytes(data.get_range, url, spec.objectSize))
 
 
 def _one(args: argparse.Namespace, session: Session, object_id: str | None, say: Callable[[str], None],

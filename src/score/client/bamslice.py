@@ -18,6 +18,7 @@ match the file, edges too far apart); nothing has been written then.
 from __future__ import annotations
 
 import bisect
+import errno
 import os
 import threading
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from score.formats.bam import Record, record_at
 from score.formats.binning import BinningIndex
 
 if TYPE_CHECKING:
-    from score.client.dataplane import DataPlane
+    from score.rangeio.fetcher import RangeGet
 
 STEP = 256 * 1024  # bytes fetched at a time while walking records
 EDGE_LIMIT = 32 * 1024 * 1024  # inflated bytes one walk may hold before falling back
@@ -66,44 +67,65 @@ def local_bytes(path: Path) -> ObjectBytes:
                 chunk = fh.read(min(left, 8 * 1024 * 1024))
                 if not chunk:
                     raise e.IntegrityError(f"{path} ended early (changed while it was read?)")
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise output_error(exc) from None
                 left -= len(chunk)
 
     return ObjectBytes(path.stat().st_size, read, copy)
 
 
-def remote_bytes(data: DataPlane, url: str, size: int, retry: RetryPolicy | None = None) -> ObjectBytes:
-    """A stored BAM behind a pre-signed URL; transient failures are retried (a copy restarts its range)."""
+class _OutputError(Exception):
+    """Writing the output failed (not the store): carried out of the data plane, which would call any
+    OSError a network failure and retry it."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def output_error(exc: OSError) -> e.ScoreError:
+    """A failed write of the slice, said as such (a full disk is a disk-space error)."""
+    if exc.errno == errno.ENOSPC:
+        return e.DiskSpaceError("no space left for the output; free some, or write elsewhere with --output-dir")
+    return e.ScoreError(f"cannot write the output: {exc.strerror or exc}")
+
+
+def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None = None) -> ObjectBytes:
+    """A stored BAM behind a pre-signed URL. Transient failures are retried; a copy resumes after the
+    bytes it already wrote (to a file or a pipe alike), so nothing is fetched twice or written twice."""
     policy = retry or RetryPolicy()
     never = threading.Event()
 
     def read(start: int, end: int) -> bytes:
         def once() -> bytes:
             got = bytearray(end - start)
-            data.get_range(url, ByteRange(start, end - start), lambda view, at: got.__setitem__(
+            get(url, ByteRange(start, end - start), lambda view, at: got.__setitem__(
                 slice(at, at + len(view)), view), never, hash_bytes=False)
             return bytes(got)
 
         return with_retry(once, policy)
 
     def copy(start: int, end: int, out: BinaryIO) -> None:
+        written = 0
+
         def sink(view: memoryview, _at: int) -> None:
-            out.write(view)
+            nonlocal written
+            try:
+                out.write(view)
+            except OSError as exc:
+                raise _OutputError(exc) from None
+            written += len(view)
 
         def once() -> None:
-            data.get_range(url, ByteRange(start, end - start), sink, never, hash_bytes=False)
+            if written < end - start:
+                get(url, ByteRange(start + written, end - start - written), sink, never, hash_bytes=False)
 
-        if not out.seekable():  # standard output: what was written stays written, so no retry
-            once()
-            return
-        mark = out.tell()
-
-        def again() -> None:
-            out.seek(mark)
-            out.truncate()
-            once()
-
-        with_retry(again, policy)
+        try:
+            with_retry(once, policy)
+        except _OutputError as exc:
+            raise output_error(exc.cause) from None
 
     return ObjectBytes(size, read, copy)
 
@@ -117,6 +139,8 @@ class _Walker:
 
     def __init__(self, read: Read, size: int, voffset: int) -> None:
         block, within = bgzf.virtual(voffset)
+        if block >= size:
+            raise Fallback()  # the index does not belong to this file
         self._read, self._size = read, size
         self._raw, self._raw_at = b"", block  # fetched bytes not inflated yet (part of a block)
         self.buf = bytearray()  # inflated data of self.blocks, in order
@@ -127,6 +151,8 @@ class _Walker:
     def _more(self) -> bool:
         fetch_at = self._raw_at + len(self._raw)
         if fetch_at >= self._size:
+            if self._raw:  # the file ends inside a block
+                raise e.IntegrityError("the BAM is truncated (it ends inside a BGZF block)")
             return False
         self._raw += self._read(fetch_at, min(self._size, fetch_at + STEP))
         try:
@@ -250,11 +276,19 @@ def _run_end(read: Read, size: int, index: BinningIndex, tid: int, end: int,
     return None
 
 
-def write(out: BinaryIO, header: bytes, the_plan: Plan, copy: Copy) -> None:
-    """Write the BAM: header, head, copied blocks, tail, EOF block."""
-    out.write(bgzf.compress(header))
-    out.write(bgzf.compress(the_plan.head))
-    if the_plan.copy_end > the_plan.copy_start:
-        copy(the_plan.copy_start, the_plan.copy_end, out)
-    out.write(bgzf.compress(the_plan.tail))
-    out.write(bgzf.EOF_BLOCK)
+def write(out: BinaryIO, header_blocks: bytes, the_plan: Plan, copy: Copy) -> None:
+    """Write the BAM: the header (BGZF blocks as htslib wrote them), head, copied blocks, tail, EOF block.
+
+    Raises:
+        DiskSpaceError / ScoreError: the output could not be written.
+    """
+    try:
+        out.write(header_blocks)
+        out.write(bgzf.compress(the_plan.head))
+        if the_plan.copy_end > the_plan.copy_start:
+            copy(the_plan.copy_start, the_plan.copy_end, out)
+        out.write(bgzf.compress(the_plan.tail))
+        out.write(bgzf.EOF_BLOCK)
+        out.flush()
+    except OSError as exc:
+        raise output_error(exc) from None

@@ -24,7 +24,7 @@ from score import __version__
 from score.client import bamslice
 from score.client.regions import UNMAPPED, Region, merge, parse_region, read_bed
 from score.domain import errors as e
-from score.formats.bam import header_bytes
+from score.formats import bgzf
 from score.formats.binning import parse_index
 
 FORMATS = {"SAM": ("w", "sam"), "BAM": ("wb", "bam"), "CRAM": ("wc", "cram")}
@@ -142,7 +142,8 @@ def _header(source: Any, query: Query) -> Any:
 
     if query.original_header:
         return source.header
-    text = str(source.header)
+    # htslib adds @SQ lines for references the text lacks, after a blank line it then refuses to read
+    text = "".join(line + "\n" for line in str(source.header).splitlines() if line.strip())
     ids = [_tag(line, "ID") for line in text.splitlines() if line.startswith("@PG\t")]
     pg_id, n = "score-client", 1
     while pg_id in ids:
@@ -202,10 +203,22 @@ def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -
 
 def _write_blocks(src: Source, header: Any, the_plan: bamslice.Plan, part: Path | None) -> None:
     assert src.bytes is not None
-    raw = header_bytes(str(header), list(zip(header.references, header.lengths)))
     with open(part, "wb") if part else contextlib.nullcontext(sys.stdout.buffer) as out:
-        bamslice.write(out, raw, the_plan, src.bytes.copy)
-        out.flush()
+        bamslice.write(out, _header_blocks(header), the_plan, src.bytes.copy)
+
+
+def _header_blocks(header: Any) -> bytes:
+    """*header* as htslib writes it (BGZF blocks, no EOF block): the same bytes as the record path's."""
+    import pysam
+
+    path = Path(tempfile.mkdtemp(prefix="header-", dir=".")) / "header.bam"  # in the private htslib directory
+    with pysam.AlignmentFile(str(path), "wb", header=header):
+        pass
+    data = path.read_bytes()
+    shutil.rmtree(path.parent, ignore_errors=True)
+    if not data.endswith(bgzf.EOF_BLOCK):
+        raise e.InternalError("htslib wrote a BAM header without its EOF block")
+    return data[: -len(bgzf.EOF_BLOCK)]
 
 
 def _write_records(source: Any, query: Query, target: str, whole_file: bool, regions: list[Region]) -> int:

@@ -122,12 +122,3 @@ def record_at(buf: bytes | bytearray, start: int) -> Record | None:
                 length += op >> 4
     return Record(start, 4 + block_size, tid, pos, pos + (length or 1))
 
-
-def header_bytes(text: str, references: list[tuple[str, int]]) -> bytes:
-    """A BAM header (inflated): magic, SAM header text, then each reference's name and length."""
-    raw = text.encode()
-    out = bytearray(b"BAM\1" + struct.pack("<i", len(raw)) + raw + struct.pack("<i", len(references)))
-    for name, length in references:
-        encoded = name.encode() + b"\0"
-        out += struct.pack("<i", len(encoded)) + encoded + struct.pack("<i", length)
-    return bytes(out)
