@@ -116,6 +116,8 @@ def private_htslib_dir() -> Iterator[Path]:
 def _reading_error(exc: Exception, name: str) -> e.ScoreError:
     text = str(exc)
     low = text.lower()
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return bamslice.output_error(exc)
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM):
         return e.ForbiddenError(f"{name}: the store refused the URL (it may have expired); run the command again")
     if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
