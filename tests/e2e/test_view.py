@@ -178,6 +178,8 @@ def test_errors_have_a_message_and_an_exit_code(client_env: Served, tmp_path: Pa
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists() or not any(out.iterdir())  # nothing partial is left behind
+    if code != 5:  # refused before anything is written: not even the output directory is made
+        assert not out.exists()
 
 
 def test_header_only_needs_no_index_and_errors_from_the_command_line(served: Served, tmp_path: Path) -> None:

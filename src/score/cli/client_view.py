@@ -186,8 +186,6 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
         raise e.InvalidRequestError("give exactly one of --object-id, --input-file, --manifest")
     if args.output_type != "TRIMMED":
         raise e.InvalidRequestError(f"--output-type {args.output_type} is not supported; use TRIMMED")
-    if args.output_dir is not None and not args.stdout:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
     to_stdout = args.stdout or args.output_dir is None
     tell = err if to_stdout else say  # never mix messages into records on stdout
     if not args.manifest:

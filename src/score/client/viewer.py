@@ -276,6 +276,8 @@ def view(src: Source, query: Query) -> ViewResult:
                 raise e.InvalidRequestError(f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
                                             "index it (samtools index), or use --header-only")
             block_plan = _block_plan(src, source, query, regions)
+            if part is not None:  # only now that the query is known to be good
+                part.parent.mkdir(parents=True, exist_ok=True)
             try:
                 if block_plan is not None:
                     _write_blocks(src, _header(source, query), block_plan, part)
