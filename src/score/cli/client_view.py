@@ -131,10 +131,7 @@ def _remote(session: Session, data: DataPlane, object_id: str, work: Path, need_
         return None
     api = session.server()
     try:
-        spec = api.download_spec(object_id, external=True)
-        url = spec.parts[0].url if spec.parts else None
-        if not url:
-            raise e.NotFoundError(f"the server returned no URL for {object_id}")
+        url, _, size = api.whole_object(object_id)
         local_index = None
         if index is not None and need_index:
             local_index = work / (index.file_name or index.object_id)
@@ -149,7 +146,7 @@ def _remote(session: Session, data: DataPlane, object_id: str, work: Path, need_
                                   "upload its index to the same analysis, or use --header-only")
     finally:
         api.close()
-    return Source(url, local_index, name, remote_bytes(data.get_range, url, spec.objectSize))
+    return Source(url, local_index, name, remote_bytes(data.get_range, url, size))
 
 
 def _one(args: argparse.Namespace, session: Session, object_id: str | None, say: Callable[[str], None],

@@ -13,7 +13,15 @@ from score import __version__
 from score.client.retry import RetryPolicy, with_retry
 from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
-from score.wire.plain import ErrorBody, MalformedError, ObjectInfoOut, ObjectSpecification, PartUrl, UploadProgress, loads
+from score.wire.plain import (
+    ErrorBody,
+    MalformedError,
+    ObjectInfoOut,
+    ObjectSpecification,
+    PartUrl,
+    UploadProgress,
+    loads,
+)
 
 T = TypeVar("T")
 
@@ -184,11 +192,20 @@ class ServerApi:
         Raises:
             NotFoundError: the server returned no URL.
         """
+        url, expires, _ = self.whole_object(object_id)
+        return url, expires
+
+    def whole_object(self, object_id: str) -> tuple[str, datetime | None, int]:
+        """:meth:`object_url`, and the object's size.
+
+        Raises:
+            NotFoundError: the server returned no URL.
+        """
         spec = self.download_spec(object_id, external=True)
         url = spec.parts[0].url if spec.parts else None
         if not url:
             raise e.NotFoundError(f"the server returned no URL for {object_id}")
-        return url, spec.urlsExpireAt
+        return url, spec.urlsExpireAt, spec.objectSize
 
     def listing(self) -> list[ObjectInfoOut]:
         """``GET /listing``: the objects the token may read, with size and last-modified time."""
