@@ -67,10 +67,7 @@ def local_bytes(path: Path) -> ObjectBytes:
                 chunk = fh.read(min(left, 8 * 1024 * 1024))
                 if not chunk:
                     raise e.IntegrityError(f"{path} ended early (changed while it was read?)")
-                try:
-                    out.write(chunk)
-                except OSError as exc:
-                    raise output_error(exc) from None
+                out.write(chunk)  # a failed write is said by write()
                 left -= len(chunk)
 
     return ObjectBytes(path.stat().st_size, read, copy)
@@ -185,6 +182,14 @@ class _Walker:
                     raise e.IntegrityError("the BAM ends inside a record (truncated)")
                 return None
 
+    def through_run(self, tid: int, end: int) -> tuple[int, int]:
+        """Walk past the records of *tid* that start before *end*: where the first record after them
+        begins in buf (or the end of the data), and how many were passed."""
+        passed = 0
+        while (rec := self.next_record()) is not None and rec.tid == tid and rec.pos < end:
+            passed += 1
+        return (rec.start if rec is not None else len(self.buf)), passed
+
     def where(self, p: int) -> tuple[int, int]:
         """Buffer position *p* as (file offset of its block, offset within the inflated block)."""
         i = bisect.bisect_right(self._starts, p) - 1
@@ -238,11 +243,8 @@ def plan(read: Read, size: int, index: BinningIndex, tid: int, beg: int, end: in
     block0, within0 = walker.where(first)
     far = _run_end(read, size, index, tid, end, (block0 << 16) | within0)
     if far is None:  # the run ends near its start: walk on
-        n = 1
-        while (rec := walker.next_record()) is not None and rec.tid == tid and rec.pos < end:
-            n += 1
-        stop = rec.start if rec is not None else len(walker.buf)
-        return Plan(bytes(head + walker.buf[first:stop]), 0, 0, b"", count + n)
+        stop, n = walker.through_run(tid, end)
+        return Plan(bytes(head + walker.buf[first:stop]), 0, 0, b"", count + 1 + n)
     far_walker, stop = far
     block_x, within_x = far_walker.where(stop)
     b0 = walker.block(block0)
@@ -270,9 +272,7 @@ def _run_end(read: Read, size: int, index: BinningIndex, tid: int, end: int,
         rec = walker.next_record()
         if rec is None or rec.tid != tid or rec.pos >= end:
             continue  # the run may end before this offset: try the window before
-        while (rec := walker.next_record()) is not None and rec.tid == tid and rec.pos < end:
-            pass
-        return walker, (rec.start if rec is not None else len(walker.buf))
+        return walker, walker.through_run(tid, end)[0]
     return None
 
 
