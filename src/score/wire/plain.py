@@ -19,22 +19,22 @@ class MalformedError(ValueError):
     """A response body that does not have the contract's shape."""
 
 
-def _int(d: dict[str, Any], key: str, *, required: bool = True) -> Any:
+def _typed(d: dict[str, Any], key: str, kind: type, what: str, required: bool) -> Any:
+    """``d[key]`` if it is a *kind* (booleans are not integers here); None when absent and not required."""
     value = d.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedError(f"{key}: expected an integer, got {value!r:.40}")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise MalformedError(f"{key}: expected {what}, got {value!r:.40}")
     return value
+
+
+def _int(d: dict[str, Any], key: str, *, required: bool = True) -> Any:
+    return _typed(d, key, int, "an integer", required)
 
 
 def _str(d: dict[str, Any], key: str, *, required: bool = True) -> Any:
-    value = d.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise MalformedError(f"{key}: expected a string, got {value!r:.40}")
-    return value
+    return _typed(d, key, str, "a string", required)
 
 
 def _bool(d: dict[str, Any], key: str, default: bool) -> bool:
@@ -45,11 +45,9 @@ def _bool(d: dict[str, Any], key: str, default: bool) -> bool:
 
 
 def _time(d: dict[str, Any], key: str, *, required: bool = False) -> Any:
-    value = d.get(key)
-    if value is None and not required:
+    value = _typed(d, key, str, "a date-time", required)
+    if value is None:
         return None
-    if not isinstance(value, str):
-        raise MalformedError(f"{key}: expected a date-time, got {value!r:.40}")
     try:
         return datetime.fromisoformat(value)
     except ValueError:
