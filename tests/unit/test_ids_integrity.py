@@ -24,6 +24,17 @@ def test_bad_object_ids_are_refused(bad: str) -> None:
         ids.validate_object_id(bad)
 
 
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", "\x00"])
+def test_ids_with_a_trailing_newline_are_refused(suffix: str) -> None:
+    """Issue 20, defect 9: '$' matched before a trailing newline, so "<uuid>\\n" passed as an object id."""
+    assert not ids.is_object_id(OID + suffix)
+    with pytest.raises(InvalidRequestError, match="expected a UUID"):
+        ids.validate_object_id(OID + suffix)
+    with pytest.raises(InvalidRequestError, match="invalid uploadId"):
+        ids.validate_upload_id("2~abc" + suffix)
+    assert not ids.is_md5_hex("0" * 32 + suffix)
+
+
 def test_object_id_accepts_upper_case_uuid() -> None:
     assert ids.validate_object_id(OID.upper()) == OID.upper()
 

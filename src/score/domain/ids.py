@@ -11,10 +11,11 @@ import re
 
 from score.domain.errors import InvalidRequestError
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Always matched with fullmatch: '$' also matches before a trailing newline (issue 20, defect 9).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # S3, Ceph and our local store use these characters; never '/', so no key can escape its prefix.
-_UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+=\-]{1,1024}$")
-_MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9._~+=\-]{1,1024}")
+_MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 
 DATA_DIR = "data"
 UPLOAD_DIR = "upload"
@@ -23,7 +24,7 @@ SENTINEL_NAME = "heliograph"
 
 def is_object_id(value: str) -> bool:
     """Return True when *value* is a well-formed object id (a UUID, as Song issues)."""
-    return bool(_UUID.match(value))
+    return bool(_UUID.fullmatch(value))
 
 
 def validate_object_id(value: str) -> str:
@@ -43,14 +44,14 @@ def validate_upload_id(value: str) -> str:
     Raises:
         InvalidRequestError: when it is empty, too long or contains unsafe characters.
     """
-    if not _UPLOAD_ID.match(value) or value in (".", ".."):
+    if not _UPLOAD_ID.fullmatch(value) or value in (".", ".."):
         raise InvalidRequestError("invalid uploadId")
     return value
 
 
 def is_md5_hex(value: str) -> bool:
     """Return True when *value* is 32 hexadecimal digits."""
-    return bool(_MD5_HEX.match(value))
+    return bool(_MD5_HEX.fullmatch(value))
 
 
 def object_key(object_id: str) -> str:

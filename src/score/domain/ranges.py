@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from score.domain.errors import InvalidRequestError, RangeNotSatisfiableError
 
-_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
-
 
 @dataclass(frozen=True, slots=True)
 class ByteRange:

@@ -19,7 +19,7 @@ from score.services.context import ServiceContext
 from score.services.download import DownloadService, readable_record
 
 ACCESS_ID = "https"
-_DRS_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+_DRS_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")  # fullmatch: "$" would let a trailing newline through
 
 
 def _time(moment: datetime) -> str:
@@ -27,7 +27,7 @@ def _time(moment: datetime) -> str:
 
 
 def _check_id(drs_id: str) -> None:
-    if not _DRS_ID.match(drs_id):
+    if not _DRS_ID.fullmatch(drs_id):
         raise e.InvalidRequestError("a DRS id is 1 to 128 letters, digits or . _ ~ -")
 
 
