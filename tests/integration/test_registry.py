@@ -4,6 +4,7 @@ and the Song adapter checked against the registry over HTTP (one contract for bo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -202,3 +203,59 @@ def test_server_on_the_song_adapter_follows_song(server: ServerProcess) -> None:
         assert httpx.get(f"{song_side.url}/download/{oid}").status_code == 401  # controlled by default
     finally:
         song_side.stop()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"page": 2**63 - 1}, "invalid parameters: page: Input should be less than or equal to 1000000000"),
+    ({"page": 2**63}, "invalid parameters: page: Input should be less than or equal to 1000000000"),
+    ({"size": 2**63}, "invalid parameters: size: Input should be less than or equal to 2000"),
+])
+def test_entity_pages_beyond_sqlites_integers_are_400(server: ServerProcess, params: dict[str, int],
+                                                      message: str) -> None:
+    """Issue 20, defect 9: page=2**63-1 overflowed SQLite's OFFSET and answered 500."""
+    r = httpx.get(f"{server.url}/entities", params=params)
+    assert r.status_code == 400, r.text
+    assert r.json() == {"code": "invalid_request", "message": message, "retryable": False}
+
+
+@pytest.mark.parametrize("size", [2**63, 2**64 + 5, 10**30])
+def test_file_sizes_beyond_sqlites_integers_are_400(server: ServerProcess, size: int) -> None:
+    """Issue 20, defect 9: fileSize=2**63 overflowed SQLite's INTEGER and answered 500."""
+    r = _submit(server, server.token("score.WRITE"), "ABC",
+                [{"fileName": "big.bam", "fileSize": size, "fileMd5sum": "0" * 32}])
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "files[0].fileSize must be an integer from 0 to 9223372036854775807"
+    ok = _submit(server, server.token("score.WRITE"), "ABC",
+                 [{"fileName": "big.bam", "fileSize": 2**63 - 1, "fileMd5sum": "0" * 32}])
+    assert ok.status_code == 200 and ok.json()["files"][0]["fileSize"] == 2**63 - 1
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("a\nb.bam", r"files[1].fileName 'a\nb.bam' contains control characters"),
+    ("nul\x00.bam", r"files[1].fileName 'nul\x00.bam' contains control characters"),
+    ("esc\x1b[2J.bam", r"files[1].fileName 'esc\x1b[2J.bam' contains control characters"),
+    ("del\x7f.bam", r"files[1].fileName 'del\x7f.bam' contains control characters"),
+    ("c1\x9b.bam", r"files[1].fileName 'c1\x9b.bam' contains control characters"),
+    ("bidi\u202egpj.exe", r"files[1].fileName 'bidi\u202egpj.exe' contains control characters"),
+    ("sur\ud800.bam", r"files[1].fileName 'sur\ud800.bam' contains control characters"),
+    ("back\\slash.bam", "files[1].fileName 'back\\\\slash.bam' must be a plain file name (no '/' or '\\')"),
+])
+def test_file_names_with_control_characters_or_backslashes_are_refused_at_submit(
+    server: ServerProcess, name: str, message: str
+) -> None:
+    """Issue 20, defect 9: such names were registered, then printed raw or used as paths by clients."""
+    files = [{"fileName": "fine é.bam", "fileSize": 1, "fileMd5sum": "0" * 32},
+             {"fileName": name, "fileSize": 1, "fileMd5sum": "0" * 32}]
+    body = json.dumps({"studyId": "ABC", "files": files})  # ensure_ascii: a lone surrogate travels as \ud800
+    r = httpx.post(f"{server.url}/submit/ABC", content=body, headers={
+        **_h(server.token("score.WRITE")), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json() == {"code": "invalid_request", "message": message, "retryable": False}
+
+
+def test_file_types_with_control_characters_are_refused_at_submit(server: ServerProcess) -> None:
+    r = httpx.post(f"{server.url}/submit/ABC", headers={**_h(server.token("score.WRITE")),
+                   "Content-Type": "application/json"}, content=json.dumps({"files": [
+        {"fileName": "x.bam", "fileSize": 1, "fileMd5sum": "0" * 32, "fileType": "BAM\ud800"}]}))
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == r"files[0].fileType 'BAM\ud800' contains control characters"

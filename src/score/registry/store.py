@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ CREATE TABLE IF NOT EXISTS file (
 CREATE INDEX IF NOT EXISTS file_by_analysis ON file(analysis_id);
 """
 _FILE_NS = uuid.UUID("6f0a5b1e-4d9c-4a3e-9b1f-2c7d8e9a0b1c")
+MAX_FILE_BYTES = 2**63 - 1  # SQLite's INTEGER, and Song's Java long
+# Control (incl. NUL, DEL, C1), format (bidi overrides), surrogate, line and paragraph separator characters:
+# they rewrite a terminal line, cannot be stored as UTF-8, or split a listing.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def file_object_id(analysis_id: str, name: str) -> str:
@@ -42,6 +47,22 @@ def _validate_study(study: str) -> str:
     return study
 
 
+def _check_text(field: str, value: str) -> str:
+    if any(unicodedata.category(c) in _UNSAFE_CATEGORIES for c in value):
+        shown = value[:200].encode("unicode_escape").decode("ascii")  # every unsafe character escaped
+        raise InvalidRequestError(f"{field} '{shown}' contains control characters")
+    return value
+
+
+def _check_file_name(i: int, name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidRequestError(f"files[{i}].fileName must be a plain file name")
+    _check_text(f"files[{i}].fileName", name)
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise InvalidRequestError(f"files[{i}].fileName {name[:200]!r} must be a plain file name (no '/' or '\\')")
+    return name
+
+
 def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
     files = payload.get("files")
     if not isinstance(files, list) or not files:
@@ -53,18 +74,17 @@ def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
             raise InvalidRequestError(f"files[{i}] must be an object")
         name, size, md5 = f.get("fileName"), f.get("fileSize"), f.get("fileMd5sum")
         access = str(f.get("fileAccess", "controlled")).lower()
-        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-            raise InvalidRequestError(f"files[{i}].fileName must be a plain file name")
+        name = _check_file_name(i, name)
         if name in names:
             raise InvalidRequestError(f"file name {name!r} appears twice in the analysis")
         names.add(name)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise InvalidRequestError(f"files[{i}].fileSize must be a non-negative integer")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_FILE_BYTES:
+            raise InvalidRequestError(f"files[{i}].fileSize must be an integer from 0 to {MAX_FILE_BYTES}")
         if not isinstance(md5, str) or not is_md5_hex(md5):
             raise InvalidRequestError(f"files[{i}].fileMd5sum must be 32 hex digits")
         if access not in (Access.OPEN.value, Access.CONTROLLED.value):
             raise InvalidRequestError(f"files[{i}].fileAccess must be 'open' or 'controlled'")
-        out.append({"name": name, "size": size, "md5": md5.lower(), "type": str(f.get("fileType") or ""),
+        out.append({"name": name, "size": size, "md5": md5.lower(), "type": _check_text(f"files[{i}].fileType", str(f.get("fileType") or "")),
                     "access": access})
     return out
 

@@ -19,6 +19,7 @@ from score.services.context import ServiceContext
 from score.services.state import UploadStateRepository
 
 MAX_PAGE = 2000
+MAX_PAGE_NUMBER = 10**9  # page * size must fit SQLite's 64-bit OFFSET; a billion pages is beyond any registry
 
 
 class RegistryService:

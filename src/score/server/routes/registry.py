@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from score.domain.model import AnalysisState
 from score.registry import wire
 from score.server.deps import AuthenticatedPrincipal
-from score.services.registry import RegistryService
+from score.services.registry import MAX_PAGE_NUMBER, RegistryService
 
 router = APIRouter(tags=["registry (Song-compatible)"])
 
@@ -77,7 +77,7 @@ async def find_entities(
     svc: Svc,
     gnosId: str | None = None,  # noqa: N803 - Song's parameter name
     projectCode: str | None = None,  # noqa: N803
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[int, Query(ge=0, le=MAX_PAGE_NUMBER)] = 0,
     size: Annotated[int, Query(ge=1, le=2000)] = 2000,
 ) -> dict[str, Any]:
     """Files by analysis and/or study, paged as Spring Data pages."""
