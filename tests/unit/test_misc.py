@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from score.cli import server_main
 from score.cli.durations import parse_duration
 from score.client.retry import RetryPolicy, with_retry
 from score.domain.errors import ForbiddenError, UpstreamUnavailableError
@@ -68,6 +70,26 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+@pytest.mark.parametrize("text", ["36501d", "3000000d", "99999999999999999999999d", "1" * 40])
+def test_durations_past_the_maximum_are_a_clear_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is longer than the maximum of 36500d|not a duration"):
+        parse_duration(text)
+    assert parse_duration("90m", maximum=timedelta(hours=2)) == timedelta(minutes=90)
+    with pytest.raises(ValueError, match=r"^3h is longer than the maximum of 2h$"):
+        parse_duration("3h", maximum=timedelta(hours=2))
+
+
+@pytest.mark.parametrize("ttl", ["3000000d", "3651d", "99999999999999999999999d"])
+def test_server_token_ttl_past_the_maximum_exits_2_naming_it(
+    ttl: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20, defect 9: `score-server token --ttl 3000000d` ended in an OverflowError traceback."""
+    assert server_main.main(["token", "--data-dir", str(tmp_path), "--ttl", ttl]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"score-server token: --ttl: {ttl} is longer than the maximum of 3650d\n"
 
 
 STORED = [

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from score import __version__
-from score.cli.durations import parse_duration
+from score.cli.durations import format_duration, parse_duration
 from score.config.settings import ServerSettings, load_server_settings
 from score.domain.errors import ConfigError, ScoreError
 
 log = logging.getLogger("score.server")
+MAX_TOKEN_TTL = timedelta(days=3650)  # the embedded issuer is for operators and tests, not decade-long keys
 
 
 def describe_storage(settings: ServerSettings) -> str:
@@ -44,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print an access token signed by the embedded issuer")
     _common(token)
     token.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
-    token.add_argument("--ttl", default="1h", help="lifetime, e.g. 15m, 1h, 7d (default 1h)")
+    token.add_argument("--ttl", default="1h",
+                       help=f"lifetime, e.g. 15m, 1h, 7d (default 1h; at most {format_duration(MAX_TOKEN_TTL)})")
     token.add_argument("--subject", default="score-admin", help="the token's subject (default score-admin)")
     clean = sub.add_parser("cleanup", help="abort uploads older than --older-than and delete their state (cron-able)")
     _common(clean)
@@ -101,9 +104,9 @@ def _token(settings: ServerSettings, args: argparse.Namespace) -> int:
         return 2
     scopes = args.scope or [settings.auth.read_scope, settings.auth.write_scope]
     try:
-        ttl = parse_duration(args.ttl)
+        ttl = parse_duration(args.ttl, maximum=MAX_TOKEN_TTL)
     except ValueError as exc:
-        print(f"score-server token: {exc}", file=sys.stderr)
+        print(f"score-server token: --ttl: {exc}", file=sys.stderr)
         return 2
     issuer = EmbeddedIssuer(settings.data_dir / SECRETS_DIR)
     token = issuer.mint(
@@ -126,7 +129,7 @@ def _cleanup(settings: ServerSettings, args: argparse.Namespace) -> int:
     try:
         age = parse_duration(args.older_than) if args.older_than else settings.upload_retention
     except ValueError as exc:
-        print(f"score-server cleanup: {exc}", file=sys.stderr)
+        print(f"score-server cleanup: --older-than: {exc}", file=sys.stderr)
         return 2
     service = CleanupService(build_components(settings).ctx)
     try:
