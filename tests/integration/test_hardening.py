@@ -3,12 +3,16 @@ newline, oversized request heads, forwarded headers from untrusted peers, 503s a
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.kit.servers import ServerProcess
+from tests.kit.fake_song import EndlessSong
+from tests.kit.servers import ServerProcess, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,3 +43,42 @@ def test_drs_ids_with_a_trailing_newline_are_400(server: ServerProcess, rw_token
     r = httpx.get(f"{server.url}/ga4gh/drs/v1/objects/abc%0A", headers=_auth(rw_token))
     assert r.status_code == 400, r.text
     assert r.json() == {"msg": "a DRS id is 1 to 128 letters, digits or . _ ~ -", "status_code": 400}
+
+
+# ---- a Song that never says "last" ------------------------------------------------------------
+
+
+@pytest.fixture
+def endless_song(tmp_path: Path) -> Iterator[tuple[EndlessSong, ServerProcess]]:
+    song = EndlessSong().start()
+    srv = ServerProcess(tmp_path / "data", free_port(), env={
+        "SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": song.url, "SCORE_METADATA__CACHE_TTL": "0"}).start()
+    yield song, srv
+    srv.stop()
+    song.stop()
+
+
+def test_a_song_that_never_says_last_is_cut_off_with_a_clear_503(
+    endless_song: tuple[EndlessSong, ServerProcess],
+) -> None:
+    """Issue 20, defect 9: the Song adapter paged without end when Song never said `last`."""
+    song, srv = endless_song
+    r = httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=_auth(srv.token("score.READ")), timeout=60)
+    assert r.status_code == 503, r.text
+    assert r.json() == {"msg": "the metadata service (Song) sent 100 pages of analysis 'AN1' without saying which "
+                               "was the last", "status_code": 503}
+    assert song.pages == list(range(100))
+
+
+def test_the_song_walk_stops_when_the_caller_disconnects(endless_song: tuple[EndlessSong, ServerProcess]) -> None:
+    """Issue 20, defect 9: a client that gave up left the server paging Song for nobody."""
+    song, srv = endless_song
+    song.delay = 0.2  # 100 pages would take 20 s
+    token = srv.token("score.READ")
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=_auth(token), timeout=1)
+    time.sleep(0.5)  # the page in flight when the client left may still be answered
+    stopped_at = song.asked()
+    time.sleep(1.5)
+    assert song.asked() == stopped_at < 10
+    assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200

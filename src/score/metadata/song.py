@@ -21,6 +21,10 @@ from score.domain.model import Access, AnalysisState, ObjectRecord
 from score.wire.upstream import json_object, unreachable
 
 SERVICE = "the metadata service (Song)"
+PAGE_SIZE = 2000
+# An analysis is a handful of files; a Song that keeps paging past these is broken, not big.
+MAX_PAGES = 100
+MAX_ANALYSIS_FILES = 20_000
 
 
 class SongMetadata:
@@ -87,26 +91,44 @@ class SongMetadata:
     async def analysis_objects(self, analysis_id: str) -> list[str]:
         """The object ids of the analysis's files (Song's ``GET /entities?gnosId=``, every page).
 
+        The walk is bounded: at most :data:`MAX_PAGES` pages and :data:`MAX_ANALYSIS_FILES` ids, and a
+        page that adds no new id while Song says it is not the last one ends it as nonsense. Each page
+        is awaited, so a cancelled request (its client went away) stops the walk there.
+
         Raises:
             NotFoundError: Song knows no files of that analysis.
-            UpstreamUnavailableError: Song is down or answered nonsense.
+            UpstreamUnavailableError: Song is down or answered nonsense, or paged past the bounds.
         """
-        out: list[str] = []
-        page = 0
-        while True:
-            data = await self._get_json(f"/entities?gnosId={quote(analysis_id, safe='')}&page={page}&size=2000",
-                                        f"analysis {analysis_id}")
+        out: dict[str, None] = {}  # ordered, without repeats
+        for page in range(MAX_PAGES):
+            data = await self._get_json(
+                f"/entities?gnosId={quote(analysis_id, safe='')}&page={page}&size={PAGE_SIZE}", f"analysis {analysis_id}"
+            )
             content = data.get("content")
             if not isinstance(content, list):
-                raise UpstreamUnavailableError("the metadata service (Song) sent a malformed page of entities",
-                                               retryable=False)
-            out += [str(x["id"]) for x in content if isinstance(x, dict) and x.get("id")]
+                raise UpstreamUnavailableError(f"{SERVICE} sent a malformed page of entities", retryable=False)
+            before = len(out)
+            out.update((str(x["id"]), None) for x in content if isinstance(x, dict) and x.get("id"))
             if data.get("last", True) or not content:
                 break
-            page += 1
+            if len(out) == before:
+                raise UpstreamUnavailableError(
+                    f"{SERVICE} repeated page {page} of analysis {analysis_id[:64]!r} without saying it was the last",
+                    retryable=False,
+                )
+            if len(out) > MAX_ANALYSIS_FILES:
+                raise UpstreamUnavailableError(
+                    f"{SERVICE} listed more than {MAX_ANALYSIS_FILES} files for analysis {analysis_id[:64]!r}",
+                    retryable=False,
+                )
+        else:
+            raise UpstreamUnavailableError(
+                f"{SERVICE} sent {MAX_PAGES} pages of analysis {analysis_id[:64]!r} without saying which was the last",
+                retryable=False,
+            )
         if not out:
             raise NotFoundError(f"{analysis_id} is neither an object nor an analysis with files")
-        return out
+        return list(out)
 
     async def get(self, object_id: str) -> ObjectRecord:
         """The object's record, from the cache or Song.

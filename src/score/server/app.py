@@ -34,6 +34,7 @@ from score.registry.store import RegistryStore
 from score.metadata.unregistered import UnregisteredMetadata
 from score.observability.metrics import Metered, MeteredAuditor, Metrics
 from score.observability.audit import CURRENT_REQUEST, LogAuditor, Network, RequestInfo, client_ip, parse_networks
+from score.server.disconnect import CancelOnDisconnect
 from score.server.errors import install_error_handlers
 from score.server.routes import download, drs, htsget, misc, registry, store, upload
 from score.services.context import ServiceContext
@@ -264,6 +265,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
         app.state.registry_service = RegistryService(components.ctx, components.registry)
         app.include_router(registry.router)
     app.state.metrics = components.metrics
+    app.add_middleware(CancelOnDisconnect)  # inside the request log, which records the cancelled request
     app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies),
                        metrics=components.metrics)
     return app
