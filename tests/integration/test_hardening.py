@@ -3,6 +3,7 @@ newline, oversized request heads, forwarded headers from untrusted peers, 503s a
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -82,3 +83,5 @@ def test_the_song_walk_stops_when_the_caller_disconnects(endless_song: tuple[End
     time.sleep(1.5)
     assert song.asked() == stopped_at < 10
     assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200
+    logged = [json.loads(line) for line in srv.log().splitlines() if '"path": "/ga4gh/drs/v1/objects/AN1"' in line]
+    assert [line["status"] for line in logged] == [499]  # the client closed the request, nginx's name for it

@@ -1,6 +1,7 @@
 """Prometheus metrics of score-server, in a registry of its own (one per app, none at import).
 
-score_http_requests_total{method,route,status}        requests served (route = the path template)
+score_http_requests_total{method,route,status}        requests served (route = the path template; status 500 for
+                                                      an unhandled error, 499 when the client left before the answer)
 score_http_request_duration_seconds{method,route}     their latency
 score_urls_issued_total{action}                       pre-signed URLs handed out (url:download, url:upload-part...)
 score_local_store_bytes_total{direction}              bytes the embedded local store sent and received

@@ -50,6 +50,7 @@ log = logging.getLogger("score.access")
 SECRETS_DIR = "secrets"
 URL_KEY_FILE = "url-signing.key"
 REGISTRY_FILE = "registry.sqlite"
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned before the answer
 
 
 @dataclass
@@ -208,20 +209,25 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, _send)
+        except Exception:
+            # An unhandled error: Starlette's outermost ServerErrorMiddleware answers 500 after we return.
+            status.setdefault("code", 500)
+            raise
         finally:
             seconds = time.perf_counter() - start
+            code = status.get("code", CLIENT_CLOSED_REQUEST)  # no answer and no error: cancelled, client gone
             fields: dict[str, Any] = {
                 "request_id": request_id,
                 "method": scope["method"],
                 "path": scope["path"],
-                "status": status.get("code", 0),
+                "status": code,
                 "ms": round(seconds * 1000, 1),
                 "token": scope["state"].get("token_hash", ""),
             }
             log.info("request", extra={"fields": fields})
             if self.metrics is not None:
                 route = getattr(scope.get("route"), "path", None) or "unmatched"  # the template, never ids
-                self.metrics.requests.labels(scope["method"], route, str(status.get("code", 0))).inc()
+                self.metrics.requests.labels(scope["method"], route, str(code)).inc()
                 self.metrics.latency.labels(scope["method"], route).observe(seconds)
 
 
