@@ -91,7 +91,9 @@ def test_song_rules_from_submit_to_download(server: ServerProcess) -> None:
     got = httpx.get(f"{server.url}/studies/ABC/analysis/{analysis}").json()  # public, as Song's reads
     assert got["analysisState"] == "UNPUBLISHED" and {f["objectId"] for f in got["files"]} == set(ids.values())
     # unregistered objects, another study's scope, a size that is not the registered one
-    assert _upload(server, writer, str(uuid.uuid4()), b"x").status_code == 404
+    # an unknown id is refused as another study's object would be (no existence oracle); the system scope learns 404
+    assert _upload(server, writer, str(uuid.uuid4()), b"x").status_code == 403
+    assert _upload(server, server.token("score.WRITE"), str(uuid.uuid4()), b"x").status_code == 404
     assert _upload(server, server.token("PROGRAMDATA-XYZ.WRITE"), ids["ctrl.bam"], ctrl_data).status_code == 403
     assert _upload(server, writer, ids["ctrl.bam"], ctrl_data + b"!").status_code == 400
     # publishing before the bytes are there is refused, as Song does
@@ -193,7 +195,8 @@ def test_server_on_the_song_adapter_follows_song(server: ServerProcess) -> None:
         data = os.urandom(3000)
         r = _submit(server, writer, "SNG", [{"fileName": "x.bam", "fileSize": len(data), "fileMd5sum": _md5(data)}])
         oid, analysis = r.json()["files"][0]["objectId"], r.json()["analysisId"]
-        assert _upload(song_side, writer, str(uuid.uuid4()), data).status_code == 404  # Song does not know it
+        assert _upload(song_side, writer, str(uuid.uuid4()), data).status_code == 403  # unknown to Song: no oracle
+        assert _upload(song_side, server.token("score.WRITE"), str(uuid.uuid4()), data).status_code == 404
         assert _upload(song_side, writer, oid, data + b"?").status_code == 400  # not Song's size
         assert _upload(song_side, writer, oid, data).status_code == 200
         reader = server.token("PROGRAMDATA-SNG.READ")

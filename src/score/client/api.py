@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 import httpx
 
 from score import __version__
+from score.client.printable import printable
 from score.client.retry import RetryPolicy, with_retry
 from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
+from score.wire.headers import UPLOAD_TOKEN_HEADER
 from score.wire.plain import (
     ErrorBody,
     MalformedError,
@@ -37,13 +39,16 @@ _BY_STATUS: dict[int, type[e.ScoreError]] = {
 
 
 def error_from_response(response: httpx.Response) -> e.ScoreError:
-    """Turn an error response into the matching domain error (by code, else by status)."""
+    """Turn an error response into the matching domain error (by code, else by status).
+
+    The server's message is kept with its control characters escaped: it is printed as it is.
+    """
     try:
         body = ErrorBody.parse(loads(response.content))
         cls = e.error_class_for_code(body.code)
         if cls is e.ScoreError:
             cls = _BY_STATUS.get(response.status_code, e.ScoreError)
-        return cls(body.message, retryable=body.retryable or response.status_code >= 500)
+        return cls(printable(body.message), retryable=body.retryable or response.status_code >= 500)
     except ValueError:
         pass
     if response.status_code >= 500 or response.status_code == 429:
@@ -122,11 +127,14 @@ class ServerApi:
         self._http.close()
 
     def _call(
-        self, method: str, path: str, params: dict[str, Any] | None = None, *, absent_ok: bool = False
+        self, method: str, path: str, params: dict[str, Any] | None = None, *, absent_ok: bool = False,
+        upload_token: str | None = None,
     ) -> httpx.Response:
+        headers = {UPLOAD_TOKEN_HEADER: upload_token} if upload_token else None
+
         def once() -> httpx.Response:
             try:
-                response = self._http.request(method, path, params=params)
+                response = self._http.request(method, path, params=params, headers=headers)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, "the server", self._http.base_url) from exc
             if absent_ok and response.status_code in (404, 405) and not _is_error_body(response):
@@ -137,42 +145,60 @@ class ServerApi:
 
         return with_retry(once, self._retry)
 
-    def initiate_upload(self, object_id: str, size: int, md5: str | None, overwrite: bool) -> ObjectSpecification:
-        """``POST /upload/{id}/uploads``."""
+    def initiate_upload(
+        self, object_id: str, size: int, md5: str | None, overwrite: bool, upload_token: str | None = None
+    ) -> ObjectSpecification:
+        """``POST /upload/{id}/uploads``; *upload_token* makes this client the upload's owner."""
         params: dict[str, Any] = {"fileSize": size, "overwrite": str(overwrite).lower()}
         if md5:
             params["md5"] = md5
-        r = self._call("POST", f"/upload/{object_id}/uploads", params)
+        r = self._call("POST", f"/upload/{object_id}/uploads", params, upload_token=upload_token)
         return _parsed(r, ObjectSpecification.parse)
 
-    def upload_status(self, object_id: str, size: int) -> UploadProgress:
+    def upload_status(self, object_id: str, size: int, upload_token: str | None = None) -> UploadProgress:
         """``GET /upload/{id}/status``."""
-        r = self._call("GET", f"/upload/{object_id}/status", {"fileSize": size})
+        r = self._call("GET", f"/upload/{object_id}/status", {"fileSize": size}, upload_token=upload_token)
         return _parsed(r, UploadProgress.parse)
 
-    def confirm_part(self, object_id: str, upload_id: str, number: int, md5: str, etag: str) -> None:
+    def confirm_part(
+        self, object_id: str, upload_id: str, number: int, md5: str, etag: str, upload_token: str | None = None
+    ) -> None:
         """``POST /upload/{id}/parts``."""
         params = {"uploadId": upload_id, "partNumber": number, "md5": md5, "etag": etag}
-        self._call("POST", f"/upload/{object_id}/parts", params)
+        self._call("POST", f"/upload/{object_id}/parts", params, upload_token=upload_token)
 
-    def part_url(self, object_id: str, upload_id: str, number: int, md5: str) -> PartUrl | None:
+    def part_url(
+        self, object_id: str, upload_id: str, number: int, md5: str, upload_token: str | None = None
+    ) -> PartUrl | None:
         """``GET /upload/{id}/parts/url``: a URL bound to the part's MD5; None from a server without it."""
         params = {"uploadId": upload_id, "partNumber": number, "md5": md5}
-        r = self._call("GET", f"/upload/{object_id}/parts/url", params, absent_ok=True)
+        r = self._call("GET", f"/upload/{object_id}/parts/url", params, absent_ok=True, upload_token=upload_token)
         if r.status_code >= 400:
             return None
         return _parsed(r, PartUrl.parse)
 
-    def delete_part(self, object_id: str, upload_id: str, number: int) -> None:
+    def delete_part(self, object_id: str, upload_id: str, number: int, upload_token: str | None = None) -> None:
         """``DELETE /upload/{id}/parts``."""
-        self._call("DELETE", f"/upload/{object_id}/parts", {"uploadId": upload_id, "partNumber": number})
+        self._call("DELETE", f"/upload/{object_id}/parts", {"uploadId": upload_id, "partNumber": number},
+                   upload_token=upload_token)
 
-    def finalize_upload(self, object_id: str, upload_id: str, md5: str | None) -> None:
-        """``POST /upload/{id}`` (idempotent, so safe to retry)."""
+    def finalize_upload(
+        self, object_id: str, upload_id: str, md5: str | None, parts_md5: str | None = None,
+        upload_token: str | None = None,
+    ) -> ObjectSpecification | None:
+        """``POST /upload/{id}`` (idempotent, so safe to retry): the finished object's spec (None from Score).
+
+        *parts_md5* (``md5(concat(part md5s))-N``) makes the server refuse to finish from parts that are not ours.
+        """
         params = {"uploadId": upload_id}
         if md5:
             params["md5"] = md5
-        self._call("POST", f"/upload/{object_id}", params)
+        if parts_md5:
+            params["partsMd5"] = parts_md5
+        r = self._call("POST", f"/upload/{object_id}", params, upload_token=upload_token)
+        if not r.content.strip():
+            return None  # Score answers with an empty body
+        return _parsed(r, ObjectSpecification.parse)
 
     def object_exists(self, object_id: str) -> bool:
         """``GET /upload/{id}``."""

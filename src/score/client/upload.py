@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import socket
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,10 +27,23 @@ from score.client.progress import Progress
 from score.client.retry import RetryPolicy
 from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
-from score.domain.integrity import normalize_md5
+from score.domain.integrity import multipart_etag, normalize_md5
 from score.wire.plain import Part
 
 HASH_CHUNK = 4 * 1024 * 1024
+
+
+def upload_token(object_id: str, path: Path) -> str:
+    """The token that makes this client the owner of the upload it starts (sent as a header).
+
+    It names this file on this host as it is now (path, inode, size, modification time), so a
+    re-run after a crash resumes the upload, while another file, another copy of the file or
+    another host cannot join it (they get 409 and must restart it with --force).
+    """
+    st = path.stat()
+    ident = "\0".join(str(x) for x in ("score-upload-v1", socket.gethostname(), path.resolve(), st.st_dev,
+                                       st.st_ino, st.st_size, st.st_mtime_ns, object_id))
+    return hashlib.sha256(ident.encode()).hexdigest()
 
 
 @dataclass
@@ -79,32 +93,40 @@ class Uploader:
         self._retry_lock = threading.Lock()
 
     # ---- set-up -----------------------------------------------------------------------
-    def _start(self, object_id: str, size: int, md5: str | None, force: bool) -> tuple[str, list[Part], dict[int, str]]:
-        """Return (upload id, parts with URLs, completed part MD5s), resuming when possible."""
+    def _start(
+        self, object_id: str, size: int, md5: str | None, force: bool, token: str
+    ) -> tuple[str, list[Part], dict[int, str]]:
+        """Return (upload id, parts with URLs, completed part MD5s), resuming when possible.
+
+        Raises:
+            ConflictError: another client's upload of the object is in progress (without *force*).
+        """
         if not force:
             try:
-                progress = self._api.upload_status(object_id, size)
+                progress = self._api.upload_status(object_id, size, token)
             except (e.NotFoundError, e.InvalidRequestError):
                 progress = None  # nothing in progress, or the file changed size: start afresh
             if progress is not None and not (md5 and progress.objectMd5 and progress.objectMd5 != md5):
                 done = {p.partNumber: p.md5 or p.sourceMd5 or "" for p in progress.parts if p.md5 or p.sourceMd5}
                 return progress.uploadId, progress.parts, done
-        spec = self._api.initiate_upload(object_id, size, md5, overwrite=force)
+        spec = self._api.initiate_upload(object_id, size, md5, overwrite=force, upload_token=token)
         return spec.uploadId, spec.parts, {}
 
-    def _refresh(self, object_id: str, size: int, book: _UrlBook, seen_generation: int) -> None:
+    def _refresh(self, sending: _Sending, seen_generation: int) -> None:
+        book = sending.book
         with book.lock:
             if book.generation != seen_generation:
                 return  # another worker already refreshed
-            progress = self._api.upload_status(object_id, size)
+            progress = self._api.upload_status(sending.object_id, sending.size, sending.token)
             book.urls.update({p.partNumber: p.url for p in progress.parts if p.url})
             book.generation += 1
 
     # ---- one part ------------------------------------------------------------------------
-    def _part_url(self, object_id: str, upload_id: str, part: Part, md5_hex: str, book: _UrlBook) -> tuple[str, bool]:
+    def _part_url(self, sending: _Sending, md5_hex: str) -> tuple[str, bool]:
         """A fresh URL whose signature covers this part's MD5 (so it never expires mid-transfer)."""
+        book, part = sending.book, sending.part
         if book.md5_signing:
-            signed = self._api.part_url(object_id, upload_id, part.partNumber, md5_hex)
+            signed = self._api.part_url(sending.object_id, sending.upload_id, part.partNumber, md5_hex, sending.token)
             if signed is not None:
                 return signed.url, signed.etagIsMd5
             book.md5_signing = False
@@ -115,20 +137,18 @@ class Uploader:
 
     def _put_part(self, sending: _Sending, data: memoryview, md5_hex: str) -> str:
         """PUT one part through a URL signed for its MD5, with retries; return the store's ETag."""
-        object_id, upload_id, part, book, cancel = (
-            sending.object_id, sending.upload_id, sending.part, sending.book, sending.cancel
-        )
+        part, book, cancel = sending.part, sending.book, sending.cancel
         attempt = 0
         integrity_failures = 0
         expired = 0
         while True:
             generation = book.generation
             try:
-                url, etag_is_md5 = self._part_url(object_id, upload_id, part, md5_hex, book)
+                url, etag_is_md5 = self._part_url(sending, md5_hex)
                 return self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
             except e.UrlExpiredError:
                 expired = count_expiry(part.partNumber, expired)
-                self._refresh(object_id, sending.size, book, generation)
+                self._refresh(sending, generation)
             except e.IntegrityError:
                 integrity_failures += 1
                 if integrity_failures >= 3:
@@ -155,7 +175,7 @@ class Uploader:
             if sending.cancel.is_set():
                 raise Cancelled
             try:
-                self._api.confirm_part(sending.object_id, sending.upload_id, number, md5_hex, etag)
+                self._api.confirm_part(sending.object_id, sending.upload_id, number, md5_hex, etag, sending.token)
                 return
             except e.IntegrityError:
                 integrity_failures += 1
@@ -181,7 +201,9 @@ class Uploader:
         """
         declared = normalize_md5(md5) if md5 else None
         size = path.stat().st_size
-        upload_id, parts, done = self._start(object_id, size, declared, force)
+        token = upload_token(object_id, path)
+        upload_id, parts, done = self._start(object_id, size, declared, force, token)
+        part_md5s: dict[int, str] = {}  # filled by the workers: what this client sent or found sent
         book = _UrlBook({p.partNumber: p.url for p in parts if p.url})
         largest = max((p.partSize for p in parts), default=0)
         slots = max(2, min(self._parallel + 1, self._memory // max(largest, 1)))
@@ -208,8 +230,9 @@ class Uploader:
                     buf = pool.get()
                     view = memoryview(buf)[: part.partSize]
                     self._read_part(fh, part, view, whole)
-                    sending = _Sending(object_id, upload_id, size, part, path, book, cancel, progress)
-                    futures.append(executor.submit(self._run_part, sending, buf, view, done, pool, confirmer, confirms))
+                    sending = _Sending(object_id, upload_id, size, part, path, book, cancel, progress, token)
+                    futures.append(executor.submit(self._run_part, sending, buf, view, done, pool, confirmer,
+                                                   confirms, part_md5s))
                 for f in futures:
                     if f.result():
                         sent += 1
@@ -225,7 +248,13 @@ class Uploader:
             raise e.IntegrityError(
                 f"the file's MD5 is {file_md5}, not the declared {declared}; the upload was not finalized"
             )
-        self._api.finalize_upload(object_id, upload_id, file_md5)
+        parts_md5 = multipart_etag([part_md5s[p.partNumber] for p in sorted(parts, key=lambda p: p.partNumber)])
+        finished = self._api.finalize_upload(object_id, upload_id, file_md5, parts_md5, token)
+        if finished is not None and (finished.objectMd5 not in (None, file_md5) or finished.objectSize != size):
+            raise e.IntegrityError(
+                f"the server finished object {object_id} as {finished.objectSize} bytes with MD5 "
+                f"{finished.objectMd5}, not this file's {size} bytes with MD5 {file_md5}"
+            )
         progress.finish()
         return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
 
@@ -259,6 +288,7 @@ class Uploader:
         pool: queue.Queue[bytearray],
         confirmer: ThreadPoolExecutor,
         confirms: list[Future[None]],
+        part_md5s: dict[int, str],
     ) -> bool:
         """Hash and send one part unless the server already holds it; True when it was sent.
 
@@ -268,11 +298,12 @@ class Uploader:
         part = sending.part
         try:
             md5_hex = hashlib.md5(view).hexdigest()  # noqa: S324 - releases the GIL: runs beside the reader
+            part_md5s[part.partNumber] = md5_hex
             if done.get(part.partNumber) == md5_hex:
                 sending.progress.add(part.partSize)
                 return False
             if part.partNumber in done:  # the server holds other bytes for this part
-                self._api.delete_part(sending.object_id, sending.upload_id, part.partNumber)
+                self._api.delete_part(sending.object_id, sending.upload_id, part.partNumber, sending.token)
             etag = self._put_part(sending, view, md5_hex)
         finally:
             pool.put(buf)
@@ -293,6 +324,7 @@ class _Sending:
     book: _UrlBook
     cancel: threading.Event
     progress: Progress
+    token: str  # the upload token: this client owns the upload
 
 
 def _reread_part(path: Path, part: Part, md5_hex: str) -> memoryview:

@@ -37,6 +37,10 @@ class LocalStorageSettings(BaseModel):
     kind: Literal["local"] = "local"
     min_part_size_bytes: int = Field(20 * MIB, ge=1, description="SCORE_STORAGE__MIN_PART_SIZE_BYTES")
     max_parts: int = Field(10_000, ge=1, le=10_000, description="SCORE_STORAGE__MAX_PARTS")
+    min_free_bytes: int = Field(
+        256 * MIB, ge=0,
+        description="SCORE_STORAGE__MIN_FREE_BYTES: below this much free space /health reports the store not ready",
+    )
 
 
 class S3StorageSettings(BaseModel):

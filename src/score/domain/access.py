@@ -54,7 +54,9 @@ def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: 
 def authorize_download(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:
     """Allow a download or raise.
 
-    Open-access objects are readable by anyone, anonymous included.
+    Open-access objects of a published analysis (or with no analysis state) are readable by
+    anyone, anonymous included; an unpublished open-access object needs a scope like a
+    controlled one, so that callers without one cannot tell it from an unknown id.
 
     Raises:
         UnauthenticatedError: anonymous caller for a controlled object.
@@ -63,7 +65,7 @@ def authorize_download(principal: Principal, record: ObjectRecord | None, policy
     if principal.has_scope(policy.read_scope):
         return
     if record is not None:
-        if record.access is Access.OPEN:
+        if record.access is Access.OPEN and record.analysis_state in (None, AnalysisState.PUBLISHED):
             return
         if principal.has_scope(policy.study_read(record.study_id)):
             return

@@ -13,7 +13,7 @@ ScoreError                        base; ``code`` (wire name) and ``retryable``
 ├── IntegrityError                MD5 / ETag / size mismatch                         -> 422
 ├── UpstreamUnavailableError      store / metadata / identity provider down          -> 503 (retryable)
 ├── ResumeStateError              client side: resume state unusable
-├── DiskSpaceError                client side: not enough free space for a download
+├── DiskSpaceError                not enough free space (client: for a download; server: its store) -> 507
 └── ConfigError                   startup only; never reaches HTTP
 
 This module knows nothing about HTTP statuses or exit codes: ``server/errors.py`` and
@@ -111,7 +111,7 @@ class ResumeStateError(ScoreError):
 
 
 class DiskSpaceError(ScoreError):
-    """The output directory's file system has too little free space for what is to be downloaded."""
+    """A file system is too full: the client's output directory, or the server's local store (507)."""
 
     code = "disk_space"
 

@@ -84,6 +84,11 @@ def upload_meta_key(object_id: str, upload_id: str) -> str:
     return upload_dir(object_id, upload_id) + ".meta"
 
 
+def upload_owner_key(object_id: str, upload_id: str) -> str:
+    """Key of one in-progress upload's owner record (who started it; not in Score's layout)."""
+    return upload_dir(object_id, upload_id) + ".owner"
+
+
 def part_marker_prefix(object_id: str, upload_id: str, part_number: int | None = None) -> str:
     """Prefix of part markers: all of them, or those of one part number."""
     base = upload_dir(object_id, upload_id) + "part-"

@@ -71,7 +71,7 @@ def build_store(settings: ServerSettings) -> ObjectStore:
     if isinstance(storage, LocalStorageSettings):
         signer = UrlSigner(load_or_create_secret(settings.data_dir / SECRETS_DIR / URL_KEY_FILE))
         limits = PartLimits(min_part_bytes=storage.min_part_size_bytes, max_parts=storage.max_parts)
-        return LocalObjectStore(settings.data_dir, settings.base_url, signer, limits)
+        return LocalObjectStore(settings.data_dir, settings.base_url, signer, limits, storage.min_free_bytes)
     if isinstance(storage, AzureStorageSettings):
         from score.storage.azure_client import make_azure_store
 

@@ -26,7 +26,7 @@ STATUS: dict[type[e.ScoreError], int] = {
     e.IntegrityError: 422,
     e.UpstreamUnavailableError: 503,
     e.ResumeStateError: 500,
-    e.DiskSpaceError: 500,
+    e.DiskSpaceError: 507,  # the server's store is full: not the caller's fault, not worth retrying at once
     e.ConfigError: 500,
     e.InternalError: 500,
 }

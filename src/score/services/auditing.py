@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from score.domain import ids
 from score.domain.access import ScopePolicy, authorize_download, authorize_upload
-from score.domain.errors import ForbiddenError, UnauthenticatedError
+from score.domain.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 from score.domain.model import AuditEvent, ObjectRecord, Principal
 from score.domain.ranges import ByteRange
 from score.services.context import ServiceContext
@@ -62,6 +63,34 @@ def check_download(ctx: ServiceContext, principal: Principal, object_id: str, re
         UnauthenticatedError / ForbiddenError: as the policy decides.
     """
     _checked(ctx, authorize_download, "download", principal, object_id, record)
+
+
+async def authorized_record(
+    ctx: ServiceContext, principal: Principal, object_id: str, *, upload: bool
+) -> ObjectRecord | None:
+    """Validate *object_id*, look up its record and apply the upload or download policy (audited).
+
+    No existence oracle: an upload needs a token before anything is looked up, and an id the
+    metadata service does not know is refused exactly as an object the caller may not read,
+    unless the caller holds the system scope (who may act on any object learns that it is unknown).
+
+    Raises:
+        InvalidRequestError: a malformed id.
+        UnauthenticatedError / ForbiddenError: not allowed (unknown ids included, see above).
+        NotFoundError: unknown id, for a caller with the system scope.
+    """
+    ids.validate_object_id(object_id)
+    rule = authorize_upload if upload else authorize_download
+    action = "upload" if upload else "download"
+    if upload and principal.is_anonymous:
+        _checked(ctx, rule, action, principal, object_id, None)  # raises: an upload needs a token
+    try:
+        record = await ctx.metadata.get(object_id)
+    except NotFoundError:
+        _checked(ctx, rule, action, principal, object_id, None)  # refused unless a system scope allows any id
+        raise
+    _checked(ctx, rule, action, principal, object_id, record)
+    return record
 
 
 def url_issued(

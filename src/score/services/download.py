@@ -10,7 +10,7 @@ from score.domain.errors import NotFoundError
 from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
 from score.domain.parts import PartSlice, plan_parts
 from score.domain.ranges import ByteRange, resolve_range
-from score.services.auditing import check_download, url_issued
+from score.services.auditing import authorized_record, url_issued
 from score.services.context import ServiceContext
 from score.services.state import UploadStateRepository
 from score.wire.schemas import ObjectInfoOut, ObjectSpecification, Part
@@ -52,9 +52,7 @@ async def readable_record(
         InvalidRequestError: a malformed id.
         NotFoundError / UnauthenticatedError / ForbiddenError: unknown object, or not allowed.
     """
-    ids.validate_object_id(object_id)
-    record = await ctx.metadata.get(object_id)
-    check_download(ctx, principal, object_id, record)
+    record = await authorized_record(ctx, principal, object_id, upload=False)
     check_download_state(record, exclude_urls)
     return record
 

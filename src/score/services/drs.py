@@ -52,12 +52,17 @@ class DrsService:
             NotFoundError / UnauthenticatedError / ForbiddenError / ConflictError: as for downloads.
         """
         _check_id(drs_id)
-        if ids.is_object_id(drs_id):
+        if not ids.is_object_id(drs_id):
+            return await self._bundle(principal, drs_id, host)
+        try:
+            return await self._blob(principal, drs_id, host)
+        except (e.NotFoundError, e.ForbiddenError, e.UnauthenticatedError) as blob_error:
+            # Perhaps an analysis id. An id that is neither answers as the object lookup did:
+            # refused alike for callers without the system scope, so unknown ids leak nothing.
             try:
-                return await self._blob(principal, drs_id, host)
+                return await self._bundle(principal, drs_id, host)
             except e.NotFoundError:
-                pass  # perhaps an analysis id
-        return await self._bundle(principal, drs_id, host)
+                raise blob_error from None
 
     async def _blob(self, principal: Principal, object_id: str, host: str) -> dict[str, Any]:
         record = await readable_record(self._ctx, principal, object_id)  # NotFoundError: not registered

@@ -31,6 +31,28 @@ class PartMarker:
     etag: str
 
 
+@dataclass(frozen=True, slots=True)
+class UploadOwner:
+    """Who started an upload: the token's subject and, from our client, the hash of its upload token."""
+
+    subject: str
+    token_hash: str | None
+
+    def encode(self) -> bytes:
+        """JSON for the store."""
+        return json.dumps({"subject": self.subject, "tokenHash": self.token_hash}, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> UploadOwner | None:
+        """Parse a stored owner record; None when unreadable (treated as an upload without owner)."""
+        try:
+            data = json.loads(raw)
+            token_hash = data.get("tokenHash")
+            return cls(str(data.get("subject") or ""), str(token_hash) if token_hash else None)
+        except (ValueError, AttributeError):
+            return None
+
+
 def encode_spec(spec: ObjectSpecification) -> bytes:
     """Serialise a spec for storage (no URLs, no fields Score's Java reader would not know)."""
     data = spec.model_dump(exclude={"urlsExpireAt"})
@@ -107,6 +129,15 @@ class UploadStateRepository:
         """Record a new upload."""
         await self._store.put_bytes(ids.upload_meta_key(spec.objectId, spec.uploadId), encode_spec(spec))
 
+    async def owner(self, object_id: str, upload_id: str) -> UploadOwner | None:
+        """Who started the upload (None for uploads started before owners were recorded)."""
+        raw = await self._store.get_bytes(ids.upload_owner_key(object_id, upload_id))
+        return None if raw is None else UploadOwner.decode(raw)
+
+    async def save_owner(self, object_id: str, upload_id: str, owner: UploadOwner) -> None:
+        """Record who started the upload (before its spec, so a visible upload always has its owner)."""
+        await self._store.put_bytes(ids.upload_owner_key(object_id, upload_id), owner.encode())
+
     async def markers(self, object_id: str, upload_id: str) -> dict[int, PartMarker]:
         """Confirmed parts by number."""
         listing = await self._store.list(ids.part_marker_prefix(object_id, upload_id))
@@ -129,9 +160,10 @@ class UploadStateRepository:
         await self._store.put_bytes(marker_key(object_id, upload_id, marker), b"")
 
     async def delete_upload(self, object_id: str, upload_id: str) -> None:
-        """Remove every state record of an upload (markers first, concurrently; the spec last)."""
+        """Remove every state record of an upload (markers first, concurrently; then the spec and its owner)."""
         listing = await self._store.list(ids.upload_dir(object_id, upload_id))
         meta = ids.upload_meta_key(object_id, upload_id)
+        owner = ids.upload_owner_key(object_id, upload_id)
         limiter = anyio.CapacityLimiter(DELETE_CONCURRENCY)
 
         async def delete(key: str) -> None:
@@ -140,6 +172,7 @@ class UploadStateRepository:
 
         async with anyio.create_task_group() as tg:
             for key in listing.keys:
-                if key != meta:
+                if key not in (meta, owner):
                     tg.start_soon(delete, key)
         await self._store.delete(meta)
+        await self._store.delete(owner)  # after the spec: a visible upload never lacks its owner

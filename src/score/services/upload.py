@@ -7,6 +7,9 @@ upload, and retried calls (finalize above all) succeed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import re
 
 from score.domain import ids
 from score.domain.errors import (
@@ -15,15 +18,59 @@ from score.domain.errors import (
     InvalidRequestError,
     NotFoundError,
 )
-from score.domain.integrity import normalize_etag, normalize_md5
+from score.domain.integrity import multipart_etag, normalize_etag, normalize_md5
 from score.domain.model import ObjectRecord, Principal, UploadPartTarget
 from score.domain.ranges import ByteRange
 from score.domain.parts import plan_parts
 from score.domain.access import check_upload_state
-from score.services.auditing import check_upload, url_issued
+from score.services.auditing import authorized_record, url_issued
 from score.services.context import ServiceContext
-from score.services.state import PartMarker, UploadStateRepository
+from score.services.state import PartMarker, UploadOwner, UploadStateRepository
 from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgress
+
+
+_UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
+_PARTS_MD5 = re.compile(r"[0-9a-fA-F]{32}-[0-9]{1,5}")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_upload_token(token: str | None) -> str | None:
+    """Return a well-formed upload token (16-128 URL-safe characters) or None when none was sent.
+
+    Raises:
+        InvalidRequestError: a malformed token.
+    """
+    if token is None:
+        return None
+    if not _UPLOAD_TOKEN.fullmatch(token):
+        raise InvalidRequestError("the upload token must be 16 to 128 characters of A-Z, a-z, 0-9, '_' and '-'")
+    return token
+
+
+def may_join(owner: UploadOwner | None, principal: Principal, token: str | None) -> bool:
+    """True when *principal* presenting *token* may act on an upload started by *owner*.
+
+    Another subject never may. An upload started with an upload token needs that token; one
+    started without (Score's Java client, or before owners were recorded) is the subject's.
+    """
+    if owner is None:
+        return True
+    if owner.subject and owner.subject != principal.subject:
+        return False
+    if owner.token_hash is None:
+        return True
+    return token is not None and hmac.compare_digest(owner.token_hash, _token_hash(token))
+
+
+def _not_yours(object_id: str, upload_id: str) -> ConflictError:
+    return ConflictError(
+        f"upload {upload_id} of object {object_id} was started by another client and is still in progress; "
+        "it cannot be joined: wait for it to finish, or restart it with overwrite=true "
+        "(score-client upload --force), which aborts the other upload"
+    )
 
 
 class UploadService:
@@ -35,10 +82,20 @@ class UploadService:
         self._state = UploadStateRepository(ctx.store)
 
     async def _authorize(self, principal: Principal, object_id: str) -> ObjectRecord | None:
-        ids.validate_object_id(object_id)
-        record = await self._ctx.metadata.get(object_id)
-        check_upload(self._ctx, principal, object_id, record)
-        return record
+        return await authorized_record(self._ctx, principal, object_id, upload=True)
+
+    async def _owned(
+        self, principal: Principal, object_id: str, spec: ObjectSpecification, token: str | None,
+        record: ObjectRecord | None,
+    ) -> None:
+        """Refuse a caller that does not own the upload, or an upload whose analysis was published meanwhile.
+
+        Raises:
+            ConflictError: another client's upload, or the analysis is no longer UNPUBLISHED.
+        """
+        if not may_join(await self._state.owner(object_id, spec.uploadId), principal, token):
+            raise _not_yours(object_id, spec.uploadId)
+        check_upload_state(record, spec.objectSize, None)
 
     def _sign_parts(
         self, spec: ObjectSpecification, skip: set[int], principal: Principal, record: ObjectRecord | None
@@ -56,14 +113,20 @@ class UploadService:
         return out
 
     async def initiate(
-        self, principal: Principal, object_id: str, file_size: int, md5: str | None, overwrite: bool
+        self, principal: Principal, object_id: str, file_size: int, md5: str | None, overwrite: bool,
+        token: str | None = None,
     ) -> ObjectSpecification:
-        """Start an upload and return its part plan with signed part URLs.
+        """Start an upload owned by *principal* (and *token*) and return its part plan with signed part URLs.
+
+        At most one upload of an object is live: the caller's own older uploads are replaced, another
+        client's only with *overwrite*; of two uploads started at the same moment, neither survives
+        unless one saw the other.
 
         Raises:
-            ConflictError: the object exists and *overwrite* is false.
+            ConflictError: the object exists or another client's upload is live, and *overwrite* is false.
             InvalidRequestError: bad size or md5.
         """
+        token = validate_upload_token(token)
         record = await self._authorize(principal, object_id)
         declared = normalize_md5(md5) if md5 else None
         check_upload_state(record, file_size, declared)
@@ -75,12 +138,19 @@ class UploadService:
                 f"object {object_id} already exists; pass overwrite=true (score-client --force) to replace it"
             )
         key = ids.object_key(object_id)
+        older = await self._state.find_upload_ids(object_id)
+        if not overwrite:
+            for old in older:
+                if not may_join(await self._state.owner(object_id, old), principal, token):
+                    raise _not_yours(object_id, old)
         # Score deletes an older in-progress upload's state but leaves its multipart upload
         # open until a nightly job; we abort it too.
-        for old in await self._state.find_upload_ids(object_id):
+        for old in older:
             await self._ctx.store.abort_multipart(key, old)
             await self._state.delete_upload(object_id, old)
         upload_id = await self._ctx.store.create_multipart(key, declared)
+        await self._state.save_owner(object_id, upload_id, UploadOwner(principal.subject,
+                                                                       _token_hash(token) if token else None))
         spec = ObjectSpecification(
             objectKey=key,
             objectId=object_id,
@@ -90,6 +160,11 @@ class UploadService:
             objectMd5=declared,
         )
         await self._state.save_upload_spec(spec)
+        if any(other != upload_id for other in await self._state.find_upload_ids(object_id)):
+            # Another upload was started at the same moment: whichever saw the other gives way.
+            await self._ctx.store.abort_multipart(key, upload_id)
+            await self._state.delete_upload(object_id, upload_id)
+            raise ConflictError(f"another upload of object {object_id} started at the same moment; try again")
         return spec.model_copy(
             update={
                 "parts": self._sign_parts(spec, set(), principal, record),
@@ -105,7 +180,8 @@ class UploadService:
         return spec
 
     async def confirm_part(
-        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str, etag: str
+        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str, etag: str,
+        token: str | None = None,
     ) -> None:
         """Record a part after checking that the store holds it with that ETag.
 
@@ -114,8 +190,9 @@ class UploadService:
             InvalidRequestError: unknown part number, empty md5/etag, part not in the store.
             IntegrityError: the store holds the part with another ETag or size.
         """
-        await self._authorize(principal, object_id)
+        record = await self._authorize(principal, object_id)
         spec = await self._load(object_id, upload_id)
+        await self._owned(principal, object_id, spec, token, record)
         planned = next((p for p in spec.parts if p.partNumber == part_number), None)
         if planned is None:
             raise InvalidRequestError(f"upload has no part {part_number}")
@@ -136,7 +213,8 @@ class UploadService:
         await self._state.save_marker(object_id, upload_id, PartMarker(part_number, md5_hex, etag_n))
 
     async def part_url(
-        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str
+        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str,
+        token: str | None = None,
     ) -> PartUrl:
         """A fresh PUT URL for one part, its signature bound to the part's MD5.
 
@@ -146,6 +224,7 @@ class UploadService:
         """
         record = await self._authorize(principal, object_id)
         spec = await self._load(object_id, upload_id)
+        await self._owned(principal, object_id, spec, token, record)
         planned = next((p for p in spec.parts if p.partNumber == part_number), None)
         if planned is None:
             raise InvalidRequestError(f"upload has no part {part_number}")
@@ -164,10 +243,13 @@ class UploadService:
             etagIsMd5=self._ctx.store.etags_are_md5,
         )
 
-    async def delete_part(self, principal: Principal, object_id: str, upload_id: str, part_number: int) -> None:
+    async def delete_part(
+        self, principal: Principal, object_id: str, upload_id: str, part_number: int, token: str | None = None
+    ) -> None:
         """Forget a part's confirmation so that it is uploaded again."""
-        await self._authorize(principal, object_id)
-        await self._load(object_id, upload_id)
+        record = await self._authorize(principal, object_id)
+        spec = await self._load(object_id, upload_id)
+        await self._owned(principal, object_id, spec, token, record)
         await self._state.delete_markers(object_id, upload_id, part_number)
 
     async def _find_upload(self, object_id: str) -> ObjectSpecification:
@@ -177,7 +259,9 @@ class UploadService:
                 return spec
         raise NotFoundError(f"no upload in progress for object {object_id}")
 
-    async def status(self, principal: Principal, object_id: str, file_size: int) -> UploadProgress:
+    async def status(
+        self, principal: Principal, object_id: str, file_size: int, token: str | None = None
+    ) -> UploadProgress:
         """Progress of the upload in progress, with fresh URLs for the parts still to send.
 
         Completed parts carry ``md5`` and ``sourceMd5`` (Score's client checks the former,
@@ -186,9 +270,11 @@ class UploadService:
         Raises:
             NotFoundError: no upload in progress.
             InvalidRequestError: *file_size* differs from the upload's size.
+            ConflictError: another client's upload, or the analysis was published.
         """
         record = await self._authorize(principal, object_id)
         spec = await self._find_upload(object_id)
+        await self._owned(principal, object_id, spec, token, record)
         if spec.objectSize != file_size:
             raise InvalidRequestError(
                 f"fileSize {file_size} differs from the upload's size {spec.objectSize}; start a new upload"
@@ -207,27 +293,37 @@ class UploadService:
             urlsExpireAt=self._ctx.clock.now() + self._ctx.upload_url_ttl,
         )
 
-    async def recovery(self, principal: Principal, object_id: str, file_size: int) -> None:
+    async def recovery(
+        self, principal: Principal, object_id: str, file_size: int, token: str | None = None
+    ) -> None:
         """Score's recovery check: 400 when the size changed, 404 without an upload."""
-        await self.status(principal, object_id, file_size)
+        await self.status(principal, object_id, file_size, token)
 
-    async def finalize(self, principal: Principal, object_id: str, upload_id: str, md5: str | None) -> None:
-        """Complete the upload. Idempotent: a retry after success succeeds.
+    async def finalize(
+        self, principal: Principal, object_id: str, upload_id: str, md5: str | None,
+        parts_md5: str | None = None, token: str | None = None,
+    ) -> ObjectSpecification:
+        """Complete the upload and return the finished object's spec. Idempotent: a retry after success succeeds.
+
+        *parts_md5* is the S3 multipart ETag of the caller's part MD5s (``md5(concat(part md5s))-N``): the
+        upload completes only when the parts the server holds are exactly the caller's.
 
         Raises:
             NotFoundError: unknown upload (and no finished object from it).
             InvalidRequestError: parts are missing.
-            IntegrityError: *md5* disagrees with the md5 declared at initiate.
+            IntegrityError: *md5* disagrees with the declared or finished object's MD5, or *parts_md5*
+                with the parts the server holds.
+            ConflictError: another client's upload, or the analysis was published.
         """
-        await self._authorize(principal, object_id)
+        record = await self._authorize(principal, object_id)
         ids.validate_upload_id(upload_id)
+        computed = normalize_md5(md5) if md5 else None
+        if parts_md5 is not None and not _PARTS_MD5.fullmatch(parts_md5):
+            raise InvalidRequestError("partsMd5 must be an S3 multipart ETag: 32 hex digits, '-', the part count")
         spec = await self._state.upload_spec(object_id, upload_id)
         if spec is None:
-            done = await self._state.object_spec(object_id)
-            if done is not None and done.uploadId == upload_id:
-                return
-            raise NotFoundError(f"no upload {upload_id!r} in progress for object {object_id}")
-        computed = normalize_md5(md5) if md5 else None
+            return await self._finished(object_id, upload_id, computed, parts_md5)
+        await self._owned(principal, object_id, spec, token, record)
         if computed and spec.objectMd5 and computed != spec.objectMd5:
             raise IntegrityError(
                 f"the file's MD5 {computed} differs from the MD5 {spec.objectMd5} declared when the upload started"
@@ -237,9 +333,11 @@ class UploadService:
         if missing:
             done = await self._state.object_spec(object_id)
             if done is not None and done.uploadId == upload_id:
-                return  # a concurrent finalize won and is cleaning up
+                return await self._finished(object_id, upload_id, computed, parts_md5)  # a concurrent finalize won
             shown = ", ".join(str(n) for n in missing[:10]) + (" ..." if len(missing) > 10 else "")
             raise InvalidRequestError(f"upload is incomplete: {len(missing)} part(s) missing ({shown})")
+        held = [markers[p.partNumber].md5 for p in sorted(spec.parts, key=lambda p: p.partNumber)]
+        _check_parts(parts_md5, held, object_id)
         object_md5 = spec.objectMd5 or computed
         pairs = [(n, markers[n].etag) for n in sorted(markers) if any(p.partNumber == n for p in spec.parts)]
         try:
@@ -249,9 +347,26 @@ class UploadService:
             if await self._ctx.store.head(spec.objectKey) is None:
                 raise
         parts = [p.model_copy(update={"sourceMd5": markers[p.partNumber].md5, "url": None}) for p in spec.parts]
-        await self._state.save_object_spec(spec.model_copy(update={"parts": parts, "objectMd5": object_md5}))
+        finished = spec.model_copy(update={"parts": parts, "objectMd5": object_md5})
+        await self._state.save_object_spec(finished)
         with contextlib.suppress(NotFoundError):
             await self._state.delete_upload(object_id, upload_id)
+        return finished
+
+    async def _finished(
+        self, object_id: str, upload_id: str, md5: str | None, parts_md5: str | None
+    ) -> ObjectSpecification:
+        """A finalize of an upload that is already finished: the same file succeeds again, another is refused."""
+        done = await self._state.object_spec(object_id)
+        if done is None or done.uploadId != upload_id:
+            raise NotFoundError(f"no upload {upload_id!r} in progress for object {object_id}")
+        if md5 and done.objectMd5 and md5 != done.objectMd5:
+            raise IntegrityError(
+                f"upload {upload_id} finished with the MD5 {done.objectMd5}, not {md5}: the object holds another file"
+            )
+        _check_parts(parts_md5, [p.sourceMd5 or "" for p in sorted(done.parts, key=lambda p: p.partNumber)],
+                     object_id)
+        return done
 
     async def exists(self, principal: Principal, object_id: str) -> bool:
         """Score's "exists": the finished object's ``.meta`` is present."""
@@ -264,6 +379,8 @@ class UploadService:
         Raises:
             NotFoundError: nothing to cancel.
         """
+        # Anyone allowed to upload the object may cancel (the way out of a stale upload); the
+        # canceled upload's client then fails on its next request.
         await self._authorize(principal, object_id)
         found = await self._state.find_upload_ids(object_id)
         if not found:
@@ -271,3 +388,18 @@ class UploadService:
         for upload_id in found:
             await self._ctx.store.abort_multipart(ids.object_key(object_id), upload_id)
             await self._state.delete_upload(object_id, upload_id)
+
+
+def _check_parts(parts_md5: str | None, held: list[str], object_id: str) -> None:
+    """Refuse a finalize whose parts are not the ones the server holds (another client's, or a mix).
+
+    Raises:
+        IntegrityError: they differ.
+    """
+    if parts_md5 is None:
+        return
+    if not all(ids.is_md5_hex(m) for m in held) or multipart_etag(held) != parts_md5.lower():
+        raise IntegrityError(
+            f"the parts the server holds for object {object_id} are not the ones this client sent "
+            "(another client uploaded parts of this object); nothing was finalized: upload the file again"
+        )

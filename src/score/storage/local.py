@@ -6,17 +6,24 @@ Layout under the data directory (never shown to clients):
     objmeta/<key>.json            per-object metadata (ETag, user metadata such as md5chksum)
     multipart/<uploadId>/         one in-progress multipart upload:
         upload.json               its key and creation time (also the lock file)
-        data                      the object being assembled; parts are written at their offsets
+        data                      the object being assembled
         parts/<n>.json            one record per received part (etag, offset, size)
+        parts/<n>.lock            serialises the commits of one part number
+        parts/.score-tmp-*        part bodies being received
 
-Parts are written straight into place, so completing an upload is a rename: the bytes are
-written exactly once. The store's URLs are served by the server itself (``/_store/...``),
-signed with :class:`score.storage.urlsign.UrlSigner`.
+A part's body goes to a temporary file of its own. Only once it is complete and its MD5 checked
+is it copied (in the kernel) into ``data`` at its offset, under a shared lock on ``upload.json``
+that completion and abort take exclusively: a refused or unfinished PUT never touches ``data``, a
+PUT that ends after completion finds no upload (404), and a finished object never changes.
+Completing an upload is then a rename. A full disk is a :class:`DiskSpaceError` (507), never a
+half-written part that looks complete. The store's URLs are served by the server itself
+(``/_store/...``), signed with :class:`score.storage.urlsign.UrlSigner`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -32,6 +39,7 @@ from urllib.parse import quote, urlencode
 import anyio.to_thread
 
 from score.domain.errors import (
+    DiskSpaceError,
     IntegrityError,
     InvalidRequestError,
     NotFoundError,
@@ -61,6 +69,27 @@ class ServedRange:
     etag: str | None
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def disk_errors(what: str) -> Iterator[None]:
+    """Turn a full disk (or quota) into a DiskSpaceError that says what could not be written.
+
+    Raises:
+        DiskSpaceError: the data directory's file system is full.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise DiskSpaceError(
+                f"the server's store is out of disk space ({what}); nothing was kept: "
+                "try again once the operator has freed space"
+            ) from None
+        raise
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -73,11 +102,16 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write *data* to *path* so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{TMP_PREFIX}{secrets.token_hex(6)}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
@@ -101,9 +135,15 @@ def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
 class LocalObjectStore:
     """The default store: files under a data directory, URLs served by score-server."""
 
-    def __init__(self, root: Path, public_url: str, signer: UrlSigner, limits: PartLimits) -> None:
-        """Create a store rooted at *root* whose URLs start with *public_url*."""
+    def __init__(
+        self, root: Path, public_url: str, signer: UrlSigner, limits: PartLimits, min_free_bytes: int = 0
+    ) -> None:
+        """Create a store rooted at *root* whose URLs start with *public_url*.
+
+        Below *min_free_bytes* free in the data directory, :meth:`healthy` reports the store not ready.
+        """
         self._root = root
+        self._min_free = min_free_bytes
         self._objects = root / "objects"
         self._objmeta = root / "objmeta"
         self._multipart = root / "multipart"
@@ -158,10 +198,15 @@ class LocalObjectStore:
         udir = self._upload_dir(upload_id)
 
         def _create() -> None:
-            (udir / "parts").mkdir(parents=True)
-            created = datetime.now(timezone.utc).isoformat()
-            atomic_write(udir / "upload.json", json.dumps({"key": key, "created": created}).encode())
-            (udir / "data").touch()
+            try:
+                with disk_errors("starting an upload"):
+                    (udir / "parts").mkdir(parents=True)
+                    (udir / "data").touch()
+                    created = datetime.now(timezone.utc).isoformat()
+                    atomic_write(udir / "upload.json", json.dumps({"key": key, "created": created}).encode())
+            except BaseException:
+                shutil.rmtree(udir, ignore_errors=True)
+                raise
 
         await anyio.to_thread.run_sync(_create)
         return upload_id
@@ -206,14 +251,21 @@ class LocalObjectStore:
         return parts if number is None else [p for p in parts if p.number == number]
 
     @contextlib.contextmanager
-    def _locked(self, upload_id: str) -> Iterator[None]:
+    def _locked(self, upload_id: str, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+        """Hold the upload's lock (exclusive: complete/abort; shared: part commits).
+
+        Raises:
+            NotFoundError: the upload does not exist, or was completed or aborted while we waited.
+        """
         lock_path = self._upload_dir(upload_id) / "upload.json"
         try:
             fd = os.open(lock_path, os.O_RDONLY)
         except FileNotFoundError:
-            raise NotFoundError("no such multipart upload") from None
+            raise NotFoundError("no such multipart upload (it was completed or cancelled)") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, mode)
+            if not lock_path.exists():  # removed by whoever held the lock before us
+                raise NotFoundError("no such multipart upload (it was completed or cancelled)")
             yield
         finally:
             os.close(fd)
@@ -238,14 +290,16 @@ class LocalObjectStore:
                 offset += int(rec["size"])
                 md5s.append(etag)
             data = udir / "data"
-            with open(data, "r+b") as fh:
-                fh.truncate(offset)
-                os.fsync(fh.fileno())
             target = self._path(key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            meta = {"md5chksum": hex_to_b64(md5)} if md5 else {}
-            meta["etag"] = multipart_etag(md5s)
-            atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"), json.dumps(meta).encode())
+            with disk_errors("completing an upload"):
+                with open(data, "r+b") as fh:
+                    fh.truncate(offset)
+                    os.fsync(fh.fileno())
+                target.parent.mkdir(parents=True, exist_ok=True)
+                meta = {"md5chksum": hex_to_b64(md5)} if md5 else {}
+                meta["etag"] = multipart_etag(md5s)
+                atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"),
+                             json.dumps(meta).encode())
             os.replace(data, target)
             _fsync_dir(target.parent)
             shutil.rmtree(udir, ignore_errors=True)
@@ -257,12 +311,22 @@ class LocalObjectStore:
         await anyio.to_thread.run_sync(self._complete, key, upload_id, parts, md5)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
-        """Drop an upload and its bytes."""
+        """Drop an upload and its bytes (after any part commit in progress: a PUT still running then gets 404)."""
         udir = self._upload_dir(upload_id)
-        await anyio.to_thread.run_sync(lambda: shutil.rmtree(udir, ignore_errors=True))
+
+        def _abort() -> None:
+            with contextlib.suppress(NotFoundError), self._locked(upload_id):
+                shutil.rmtree(udir, ignore_errors=True)
+            shutil.rmtree(udir, ignore_errors=True)  # half-created, without upload.json
+
+        await anyio.to_thread.run_sync(_abort)
 
     async def pending_uploads(self) -> list[PendingUpload]:
-        """Open uploads, from each upload's ``upload.json``."""
+        """Open uploads, from each upload's ``upload.json``.
+
+        A directory without a readable ``upload.json`` (a start cut short by a crash or a full disk)
+        is listed with no key and its own modification time, so that cleanup removes it.
+        """
 
         def _scan() -> list[PendingUpload]:
             out = []
@@ -270,8 +334,11 @@ class LocalObjectStore:
                 try:
                     info = json.loads((udir / "upload.json").read_bytes())
                     out.append(PendingUpload(str(info["key"]), udir.name, datetime.fromisoformat(info["created"])))
-                except (OSError, ValueError, KeyError):
-                    continue
+                except (OSError, ValueError, KeyError, TypeError):
+                    with contextlib.suppress(OSError):
+                        if udir.is_dir() and not udir.name.startswith(TMP_PREFIX):
+                            mtime = datetime.fromtimestamp(udir.stat().st_mtime, timezone.utc)
+                            out.append(PendingUpload("", udir.name, mtime))
             return sorted(out, key=lambda u: u.initiated)
 
         return await anyio.to_thread.run_sync(_scan)
@@ -285,12 +352,13 @@ class LocalObjectStore:
     async def receive_part(
         self, key: str, query: dict[str, str], body: AsyncIterator[bytes], content_md5: str | None = None
     ) -> str:
-        """Write a signed part PUT's body in place; return its ETag (the part's MD5 hex).
+        """Receive a signed part PUT into a file of its own, check it, then commit it; return its ETag (MD5 hex).
 
         Raises:
-            NotFoundError: the upload does not exist.
+            NotFoundError: the upload does not exist (or was completed or cancelled meanwhile).
             InvalidRequestError: the body is longer or shorter than the signed size.
             IntegrityError: the body does not match the signed Content-MD5.
+            DiskSpaceError: the disk is full (nothing of the part is kept).
         """
         upload_id = query.get("uploadId", "")
         number = int(query.get("partNumber", "0"))
@@ -303,43 +371,61 @@ class LocalObjectStore:
             raise SignatureError("the request's Content-MD5 header is not the one the URL was signed for")
         if await anyio.to_thread.run_sync(self._read_upload_key, upload_id) != key:
             raise SignatureError("the URL does not belong to this upload")
-        record = udir / "parts" / f"{number}.json"
-        fd = await anyio.to_thread.run_sync(lambda: _open_for_part(udir, record))
+        tmp = udir / "parts" / f"{TMP_PREFIX}{number}-{secrets.token_hex(6)}"
+        fd = await anyio.to_thread.run_sync(_open_part_file, tmp)
         md5 = hashlib.md5()  # noqa: S324 - ETag semantics
         written = 0
         buf = bytearray()
 
         def _flush(chunk: bytes, at: int) -> None:
             md5.update(chunk)
-            os.pwrite(fd, chunk, at)
+            with disk_errors(f"receiving part {number}"):
+                os.pwrite(fd, chunk, at)
 
         try:
-            async for chunk in body:
-                if not chunk:
-                    continue
-                if written + len(buf) + len(chunk) > size:
-                    raise InvalidRequestError(f"the body is longer than the signed part size {size}")
-                buf += chunk
-                if len(buf) >= WRITE_BUFFER_BYTES:
+            try:
+                async for chunk in body:
+                    if not chunk:
+                        continue
+                    if written + len(buf) + len(chunk) > size:
+                        raise InvalidRequestError(f"the body is longer than the signed part size {size}")
+                    buf += chunk
+                    if len(buf) >= WRITE_BUFFER_BYTES:
+                        data = bytes(buf)
+                        buf.clear()
+                        await anyio.to_thread.run_sync(_flush, data, written)
+                        written += len(data)
+                if buf:
                     data = bytes(buf)
-                    buf.clear()
-                    await anyio.to_thread.run_sync(_flush, data, offset + written)
+                    await anyio.to_thread.run_sync(_flush, data, written)
                     written += len(data)
-            if buf:
-                data = bytes(buf)
-                await anyio.to_thread.run_sync(_flush, data, offset + written)
-                written += len(data)
+            finally:
+                os.close(fd)
+            if written != size:
+                raise InvalidRequestError(f"the body has {written} bytes; the signed part size is {size}")
+            etag = md5.hexdigest()
+            for expected in (query.get("contentMd5"), content_md5):
+                if expected and normalize_md5(expected) != etag:
+                    raise IntegrityError("BadDigest: the part's Content-MD5 does not match the bytes received")
+            rec: dict[str, int | str] = {"number": number, "etag": etag, "offset": offset, "size": size}
+            await anyio.to_thread.run_sync(self._commit_part, upload_id, tmp, rec)
         finally:
-            os.close(fd)
-        if written != size:
-            raise InvalidRequestError(f"the body has {written} bytes; the signed part size is {size}")
-        etag = md5.hexdigest()
-        for expected in (query.get("contentMd5"), content_md5):
-            if expected and normalize_md5(expected) != etag:
-                raise IntegrityError("BadDigest: the part's Content-MD5 does not match the bytes received")
-        rec = {"number": number, "etag": etag, "offset": offset, "size": size}
-        await anyio.to_thread.run_sync(atomic_write, record, json.dumps(rec).encode())
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         return etag
+
+    def _commit_part(self, upload_id: str, tmp: Path, rec: dict[str, int | str]) -> None:
+        """Copy a checked part into ``data`` at its offset and record it, unless the upload has ended."""
+        udir = self._upload_dir(upload_id)
+        number = int(rec["number"])
+        record = udir / "parts" / f"{number}.json"
+        with self._locked(upload_id, fcntl.LOCK_SH), _part_lock(udir / "parts" / f"{number}.lock"):
+            # The old record goes first: a half-rewritten part must never look complete.
+            with contextlib.suppress(FileNotFoundError):
+                record.unlink()
+            with disk_errors(f"storing part {number}"):
+                _copy_into(tmp, udir / "data", int(rec["offset"]), int(rec["size"]))
+                atomic_write(record, json.dumps(rec).encode())
 
     # ---- data plane: GET -----------------------------------------------------------------
     def resolve_get(self, key: str, query: dict[str, str], range_header: str | None) -> ServedRange:
@@ -430,9 +516,18 @@ class LocalObjectStore:
         return await anyio.to_thread.run_sync(_read)
 
     async def put_bytes(self, key: str, data: bytes) -> None:
-        """Write a small object atomically."""
+        """Write a small object atomically.
+
+        Raises:
+            DiskSpaceError: the disk is full.
+        """
         path = self._path(key)
-        await anyio.to_thread.run_sync(atomic_write, path, data)
+
+        def _put() -> None:
+            with disk_errors("writing upload state"):
+                atomic_write(path, data)
+
+        await anyio.to_thread.run_sync(_put)
 
     async def get_bytes(self, key: str) -> bytes | None:
         """Read a small object."""
@@ -494,14 +589,58 @@ class LocalObjectStore:
         return Listing(sorted(keys), prefixes)
 
     async def healthy(self) -> bool:
-        """True when the data directory is there and writable."""
-        return self._objects.is_dir() and os.access(self._objects, os.W_OK)
+        """True when the data directory is there, writable, and has at least the configured free space."""
+        if not (self._objects.is_dir() and os.access(self._objects, os.W_OK)):
+            return False
+        return self.free_bytes() >= self._min_free
+
+    @property
+    def min_free_bytes(self) -> int:
+        """The free-space floor below which the store reports itself not ready."""
+        return self._min_free
+
+    def free_bytes(self) -> int:
+        """Bytes free for the server in the data directory's file system."""
+        st = os.statvfs(self._objects)
+        return st.f_bavail * st.f_frsize
 
 
-def _open_for_part(udir: Path, record: Path) -> int:
-    if not (udir / "upload.json").exists():
-        raise NotFoundError("no such multipart upload")
-    # The part's old record goes first: a half-rewritten part must never look complete.
-    with contextlib.suppress(FileNotFoundError):
-        record.unlink()
-    return os.open(udir / "data", os.O_WRONLY)
+def _open_part_file(tmp: Path) -> int:
+    """Create the file a part's body is received into.
+
+    Raises:
+        NotFoundError: the upload is gone.
+        DiskSpaceError: no room for even the file.
+    """
+    try:
+        with disk_errors("receiving a part"):
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError("no such multipart upload (it was completed or cancelled)") from None
+
+
+@contextlib.contextmanager
+def _part_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _copy_into(src: Path, dst: Path, offset: int, size: int) -> None:
+    """Copy *size* bytes of *src* into *dst* at *offset*, in the kernel where it can."""
+    with open(src, "rb") as fin, open(dst, "r+b") as fout:
+        done = 0
+        while done < size:
+            try:
+                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - done, done, offset + done)
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                n = os.pwrite(fout.fileno(), os.pread(fin.fileno(), min(WRITE_BUFFER_BYTES, size - done), done),
+                              offset + done)
+            if n <= 0:
+                raise IntegrityError(f"the received part ended after {done} of {size} bytes")
+            done += n

@@ -34,11 +34,16 @@ async def profile(request: Request, principal: AuthenticatedPrincipal) -> str:
 
 
 async def _health(request: Request) -> JSONResponse:
-    ok = await request.app.state.store.healthy()
+    store = request.app.state.store
+    ok = await store.healthy()
+    details: dict[str, Any] = {"foundBucket": ok}
+    free_bytes = getattr(store, "free_bytes", None)  # the local store: free space against its floor
+    if callable(free_bytes):
+        details.update(freeBytes=free_bytes(), minFreeBytes=store.min_free_bytes)
     body = {
         "status": "UP" if ok else "OUT_OF_SERVICE",
         "version": __version__,
-        "components": {"store": {"status": "UP" if ok else "DOWN", "details": {"foundBucket": ok}}},
+        "components": {"store": {"status": "UP" if ok else "DOWN", "details": details}},
     }
     return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -4,114 +4,129 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from score.server.deps import CurrentPrincipal, UploadSvc
+from score.server.deps import AuthenticatedPrincipal, UploadSvc
+from score.wire.headers import UPLOAD_TOKEN_HEADER
 from score.wire.schemas import ObjectSpecification, PartUrl, UploadProgress
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
 ObjectIdPath = Annotated[str, "object-id"]
+UploadToken = Annotated[
+    str | None,
+    Header(alias=UPLOAD_TOKEN_HEADER, description="the client's upload token: only its holder may resume the upload"),
+]
 
 
 @router.post("/{object_id}/uploads", response_model=ObjectSpecification, response_model_exclude_none=False)
 async def initiate_upload(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     fileSize: Annotated[int, Query(ge=0, description="size of the file in bytes")],  # noqa: N803
     md5: Annotated[str | None, Query(description="declared MD5 (hex or base64)")] = None,
     overwrite: bool = False,
+    upload_token: UploadToken = None,
 ) -> ObjectSpecification:
     """Start an upload; returns the part plan with pre-signed part URLs."""
-    return await svc.initiate(principal, object_id, fileSize, md5, overwrite)
+    return await svc.initiate(principal, object_id, fileSize, md5, overwrite, upload_token)
 
 
 @router.post("/{object_id}/parts")
 async def finalize_part(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
     partNumber: Annotated[int, Query(ge=1)],  # noqa: N803
     md5: str,
     etag: str,
+    upload_token: UploadToken = None,
 ) -> Response:
     """Record a part once the store holds it with this ETag."""
-    await svc.confirm_part(principal, object_id, uploadId, partNumber, md5, etag)
+    await svc.confirm_part(principal, object_id, uploadId, partNumber, md5, etag, upload_token)
     return Response(status_code=200)
 
 
 @router.get("/{object_id}/parts/url", response_model=PartUrl)
 async def part_url(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
     partNumber: Annotated[int, Query(ge=1)],  # noqa: N803
     md5: Annotated[str, Query(description="the part's MD5 (hex or base64); the URL's signature covers it")],
+    upload_token: UploadToken = None,
 ) -> PartUrl:
     """A part URL bound to the part's Content-MD5 (not in Score: its URLs do not fix the bytes)."""
-    return await svc.part_url(principal, object_id, uploadId, partNumber, md5)
+    return await svc.part_url(principal, object_id, uploadId, partNumber, md5, upload_token)
 
 
 @router.delete("/{object_id}/parts")
 async def delete_part(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
     partNumber: Annotated[int, Query(ge=1)],  # noqa: N803
+    upload_token: UploadToken = None,
 ) -> Response:
     """Forget a part so that it is sent again."""
-    await svc.delete_part(principal, object_id, uploadId, partNumber)
+    await svc.delete_part(principal, object_id, uploadId, partNumber, upload_token)
     return Response(status_code=200)
 
 
 @router.get("/{object_id}/status", response_model=UploadProgress)
 async def upload_status(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
+    upload_token: UploadToken = None,
 ) -> UploadProgress:
     """Progress of the upload in progress; completed parts carry md5, the rest fresh URLs."""
-    return await svc.status(principal, object_id, fileSize)
+    return await svc.status(principal, object_id, fileSize, upload_token)
 
 
 @router.post("/{object_id}/recovery")
 async def recover_upload(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
+    upload_token: UploadToken = None,
 ) -> Response:
     """400 when the file size changed since the upload started."""
-    await svc.recovery(principal, object_id, fileSize)
+    await svc.recovery(principal, object_id, fileSize, upload_token)
     return Response(status_code=200)
 
 
-@router.post("/{object_id}")
+@router.post("/{object_id}", response_model=ObjectSpecification)
 async def finalize_upload(
     object_id: str,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
     md5: Annotated[str | None, Query(description="the whole file's MD5, as the client computed it")] = None,
-) -> Response:
-    """Complete the upload (idempotent)."""
-    await svc.finalize(principal, object_id, uploadId, md5)
-    return Response(status_code=200)
+    partsMd5: Annotated[  # noqa: N803
+        str | None,
+        Query(description="md5(concat(part MD5s))-N of the client's parts; refused (422) if the server holds others"),
+    ] = None,
+    upload_token: UploadToken = None,
+) -> ObjectSpecification:
+    """Complete the upload (idempotent); the body is the finished object's spec (Score answers with none)."""
+    return await svc.finalize(principal, object_id, uploadId, md5, partsMd5, upload_token)
 
 
 @router.get("/{object_id}")
-async def is_object_exist(object_id: str, principal: CurrentPrincipal, svc: UploadSvc) -> bool:
+async def is_object_exist(object_id: str, principal: AuthenticatedPrincipal, svc: UploadSvc) -> bool:
     """``true`` when the object has been uploaded and finalized."""
     return await svc.exists(principal, object_id)
 
 
 @router.delete("/{object_id}")
-async def cancel_upload(object_id: str, principal: CurrentPrincipal, svc: UploadSvc) -> Response:
+async def cancel_upload(object_id: str, principal: AuthenticatedPrincipal, svc: UploadSvc) -> Response:
     """Abort the upload in progress and delete its state."""
     await svc.cancel(principal, object_id)
     return Response(status_code=200)
