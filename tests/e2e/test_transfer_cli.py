@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ import httpx
 import pytest
 
 from tests.kit.files import MIB, md5_of, random_file
+from tests.kit.loopback import LoopbackServer
 from tests.kit.proxy import FaultProxy
 from tests.kit.servers import ServerProcess, free_port, run_client, start_client
 
@@ -69,7 +74,9 @@ def test_partial_download_validates(server_factory: Any, tmp_path: Path) -> None
     out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--offset", "1000",
                           "--length", str(5 * MIB)], server=srv.url, token=token))
     assert "downloaded" in out
-    assert (tmp_path / "o" / oid).read_bytes() == src.read_bytes()[1000 : 1000 + 5 * MIB]
+    ranged = tmp_path / "o" / f"{oid}.1000-{1000 + 5 * MIB - 1}"  # a range is named by its bytes
+    assert ranged.read_bytes() == src.read_bytes()[1000 : 1000 + 5 * MIB]
+    assert not (tmp_path / "o" / oid).exists()
 
 
 def test_zero_byte_file(server_factory: Any, tmp_path: Path) -> None:
@@ -293,3 +300,171 @@ def test_info_shows_settings_never_the_token(server_factory: Any) -> None:
     out = _ok(run_client(["info"], server=srv.url, token=token))
     assert srv.url in out and "server:        UP" in out and "access token:  set" in out
     assert token not in out and token[:20] not in out
+
+
+def test_a_range_is_never_taken_for_the_whole_file(server_factory: Any, tmp_path: Path) -> None:
+    """Issue 20, defect 5: ``--offset 0 --length 10`` wrote 10 bytes under the object's own name, and a later full
+    download said "already exists" and exited 0. A range now has a name of its own (``<name>.<first>-<last>``),
+    and a file already under a name is skipped only once its size and MD5 are the server's."""
+    srv = server_factory(**SMALL_PARTS)
+    token = srv.token("score.READ", "score.WRITE")
+    size = 9 * MIB
+    src = random_file(tmp_path / "src.bin", size)
+    oid = str(uuid.uuid4())
+    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    out_dir = tmp_path / "o"
+    whole = out_dir / oid
+    down = ["download", "--object-id", oid, "--output-dir", str(out_dir)]
+    out = _ok(run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token))
+    first_ten = out_dir / f"{oid}.0-9"
+    assert f"-> {first_ten}: 10 bytes" in out and first_ten.read_bytes() == src.read_bytes()[:10]
+    assert not whole.exists()
+    out = _ok(run_client(down, server=srv.url, token=token))
+    assert f"-> {whole}: {size} bytes, md5 verified" in out and md5_of(whole) == md5_of(src)
+    # to the end from an offset: the name says which bytes the file holds
+    _ok(run_client([*down, "--offset", str(size - 5)], server=srv.url, token=token))
+    assert (out_dir / f"{oid}.{size - 5}-{size - 1}").read_bytes() == src.read_bytes()[-5:]
+    # a complete file (or range) is skipped once it is checked, even where the range cuts the stored parts
+    out = _ok(run_client(down, server=srv.url, token=token))
+    assert out.strip() == f"skipped {oid}: {whole} is already complete (size and MD5 checked)"
+    out = _ok(run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token))
+    assert out.strip() == f"skipped {oid}: {first_ten} is already complete (size and MD5 checked)"
+    # what the old client left under the final name: refused, left as it is, replaced only with --force
+    whole.write_bytes(src.read_bytes()[:10])
+    r = run_client(down, server=srv.url, token=token)
+    assert r.returncode == 7, r.stderr
+    assert r.stderr.strip() == (
+        f"score-client: error: {whole} exists but holds 10 bytes, not the {size} of object {oid}; it was left as it "
+        "is: move it away, or use --force to replace it")
+    assert whole.stat().st_size == 10
+    damaged = bytearray(src.read_bytes())
+    damaged[5 * MIB] ^= 0xFF
+    whole.write_bytes(bytes(damaged))
+    r = run_client(down, server=srv.url, token=token)
+    assert r.returncode == 7, r.stderr
+    assert f"{whole} exists but its MD5 {md5_of(whole)} is not the {md5_of(src)} of object {oid}" in r.stderr
+    first_ten.write_bytes(b"0123456789")
+    r = run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token)
+    assert r.returncode == 7 and f"{first_ten} exists but its bytes 0-9 have MD5 " in r.stderr, r.stderr
+    out = _ok(run_client([*down, "--force"], server=srv.url, token=token))
+    assert "md5 verified" in out and md5_of(whole) == md5_of(src)
+    r = run_client([*down, "--length", "0"], server=srv.url, token=token)
+    assert r.returncode == 2 and "--length 0 selects no bytes" in r.stderr and "Traceback" not in r.stderr
+
+
+def _fake_service(routes: dict[str, tuple[int, dict[str, Any]]]) -> LoopbackServer:
+    """A server answering GET and PUT on each path of *routes* with its status and JSON; 404 elsewhere."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status, body = routes.get(self.path.split("?")[0], (404, {"code": "not_found", "message": "no"}))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_PUT = do_GET  # noqa: N815
+
+    return LoopbackServer(Handler).start()
+
+
+def test_control_characters_from_servers_are_escaped(server_factory: Any, tmp_path: Path) -> None:
+    """Issue 20, defect 9: file names and messages from the server or the metadata service reached the terminal
+    raw, so an escape sequence could clear the screen or a newline forge a line of output."""
+    forged = "\x1b[2J\rscore-client: error: forged\u202e"
+    oid = str(uuid.uuid4())
+    fake = _fake_service({f"/download/{oid}": (404, {"code": "not_found", "message": f"no object {forged}"}),
+                          f"/entities/{oid}": (200, {"id": oid, "fileName": f"x{forged}\n.bam", "gnosId": "AN\x07",
+                                                      "projectCode": "S"})})
+    try:
+        r = run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=fake.url,
+                       token="t")
+        assert r.returncode == 4, r.stderr
+        assert r.stderr.endswith("\nscore-client: error: no object \\x1b[2J\\x0dscore-client: error: forged\\u202e "
+                                 "(check the object id)\n")  # after the metadata warnings checked below
+        assert "\x1b" not in r.stderr and "\r" not in r.stderr and "\u202e" not in r.stderr
+        srv = server_factory()
+        token = srv.token("score.READ", "score.WRITE")
+        _ok(run_client(["upload", "--object-id", oid, "--file", str(random_file(tmp_path / "x.bam", 100))],
+                       server=srv.url, token=token))
+        r = run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--metadata-url",
+                        fake.url], server=srv.url, token=token)
+        out = _ok(r)
+        assert (tmp_path / "o" / f"x{forged}\n.bam").stat().st_size == 100  # the file keeps its name
+        name = "x\\x1b[2J\\x0dscore-client: error: forged\\u202e\\x0a.bam"
+        assert out == f"downloaded {oid} -> {tmp_path / 'o' / name}: 100 bytes, md5 verified, 1 of 1 parts fetched, " \
+                      "0 resumed\n"
+        assert r.stderr == ("score-client: error: analysis AN\\x07: no (its sizes and index files are not looked up)\n"
+                            f"score-client: error: no index file for {name} in analysis AN\\x07\n")
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs, unmounted at the end; the test is skipped (saying why) where mounting is not permitted."""
+    point = tmp_path / "small-disk"
+    point.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(point)],  # noqa: S607
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({(r.stderr or r.stdout).strip()}): the full-disk test needs one")
+    try:
+        yield point
+    finally:
+        if subprocess.run(["umount", str(point)], check=False).returncode != 0:  # noqa: S607
+            subprocess.run(["umount", "-l", str(point)], check=False)  # noqa: S607
+
+
+def test_output_disk_full_mid_download_exits_8_and_resumes(
+    server_factory: Any, tmp_path: Path, small_tmpfs: Path
+) -> None:
+    """Issue 20: the output file system filling up after the free-space check (ENOSPC mid-write) was retried as a
+    network error and ended as "upstream" (exit 6). It must end with the disk-space code at once, keep nothing
+    under the final name, and resume once space is freed."""
+    port = free_port()
+    proxy = FaultProxy(port, store_delay=0.5).start()  # time to fill the disk after the client's own check
+    try:
+        srv = server_factory(port=port, SCORE_PUBLIC_URL=proxy.url, **SMALL_PARTS)
+        token = srv.token("score.READ", "score.WRITE")
+        src = random_file(tmp_path / "src.bin", 12 * MIB)  # 3 parts of 4 MiB; the disk takes 16 MiB
+        oid = str(uuid.uuid4())
+        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        down = ["download", "--object-id", oid, "--output-dir", str(small_tmpfs), "--parallel", "1"]
+        proc = start_client(down, server=srv.url, token=token)
+        data = small_tmpfs / f".{oid}" / "data"
+        deadline = time.monotonic() + 30
+        while not data.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.005)
+        filler = small_tmpfs / "filler"
+        filler.write_bytes(b"\0" * (shutil.disk_usage(small_tmpfs).free - 5 * MIB))  # one part fits, not two
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 8, stderr
+        assert stderr.startswith(f"score-client: error: the output file system is full: writing {data} failed "
+                                 "(No space left on device)"), stderr
+        assert "re-run to resume" in stderr and "Traceback" not in stderr
+        assert not (small_tmpfs / oid).exists()
+        filler.unlink()
+        out = _ok(run_client(down, server=srv.url, token=token))
+        assert "md5 verified, 2 of 3 parts fetched, 1 resumed" in out, out
+        assert md5_of(small_tmpfs / oid) == md5_of(src)
+    finally:
+        proxy.stop()
+
+
+def test_a_manifest_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    """Issue 20, defect 9: a Latin-1 manifest ended in a UnicodeDecodeError traceback."""
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(f"AN1\t\t\n{uuid.uuid4()}\tcaf\xe9.bam\t{'a' * 32}\n".encode("latin-1"))
+    message = (f"score-client: error: manifest {path} is not UTF-8 text (byte 0xe9 at offset 46): convert it to "
+               "UTF-8, e.g. iconv -f latin1 -t utf-8 OLD > NEW, and give the new file\n")
+    for args in (["download", "--manifest", str(path), "--output-dir", str(tmp_path / "o")],
+                 ["upload", "--manifest", str(path)], ["manifest", "--manifest", str(path)]):
+        r = run_client(args, server=f"http://127.0.0.1:{free_port()}", token="t")
+        assert (r.returncode, r.stderr) == (2, message), args

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from score.client.layout import Named, plan_targets, relative_target
+from score.client.layout import Named, plan_targets, range_bytes, range_name, ranged, relative_target
 from score.client.manifest import read_download_manifest
 from score.domain.errors import InvalidRequestError
 
@@ -44,3 +44,12 @@ def test_download_manifests(tmp_path: Path) -> None:
     bad.write_text(f"{header}\nr\tf\tnot-an-id\tBAM\tx\t1\tm\t\td\tp\ts\n")
     with pytest.raises(InvalidRequestError, match=":2:"):
         read_download_manifest(bad)
+
+
+def test_a_range_is_named_by_its_bytes() -> None:
+    """Issue 20, defect 5: a range must never get the name of the whole file."""
+    assert range_name("x.bam", 0, 10) == "x.bam.0-9"  # inclusive, as an HTTP Range header
+    assert range_name(A, 1000, 1) == f"{A}.1000-1000"
+    assert not ranged(0, -1) and ranged(0, 10) and ranged(5, -1) and ranged(0, 100)
+    assert range_bytes(0, -1, 100) == 100 and range_bytes(90, -1, 100) == 10 and range_bytes(90, 50, 100) == 10
+    assert range_bytes(10, 20, 100) == 20 and range_bytes(200, -1, 100) == 0

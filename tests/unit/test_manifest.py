@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from score.client.manifest import UploadEntry, read_upload_manifest, write_upload_manifest
+from score.client.manifest import UploadEntry, read_download_manifest, read_upload_manifest, write_upload_manifest
 from score.domain.errors import InvalidRequestError
 
 OID = "5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
@@ -36,3 +36,15 @@ def test_malformed_manifests(tmp_path: Path, body: str, message: str) -> None:
         read_upload_manifest(path)
     with pytest.raises(InvalidRequestError, match="does not exist"):
         read_upload_manifest(tmp_path / "absent.txt")
+
+
+def test_a_manifest_that_is_not_utf8_is_a_clear_usage_error(tmp_path: Path) -> None:
+    """Issue 20, defect 9: a Latin-1 manifest ended in a UnicodeDecodeError traceback."""
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(f"AN1\t\t\n{OID}\tcaf\xe9.bam\t{'a' * 32}\n".encode("latin-1"))
+    expected = (f"manifest {path} is not UTF-8 text (byte 0xe9 at offset 46): convert it to UTF-8, e.g. "
+                "iconv -f latin1 -t utf-8 OLD > NEW, and give the new file")
+    for read in (read_upload_manifest, read_download_manifest):
+        with pytest.raises(InvalidRequestError) as err:
+            read(path)
+        assert err.value.message == expected

@@ -1,5 +1,6 @@
-"""``score-client download``: choose the objects (ids, manifest, analysis), name the files (layout),
-download each, report per object (text or ``--json`` lines) and a summary."""
+"""``score-client download``: choose the objects (ids, manifest, analysis), name the files (layout;
+a byte range as ``<name>.<first>-<last>``), download each, report per object (text or ``--json``
+lines) and a summary."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.diskspace import allocated, check_free
-from score.client.layout import LAYOUTS, Named, plan_targets
+from score.client.layout import LAYOUTS, Named, plan_targets, range_bytes, range_name, ranged
+from score.client.printable import printable
 from score.client.progress import Board
 from score.domain import errors as e
 
@@ -35,12 +37,16 @@ def add_arguments(down: argparse.ArgumentParser, object_id: Callable[[str], str]
     down.add_argument("--output-dir", required=True, type=Path)
     down.add_argument("--output-layout", choices=LAYOUTS, default="filename",
                       help="filename (default), bundle (<analysis>/<file>) or id; unknown objects are named by id")
-    down.add_argument("--offset", type=int, default=0)
+    down.add_argument("--offset", type=int, default=0,
+                      help="first byte of a range; a range is written to <name>.<first>-<last> (e.g. "
+                           "--offset 0 --length 10 gives <name>.0-9), never under the whole file's name")
     down.add_argument("--length", type=int, default=-1, help="bytes from offset (-1 = to the end)")
     down.add_argument("--validate", type=boolean, default=True, metavar="true|false", help="check the MD5")
     down.add_argument("--index", type=boolean, default=True, metavar="true|false",
                       help="also download each BAM/CRAM/VCF's index (.bai, .crai, .tbi, .csi, .idx) from its analysis")
-    down.add_argument("--force", action="store_true", help="download again even if the file exists")
+    down.add_argument("--force", action="store_true",
+                      help="replace a file already under the name; without it, a file there is skipped if its size "
+                           "and MD5 are the server's and refused (exit 7, left as it is) if not")
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
@@ -82,7 +88,7 @@ def _resolve(session: Session, items: list[Named], layout: str, want_index: bool
             try:
                 files[analysis] = client_metadata.analysis_file_list(api, study, analysis)
             except (e.NotFoundError, e.ForbiddenError) as exc:
-                warn(f"analysis {analysis}: {exc.message} (its sizes and index files are not looked up)")
+                warn(f"analysis {printable(analysis)}: {exc.message} (its sizes and index files are not looked up)")
     finally:
         api.close()
     sizes = {f.object_id: f.size for listed in files.values() for f in listed}
@@ -91,24 +97,31 @@ def _resolve(session: Session, items: list[Named], layout: str, want_index: bool
         return known
     pairing = pair_indexes(known, files)
     for item in pairing.unpaired:
-        warn(f"no index file for {item.file_name} in analysis {item.analysis_id}")
+        warn(f"no index file for {printable(str(item.file_name))} in analysis {printable(str(item.analysis_id))}")
     return pairing.items
 
 
-def _check_space(items: list[Named], targets: dict[str, str], out_dir: Path, force: bool) -> None:
+def _check_space(items: list[Named], targets: dict[str, str], args: argparse.Namespace) -> None:
     """Refuse up front when the known sizes of what is still to fetch exceed the free space.
 
-    Sizes come from the metadata service; partial downloads count only what they still lack.
-    Objects of unknown size are checked by the downloader when they start.
+    Sizes come from the metadata service (of a range, the bytes it selects); partial downloads count
+    only what they still lack. Objects of unknown size are checked by the downloader when they start.
 
     Raises:
         DiskSpaceError: with the amounts, before anything is downloaded.
     """
+    out_dir, force = args.output_dir, args.force
     need = 0
     for item in items:
-        if item.size is None or (not force and (out_dir / targets[item.object_id]).exists()):
+        if item.size is None:
             continue
-        need += max(item.size - (0 if force else allocated(out_dir / f".{item.object_id}" / "data")), 0)
+        size, name, state = item.size, targets[item.object_id], f".{item.object_id}"
+        if ranged(args.offset, args.length):
+            size = range_bytes(args.offset, args.length, item.size)
+            name, state = range_name(name, args.offset, size), "." + range_name(item.object_id, args.offset, size)
+        if not force and (out_dir / name).exists():
+            continue
+        need += max(size - (0 if force else allocated(out_dir / state / "data")), 0)
     check_free(out_dir, need, "the download (nothing was downloaded)")
 
 
@@ -133,16 +146,17 @@ class _Report:
     def success(self, line: dict[str, Any], r: DownloadResult) -> None:
         self.ok += 1
         self.bytes += 0 if r.skipped else r.size
-        line.update(status="skipped" if r.skipped else "ok", bytes=r.size, md5_verified=r.verified,
-                    retries=r.retries, parts_fetched=r.parts_fetched, parts_resumed=r.parts_resumed)
+        line.update(file=str(r.path), status="skipped" if r.skipped else "ok", bytes=r.size,
+                    md5_verified=r.verified, retries=r.retries, parts_fetched=r.parts_fetched,
+                    parts_resumed=r.parts_resumed)
         if self._json:
             self._say(json.dumps(line))
         elif r.skipped:
-            self._say(f"skipped {r.object_id}: {r.path} already exists (use --force to download it again)")
+            self._say(f"skipped {r.object_id}: {printable(str(r.path))} is already complete (size and MD5 checked)")
         else:
             check = "md5 verified" if r.verified else "md5 not verified"
-            self._say(f"downloaded {r.object_id} -> {r.path}: {r.size} bytes, {check}, {r.parts_fetched} of "
-                      f"{r.parts_total} parts fetched, {r.parts_resumed} resumed")
+            self._say(f"downloaded {r.object_id} -> {printable(str(r.path))}: {r.size} bytes, {check}, "
+                      f"{r.parts_fetched} of {r.parts_total} parts fetched, {r.parts_resumed} resumed")
 
     def summary(self, objects: int, seconds: float) -> None:
         if self._json:
@@ -159,9 +173,11 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
     from score.client.download import Downloader
 
     settings = session.settings
+    if args.length == 0:
+        raise e.InvalidRequestError("--length 0 selects no bytes: give a positive length, or -1 for the rest")
     items = _resolve(session, _select(args, session), args.output_layout, args.index, err)
     targets = plan_targets(items, args.output_layout)
-    _check_space(items, targets, args.output_dir, args.force)
+    _check_space(items, targets, args)
     board = Board(len(items), progress and not args.json)
     report = _Report(args, board.above(say), board.above(err))
     api = session.server()

@@ -1,6 +1,7 @@
 """``score-client``: upload, download, view, mount, url, version, submit, publish, unpublish.
 
-The only place that knows exit codes.
+The only place that knows exit codes. Everything it prints has its control characters escaped
+(:mod:`score.client.printable`): names and messages from servers reach it inside its own text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from score.cli import exit_codes as ec
 from score.cli import client_login, client_mount, client_upload, client_view
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
+from score.client.printable import printable_lines
 from score.domain import errors as e
 from score.domain.ids import validate_object_id
 
@@ -76,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _say(args: argparse.Namespace, text: str) -> None:
     if not args.silent:
-        print(text, flush=True)
+        print(printable_lines(text), flush=True)
 
 
 def _url(args: argparse.Namespace, session: Session) -> int:
@@ -153,12 +155,12 @@ def _run(args: argparse.Namespace, session: Session) -> int:
 
 def _err_plain(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "silent", False):
-        print(text, file=sys.stderr, flush=True)
+        print(printable_lines(text), file=sys.stderr, flush=True)
 
 
 def _err(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "silent", False):
-        print(f"score-client: error: {text}", file=sys.stderr, flush=True)
+        print(f"score-client: error: {printable_lines(text)}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             return _info(args, settings)
         if args.command == "manifest":
-            _say(args, args.manifest.read_text(encoding="utf-8").rstrip("\n"))
+            from score.client.manifest import read_manifest_text
+
+            _say(args, read_manifest_text(args.manifest).rstrip("\n"))
             return ec.OK
         session = Session(settings)
         try:

@@ -12,6 +12,7 @@ from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.layout import Named
 from score.client.manifest import UploadEntry, write_upload_manifest
+from score.client.printable import printable
 from score.client.metadata import MetadataApi  # noqa: TC001 - a parameter type
 from score.domain import errors as e
 
@@ -110,7 +111,7 @@ def set_state(args: argparse.Namespace, session: Session, say: Any) -> int:
         out = api.set_state(args.study_id, args.analysis_id, args.command)
     finally:
         api.close()
-    say(f"analysis {args.analysis_id}: {out.get('analysisState', args.command + 'ed')}")
+    say(f"analysis {args.analysis_id}: {printable(str(out.get('analysisState', args.command + 'ed')))}")
     return ec.OK
 
 

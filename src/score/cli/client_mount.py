@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
+from score.client.printable import printable
 from score.domain import errors as e
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def _daemonize(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     with open(log, "rb") as fh:
         fh.seek(seen)
         for line in fh.read().decode("utf-8", "replace").splitlines()[-5:]:
-            print(line, file=sys.stderr)
+            print(printable(line), file=sys.stderr)
     return child.returncode or ec.FAILURE
 
 

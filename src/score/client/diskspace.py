@@ -1,8 +1,13 @@
 """Free-space checks for downloads: what is still needed, against what the file system has free
-minus what the downloads already in flight still need."""
+minus what the downloads already in flight still need; and what a write that fails anyway means.
+
+The check is made before a download starts; the disk can still fill up under it (another program,
+another user), so a failed write is translated too (:func:`write_error`).
+"""
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 from collections.abc import Callable
@@ -44,6 +49,27 @@ def check_free(where: Path, need: int, subject: str, *, others: int = 0,
             f"{subject} needs {human(need)} more but {probe} has {human(max(free, 0))} free"
             + (" besides the downloads in flight" if others else "")
         )
+
+
+def is_disk_full(exc: OSError) -> bool:
+    """The write failed for want of space (or of quota)."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_error(exc: OSError, path: Path) -> e.ScoreError:
+    """What a failed write of a download's *path* means to its user.
+
+    Returns:
+        DiskSpaceError for a full file system or an exhausted quota (not retryable: fetching the
+        bytes again cannot help), else a plain error naming the file.
+    """
+    if exc.errno == errno.EDQUOT:
+        return e.DiskSpaceError(f"the disk quota of the output directory is exhausted: writing {path} failed "
+                                f"({exc.strerror}); the parts written so far are kept")
+    if is_disk_full(exc):
+        return e.DiskSpaceError(f"the output file system is full: writing {path} failed ({exc.strerror}); "
+                                "the parts written so far are kept")
+    return e.ScoreError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 @dataclass(eq=False)

@@ -12,8 +12,12 @@ limits a download on a fast network (bench/README.md):
 * **part mode** (a sub-range, no recorded object MD5, or ``--validate false``): each part's
   MD5 is checked against ``sourceMd5`` as it streams.
 
-The file appears under its final name only once complete and verified. Expired URLs are
-refreshed by asking the server again; a killed download resumes from its recorded parts.
+The file appears under its final name only once complete and verified. A byte range has a name
+of its own (``<name>.<first>-<last>``, :func:`score.client.layout.range_name`), so it is never
+taken for the whole object. A file already under the name is skipped only once its size and MD5
+are found to be the server's; any other file there is left as it is and refused (``force``
+replaces it). Expired URLs are refreshed by asking the server again; a killed download resumes
+from its recorded parts, and a full disk stops it with the parts written so far kept.
 
 One :class:`Downloader` may download several objects at once (from several threads): their
 parts share one pool of ``parallel`` workers, so connections and buffers stay bounded however
@@ -32,11 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from score.client.api import ServerApi
-from score.client.diskspace import Claim, SpaceBook
+from score.client.diskspace import Claim, SpaceBook, write_error
 from score.client.dataplane import Cancelled, DataPlane, pwrite_all
 from score.client.journal import DownloadJournal, JournalHeader
+from score.client.layout import range_name, ranged
 from score.client.progress import Board, Progress  # noqa: TC001 - a field type
-from score.client.retry import RetryPolicy
+from score.client.retry import RetryPolicy, with_retry
 from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
@@ -45,6 +50,7 @@ from score.wire.plain import ObjectSpecification, Part
 READ_CHUNK = 4 * 1024 * 1024
 RECEIVED = "received"  # journal value of a part written but not hashed on its own (whole-object mode)
 PART_ATTEMPTS = 3
+_LEFT_AS_IT_IS = "; it was left as it is: move it away, or use --force to replace it"
 
 
 @dataclass
@@ -142,23 +148,34 @@ class Downloader:
         force: bool = False,
         target: Path | None = None,
     ) -> DownloadResult:
-        """Download *object_id* into *target* (default ``out_dir/<object_id>``).
+        """Download *object_id*, or its byte range *offset*/*length*, into *target* (default ``out_dir/<object_id>``).
 
-        Resume state lives in ``out_dir/.<object_id>/`` whatever the target's name.
+        A range is written to ``<target>.<first>-<last>`` instead. Resume state lives in
+        ``out_dir/.<object_id>/`` (``.<object_id>.<first>-<last>/`` for a range) whatever the target's name.
+        A file already there is skipped once :meth:`_check_existing` finds it complete; *force* replaces it.
 
         Raises:
+            InvalidRequestError: an empty range (*length* 0).
+            ConflictError: a file already under the name is not the object (it is left as it is).
             IntegrityError: the bytes do not match their MD5 (nothing is left under the final name).
+            DiskSpaceError: the output file system is full (what was written is kept for resuming).
             NotFoundError / ForbiddenError / UnauthenticatedError: from the server.
         """
+        if length == 0:
+            raise e.InvalidRequestError("--length 0 selects no bytes: give a positive length, or -1 for the rest")
         target = target if target is not None else out_dir / object_id
-        journal = DownloadJournal(out_dir / f".{object_id}")
+        spec = self._api.download_spec(object_id, offset, length)
+        state = f".{object_id}"
+        if ranged(offset, length):
+            target = target.with_name(range_name(target.name, offset, spec.objectSize))
+            state = "." + range_name(object_id, offset, spec.objectSize)
+        journal = DownloadJournal(out_dir / state)
+        parts = sorted(spec.parts, key=lambda p: p.partNumber)
         if force:
             journal.discard()
             target.unlink(missing_ok=True)
         elif target.exists():
-            return DownloadResult(object_id, target, target.stat().st_size, None, False, skipped=True)
-        spec = self._api.download_spec(object_id, offset, length)
-        parts = sorted(spec.parts, key=lambda p: p.partNumber)
+            return self._check_existing(target, spec, parts)
         range_start = parts[0].offset if parts else offset
         header = JournalHeader(
             object_id,
@@ -175,10 +192,48 @@ class Downloader:
             done = {n: m for n, m in journal.open(header).items() if m}
             try:
                 return self._run(spec, parts, range_start, journal, done, target, validate, offset, length, claim)
+            except OSError as exc:  # a local write: the data file, the part log, the final rename
+                raise write_error(exc, journal.data_path) from exc
             finally:
                 journal.close()
         finally:
             self._space.release(claim)
+
+    def _check_existing(self, target: Path, spec: ObjectSpecification, parts: list[Part]) -> DownloadResult:
+        """Skip *target* only if it holds what the server does: the same size, and the same MD5 (the object's;
+        else each part's ``sourceMd5``; else, for a part a range cut, that of its bytes fetched again).
+
+        Raises:
+            ConflictError: it does not; it is left as it is (``--force`` replaces it).
+        """
+        size = target.stat().st_size
+        if size != spec.objectSize:
+            raise e.ConflictError(f"{target} exists but holds {size} bytes, not the {spec.objectSize} of object "
+                                  f"{spec.objectId}{_LEFT_AS_IT_IS}")
+        wants = {p.partNumber: (p.sourceMd5 or self._served_md5(p)).lower() for p in parts if not spec.objectMd5}
+        progress = self._board.track(f"checking {target.name}", size)
+        try:
+            with open(target, "rb", buffering=0) as fh:
+                wrong = _difference(fh.fileno(), spec, parts, wants, progress)
+        except BaseException:
+            progress.abandon()
+            raise
+        progress.finish()
+        if wrong:
+            raise e.ConflictError(f"{target} exists but {wrong} of object {spec.objectId}{_LEFT_AS_IT_IS}")
+        return DownloadResult(spec.objectId, target, size, spec.objectMd5, True, len(parts), skipped=True)
+
+    def _served_md5(self, part: Part) -> str:
+        """The MD5 of a part's bytes as the store serves them now (read, not kept)."""
+
+        def discard(chunk: memoryview, at: int) -> None:
+            pass
+
+        url = part.url
+        if not url:
+            raise e.NotFoundError(f"the server returned no URL for part {part.partNumber}")
+        rng = ByteRange(part.offset, part.partSize)
+        return with_retry(lambda: self._data.get_range(url, rng, discard, threading.Event()), self._retry)
 
     def _run(
         self,
@@ -336,7 +391,10 @@ class Downloader:
             received = [0]
 
             def sink(chunk: memoryview, at: int) -> None:
-                pwrite_all(job.fd, chunk, base + at)
+                try:
+                    pwrite_all(job.fd, chunk, base + at)
+                except OSError as exc:  # here, not in the HTTP layer, which would take it for a network error
+                    raise write_error(exc, job.journal.data_path) from exc
                 received[0] += len(chunk)
                 job.progress.add(len(chunk))
 
@@ -396,6 +454,25 @@ def _start_writeback(fd: int, pos: int, length: int) -> None:
     """
     if length and hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, pos, length, os.POSIX_FADV_DONTNEED)
+
+
+def _difference(fd: int, spec: ObjectSpecification, parts: list[Part], wants: dict[int, str],
+                progress: Progress) -> str | None:
+    """How the file *fd* (the object, or the range *parts* cover) differs from the server's MD5s: the
+    object's, else *wants* by part number; None when it does not."""
+    buf = memoryview(bytearray(READ_CHUNK))
+    start = parts[0].offset if parts else 0
+    whole = hashlib.md5()  # noqa: S324 - the wire checksum
+    for p in parts:
+        md5 = whole if spec.objectMd5 else hashlib.md5()  # noqa: S324
+        _hash_range(fd, p.offset - start, p.partSize, md5, buf)
+        progress.add(p.partSize)
+        if not spec.objectMd5 and md5.hexdigest() != wants[p.partNumber]:
+            return (f"its bytes {p.offset}-{p.offset + p.partSize - 1} have MD5 {md5.hexdigest()}, not the "
+                    f"{wants[p.partNumber]}")
+    if spec.objectMd5 and whole.hexdigest() != spec.objectMd5.lower():
+        return f"its MD5 {whole.hexdigest()} is not the {spec.objectMd5.lower()}"
+    return None
 
 
 def _hash_range(fd: int, pos: int, length: int, digest: Any, buf: memoryview) -> int:

@@ -1,8 +1,9 @@
 """Download resume state: a versioned header written atomically plus an append-only part log.
 
-Layout, next to the output: ``<out>/.<objectId>/`` holding ``journal.json`` (what is being
-downloaded), ``parts.log`` (one JSON line per verified part) and ``data`` (the bytes so far).
-A torn last line of the log (a kill mid-write) is ignored, so the state never lies.
+Layout, next to the output: ``<out>/.<objectId>/`` (``<out>/.<objectId>.<first>-<last>/`` for a
+byte range, so that a range and the whole object never share state) holding ``journal.json``
+(what is being downloaded), ``parts.log`` (one JSON line per verified part) and ``data`` (the
+bytes so far). A torn last line of the log (a kill mid-write) is ignored, so the state never lies.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from score.client.diskspace import is_disk_full, write_error
 from score.domain.errors import ResumeStateError
 
 VERSION = 1
@@ -58,7 +60,8 @@ class DownloadJournal:
         """Start or resume; return the MD5s of parts already verified.
 
         Raises:
-            ResumeStateError: the state directory cannot be created or written.
+            DiskSpaceError: the file system is full.
+            ResumeStateError: the state directory cannot be created or written otherwise.
         """
         try:
             existing = self._read_header()
@@ -74,6 +77,8 @@ class DownloadJournal:
             done = self._read_log()
             self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
+            if is_disk_full(exc):
+                raise write_error(exc, self.dir) from exc
             raise ResumeStateError(f"cannot write download state in {self.dir}: {exc.strerror}") from exc
         return done
 

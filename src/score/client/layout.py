@@ -43,6 +43,27 @@ def relative_target(item: Named, layout: str) -> str:
     return name
 
 
+def ranged(offset: int, length: int) -> bool:
+    """Whether Score's ``--offset``/``--length`` ask for a byte range (anything but ``0``/``-1``, the whole object)."""
+    return offset != 0 or length != -1
+
+
+def range_bytes(offset: int, length: int, object_size: int) -> int:
+    """How many bytes *offset*/*length* (``-1``: to the end) select of an object of *object_size*, clipped to it."""
+    rest = max(object_size - offset, 0)
+    return rest if length < 0 else min(length, rest)
+
+
+def range_name(name: str, first: int, size: int) -> str:
+    """``<name>.<first>-<last>``: the file a range of *size* bytes from byte *first* is written to.
+
+    Its bytes are named inclusively, as in an HTTP ``Range`` header: ``--offset 0 --length 10`` gives
+    ``<name>.0-9``. A range is never written under the name a whole download uses, so it is never
+    taken for the whole object; a range that happens to cover the whole object is named the same way.
+    """
+    return f"{name}.{first}-{first + size - 1}"
+
+
 def plan_targets(items: list[Named], layout: str) -> dict[str, str]:
     """Targets by object id; two objects never share a target.
 

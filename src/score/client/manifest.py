@@ -19,16 +19,30 @@ class UploadEntry:
     md5: str
 
 
+def read_manifest_text(path: Path) -> str:
+    """A manifest's text.
+
+    Raises:
+        InvalidRequestError: it does not exist, or is not UTF-8 (saying where, and what to do).
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise e.InvalidRequestError(f"manifest {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise e.InvalidRequestError(
+            f"manifest {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+            "convert it to UTF-8, e.g. iconv -f latin1 -t utf-8 OLD > NEW, and give the new file"
+        ) from None
+
+
 def read_upload_manifest(path: Path) -> list[UploadEntry]:
     """Parse a manifest; relative paths are relative to the current directory (as Score's client).
 
     Raises:
-        InvalidRequestError: a malformed line (with its number), or no entries.
+        InvalidRequestError: a missing or non-UTF-8 file, a malformed line (with its number), or no entries.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise e.InvalidRequestError(f"manifest {path} does not exist") from None
+    lines = read_manifest_text(path).splitlines()
     out = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -62,12 +76,9 @@ def read_download_manifest(path: Path) -> list[str]:
     Song upload manifest (3 columns, first line skipped).
 
     Raises:
-        InvalidRequestError: neither format, or a bad object id (with its line number).
+        InvalidRequestError: a missing or non-UTF-8 file, neither format, or a bad object id (with its line number).
     """
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines()]
-    except FileNotFoundError:
-        raise e.InvalidRequestError(f"manifest {path} does not exist") from None
+    lines = read_manifest_text(path).splitlines()
     if not lines:
         raise e.InvalidRequestError(f"manifest {path} is empty")
     header = lines[0].split("\t")

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from score.client.printable import printable
+
 
 def human(n: float) -> str:
     """``1.5 MiB`` style sizes."""
@@ -55,7 +57,7 @@ class Board:
 
     def track(self, label: str, total_bytes: int) -> Progress:
         """A counter for one file of *total_bytes*."""
-        p = Progress(label, total_bytes, board=self)
+        p = Progress(printable(label), total_bytes, board=self)
         with self._lock:
             self._active[id(p)] = p
         return p
