@@ -1,6 +1,6 @@
 """Region slicing: score-client view and htsget against samtools view on the same pre-signed URL.
 
-    .venv/bin/python bench/slicing.py [--size-gib 1.0] [--bam PATH]
+    .venv/bin/python bench/slicing.py [--size-gib 1.0] [--bam PATH] [--repeat N]
 
 Generates (or reuses, with ``--bam``) a coordinate-sorted, indexed BAM of at least SIZE GiB,
 publishes it with its index on a score-server (embedded store), and for regions of several sizes
@@ -11,7 +11,8 @@ proxy in front of the store, so every tool is measured through the same path):
 * htsget: fetch the ticket, then its blocks in order (httpx), write the BAM;
 * ``samtools view -b -X URL INDEX_URL R`` on the object's pre-signed URL (``score-client url``).
 
-Every output is checked to hold the same number of records (``samtools view -c``). Prints a
+Every output is checked to hold the same number of records (``samtools view -c``). With
+``--repeat N`` each region is run N times (the tools in turn) and the median time is shown. Prints a
 markdown table. See bench/README.md.
 """
 
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,7 @@ from tests.kit.proxy import FaultProxy  # noqa: E402
 
 REGIONS = [("10 kb", "chr1:20,000,001-20,010,000"), ("1 Mb", "chr1:30,000,001-31,000,000"),
            ("10 Mb", "chr2:5,000,001-15,000,000")]
+TOOLS = ("samtools", "score-client view", "htsget")
 ENV = {**os.environ, "REF_PATH": ":"}
 
 
@@ -75,6 +79,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size-gib", type=float, default=1.05, help="at least this big (default 1.05: over 1 GiB)")
     p.add_argument("--bam", type=Path, help="reuse this BAM (with .bai) instead of generating one")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each region; the median time is shown")
     args = p.parse_args()
     if shutil.which("samtools") is None:
         print("samtools is missing: run scripts/setup", file=sys.stderr)
@@ -110,8 +115,9 @@ def main() -> int:
                 rows = []
                 for label, region in REGIONS:
                     results = {}
-                    for tool in ("samtools", "score-client view", "htsget"):
-                        work = tmp / f"w-{tool.replace(' ', '-')}-{label.replace(' ', '')}"
+                    times: dict[str, list[float]] = {}
+                    for rep, tool in itertools.product(range(args.repeat), TOOLS):
+                        work = tmp / f"w-{tool.replace(' ', '-')}-{label.replace(' ', '')}-{rep}"
                         work.mkdir()
                         before = proxy.store_get_bytes[key]
                         t0 = time.perf_counter()
@@ -128,7 +134,13 @@ def main() -> int:
                             target = next(work.glob("*.bam"))
                         seconds = time.perf_counter() - t0
                         time.sleep(0.2)  # let the proxy count the last chunks of aborted transfers
-                        results[tool] = (seconds, proxy.store_get_bytes[key] - before, _count(target))
+                        times.setdefault(tool, []).append(seconds)
+                        results[tool] = (statistics.median(times[tool]), proxy.store_get_bytes[key] - before,
+                                         _count(target))
+                        shutil.rmtree(work)
+                    if args.repeat > 1:
+                        print(f"{label}: " + "; ".join(f"{t} " + " ".join(f"{x:.2f}" for x in xs)
+                                                      for t, xs in times.items()), file=sys.stderr)
                     base_s, base_b, base_n = results["samtools"]
                     for tool, (seconds, nbytes, records) in results.items():
                         if tool != "htsget" and records != base_n:

@@ -3,16 +3,21 @@ live score-server: the records equal ``samtools view`` of a local copy, for ever
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from score.cli import client_main
+from score.formats import bgzf
 from tests.kit.bam import (
     HTSLIB_TEST,
     SAMTOOLS_TEST,
+    corrupt_copied_block,
     file_records,
     large_bam,
     require_test_data,
@@ -21,7 +26,7 @@ from tests.kit.bam import (
 )
 from tests.kit.proxy import FaultProxy
 from tests.e2e.conftest import Served, ok, publish
-from tests.kit.servers import free_port, run_client
+from tests.kit.servers import PYTHON, ServerProcess, free_port, run_client
 
 pytestmark = pytest.mark.e2e
 CE = HTSLIB_TEST / "ce.fa"
@@ -261,3 +266,81 @@ def test_slices_around_the_small_slice_threshold(tmp_path: Path, monkeypatch: py
                       "--output-dir", str(out), *ref]) == 0
         written = out / f"range.CHROMOSOME_I.{fmt.lower()}"
         assert file_records(written, CE if fmt == "CRAM" else None, decode_md=False) == expected, threshold
+
+
+REGION = ("chr1:10,000,001-30,000,000", 0, 10_000_000, 30_000_000)  # whole blocks copied between its edges
+HOW = ("deflate", "crc32", "isize")
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A generated BAM published as it is, and three copies of it whose stored bytes (in the store's data
+    directory, after upload) have one block that the region's slice copies whole damaged."""
+    require_test_data()
+    src = tmp_path_factory.mktemp("damaged")
+    good = large_bam(src / "good.bam", 12 * 1024 * 1024)
+    for how in HOW:
+        shutil.copy(good, src / f"{how}.bam")
+        shutil.copy(f"{good}.bai", src / f"{how}.bam.bai")
+    data = tmp_path_factory.mktemp("damaged-data")
+    srv = ServerProcess(data, free_port(), env={"SCORE_METADATA__KIND": "registry"})
+    srv.start()
+    try:
+        token = srv.token("score.READ", "score.WRITE")
+        analysis, ids = publish(srv, token, sorted(src.glob("*.bam*")), src, study="DAMAGED")
+        for how in HOW:
+            size = good.stat().st_size
+            stored = [p for p in data.rglob(ids[f"{how}.bam"]) if p.is_file() and p.stat().st_size == size]
+            assert len(stored) == 1, stored
+            stored[0].write_bytes(corrupt_copied_block(good, how, *REGION[1:])[0])
+        yield Served(srv, token, ids, src, analysis)
+    finally:
+        srv.stop()
+
+
+def _client_bytes(served: Served, args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "STORAGE_URL": served.srv.url, "ACCESSTOKEN": served.token}
+    return subprocess.run([PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_block_damaged_at_rest_fails_the_view_with_exit_5(damaged: Served, tmp_path: Path, how: str) -> None:
+    """Issue 20, defect 6: a copied block is inflated and checked against its CRC32 and ISIZE; a damaged
+    one fails the view (exit 5, what and where), and nothing complete-looking is left: no output file, and
+    on standard output no BGZF end-of-file block."""
+    good = damaged.src / "good.bam"
+    bad, offset = corrupt_copied_block(good, how, *REGION[1:])
+    frame = bgzf.block_frame(bad, offset)
+    assert frame is not None
+    damaged_block = bad[offset: offset + frame[1]]
+    oid = damaged.ids[f"{how}.bam"]
+    out = tmp_path / "out"
+    r = run_client(["view", "--object-id", oid, "--query", REGION[0], "--output-format", "BAM",
+                    "--output-dir", str(out)], server=damaged.srv.url, token=damaged.token)
+    assert r.returncode == 5, r.stderr
+    assert f"{how}.bam: the BGZF block at byte {offset} is corrupt" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists() or not any(out.iterdir())
+    piped = _client_bytes(damaged, ["view", "--object-id", oid, "--query", REGION[0], "--output-format", "BAM"])
+    assert piped.returncode == 5 and b"is corrupt" in piped.stderr
+    assert damaged_block not in piped.stdout and not piped.stdout.endswith(bgzf.EOF_BLOCK)
+    # the same region of the undamaged object is copied whole, as samtools reads it
+    r = run_client(["view", "--object-id", damaged.ids["good.bam"], "--query", REGION[0], "--output-format", "BAM",
+                    "--output-dir", str(tmp_path / "good")], server=damaged.srv.url, token=damaged.token)
+    assert "whole blocks copied" in ok(r)
+    assert file_records(next((tmp_path / "good").glob("*.bam"))) == samtools_records(good, [REGION[0]])
+
+
+@pytest.mark.parametrize("fmt", ["BAM", "SAM"])
+def test_a_closed_output_pipe_ends_quietly_with_exit_0(damaged: Served, fmt: str) -> None:
+    """Issue 20, defect 6: ``view ... | head -c 100`` ends with 0 and says nothing (BAM: copied blocks on
+    Python's stdout; SAM: records written by htslib), as a pipeline with samtools does."""
+    env = {**os.environ, "STORAGE_URL": damaged.srv.url, "ACCESSTOKEN": damaged.token}
+    with subprocess.Popen([PYTHON, "-m", "score.cli.client_main", "view", "--object-id", damaged.ids["good.bam"],
+                           "--query", REGION[0], "--output-format", fmt], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env) as view:
+        assert view.stdout is not None and view.stderr is not None
+        head = subprocess.run(["head", "-c", "100"], stdin=view.stdout, capture_output=True, timeout=120)
+        view.stdout.close()
+        err = view.stderr.read()
+        assert view.wait(timeout=120) == 0 and err == b"", err
+    assert head.returncode == 0 and len(head.stdout) == 100

@@ -77,3 +77,31 @@ def large_bam(path: Path, target_bytes: int, seed: int = 7) -> Path:
                 out.write(r)
     pysam.index(str(path))
     return path
+
+
+def corrupt_copied_block(bam: Path, how: str, tid: int, beg: int, end: int) -> tuple[bytes, int]:
+    """The bytes of *bam* with the middle one of the blocks a slice of ``[beg, end)`` of *tid* copies whole
+    damaged: bytes flipped in its deflate data (``deflate``), its CRC32 changed (``crc32``), or its ISIZE
+    changed (``isize``). Returns them and the block's offset."""
+    import struct
+
+    from score.client import bamslice
+    from score.formats import bgzf
+    from score.formats.binning import parse_index
+
+    local = bamslice.local_bytes(bam)
+    plan = bamslice.plan(local.read, local.size, parse_index(Path(f"{bam}.bai").read_bytes()), tid, beg, end)
+    data = bytearray(bam.read_bytes())
+    copied = list(bgzf.blocks(bytes(data[plan.copy_start: plan.copy_end]), plan.copy_start))
+    assert len(copied) > 4, "the region copies too few blocks"
+    block = copied[len(copied) // 2]
+    if how == "deflate":
+        middle = block.offset + block.size // 2
+        data[middle: middle + 3] = bytes(b ^ 0x5A for b in data[middle: middle + 3])
+    elif how == "crc32":
+        data[block.offset + block.size - 8] ^= 0x01
+    elif how == "isize":
+        struct.pack_into("<I", data, block.offset + block.size - 4, len(block.data) - 1)
+    else:
+        raise ValueError(how)
+    return bytes(data), block.offset

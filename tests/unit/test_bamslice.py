@@ -264,3 +264,76 @@ def test_a_full_disk_is_said_once_not_retried_as_a_network_error() -> None:
     with pytest.raises(e.DiskSpaceError, match="no space left"):
         remote.copy(0, 10_000, Full())  # type: ignore[arg-type]
     assert plane.requested == 10_000
+
+
+@pytest.mark.parametrize("how", ["deflate", "crc32", "isize"])
+def test_a_copied_block_corrupted_at_rest_fails_the_slice(bams: dict[str, Path], tmp_path: Path, how: str) -> None:
+    """Issue 20, defect 6: whole blocks copied without decoding are inflated and checked against their CRC32
+    and ISIZE; one corrupt block fails the view as an integrity error and leaves no output file."""
+    import shutil
+
+    from score.domain import errors as e
+    from tests.kit.bam import corrupt_copied_block
+
+    bam, bad = bams["htslib"], tmp_path / "bad.bam"
+    data, offset = corrupt_copied_block(bam, how, 0, 999_999, 2_000_000)
+    bad.write_bytes(data)
+    shutil.copy(f"{bam}.bai", f"{bad}.bai")
+    out = tmp_path / "out" / "slice.bam"
+    with pytest.raises(e.IntegrityError, match=f"bad.bam: the BGZF block at byte {offset} is corrupt"):
+        _slice(bad, "chr1:1,000,000-2,000,000", out)
+    assert not list(out.parent.iterdir())  # neither the output nor its .part
+
+
+@pytest.mark.parametrize("how", ["deflate", "crc32"])
+def test_a_corrupt_edge_block_is_an_integrity_error_not_laundered(bams: dict[str, Path], tmp_path: Path,
+                                                                  how: str) -> None:
+    """The blocks a slice inflates and re-packs are checked too: a corrupt one must not be re-compressed
+    under a fresh, correct CRC32."""
+    from score.domain import errors as e
+    from score.formats.binning import parse_index
+
+    bam = bams["htslib"]
+    local = bamslice.local_bytes(bam)
+    the_plan = bamslice.plan(local.read, local.size, parse_index(Path(str(bam) + ".bai").read_bytes()), 0,
+                             999_999, 2_000_000)
+    edge = next(bgzf.blocks(local.read(the_plan.copy_end, the_plan.copy_end + bgzf.MAX_BLOCK), the_plan.copy_end))
+    data = bytearray(bam.read_bytes())
+    at = edge.offset + (edge.size // 2 if how == "deflate" else edge.size - 8)
+    data[at] ^= 0x01
+    bad = tmp_path / "bad.bam"
+    bad.write_bytes(data)
+    out = tmp_path / "out" / "slice.bam"
+    with pytest.raises(e.IntegrityError, match=f"bad.bam: the BGZF block at byte {edge.offset} is corrupt"):
+        _slice(bad, "chr1:1,000,000-2,000,000", out, Path(str(bam) + ".bai"))
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_checked_writer_passes_whole_checked_batches_in_order(bams: dict[str, Path],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes arriving in any chunking come out unchanged; a corrupt block stops them at a batch boundary
+    before it; bytes that end inside a block are an error, not a short output."""
+    import io
+
+    from score.client import blockcheck
+    from score.domain import errors as e
+    from tests.kit.bam import corrupt_copied_block
+
+    monkeypatch.setattr(blockcheck, "BATCH_BYTES", 100_000)
+    bam = bams["htslib"]
+    good = bam.read_bytes()
+    out = io.BytesIO()
+    with blockcheck.CheckedWriter(out, 0) as checked:
+        for at in range(0, len(good), 7919):
+            checked.write(memoryview(good)[at: at + 7919])
+    assert out.getvalue() == good
+    bad, offset = corrupt_copied_block(bam, "crc32", 0, 999_999, 2_000_000)
+    out = io.BytesIO()
+    with pytest.raises(e.IntegrityError, match=f"block at byte {offset} is corrupt"):
+        with blockcheck.CheckedWriter(out, 0) as checked:
+            checked.write(bad)
+    assert out.getvalue() == good[: len(out.getvalue())] and len(out.getvalue()) <= offset
+    out = io.BytesIO()
+    with pytest.raises(e.IntegrityError, match="end inside the BGZF block"):
+        with blockcheck.CheckedWriter(out, 0) as checked:
+            checked.write(good[:-5])

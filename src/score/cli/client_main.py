@@ -19,6 +19,7 @@ from score.cli import client_login, client_mount, client_upload, client_view
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
 from score.client.printable import printable_lines
+from score.client.viewer import reader_gone
 from score.domain import errors as e
 from score.domain.ids import validate_object_id
 
@@ -208,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err(args, "interrupted; re-run the same command to resume")
         return ec.INTERRUPTED
+    except BrokenPipeError as exc:
+        if not reader_gone():  # a socket, not our output: a failure like any other
+            _err(args, f"{exc.strerror or exc}")
+            return ec.FAILURE
+        # the reader of standard output went away (``view ... | head``): it has what it wanted, so end
+        # quietly with 0 (samtools dies of SIGPIPE, silently, and the pipeline's status is head's); what
+        # Python still holds for stdout goes to /dev/null, or its flush at exit would complain
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+        return ec.OK
     except OSError as exc:
         _err(args, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return ec.FAILURE

@@ -9,7 +9,9 @@ chunk on and filtered record by record, as htslib's iterator does; (b)'s end is 
 the linear index's offset for ``end``. Only the blocks holding (a) and the two ends of (b) are fetched
 and inflated; the blocks inside (b) are copied byte for byte. BGZF lets records run across blocks, so
 the output (header, re-packed head, copied blocks, re-packed tail, EOF block) inflates to exactly the
-records ``samtools view`` prints, in file order.
+records ``samtools view`` prints, in file order. Every block is checked against its CRC32 and ISIZE before
+its bytes reach the output: the inflated ones as they are read (``bgzf.blocks``), the copied ones on worker
+threads (``blockcheck``).
 
 :class:`Fallback` means "decode record by record instead" (no linear index, an index that does not
 match the file, edges too far apart); nothing has been written then.
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from score.client.blockcheck import CheckedWriter, Sink
 from score.client.retry import RetryPolicy, with_retry
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
@@ -40,7 +43,7 @@ STEP = 256 * 1024  # bytes fetched at a time while walking records
 EDGE_LIMIT = 32 * 1024 * 1024  # inflated bytes one walk may hold before falling back
 
 Read = Callable[[int, int], bytes]  # the object's bytes [start, end)
-Copy = Callable[[int, int, BinaryIO], None]  # write the object's bytes [start, end) to a file
+Copy = Callable[[int, int, Sink], None]  # write the object's bytes [start, end) to a file
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def local_bytes(path: Path) -> ObjectBytes:
         with open(path, "rb") as fh:
             return os.pread(fh.fileno(), end - start, start)
 
-    def copy(start: int, end: int, out: BinaryIO) -> None:
+    def copy(start: int, end: int, out: Sink) -> None:
         with open(path, "rb") as fh:
             fh.seek(start)
             left = end - start
@@ -104,7 +107,7 @@ def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None =
 
         return with_retry(once, policy)
 
-    def copy(start: int, end: int, out: BinaryIO) -> None:
+    def copy(start: int, end: int, out: Sink) -> None:
         written = 0
 
         def sink(view: memoryview, _at: int) -> None:
@@ -122,6 +125,8 @@ def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None =
         try:
             with_retry(once, policy)
         except _OutputError as exc:
+            if isinstance(exc.cause, BrokenPipeError):
+                raise exc.cause from None  # the reader went away: not a failure of ours
             raise output_error(exc.cause) from None
 
     return ObjectBytes(size, read, copy)
@@ -278,17 +283,23 @@ def _run_end(read: Read, size: int, index: BinningIndex, tid: int, end: int,
 
 def write(out: BinaryIO, header_blocks: bytes, the_plan: Plan, copy: Copy) -> None:
     """Write the BAM: the header (BGZF blocks as htslib wrote them), head, copied blocks, tail, EOF block.
+    Copied blocks reach *out* only once checked against their CRC32 and ISIZE.
 
     Raises:
+        IntegrityError: a copied block is corrupt (what was written before it ends without an EOF block).
         DiskSpaceError / ScoreError: the output could not be written.
+        BrokenPipeError: *out* is a pipe whose reader went away.
     """
     try:
         out.write(header_blocks)
         out.write(bgzf.compress(the_plan.head))
         if the_plan.copy_end > the_plan.copy_start:
-            copy(the_plan.copy_start, the_plan.copy_end, out)
+            with CheckedWriter(out, the_plan.copy_start) as checked:
+                copy(the_plan.copy_start, the_plan.copy_end, checked)
         out.write(bgzf.compress(the_plan.tail))
         out.write(bgzf.EOF_BLOCK)
         out.flush()
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         raise output_error(exc) from None

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import itertools
 import os
+import select
 import shutil
 import sys
 import tempfile
@@ -201,12 +202,27 @@ def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -
                              region.end)
     except (bamslice.Fallback, e.InvalidRequestError):
         return None
+    except e.IntegrityError as exc:
+        raise e.IntegrityError(f"{src.name}: {exc.message}") from None
 
 
 def _write_blocks(src: Source, header: Any, the_plan: bamslice.Plan, part: Path | None) -> None:
     assert src.bytes is not None
     with open(part, "wb") if part else contextlib.nullcontext(sys.stdout.buffer) as out:
-        bamslice.write(out, _header_blocks(header), the_plan, src.bytes.copy)
+        try:
+            bamslice.write(out, _header_blocks(header), the_plan, src.bytes.copy)
+        except e.IntegrityError as exc:
+            raise e.IntegrityError(f"{src.name}: {exc.message}") from None
+
+
+def reader_gone(fd: int = 1) -> bool:
+    """Whether *fd* (standard output) is a pipe or socket whose reader has gone away (``view ... | head``).
+
+    htslib says only that a write failed; this tells a closed pipe from a failure.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _header_blocks(header: Any) -> bytes:
@@ -249,8 +265,9 @@ def view(src: Source, query: Query) -> ViewResult:
 
     Raises:
         InvalidRequestError: bad regions, a missing index or reference, input that is not BAM/CRAM/SAM.
-        IntegrityError: truncated input.
+        IntegrityError: truncated input, or a BGZF block that does not match its CRC32 and ISIZE.
         ForbiddenError: the store refused the URL.
+        BrokenPipeError: the output is standard output and its reader went away (not a failure).
     """
     import pysam
 
@@ -284,7 +301,11 @@ def view(src: Source, query: Query) -> ViewResult:
                     result.records = block_plan.records
                 else:
                     result.records = _write_records(source, query, str(part) if part else "-", whole_file, regions)
+            except BrokenPipeError:
+                raise
             except (OSError, ValueError) as exc:
+                if part is None and reader_gone():  # htslib's write to standard output failed: a closed pipe
+                    raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE)) from None
                 raise _reading_error(exc, src.name) from None
         except BaseException:
             if part is not None:
