@@ -85,3 +85,36 @@ def test_the_song_walk_stops_when_the_caller_disconnects(endless_song: tuple[End
     assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200
     logged = [json.loads(line) for line in srv.log().splitlines() if '"path": "/ga4gh/drs/v1/objects/AN1"' in line]
     assert [line["status"] for line in logged] == [499]  # the client closed the request, nginx's name for it
+
+
+# ---- forwarded headers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("trusted", "client_ip", "kept_id"), [
+    (None, "127.0.0.1", False),  # no proxy configured: uvicorn must not rewrite the peer either
+    ('["10.0.0.0/8"]', "127.0.0.1", False),  # a proxy is configured, but this peer is not it
+    ('["127.0.0.1/32"]', "198.51.100.7", True),
+])
+def test_forwarded_for_and_request_id_are_believed_only_from_trusted_proxies(
+    tmp_path: Path, trusted: str | None, client_ip: str, kept_id: bool
+) -> None:
+    """Issue 20, defect 9: X-Forwarded-For and X-Request-Id were believed from any peer (uvicorn's
+    proxy_headers default trusts 127.0.0.1 even when SCORE_TRUSTED_PROXIES is empty)."""
+    audit = tmp_path / "audit.jsonl"
+    env = {"SCORE_AUDIT_LOG": str(audit), **({"SCORE_TRUSTED_PROXIES": trusted} if trusted else {})}
+    srv = ServerProcess(tmp_path / "data", free_port(), env=env).start()
+    try:
+        forged = {"X-Forwarded-For": "198.51.100.7", "X-Request-Id": "chosen-by-the-caller"}
+        r = httpx.get(f"{srv.url}/download/{uuid.uuid4()}", headers={**_auth(srv.token("score.WRITE")), **forged})
+        unsafe = httpx.get(f"{srv.url}/health", headers={"X-Request-Id": 'x","level":"ERROR'})
+    finally:
+        srv.stop()
+    assert r.status_code == 403, r.text
+    if kept_id:
+        assert r.headers["x-request-id"] == "chosen-by-the-caller"
+    else:
+        assert len(r.headers["x-request-id"]) == 16 and r.headers["x-request-id"] != "chosen-by-the-caller"
+    assert len(unsafe.headers["x-request-id"]) == 16  # never an unsafe id, whoever sends it
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(x["decision"], x["client_ip"], x["request_id"]) for x in lines] == [
+        ("deny", client_ip, r.headers["x-request-id"])]

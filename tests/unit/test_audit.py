@@ -8,7 +8,14 @@ import logging
 import pytest
 
 from score.domain.model import AuditEvent
-from score.observability.audit import CURRENT_REQUEST, LogAuditor, RequestInfo, client_ip, parse_networks
+from score.observability.audit import (
+    CURRENT_REQUEST,
+    LogAuditor,
+    RequestInfo,
+    client_ip,
+    forwarded_request_id,
+    parse_networks,
+)
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
 
@@ -26,6 +33,28 @@ PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
 )
 def test_client_ip(peer: str, xff: str | None, expected: str) -> None:
     assert client_ip(peer, xff, PROXIES) == expected
+
+
+@pytest.mark.parametrize(
+    ("peer", "value", "expected"),
+    [
+        ("10.1.2.3", b"0f3c9a1e2b7d4c5e8f9a0b1c2d3e4f50", "0f3c9a1e2b7d4c5e8f9a0b1c2d3e4f50"),  # nginx $request_id
+        ("10.1.2.3", b"5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01", "5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"),
+        ("203.0.113.9", b"chosen-by-the-caller", None),  # not from a trusted proxy: the server's own id
+        ("10.1.2.3", None, None),
+        ("10.1.2.3", b"", None),
+        ("10.1.2.3", b"x" * 65, None),
+        ("10.1.2.3", b"two words", None),
+        ("10.1.2.3", b"id\n", None),
+        ("10.1.2.3", b'id","level":"ERROR', None),
+        ("10.1.2.3", "caf\u00e9".encode("latin-1"), None),
+    ],
+)
+def test_request_id_is_believed_only_from_trusted_proxies_and_only_when_safe(
+    peer: str, value: bytes | None, expected: str | None
+) -> None:
+    """Issue 20, defect 9: any peer could choose the request id its requests were logged under."""
+    assert forwarded_request_id(peer, value, PROXIES) == expected
 
 
 def test_bad_proxy_setting_is_refused() -> None:

@@ -90,8 +90,10 @@ def _serve(settings: ServerSettings) -> int:
         "embedded" if settings.auth.embedded else "external",
     )
     tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For/-Proto from any local peer (its
+    # default FORWARDED_ALLOW_IPS); RequestLogMiddleware believes them only from SCORE_TRUSTED_PROXIES.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False,
-                **tls)  # type: ignore[arg-type]
+                proxy_headers=False, **tls)  # type: ignore[arg-type]
     return 0
 
 

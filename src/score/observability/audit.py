@@ -7,6 +7,10 @@ logs by default, or only to the file named by ``SCORE_AUDIT_LOG``.
 
 The client IP is the TCP peer, unless the peer is one of the configured trusted proxies; then
 it is the right-most ``X-Forwarded-For`` address that is not itself a trusted proxy.
+
+The request id is the server's own, unless a trusted proxy sent an ``X-Request-Id`` of 1-64
+letters, digits, ``.``, ``_``, ``:`` or ``-`` (nginx's ``$request_id``, a UUID): anyone else
+could otherwise pick the id under which their requests are logged and audited.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextvars
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +30,7 @@ from score.domain.model import AuditEvent
 log = logging.getLogger("score.audit")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,13 @@ def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) 
             except ValueError:
                 return peer  # a malformed header: fall back to what we know
     return hops[0] if hops else peer
+
+
+def forwarded_request_id(peer: str, value: bytes | None, proxies: Sequence[Network]) -> str | None:
+    """The ``X-Request-Id`` *value* when a trusted proxy sent it and it is a safe token, else None."""
+    if value is None or not _trusted(peer, proxies) or not _REQUEST_ID.fullmatch(value):
+        return None
+    return value.decode("ascii")
 
 
 class LogAuditor:

@@ -33,7 +33,15 @@ from score.registry.metadata import RegistryMetadata
 from score.registry.store import RegistryStore
 from score.metadata.unregistered import UnregisteredMetadata
 from score.observability.metrics import Metered, MeteredAuditor, Metrics
-from score.observability.audit import CURRENT_REQUEST, LogAuditor, Network, RequestInfo, client_ip, parse_networks
+from score.observability.audit import (
+    CURRENT_REQUEST,
+    LogAuditor,
+    Network,
+    RequestInfo,
+    client_ip,
+    forwarded_request_id,
+    parse_networks,
+)
 from score.server.disconnect import CancelOnDisconnect
 from score.server.errors import install_error_handlers
 from score.server.routes import download, drs, htsget, misc, registry, store, upload
@@ -186,15 +194,17 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = secrets.token_hex(8)
-        forwarded: str | None = None
+        claimed_id: bytes | None = None
+        hops: list[str] = []
         for name, value in scope.get("headers", []):
-            if name == b"x-request-id" and 0 < len(value) <= 64:
-                request_id = value.decode("latin-1")
+            if name == b"x-request-id":
+                claimed_id = value
             elif name == b"x-forwarded-for":
-                forwarded = value.decode("latin-1")
+                hops.append(value.decode("latin-1"))
+        # uvicorn runs without proxy_headers: the peer here is the TCP peer, never a header's claim
         peer = (scope.get("client") or ("", 0))[0]
-        CURRENT_REQUEST.set(RequestInfo(request_id, client_ip(peer, forwarded, self.proxies)))
+        request_id = forwarded_request_id(peer, claimed_id, self.proxies) or secrets.token_hex(8)
+        CURRENT_REQUEST.set(RequestInfo(request_id, client_ip(peer, ", ".join(hops) or None, self.proxies)))
         start = time.perf_counter()
         status: dict[str, int] = {}
         scope.setdefault("state", {})["request_id"] = request_id
