@@ -101,9 +101,8 @@ class SongMetadata:
         """
         out: dict[str, None] = {}  # ordered, without repeats
         for page in range(MAX_PAGES):
-            data = await self._get_json(
-                f"/entities?gnosId={quote(analysis_id, safe='')}&page={page}&size={PAGE_SIZE}", f"analysis {analysis_id}"
-            )
+            query = f"gnosId={quote(analysis_id, safe='')}&page={page}&size={PAGE_SIZE}"
+            data = await self._get_json(f"/entities?{query}", f"analysis {analysis_id}")
             content = data.get("content")
             if not isinstance(content, list):
                 raise UpstreamUnavailableError(f"{SERVICE} sent a malformed page of entities", retryable=False)

@@ -84,7 +84,8 @@ def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
             raise InvalidRequestError(f"files[{i}].fileMd5sum must be 32 hex digits")
         if access not in (Access.OPEN.value, Access.CONTROLLED.value):
             raise InvalidRequestError(f"files[{i}].fileAccess must be 'open' or 'controlled'")
-        out.append({"name": name, "size": size, "md5": md5.lower(), "type": _check_text(f"files[{i}].fileType", str(f.get("fileType") or "")),
+        file_type = _check_text(f"files[{i}].fileType", str(f.get("fileType") or ""))
+        out.append({"name": name, "size": size, "md5": md5.lower(), "type": file_type,
                     "access": access})
     return out
 
