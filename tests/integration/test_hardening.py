@@ -4,6 +4,8 @@ newline, oversized request heads, forwarded headers from untrusted peers, 503s a
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -118,3 +120,68 @@ def test_forwarded_for_and_request_id_are_believed_only_from_trusted_proxies(
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [(x["decision"], x["client_ip"], x["request_id"]) for x in lines] == [
         ("deny", client_ip, r.headers["x-request-id"])]
+
+
+# ---- request head size ------------------------------------------------------------------------
+
+TOO_LARGE = {"code": "header_too_large", "message": "the request's headers exceed 65536 bytes", "retryable": False}
+
+
+def _raw_get(srv: ServerProcess, header_bytes: int, timeout: float = 10) -> tuple[int, dict[str, object] | None]:
+    """GET /health with one ``X-Pad`` header of *header_bytes* bytes over a raw socket; the status and JSON body."""
+    head = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {'a' * header_bytes}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=timeout) as sock:
+        sock.sendall(head)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < _length(data):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    body = data.partition(b"\r\n\r\n")[2]
+    return status, json.loads(body) if status != 200 else None
+
+
+def _length(data: bytes) -> int:
+    for line in data.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+@pytest.mark.parametrize("size", [70 * 1024, 300 * 1024, 2 * 1024 * 1024])
+def test_a_request_head_over_the_cap_is_431_with_a_json_body(server: ServerProcess, size: int) -> None:
+    """Issue 20, defect 9: a huge request header was read in full (httptools has no cap)."""
+    assert _raw_get(server, size) == (431, TOO_LARGE)
+    assert _raw_get(server, 60 * 1024) == (200, None)  # under the 64 KiB default
+
+
+def test_a_64_mib_header_is_refused_without_stalling_the_server(server: ServerProcess) -> None:
+    """Issue 20, defect 9: a 64 MiB header was accepted and stalled the server."""
+    outcome: dict[str, object] = {}
+
+    def send_huge() -> None:
+        start = time.monotonic()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+                chunk = b"a" * (1024 * 1024)
+                for _ in range(64):
+                    sock.sendall(chunk)
+                sock.sendall(b"\r\n\r\n")
+                outcome["answer"] = sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError) as exc:  # refused mid-send: the server closed on us
+            outcome["answer"] = exc
+        outcome["seconds"] = time.monotonic() - start
+
+    sender = threading.Thread(target=send_huge)
+    sender.start()
+    healthy = httpx.get(f"{server.url}/health", timeout=5)  # served while the giant head arrives
+    sender.join(60)
+    assert healthy.status_code == 200
+    assert not sender.is_alive() and float(outcome["seconds"]) < 10  # type: ignore[arg-type]
+    answer = outcome["answer"]
+    assert isinstance(answer, OSError) or answer.startswith(b"HTTP/1.1 431 "), answer  # type: ignore[union-attr]
+    assert _raw_get(server, 10) == (200, None)

@@ -124,3 +124,13 @@ def test_client_profiles_memory_env_and_unknown_profile(monkeypatch: pytest.Monk
     assert env.server_url == "https://collab:443" and env.memory_bytes == 300 * 1024 * 1024
     with pytest.raises(ConfigError, match="no profile 'nope'.*collab"):
         load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None, profile="nope")
+
+
+def test_max_header_bytes_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_server_settings(None).max_header_bytes == 64 * 1024
+    monkeypatch.setenv("SCORE_MAX_HEADER_BYTES", "16384")
+    assert load_server_settings(None).max_header_bytes == 16384
+    for bad in ("100", str(64 * 1024 * 1024)):
+        monkeypatch.setenv("SCORE_MAX_HEADER_BYTES", bad)
+        with pytest.raises(ConfigError, match="max_header_bytes"):
+            load_server_settings(None)

@@ -73,6 +73,7 @@ def _serve(settings: ServerSettings) -> int:
 
     from score.observability.logging import configure_server_logging
     from score.server.app import create_app
+    from score.server.limits import HeadCappedH11Protocol
 
     from score.observability.audit import configure_audit_file
 
@@ -92,8 +93,10 @@ def _serve(settings: ServerSettings) -> int:
     tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For/-Proto from any local peer (its
     # default FORWARDED_ALLOW_IPS); RequestLogMiddleware believes them only from SCORE_TRUSTED_PROXIES.
+    # h11, not httptools (uvicorn's default), so that an oversized request head is never buffered in full.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False,
-                proxy_headers=False, **tls)  # type: ignore[arg-type]
+                proxy_headers=False, http=HeadCappedH11Protocol,
+                h11_max_incomplete_event_size=settings.max_header_bytes, **tls)  # type: ignore[arg-type]
     return 0
 
 

@@ -275,6 +275,10 @@ class ServerSettings(BaseSettings):
     trusted_proxies: list[str] = Field(
         default_factory=list, description="SCORE_TRUSTED_PROXIES: JSON list of CIDRs whose X-Forwarded-For is believed"
     )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=8 * 1024, le=1024 * 1024,
+        description="SCORE_MAX_HEADER_BYTES: largest request head (request line + headers); larger is 431",
+    )
     storage: StorageSettings = Field(default_factory=LocalStorageSettings)
     upload_retention: timedelta = Field(
         timedelta(days=6), description="SCORE_UPLOAD_RETENTION: `cleanup` aborts uploads older than this"

@@ -44,6 +44,7 @@ from score.observability.audit import (
 )
 from score.server.disconnect import CancelOnDisconnect
 from score.server.errors import install_error_handlers
+from score.server.limits import HeaderLimitMiddleware
 from score.server.routes import download, drs, htsget, misc, registry, store, upload
 from score.services.context import ServiceContext
 from score.services.download import DownloadService
@@ -281,6 +282,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
         app.state.registry_service = RegistryService(components.ctx, components.registry)
         app.include_router(registry.router)
     app.state.metrics = components.metrics
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(CancelOnDisconnect)  # inside the request log, which records the cancelled request
     app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies),
                        metrics=components.metrics)
