@@ -185,7 +185,8 @@ class RequestLogMiddleware:
     """Adds ``X-Request-Id`` and logs one line per request (path only: never query strings)."""
 
     def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = (), metrics: Metrics | None = None) -> None:
-        """Wrap *app*; X-Forwarded-For is believed only from *trusted_proxies*; count requests in *metrics*."""
+        """Wrap *app*; X-Forwarded-For and X-Request-Id are believed only from *trusted_proxies*; count
+        requests in *metrics*."""
         self.app = app
         self.proxies = list(trusted_proxies)
         self.metrics = metrics
