@@ -68,6 +68,7 @@ def test_a_song_that_never_says_last_is_cut_off_with_a_clear_503(
     song, srv = endless_song
     r = httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=_auth(srv.token("score.READ")), timeout=60)
     assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "5"
     assert r.json() == {"msg": "the metadata service (Song) sent 100 pages of analysis 'AN1' without saying which "
                                "was the last", "status_code": 503}
     assert song.pages == list(range(100))
@@ -87,6 +88,24 @@ def test_the_song_walk_stops_when_the_caller_disconnects(endless_song: tuple[End
     assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200
     logged = [json.loads(line) for line in srv.log().splitlines() if '"path": "/ga4gh/drs/v1/objects/AN1"' in line]
     assert [line["status"] for line in logged] == [499]  # the client closed the request, nginx's name for it
+
+
+def test_503s_from_a_dead_song_carry_retry_after(tmp_path: Path) -> None:
+    """Issue 20, defect 9: 503s carried no Retry-After."""
+    srv = ServerProcess(tmp_path / "data", free_port(), env={
+        "SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": f"http://127.0.0.1:{free_port()}"}).start()
+    try:
+        token = _auth(srv.token("score.READ", "score.WRITE"))
+        oid = uuid.uuid4()
+        score = httpx.get(f"{srv.url}/download/{oid}", headers=token)
+        htsget = httpx.get(f"{srv.url}/ga4gh/htsget/v1/reads/{oid}", headers=token)
+    finally:
+        srv.stop()
+    assert (score.status_code, score.headers["retry-after"]) == (503, "5")
+    assert score.json() == {"code": "upstream_unavailable", "retryable": True,
+                            "message": "the metadata service (Song) is unreachable (ConnectError)"}
+    assert (htsget.status_code, htsget.headers["retry-after"]) == (503, "5")
+    assert htsget.json()["htsget"]["error"] == "ServiceUnavailable"
 
 
 # ---- forwarded headers ------------------------------------------------------------------------

@@ -32,6 +32,18 @@ STATUS: dict[type[e.ScoreError], int] = {
 }
 
 
+RETRY_AFTER_SECONDS = 5  # a 503's Retry-After: an upstream that is down is asked again soon, not hammered
+
+
+def status_headers(status: int) -> dict[str, str] | None:
+    """Headers every error of *status* carries: the auth challenge of a 401, the Retry-After of a 503."""
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if status == 503:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return None
+
+
 def status_for(exc: e.ScoreError) -> int:
     """HTTP status of a domain error (most specific class wins)."""
     for cls in type(exc).__mro__:
@@ -56,8 +68,8 @@ def htsget_error(exc: e.ScoreError) -> JSONResponse:
     """Render a domain error as htsget's ``{"htsget": {"error", "message"}}``."""
     name, status = next(((n, s) for cls, n, s in HTSGET_ERRORS if isinstance(exc, cls)),
                         ("ServiceUnavailable" if status_for(exc) == 503 else "InternalError", status_for(exc)))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"htsget": {"error": name, "message": exc.message}}, status_code=status, headers=headers,
+    return JSONResponse({"htsget": {"error": name, "message": exc.message}}, status_code=status,
+                        headers=status_headers(status),
                         media_type="application/vnd.ga4gh.htsget.v1.3.0+json")
 
 
@@ -67,8 +79,7 @@ DRS_PATH = "/ga4gh/drs/"
 def drs_error(exc: e.ScoreError) -> JSONResponse:
     """Render a domain error as DRS's ``{"msg", "status_code"}``."""
     status = status_for(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"msg": exc.message, "status_code": status}, status_code=status, headers=headers)
+    return JSONResponse({"msg": exc.message, "status_code": status}, status_code=status, headers=status_headers(status))
 
 
 def error_response(exc: e.ScoreError, path: str = "") -> JSONResponse:
@@ -79,8 +90,7 @@ def error_response(exc: e.ScoreError, path: str = "") -> JSONResponse:
         return drs_error(exc)
     status = status_for(exc)
     body = ErrorBody(code=exc.code, message=exc.message, retryable=exc.retryable)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    return JSONResponse(body.model_dump(), status_code=status, headers=status_headers(status))
 
 
 def install_error_handlers(app: FastAPI) -> None:
