@@ -80,14 +80,16 @@ class ServerProcess:
         """Everything the server wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
-    def token(self, *scopes: str, ttl: str = "1h") -> str:
+    def token(self, *scopes: str, ttl: str = "1h", subject: str | None = None) -> str:
         """A token from this server's embedded issuer."""
-        return mint_token(self.data_dir, scopes, ttl)
+        return mint_token(self.data_dir, scopes, ttl, subject)
 
 
-def mint_token(data_dir: Path, scopes: Sequence[str], ttl: str = "1h") -> str:
+def mint_token(data_dir: Path, scopes: Sequence[str], ttl: str = "1h", subject: str | None = None) -> str:
     """Run ``score-server token`` for *data_dir*."""
     cmd = [PYTHON, "-m", "score.cli.server_main", "token", "--data-dir", str(data_dir), "--ttl", ttl]
+    if subject:
+        cmd += ["--subject", subject]
     for s in scopes:
         cmd += ["--scope", s]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ))
@@ -120,3 +122,11 @@ def start_client(args: Sequence[str], *, server: str, token: str, env: dict[str,
         env=full_env,
         cwd=cwd,
     )
+
+
+def owner_headers(token: str, object_id: str, path: Path) -> dict[str, str]:
+    """The headers of the score-client that uploads *path* as *object_id* (its bearer and upload tokens)."""
+    from score.client.upload import upload_token
+    from score.wire.headers import UPLOAD_TOKEN_HEADER
+
+    return {"Authorization": f"Bearer {token}", UPLOAD_TOKEN_HEADER: upload_token(object_id, path)}

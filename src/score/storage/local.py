@@ -23,7 +23,6 @@ half-written part that looks complete. The store's URLs are served by the server
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -51,9 +50,20 @@ from score.domain.integrity import hex_to_b64, multipart_etag, normalize_md5
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.domain.ranges import ByteRange, parse_header, parse_token
+from score.storage.localfs import (
+    TMP_PREFIX,
+    atomic_write,
+    copy_into,
+    disk_errors,
+    fsync_dir,
+    load_or_create_secret,
+    open_part_file,
+    part_lock,
+)
 from score.storage.urlsign import UrlSigner
 
-TMP_PREFIX = ".score-tmp-"
+__all__ = ["STORE_ROUTE", "LocalObjectStore", "ServedRange", "load_or_create_secret"]
+
 WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 STORE_ROUTE = "/_store/"
 
@@ -67,69 +77,6 @@ class ServedRange:
     size: int
     partial: bool
     etag: str | None
-
-
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-
-
-@contextlib.contextmanager
-def disk_errors(what: str) -> Iterator[None]:
-    """Turn a full disk (or quota) into a DiskSpaceError that says what could not be written.
-
-    Raises:
-        DiskSpaceError: the data directory's file system is full.
-    """
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in _NO_SPACE:
-            raise DiskSpaceError(
-                f"the server's store is out of disk space ({what}); nothing was kept: "
-                "try again once the operator has freed space"
-            ) from None
-        raise
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write *data* to *path* so that readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{secrets.token_hex(6)}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
-    """Read a secret from *path*, creating it (mode 0600) on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_bytes()
-        if len(data) < 16:
-            raise InvalidRequestError(f"secret file {path} is too short") from None
-        return data
-    with os.fdopen(fd, "wb") as fh:
-        value = secrets.token_bytes(nbytes)
-        fh.write(value)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return value
 
 
 class LocalObjectStore:
@@ -301,7 +248,7 @@ class LocalObjectStore:
                 atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"),
                              json.dumps(meta).encode())
             os.replace(data, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             shutil.rmtree(udir, ignore_errors=True)
 
     async def complete_multipart(
@@ -372,7 +319,7 @@ class LocalObjectStore:
         if await anyio.to_thread.run_sync(self._read_upload_key, upload_id) != key:
             raise SignatureError("the URL does not belong to this upload")
         tmp = udir / "parts" / f"{TMP_PREFIX}{number}-{secrets.token_hex(6)}"
-        fd = await anyio.to_thread.run_sync(_open_part_file, tmp)
+        fd = await anyio.to_thread.run_sync(open_part_file, tmp)
         md5 = hashlib.md5()  # noqa: S324 - ETag semantics
         written = 0
         buf = bytearray()
@@ -419,12 +366,12 @@ class LocalObjectStore:
         udir = self._upload_dir(upload_id)
         number = int(rec["number"])
         record = udir / "parts" / f"{number}.json"
-        with self._locked(upload_id, fcntl.LOCK_SH), _part_lock(udir / "parts" / f"{number}.lock"):
+        with self._locked(upload_id, fcntl.LOCK_SH), part_lock(udir / "parts" / f"{number}.lock"):
             # The old record goes first: a half-rewritten part must never look complete.
             with contextlib.suppress(FileNotFoundError):
                 record.unlink()
             with disk_errors(f"storing part {number}"):
-                _copy_into(tmp, udir / "data", int(rec["offset"]), int(rec["size"]))
+                copy_into(tmp, udir / "data", int(rec["offset"]), int(rec["size"]))
                 atomic_write(record, json.dumps(rec).encode())
 
     # ---- data plane: GET -----------------------------------------------------------------
@@ -603,44 +550,3 @@ class LocalObjectStore:
         """Bytes free for the server in the data directory's file system."""
         st = os.statvfs(self._objects)
         return st.f_bavail * st.f_frsize
-
-
-def _open_part_file(tmp: Path) -> int:
-    """Create the file a part's body is received into.
-
-    Raises:
-        NotFoundError: the upload is gone.
-        DiskSpaceError: no room for even the file.
-    """
-    try:
-        with disk_errors("receiving a part"):
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except (FileNotFoundError, NotADirectoryError):
-        raise NotFoundError("no such multipart upload (it was completed or cancelled)") from None
-
-
-@contextlib.contextmanager
-def _part_lock(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _copy_into(src: Path, dst: Path, offset: int, size: int) -> None:
-    """Copy *size* bytes of *src* into *dst* at *offset*, in the kernel where it can."""
-    with open(src, "rb") as fin, open(dst, "r+b") as fout:
-        done = 0
-        while done < size:
-            try:
-                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - done, done, offset + done)
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-                    raise
-                n = os.pwrite(fout.fileno(), os.pread(fin.fileno(), min(WRITE_BUFFER_BYTES, size - done), done),
-                              offset + done)
-            if n <= 0:
-                raise IntegrityError(f"the received part ended after {done} of {size} bytes")
-            done += n
