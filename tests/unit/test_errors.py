@@ -22,6 +22,7 @@ EXPECTED_STATUS = {
     e.ConflictError: 409,
     e.IntegrityError: 422,
     e.UpstreamUnavailableError: 503,
+    e.DiskSpaceError: 507,
 }
 
 
@@ -90,3 +91,14 @@ def test_s3_xml_refusals_are_classified() -> None:
 )
 def test_exit_codes(exc: e.ScoreError, code: int) -> None:
     assert exit_codes.exit_code_for(exc) == code
+
+
+def test_a_full_server_store_is_507_and_never_retried() -> None:
+    """A 507 (our JSON or a bare one) is a disk-space error the client does not retry: retrying cannot free space."""
+    body = error_response(e.DiskSpaceError("the server's store is out of disk space"))
+    assert body.status_code == 507
+    ours = error_from_response(httpx.Response(507, content=body.body))
+    bare = error_from_response(httpx.Response(507, text="<html>Insufficient Storage</html>"))
+    for err in (ours, bare, classify_store_refusal(507, bytes(body.body))):
+        assert isinstance(err, e.DiskSpaceError) and not err.retryable
+        assert exit_codes.exit_code_for(err) == exit_codes.DISK_SPACE

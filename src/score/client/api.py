@@ -26,6 +26,7 @@ from score.wire.plain import (
 )
 
 T = TypeVar("T")
+INSUFFICIENT_STORAGE = 507  # the server's store is full: retrying at once cannot help
 
 _BY_STATUS: dict[int, type[e.ScoreError]] = {
     400: e.InvalidRequestError,
@@ -48,9 +49,12 @@ def error_from_response(response: httpx.Response) -> e.ScoreError:
         cls = e.error_class_for_code(body.code)
         if cls is e.ScoreError:
             cls = _BY_STATUS.get(response.status_code, e.ScoreError)
-        return cls(printable(body.message), retryable=body.retryable or response.status_code >= 500)
+        transient = response.status_code >= 500 and response.status_code != INSUFFICIENT_STORAGE
+        return cls(printable(body.message), retryable=body.retryable or transient)
     except ValueError:
         pass
+    if response.status_code == INSUFFICIENT_STORAGE:
+        return e.DiskSpaceError("the server's store is out of disk space (HTTP 507); try again once space is freed")
     if response.status_code >= 500 or response.status_code == 429:
         return e.UpstreamUnavailableError(f"server answered HTTP {response.status_code}; try again later")
     cls = _BY_STATUS.get(response.status_code, e.ScoreError)
