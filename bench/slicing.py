@@ -12,8 +12,9 @@ proxy in front of the store, so every tool is measured through the same path):
 * ``samtools view -b -X URL INDEX_URL R`` on the object's pre-signed URL (``score-client url``).
 
 Every output is checked to hold the same number of records (``samtools view -c``). With
-``--repeat N`` each region is run N times (the tools in turn) and the median time is shown. Prints a
-markdown table. See bench/README.md.
+``--repeat N`` each region is run N times (the tools in turn) and the median time is shown, with the
+median CPU seconds (user + system) of the tool's own process (samtools, score-client; htsget runs inside
+this one). Prints a markdown table. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import base64
 import itertools
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,6 +53,12 @@ def _client(args: list[str], server: Server, token: str, cwd: Path | None = None
     if r.returncode != 0:
         raise RuntimeError(f"score-client {args[0]} failed: {r.stderr[-1500:]}")
     return r.stdout
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _count(path: Path) -> int:
@@ -116,10 +124,12 @@ def main() -> int:
                 for label, region in REGIONS:
                     results = {}
                     times: dict[str, list[float]] = {}
+                    cpus: dict[str, list[float]] = {}  # the tool's own processes; htsget runs in this one
                     for rep, tool in itertools.product(range(args.repeat), TOOLS):
                         work = tmp / f"w-{tool.replace(' ', '-')}-{label.replace(' ', '')}-{rep}"
                         work.mkdir()
                         before = proxy.store_get_bytes[key]
+                        cpu0 = _children_cpu()
                         t0 = time.perf_counter()
                         if tool == "samtools":
                             target = work / "out.bam"
@@ -133,8 +143,11 @@ def main() -> int:
                                      "--output-dir", str(work)], server, token)
                             target = next(work.glob("*.bam"))
                         seconds = time.perf_counter() - t0
+                        cpu = _children_cpu() - cpu0 if tool != "htsget" else None
                         time.sleep(0.2)  # let the proxy count the last chunks of aborted transfers
                         times.setdefault(tool, []).append(seconds)
+                        if cpu is not None:
+                            cpus.setdefault(tool, []).append(cpu)
                         results[tool] = (statistics.median(times[tool]), proxy.store_get_bytes[key] - before,
                                          _count(target))
                         shutil.rmtree(work)
@@ -147,14 +160,15 @@ def main() -> int:
                             raise RuntimeError(f"{tool} returned {records} records, samtools {base_n}")
                         if tool == "htsget" and records < base_n:
                             raise RuntimeError(f"htsget returned {records} records, fewer than samtools {base_n}")
-                        rows.append([label, tool, f"{seconds:.2f}", f"{base_s / seconds:.2f}x",
+                        cpu_s = f"{statistics.median(cpus[tool]):.2f}" if tool in cpus else "-"
+                        rows.append([label, tool, f"{seconds:.2f}", f"{base_s / seconds:.2f}x", cpu_s,
                                      f"{nbytes / MIB:.2f}", f"{100 * nbytes / bam.stat().st_size:.2f}%", records])
         finally:
             proxy.stop()
         size = bam.stat().st_size / MIB
         print(f"\nBAM of {size:.0f} MiB; bytes are those the store sent for the BAM (index not counted)\n")
-        print(markdown_table(["region", "tool", "seconds", "speed vs samtools", "MiB from store", "of the BAM",
-                              "records"], rows))
+        print(markdown_table(["region", "tool", "seconds", "speed vs samtools", "CPU s", "MiB from store",
+                              "of the BAM", "records"], rows))
     return 0
 
 
