@@ -6,6 +6,7 @@ other exits with a conflict (7) or integrity (5) error that says what happened. 
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -79,7 +80,11 @@ def test_a_second_client_cannot_join_an_upload_under_way(
     while _confirmed(srv, token, oid, first) < 1 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
-    late = run_client(["upload", "--object-id", oid, "--file", str(second)], server=srv.url, token=token)
+    proc.send_signal(signal.SIGSTOP)  # the first upload stays under way, however fast this machine is
+    try:
+        late = run_client(["upload", "--object-id", oid, "--file", str(second)], server=srv.url, token=token)
+    finally:
+        proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=300)
     assert late.returncode == 7 and "started by another client" in late.stderr, late.stderr
     assert "--force" in late.stderr
