@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ import anyio
 import pytest
 
 from score.domain.errors import (
+    DiskSpaceError,
     IntegrityError,
     InvalidRequestError,
     NotFoundError,
@@ -23,6 +25,7 @@ from score.domain.model import GetTarget, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.domain.ranges import ByteRange
 from score.storage.local import LocalObjectStore, load_or_create_secret
+from score.storage.localfs import disk_errors
 from score.storage.urlsign import UrlSigner
 
 KEY = "data/5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
@@ -215,3 +218,57 @@ def test_secret_is_created_once_private_and_reused(tmp_path: Path) -> None:
     path.write_bytes(b"short")
     with pytest.raises(InvalidRequestError, match="too short"):
         load_or_create_secret(path)
+
+
+def test_a_full_disk_is_a_disk_space_error_naming_what_failed() -> None:
+    """ENOSPC from a real device (/dev/full) becomes DiskSpaceError (507); other OS errors pass unchanged."""
+    with pytest.raises(DiskSpaceError, match="out of disk space .receiving part 3."):
+        with disk_errors("receiving part 3"), open("/dev/full", "wb", buffering=0) as fh:
+            fh.write(b"x")
+    with pytest.raises(FileNotFoundError):
+        with disk_errors("reading"):
+            open("/nonexistent/x", "rb")  # noqa: SIM115
+
+
+def test_half_created_upload_directories_are_pending_and_aborted(store: LocalObjectStore, tmp_path: Path) -> None:
+    """A start cut short (no upload.json) is listed for cleanup with its directory's time, and abort removes it."""
+    half = tmp_path / "root" / "multipart" / "cut-short"
+    (half / "parts").mkdir(parents=True)
+    old = datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp()
+    os.utime(half, (old, old))
+    pending = _run(store.pending_uploads)
+    assert [(p.key, p.upload_id, p.initiated.year) for p in pending] == [("", "cut-short", 2020)]
+    _run(store.abort_multipart, "", "cut-short")
+    assert not half.exists()
+
+
+def test_a_part_received_after_completion_changes_nothing(store: LocalObjectStore) -> None:
+    """A PUT still receiving when the upload completes gets NotFound at its end; the object keeps its bytes."""
+    good, late = b"g" * 100, b"l" * 100
+
+    async def go() -> None:
+        upload_id = await store.create_multipart(KEY)
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 100), None, SOON)
+        key, q = _query(url)
+        await store.receive_part(key, q, _body(good))
+        halfway = anyio.Event()
+        finished = anyio.Event()
+
+        async def slow() -> AsyncIterator[bytes]:
+            yield late[:50]
+            halfway.set()
+            await finished.wait()
+            yield late[50:]
+
+        async def put_late() -> None:
+            with pytest.raises(NotFoundError):
+                await store.receive_part(key, q, slow())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(put_late)
+            await halfway.wait()
+            await store.complete_multipart(KEY, upload_id, [(1, md5(good))], md5(good))
+            finished.set()
+
+    _run(go)
+    assert _run(store.get_bytes, KEY) == good
