@@ -262,3 +262,32 @@ def test_file_types_with_control_characters_are_refused_at_submit(server: Server
         {"fileName": "x.bam", "fileSize": 1, "fileMd5sum": "0" * 32, "fileType": "BAM\ud800"}]}))
     assert r.status_code == 400, r.text
     assert r.json()["message"] == r"files[0].fileType 'BAM\ud800' contains control characters"
+
+
+def test_unknown_ids_answer_as_refused_ones_on_every_read_api(server: ServerProcess) -> None:
+    """No existence oracle (issue 20, defect 7): on the REST API, htsget and DRS, an unknown id answers exactly
+    as a registered controlled or unpublished one does, without a token and with another study's token."""
+    writer = server.token("PROGRAMDATA-ORC.WRITE", "PROGRAMDATA-ORC.READ")
+    data = os.urandom(2000)
+    files = [{"fileName": f"{name}.bam", "fileSize": len(data), "fileMd5sum": _md5(data), "fileAccess": access}
+             for name, access in (("ctrl", "controlled"), ("open", "open"))]
+    r = _submit(server, writer, "ORC", files)
+    ids = {f["fileName"]: f["objectId"] for f in r.json()["files"]}
+    for oid in ids.values():
+        assert _upload(server, writer, oid, data).status_code == 200
+    unknown = str(uuid.uuid4())
+    other = server.token("PROGRAMDATA-ELSE.READ", "PROGRAMDATA-ELSE.WRITE")
+    paths = ["/download/{}", "/download/{}?external=true", "/ga4gh/htsget/v1/reads/{}",
+             "/ga4gh/drs/v1/objects/{}", "/ga4gh/drs/v1/objects/{}/access/https", "/upload/{}"]
+    for token, status in ((None, 401), (other, 403)):
+        for path in paths:
+            # the controlled file, the open one (unpublished, so not public yet) and an unknown id
+            answers = [httpx.get(server.url + path.format(oid), headers=_h(token))
+                       for oid in (ids["ctrl.bam"], ids["open.bam"], unknown)]
+            assert [a.status_code for a in answers] == [status] * 3, (path, token is None, [a.text for a in answers])
+            bodies = {a.text.replace(oid, "<id>") for a, oid in zip(answers, (ids["ctrl.bam"], ids["open.bam"],
+                                                                                unknown), strict=True)}
+            assert len(bodies) == 1, (path, bodies)
+    # a token with the system scope may act on any id, so it learns that one is unknown
+    admin = server.token("score.READ")
+    assert httpx.get(f"{server.url}/download/{unknown}", headers=_h(admin)).status_code == 404
