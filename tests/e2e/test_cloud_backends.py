@@ -21,7 +21,7 @@ import pytest
 
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.proxy import FaultProxy
-from tests.kit.servers import ServerProcess, owner_headers, run_client, start_client
+from tests.kit.servers import confirmed_parts, run_client, start_client
 
 pytestmark = [pytest.mark.e2e]
 PART = 5 * MIB  # S3's smallest part
@@ -102,12 +102,6 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _confirmed(srv: ServerProcess, token: str, oid: str, path: Path) -> int:
-    """Parts confirmed so far, asked as the uploading client (only the upload's owner may see them)."""
-    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": path.stat().st_size},
-                  headers=owner_headers(token, oid, path))
-    return sum(1 for p in r.json()["parts"] if p["md5"]) if r.status_code == 200 else 0
-
 
 def test_round_trip_with_md5_everywhere(cloud: Cloud, server_factory: Any, tmp_path: Path) -> None:
     env = cloud.env()
@@ -144,17 +138,17 @@ def test_sigkill_mid_upload_resumes_without_resending(cloud: Cloud, server_facto
     srv = server_factory(**cloud.env())
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", 20 * PART + 99)
-    size, total = src.stat().st_size, 21
+    total = 21
     oid = str(uuid.uuid4())
     proc = start_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "2"],
                         server=srv.url, token=token)
     deadline = time.monotonic() + 90
-    while _confirmed(srv, token, oid, src) < 4 and time.monotonic() < deadline:
+    while confirmed_parts(srv, token, oid, src) < 4 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    before = _confirmed(srv, token, oid, src)
+    before = confirmed_parts(srv, token, oid, src)
     assert 4 <= before < total
     out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     sent = int(out.split(" parts sent")[0].rsplit(" ", 3)[-3])

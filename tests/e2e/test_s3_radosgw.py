@@ -16,7 +16,7 @@ import pytest
 
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.radosgw import Radosgw
-from tests.kit.servers import PYTHON, ServerProcess, owner_headers, run_client, start_client
+from tests.kit.servers import PYTHON, ServerProcess, confirmed_parts, run_client, start_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.radosgw]
 PART = 5 * MIB
@@ -40,12 +40,6 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _confirmed(srv: ServerProcess, token: str, oid: str, path: Path) -> int:
-    """Parts confirmed so far, asked as the uploading client (only the upload's owner may see them)."""
-    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": path.stat().st_size},
-                  headers=owner_headers(token, oid, path))
-    return sum(1 for p in r.json()["parts"] if p["md5"]) if r.status_code == 200 else 0
-
 
 def test_sigkill_resume_across_two_servers_over_one_bucket(
     radosgw: Radosgw, server_factory: Any, tmp_path: Path
@@ -61,12 +55,12 @@ def test_sigkill_resume_across_two_servers_over_one_bucket(
     proc = start_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "2"],
                         server=one.url, token=token)
     deadline = time.monotonic() + 90
-    while _confirmed(one, token, oid, src) < 4 and time.monotonic() < deadline:
+    while confirmed_parts(one, token, oid, src) < 4 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     proc.kill()
     proc.communicate()
-    before = _confirmed(two, token, oid, src)  # the other replica sees the same upload state
+    before = confirmed_parts(two, token, oid, src)  # the other replica sees the same upload state
     assert 4 <= before < total
     out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=two.url, token=token))
     assert f"{before} already on the server" in out or int(out.split(" already on")[0].rsplit(" ", 1)[-1]) >= before

@@ -13,13 +13,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.loopback import LoopbackServer
 from tests.kit.proxy import FaultProxy
-from tests.kit.servers import ServerProcess, free_port, owner_headers, run_client, start_client
+from tests.kit.servers import confirmed_parts, free_port, run_client, start_client
 
 pytestmark = pytest.mark.e2e
 SMALL_PARTS = {"SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(4 * MIB)}
@@ -36,14 +35,6 @@ def _kill(proc: Any) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
 
-
-def _completed_parts(srv: ServerProcess, token: str, oid: str, path: Path) -> int:
-    """Parts confirmed so far, asked as the uploading client (only the upload's owner may see them)."""
-    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": path.stat().st_size},
-                  headers=owner_headers(token, oid, path))
-    if r.status_code != 200:
-        return 0
-    return sum(1 for p in r.json()["parts"] if p["md5"])
 
 
 def test_256_mib_round_trip_with_md5(server_factory: Any, big_file: Path, tmp_path: Path) -> None:
@@ -101,11 +92,11 @@ def test_sigkill_mid_upload_resumes_without_resending(server_factory: Any, big_f
     proc = start_client(["upload", "--object-id", oid, "--file", str(big_file), "--parallel", "2"],
                         server=srv.url, token=token)
     deadline = time.monotonic() + 60
-    while _completed_parts(srv, token, oid, big_file) < 5 and time.monotonic() < deadline:
+    while confirmed_parts(srv, token, oid, big_file) < 5 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     _kill(proc)
-    done_before = _completed_parts(srv, token, oid, big_file)
+    done_before = confirmed_parts(srv, token, oid, big_file)
     assert 5 <= done_before < total
     out = _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
     sent = int(out.split(" parts sent")[0].rsplit(" ", 3)[-3])
@@ -155,11 +146,10 @@ def test_two_servers_over_one_data_dir_serve_one_upload(
     b = server_factory(data, **SMALL_PARTS)
     token = a.token("score.READ", "score.WRITE")
     oid = str(uuid.uuid4())
-    size = big_file.stat().st_size
     proc = start_client(["upload", "--object-id", oid, "--file", str(big_file), "--parallel", "2"],
                         server=a.url, token=token)
     deadline = time.monotonic() + 60
-    while _completed_parts(b, token, oid, big_file) < 3 and time.monotonic() < deadline:
+    while confirmed_parts(b, token, oid, big_file) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     _kill(proc)
     out = _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=b.url, token=token))

@@ -12,11 +12,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.kit.files import MIB, md5_of, random_file
-from tests.kit.servers import ServerProcess, owner_headers, run_client, start_client
+from tests.kit.servers import ServerProcess, confirmed_parts, run_client, start_client
 
 pytestmark = [pytest.mark.e2e]
 PART = 5 * MIB  # S3's smallest part
@@ -37,11 +36,6 @@ def _stored_md5(srv: ServerProcess, token: str, oid: str, work: Path) -> str:
     assert got.returncode == 0, got.stderr
     return md5_of(out / oid)
 
-
-def _confirmed(srv: ServerProcess, token: str, oid: str, path: Path) -> int:
-    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": path.stat().st_size},
-                  headers=owner_headers(token, oid, path))
-    return sum(1 for p in r.json()["parts"] if p["md5"]) if r.status_code == 200 else 0
 
 
 def test_two_clients_started_at_once(store_env: dict[str, str], server_factory: Any, tmp_path: Path) -> None:
@@ -77,7 +71,7 @@ def test_a_second_client_cannot_join_an_upload_under_way(
     proc = start_client(["upload", "--object-id", oid, "--file", str(first), "--parallel", "1"],
                         server=srv.url, token=token)
     deadline = time.monotonic() + 120
-    while _confirmed(srv, token, oid, first) < 1 and time.monotonic() < deadline:
+    while confirmed_parts(srv, token, oid, first) < 1 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     proc.send_signal(signal.SIGSTOP)  # the first upload stays under way, however fast this machine is

@@ -130,3 +130,10 @@ def owner_headers(token: str, object_id: str, path: Path) -> dict[str, str]:
     from score.wire.headers import UPLOAD_TOKEN_HEADER
 
     return {"Authorization": f"Bearer {token}", UPLOAD_TOKEN_HEADER: upload_token(object_id, path)}
+
+
+def confirmed_parts(srv: ServerProcess, token: str, object_id: str, path: Path) -> int:
+    """Parts of the upload of *path* confirmed so far, asked as its score-client (only the owner may ask)."""
+    r = httpx.get(f"{srv.url}/upload/{object_id}/status", params={"fileSize": path.stat().st_size},
+                  headers=owner_headers(token, object_id, path))
+    return sum(1 for p in r.json()["parts"] if p["md5"]) if r.status_code == 200 else 0

@@ -38,7 +38,6 @@ from urllib.parse import quote, urlencode
 import anyio.to_thread
 
 from score.domain.errors import (
-    DiskSpaceError,
     IntegrityError,
     InvalidRequestError,
     NotFoundError,
