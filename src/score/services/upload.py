@@ -67,7 +67,8 @@ def may_join(owner: UploadOwner | None, principal: Principal, token: str | None)
 
 def _not_yours(object_id: str, upload_id: str) -> ConflictError:
     return ConflictError(
-        f"upload {upload_id} of object {object_id} was started by another client and is still in progress; "
+        f"upload {upload_id} of object {object_id} was started by another client and is still in progress "
+        "(score-client counts another host, another copy of the file or a file changed since as another client); "
         "it cannot be joined: wait for it to finish, or restart it with overwrite=true "
         "(score-client upload --force), which aborts the other upload"
     )
