@@ -95,6 +95,8 @@ class LocalObjectStore:
         self._multipart = root / "multipart"
         for d in (self._objects, self._objmeta, self._multipart):
             d.mkdir(parents=True, exist_ok=True)
+        # resolved once: every request checks that its key stays below one of these
+        self._resolved = {d: d.resolve() for d in (self._objects, self._objmeta)}
         self._public_url = public_url.rstrip("/")
         self._signer = signer
         self._limits = limits
@@ -129,7 +131,7 @@ class LocalObjectStore:
         ):
             raise InvalidRequestError("invalid object key")
         path = base.joinpath(*parts)
-        if not path.resolve().is_relative_to(base.resolve()):
+        if not path.resolve().is_relative_to(self._resolved.get(base) or base.resolve()):
             raise InvalidRequestError("invalid object key")
         return path
 
