@@ -79,3 +79,11 @@ def test_audit_line_fields(caplog: pytest.LogCaptureFixture) -> None:
         "request_id": "req-1", "client_ip": "198.51.100.7", "subject": "alice", "token": "abc123",
         "object_id": "oid", "study": "ABC", "action": "url:download", "range": "bytes=0-99", "decision": "issued",
     }
+
+
+def test_redaction_hides_bearer_tokens_but_keeps_our_messages_readable() -> None:
+    from score.observability.logging import redact
+
+    assert redact("Authorization: Bearer eyJhbGciOi.abc-def_123") == "Authorization: Bearer <redacted>"
+    assert redact("bearer sk_live_0123456789") == "bearer <redacted>"
+    assert redact("a bearer token is required") == "a bearer token is required"

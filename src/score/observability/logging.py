@@ -15,7 +15,8 @@ _SIGNATURE_PARAMS = re.compile(
     r"((?:signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|X-Goog-Signature)=)[^&\s\"']+",
     re.IGNORECASE,
 )
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9\-._~+/=]+", re.IGNORECASE)
+# "a bearer token is required" is prose, not a credential: the words that follow "bearer" in our messages stay
+_BEARER = re.compile(r"(Bearer\s+)(?!(?:token|tokens|authentication|auth)\b)[A-Za-z0-9\-._~+/=]+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
