@@ -45,6 +45,7 @@ from score.observability.audit import (
 from score.server.disconnect import CancelOnDisconnect
 from score.server.errors import install_error_handlers
 from score.server.limits import HeaderLimitMiddleware
+from score.server.openapi import install_openapi
 from score.server.routes import download, drs, htsget, misc, registry, store, upload
 from score.services.context import ServiceContext
 from score.services.download import DownloadService
@@ -273,6 +274,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     app.state.htsget_service = HtsgetService(components.ctx)
     app.state.drs_service = DrsService(components.ctx, app.state.download_service)
     install_error_handlers(app)
+    install_openapi(app)
     for module in (upload, download, misc, htsget, drs):
         app.include_router(module.router)
     if isinstance(components.store, LocalObjectStore):

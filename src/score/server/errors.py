@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from score.domain import errors as e
+from score.server.openapi import HTSGET_MEDIA_TYPE
 from score.wire.schemas import ErrorBody
 
 log = logging.getLogger("score.server")
@@ -70,7 +75,7 @@ def htsget_error(exc: e.ScoreError) -> JSONResponse:
                         ("ServiceUnavailable" if status_for(exc) == 503 else "InternalError", status_for(exc)))
     return JSONResponse({"htsget": {"error": name, "message": exc.message}}, status_code=status,
                         headers=status_headers(status),
-                        media_type="application/vnd.ga4gh.htsget.v1.3.0+json")
+                        media_type=HTSGET_MEDIA_TYPE)
 
 
 DRS_PATH = "/ga4gh/drs/"
@@ -91,6 +96,36 @@ def error_response(exc: e.ScoreError, path: str = "") -> JSONResponse:
     status = status_for(exc)
     body = ErrorBody(code=exc.code, message=exc.message, retryable=exc.retryable)
     return JSONResponse(body.model_dump(), status_code=status, headers=status_headers(status))
+
+
+def _leaf_routes(app: FastAPI) -> Iterable[Any]:
+    """Every route of *app*, those of included routers too (FastAPI >= 0.160 nests them)."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    return iterate(app.routes) if iterate is not None else app.routes
+
+
+def allowed_methods(request: Request) -> str | None:
+    """A 405's ``Allow``: the methods of every route of the request's path.
+
+    Starlette's own names only the methods of the first route whose path matches, and ``/upload/{id}``
+    has three (GET, POST, DELETE).
+    """
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods)) or None
+
+
+def http_error_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+    """The headers of a routing error: the exception's own, and a 405's ``Allow`` listing all the path's methods."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allow = allowed_methods(request)
+        if allow:
+            headers["Allow"] = allow
+    return headers or None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -117,11 +152,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if request.url.path.startswith(HTSGET_PATH) and exc.status_code == 404:
             return htsget_error(e.NotFoundError(f"no such htsget endpoint: {request.url.path}"))
+        if exc.status_code == 400:  # FastAPI's answer to a body that is not JSON: ours, in the route's shape
+            return error_response(e.InvalidRequestError(f"invalid request body: {exc.detail}"), request.url.path)
+        headers = http_error_headers(request, exc)
         if request.url.path.startswith(DRS_PATH):
-            return JSONResponse({"msg": str(exc.detail), "status_code": exc.status_code}, status_code=exc.status_code)
+            return JSONResponse({"msg": str(exc.detail), "status_code": exc.status_code}, status_code=exc.status_code,
+                                headers=headers)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = ErrorBody(code=code, message=str(exc.detail), retryable=False)
-        return JSONResponse(body.model_dump(), status_code=exc.status_code)
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc)

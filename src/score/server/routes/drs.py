@@ -6,15 +6,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from score import __version__
 from score.server.deps import CurrentPrincipal
+from score.server.openapi import DRS, errors
 from score.services.drs import DrsService
 
 PREFIX = "/ga4gh/drs/v1"
 router = APIRouter(prefix=PREFIX, tags=["drs"])
+# services/drs.py checks the id (its 400 is DRS's error body); the pattern here only documents it
+DrsIdPath = Annotated[str, Path(description="an object id or an analysis id",
+                                json_schema_extra={"pattern": "^[A-Za-z0-9._~-]{1,128}$"})]
+OBJECT_ERRORS = errors(400, 401, 403, 404, 409, 503, shape=DRS)
 
 
 def drs_service(request: Request) -> DrsService:
@@ -32,7 +37,7 @@ def _host(request: Request) -> str:
     return urlsplit(public).netloc if public else (request.headers.get("host") or request.url.netloc)
 
 
-@router.get("/service-info")
+@router.get("/service-info", responses=errors())
 async def service_info() -> dict[str, Any]:
     """GA4GH service-info (only the fields DRS 1.2 validators accept)."""
     return {
@@ -45,35 +50,36 @@ async def service_info() -> dict[str, Any]:
     }
 
 
-@router.get("/objects/{object_id}")
-async def get_object(object_id: str, request: Request, principal: CurrentPrincipal, svc: DrsSvc,
+@router.get("/objects/{object_id}", responses=OBJECT_ERRORS)
+async def get_object(object_id: DrsIdPath, request: Request, principal: CurrentPrincipal, svc: DrsSvc,
                      expand: bool = False) -> dict[str, Any]:
     """A blob (an object) or a bundle (an analysis: its files the token may read). *expand* changes
     nothing here: a bundle's contents are files, never nested bundles."""
     return await svc.object(principal, object_id, _host(request))
 
 
-@router.post("/objects/{object_id}")
-async def post_object(object_id: str, request: Request, principal: CurrentPrincipal, svc: DrsSvc,
+@router.post("/objects/{object_id}", responses=OBJECT_ERRORS)
+async def post_object(object_id: DrsIdPath, request: Request, principal: CurrentPrincipal, svc: DrsSvc,
                       body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
     """As GET; passports in the body are not used (authorization is by bearer token)."""
     return await svc.object(principal, object_id, _host(request))
 
 
-@router.get("/objects/{object_id}/access/{access_id}")
-async def get_access(object_id: str, access_id: str, principal: CurrentPrincipal, svc: DrsSvc) -> dict[str, Any]:
+@router.get("/objects/{object_id}/access/{access_id}", responses=OBJECT_ERRORS)
+async def get_access(object_id: DrsIdPath, access_id: str, principal: CurrentPrincipal,
+                     svc: DrsSvc) -> dict[str, Any]:
     """The object's pre-signed URL (as ``GET /download/{id}?external=true``; audited)."""
     return await svc.access_url(principal, object_id, access_id)
 
 
-@router.post("/objects/{object_id}/access/{access_id}")
-async def post_access(object_id: str, access_id: str, principal: CurrentPrincipal, svc: DrsSvc,
+@router.post("/objects/{object_id}/access/{access_id}", responses=OBJECT_ERRORS)
+async def post_access(object_id: DrsIdPath, access_id: str, principal: CurrentPrincipal, svc: DrsSvc,
                       body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
     """As GET; passports in the body are not used."""
     return await svc.access_url(principal, object_id, access_id)
 
 
-@router.options("/objects/{object_id}")
+@router.options("/objects/{object_id}", responses=errors())
 async def authorizations(object_id: str, request: Request) -> JSONResponse:
     """How to authorize (DRS 1.3+): bearer tokens from this server's issuer. Answered for any id, so
     that it tells nobody which objects exist."""

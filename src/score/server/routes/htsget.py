@@ -13,11 +13,20 @@ from score.domain import errors as e
 from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
 from score.domain.model import Principal
 from score.server.deps import CurrentPrincipal
+from score.server.openapi import HTSGET, HTSGET_MEDIA_TYPE, ObjectIdPath, errors
 from score.services.htsget import HtsgetService, Request as TicketRequest
 
 PREFIX = "/ga4gh/htsget/v1"
-MEDIA_TYPE = "application/vnd.ga4gh.htsget.v1.3.0+json"
-router = APIRouter(prefix=PREFIX, tags=["htsget"])
+
+
+class HtsgetResponse(JSONResponse):
+    """JSON in htsget's media type (tickets, service-info)."""
+
+    media_type = HTSGET_MEDIA_TYPE
+
+
+router = APIRouter(prefix=PREFIX, tags=["htsget"], default_response_class=HtsgetResponse)
+TICKET_ERRORS = errors(400, 401, 403, 404, 409, 503, shape=HTSGET)
 
 
 def htsget_service(request: Request) -> HtsgetService:
@@ -70,7 +79,7 @@ def wanted(name: str, start: int | None, end: int | None) -> Wanted:
 
 
 def _ticket(body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, media_type=MEDIA_TYPE)
+    return HtsgetResponse(body)
 
 
 _KINDS = {"reads": (["BAM", "CRAM"], "Slices of BAM and CRAM objects"),
@@ -91,13 +100,13 @@ def _service_info(datatype: str) -> JSONResponse:
     })
 
 
-@router.get("/reads/service-info")
+@router.get("/reads/service-info", responses=errors())
 async def service_info() -> JSONResponse:
     """GA4GH service-info with htsget's block (reads)."""
     return _service_info("reads")
 
 
-@router.get("/variants/service-info")
+@router.get("/variants/service-info", responses=errors())
 async def variants_service_info() -> JSONResponse:
     """GA4GH service-info with htsget's block (variants)."""
     return _service_info("variants")
@@ -126,7 +135,7 @@ def _add_ticket_routes(datatype: str) -> None:
     """``GET`` and ``POST /{datatype}/{id}``: the same handlers for reads and variants."""
 
     async def ticket_get(
-        object_id: str,
+        object_id: ObjectIdPath,
         principal: CurrentPrincipal,
         svc: HtsgetSvc,
         format: Annotated[str | None, Query()] = None,  # noqa: A002 - htsget's name
@@ -139,13 +148,16 @@ def _add_ticket_routes(datatype: str) -> None:
         return await _get(datatype, object_id, principal, svc, format, klass, referenceName, start, end)
 
     async def ticket_post(
-        object_id: str, principal: CurrentPrincipal, svc: HtsgetSvc, body: Annotated[TicketIn | None, Body()] = None,
+        object_id: ObjectIdPath, principal: CurrentPrincipal, svc: HtsgetSvc,
+        body: Annotated[TicketIn | None, Body()] = None,
     ) -> JSONResponse:
         """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
         return await _post(datatype, object_id, principal, svc, body)
 
-    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get")
-    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post")
+    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get",
+                         responses=TICKET_ERRORS)
+    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post",
+                         responses=TICKET_ERRORS)
 
 
 _add_ticket_routes("reads")

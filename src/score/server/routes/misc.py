@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 from score import __version__
 from score.server.deps import AuthenticatedPrincipal, DownloadSvc
+from score.server.openapi import errors
 from score.wire.schemas import ObjectInfoOut
 
 router = APIRouter()
@@ -21,13 +22,13 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
-@router.get("/listing", response_model=list[ObjectInfoOut], tags=["listing"])
+@router.get("/listing", response_model=list[ObjectInfoOut], tags=["listing"], responses=errors(401, 503))
 async def listing(principal: AuthenticatedPrincipal, svc: DownloadSvc) -> list[ObjectInfoOut]:
     """Objects the caller may read: id, lastModified (ms) and size."""
     return await svc.listing(principal)
 
 
-@router.get("/profile", response_class=PlainTextResponse, tags=["info"])
+@router.get("/profile", response_class=PlainTextResponse, tags=["info"], responses=errors(401, 503))
 async def profile(request: Request, principal: AuthenticatedPrincipal) -> str:
     """The storage profile (``s3`` for S3-like stores, as Score's client expects)."""
     return str(request.app.state.store.profile)
@@ -48,19 +49,27 @@ async def _health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/health", tags=["health"])
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **errors(),
+    200: {"description": "The store is reachable", "content": {"application/json": {"schema": {"type": "object"}}}},
+    503: {"description": "The store is unreachable, or below its free-space floor (the same body, status DOWN)",
+          "content": {"application/json": {"schema": {"type": "object"}}}},
+}
+
+
+@router.get("/health", tags=["health"], responses=HEALTH_RESPONSES)
 async def health(request: Request) -> JSONResponse:
     """Liveness and readiness: the store is reachable."""
     return await _health(request)
 
 
-@router.get("/actuator/health", tags=["health"])
+@router.get("/actuator/health", tags=["health"], responses=HEALTH_RESPONSES)
 async def actuator_health(request: Request) -> JSONResponse:
     """Spring-style alias of /health."""
     return await _health(request)
 
 
-@router.get("/.well-known/jwks.json", tags=["auth"])
+@router.get("/.well-known/jwks.json", tags=["auth"], responses=errors())
 async def jwks(request: Request) -> dict[str, Any]:
     """Public keys of the embedded issuer (empty when an external provider is used)."""
     issuer = request.app.state.issuer

@@ -1,4 +1,7 @@
-"""Score's upload endpoints: parse, call the service, return the wire shape."""
+"""Score's upload endpoints: parse, call the service, return the wire shape.
+
+Confirming, forgetting a part, the recovery check and cancelling answer 200 with no body, as Score does.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,22 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from score.server.deps import AuthenticatedPrincipal, UploadSvc
+from score.server.openapi import ObjectIdPath, errors
 from score.wire.headers import UPLOAD_TOKEN_HEADER
 from score.wire.schemas import ObjectSpecification, PartUrl, UploadProgress
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
-ObjectIdPath = Annotated[str, "object-id"]
 UploadToken = Annotated[
     str | None,
     Header(alias=UPLOAD_TOKEN_HEADER, description="the client's upload token: only its holder may resume the upload"),
 ]
 
 
-@router.post("/{object_id}/uploads", response_model=ObjectSpecification, response_model_exclude_none=False)
+@router.post("/{object_id}/uploads", response_model=ObjectSpecification, response_model_exclude_none=False,
+             responses=errors(400, 401, 403, 404, 409, 503, 507))
 async def initiate_upload(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     fileSize: Annotated[int, Query(ge=0, description="size of the file in bytes")],  # noqa: N803
@@ -33,9 +37,9 @@ async def initiate_upload(
     return await svc.initiate(principal, object_id, fileSize, md5, overwrite, upload_token)
 
 
-@router.post("/{object_id}/parts")
+@router.post("/{object_id}/parts", response_class=Response, responses=errors(400, 401, 403, 404, 409, 422, 503, 507))
 async def finalize_part(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
@@ -49,9 +53,9 @@ async def finalize_part(
     return Response(status_code=200)
 
 
-@router.get("/{object_id}/parts/url", response_model=PartUrl)
+@router.get("/{object_id}/parts/url", response_model=PartUrl, responses=errors(400, 401, 403, 404, 409, 503))
 async def part_url(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
@@ -63,9 +67,9 @@ async def part_url(
     return await svc.part_url(principal, object_id, uploadId, partNumber, md5, upload_token)
 
 
-@router.delete("/{object_id}/parts")
+@router.delete("/{object_id}/parts", response_class=Response, responses=errors(400, 401, 403, 404, 409, 503))
 async def delete_part(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
@@ -77,9 +81,9 @@ async def delete_part(
     return Response(status_code=200)
 
 
-@router.get("/{object_id}/status", response_model=UploadProgress)
+@router.get("/{object_id}/status", response_model=UploadProgress, responses=errors(400, 401, 403, 404, 409, 503))
 async def upload_status(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
@@ -89,9 +93,9 @@ async def upload_status(
     return await svc.status(principal, object_id, fileSize, upload_token)
 
 
-@router.post("/{object_id}/recovery")
+@router.post("/{object_id}/recovery", response_class=Response, responses=errors(400, 401, 403, 404, 409, 503))
 async def recover_upload(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
@@ -102,9 +106,10 @@ async def recover_upload(
     return Response(status_code=200)
 
 
-@router.post("/{object_id}", response_model=ObjectSpecification)
+@router.post("/{object_id}", response_model=ObjectSpecification,
+             responses=errors(400, 401, 403, 404, 409, 422, 503, 507))
 async def finalize_upload(
-    object_id: str,
+    object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
     svc: UploadSvc,
     uploadId: str,  # noqa: N803
@@ -119,14 +124,14 @@ async def finalize_upload(
     return await svc.finalize(principal, object_id, uploadId, md5, partsMd5, upload_token)
 
 
-@router.get("/{object_id}")
-async def is_object_exist(object_id: str, principal: AuthenticatedPrincipal, svc: UploadSvc) -> bool:
+@router.get("/{object_id}", responses=errors(400, 401, 403, 404, 503))
+async def is_object_exist(object_id: ObjectIdPath, principal: AuthenticatedPrincipal, svc: UploadSvc) -> bool:
     """``true`` when the object has been uploaded and finalized."""
     return await svc.exists(principal, object_id)
 
 
-@router.delete("/{object_id}")
-async def cancel_upload(object_id: str, principal: AuthenticatedPrincipal, svc: UploadSvc) -> Response:
+@router.delete("/{object_id}", response_class=Response, responses=errors(400, 401, 403, 404, 503))
+async def cancel_upload(object_id: ObjectIdPath, principal: AuthenticatedPrincipal, svc: UploadSvc) -> Response:
     """Abort the upload in progress and delete its state."""
     await svc.cancel(principal, object_id)
     return Response(status_code=200)
