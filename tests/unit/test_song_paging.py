@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import httpx
@@ -77,3 +78,33 @@ def test_a_page_without_last_is_the_last(last: bool | None) -> None:
         body["last"] = last
     result, asked = _walk(lambda n: body)
     assert asked == [0] and result == [_ids(0)[0]["id"]]
+
+
+class _Trickle(httpx.AsyncByteStream):
+    """A body that never ends: a byte now and then, each well within httpx's per-read timeout."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            await anyio.sleep(0.05)
+            yield b" "
+
+
+def test_a_song_that_trickles_its_body_is_cut_off_at_the_timeout() -> None:
+    """Issue 20 (faults tier): httpx's timeouts bound each read, so a Song that sent its body a byte at a
+    time held the request, and the client's, forever."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=_Trickle())
+
+    async def run() -> UpstreamUnavailableError:
+        meta = SongMetadata("http://song.invalid", timeout=0.3, transport=httpx.MockTransport(handler))
+        try:
+            with pytest.raises(UpstreamUnavailableError) as caught:
+                await meta.get(str(uuid.uuid4()))
+            return caught.value
+        finally:
+            await meta.aclose()
+
+    started = time.monotonic()
+    err = anyio.run(run)
+    assert time.monotonic() - started < 2
+    assert err.message == "the metadata service (Song) did not answer within 0.3 s" and err.retryable

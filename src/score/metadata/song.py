@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 
 from score.domain.errors import NotFoundError, UpstreamUnavailableError
@@ -40,8 +41,11 @@ class SongMetadata:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Ask the Song at *base_url*."""
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        """Ask the Song at *base_url*; each request must be answered, body included, within *timeout* seconds."""
+        # httpx's timeouts bound each read, so a Song that trickles its body would never time out: the
+        # deadline is on the whole request, and httpx's own a little later so that the deadline speaks first.
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout + 1, transport=transport)
         self._ttl = cache_ttl.total_seconds()
         self._size = cache_size
         self._clock = clock
@@ -53,7 +57,10 @@ class SongMetadata:
 
     async def _get_json(self, path: str, what: str) -> dict[str, Any]:
         try:
-            r = await self._http.get(path)
+            with anyio.fail_after(self._timeout):
+                r = await self._http.get(path)
+        except TimeoutError:
+            raise UpstreamUnavailableError(f"{SERVICE} did not answer within {self._timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise unreachable(SERVICE, exc) from exc
         if r.status_code in (400, 404):
