@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Callable
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from score.storage.local import STORE_ROUTE, LocalObjectStore, ServedRange
 
 router = APIRouter(include_in_schema=False)
 CHUNK_BYTES = 1024 * 1024
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned (as the request log's)
 
 
 def _store(request: Request) -> LocalObjectStore:
@@ -40,7 +42,12 @@ async def put_part(key: str, request: Request) -> Response:
             counter.inc(len(chunk))
             yield chunk
 
-    etag = await store.receive_part(key, query, counted(), request.headers.get("content-md5"))
+    try:
+        etag = await store.receive_part(key, query, counted(), request.headers.get("content-md5"))
+    except ClientDisconnect:
+        # The client left mid-body (killed, or it gave the part up): nothing of the part was kept, and
+        # nobody reads this answer; it is for the request log and metrics, as for a cancelled read.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
