@@ -14,6 +14,7 @@ from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
 
 PAGE_SIZE = 2000
+MAX_ANALYSIS_PAGES = 100  # an analysis is a handful of files: a service paging past this is broken (as the server)
 
 
 class MetadataApi:
@@ -76,20 +77,37 @@ class MetadataApi:
         return out
 
     def analysis_entities(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
-        """Every file entity of an analysis (``GET /entities``, all pages, de-duplicated by id)."""
-        return self.find_entities({"gnosId": analysis_id, "projectCode": study}, page_size)
+        """Every file entity of an analysis (``GET /entities``, all pages, de-duplicated by id).
 
-    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
-        """Every file entity matching *filters* (Song's ``gnosId``, ``projectCode``; none = all), all pages."""
+        Raises:
+            UpstreamUnavailableError: not retryable, when the service pages past :data:`MAX_ANALYSIS_PAGES`.
+        """
+        return self.find_entities({"gnosId": analysis_id, "projectCode": study}, page_size, MAX_ANALYSIS_PAGES)
+
+    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = PAGE_SIZE,
+                      max_pages: int | None = None) -> list[dict[str, Any]]:
+        """Every file entity matching *filters* (Song's ``gnosId``, ``projectCode``; none = all), all pages.
+
+        A page that adds no new entity while the service says it is not the last ends the walk as
+        nonsense, and so does a walk past *max_pages* (None: no bound).
+
+        Raises:
+            UpstreamUnavailableError: a malformed page (retryable), or one of the above (not retryable).
+        """
         seen: dict[str, dict[str, Any]] = {}
         page = 0
         while True:
             data = self._call("GET", "/entities", params={**(filters or {}), "page": page, "size": page_size})
             if not isinstance(data, dict):
                 raise e.UpstreamUnavailableError("the metadata service sent a malformed page of entities")
+            before = len(seen)
             for entity in data.get("content", []):
                 if isinstance(entity, dict) and entity.get("id"):
                     seen.setdefault(str(entity["id"]), entity)
             if data.get("last", True) or not data.get("content"):
                 return list(seen.values())
             page += 1
+            if len(seen) == before or (max_pages is not None and page >= max_pages):
+                what = "repeated a page of entities" if len(seen) == before else f"sent {page} pages of entities"
+                raise e.UpstreamUnavailableError(
+                    f"the metadata service {what} without saying which was the last", retryable=False)
