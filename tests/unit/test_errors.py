@@ -102,3 +102,14 @@ def test_a_full_server_store_is_507_and_never_retried() -> None:
     for err in (ours, bare, classify_store_refusal(507, bytes(body.body))):
         assert isinstance(err, e.DiskSpaceError) and not err.retryable
         assert exit_codes.exit_code_for(err) == exit_codes.DISK_SPACE
+
+
+def test_a_full_server_store_is_not_blamed_on_the_output_dir() -> None:
+    """The hint after a 507 spoke of --output-dir, as if the client's disk were full."""
+    body = error_response(e.DiskSpaceError("the server's store is out of disk space"))
+    for err in (error_from_response(httpx.Response(507, content=body.body)),
+                error_from_response(httpx.Response(507, text="<html>Insufficient Storage</html>"))):
+        hint = exit_codes.hint_for(err)
+        assert hint is not None and "server's store is full" in hint and "--output-dir" not in hint
+    local = exit_codes.hint_for(e.DiskSpaceError("the output file system is full"))
+    assert local is not None and "--output-dir" in local

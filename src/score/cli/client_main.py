@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             session.close()
     except e.ScoreError as exc:
         code = ec.exit_code_for(exc)
-        hint = ec.HINTS.get(code)
+        hint = ec.hint_for(exc)
         _err(args, exc.message + (f" ({hint})" if hint else ""))
         return code
     except KeyboardInterrupt:

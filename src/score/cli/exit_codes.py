@@ -32,8 +32,18 @@ HINTS: dict[int, str] = {
     NOT_FOUND: "check the object id",
     INTEGRITY: "the data did not verify; nothing incomplete was kept under the final name",
     DISK_SPACE: "free some space or choose another --output-dir; nothing was lost, re-run to resume",
-    UPSTREAM: "the server or object store is unreachable; re-run the same command to resume",
+    UPSTREAM: "the server, the object store or the metadata service is unavailable; re-run the same command to resume",
 }
+# A full disk on the server's side (HTTP 507): no local space or --output-dir can help.
+SERVER_DISK_SPACE_HINT = ("the server's store is full, not this machine's disk; the parts it confirmed are kept: "
+                          "re-run the same command once its operator has freed space")
+
+
+def hint_for(exc: e.ScoreError) -> str | None:
+    """What to do about *exc*, printed after its message (None: nothing to add)."""
+    if isinstance(exc, e.DiskSpaceError) and exc.reason == e.SERVER_STORE_FULL:
+        return SERVER_DISK_SPACE_HINT
+    return HINTS.get(exit_code_for(exc))
 
 
 def exit_code_for(exc: e.ScoreError) -> int:

@@ -50,11 +50,13 @@ def error_from_response(response: httpx.Response) -> e.ScoreError:
         if cls is e.ScoreError:
             cls = _BY_STATUS.get(response.status_code, e.ScoreError)
         transient = response.status_code >= 500 and response.status_code != INSUFFICIENT_STORAGE
-        return cls(printable(body.message), retryable=body.retryable or transient)
+        reason = e.SERVER_STORE_FULL if cls is e.DiskSpaceError else None
+        return cls(printable(body.message), retryable=body.retryable or transient, reason=reason)
     except ValueError:
         pass
     if response.status_code == INSUFFICIENT_STORAGE:
-        return e.DiskSpaceError("the server's store is out of disk space (HTTP 507); try again once space is freed")
+        return e.DiskSpaceError("the server's store is out of disk space (HTTP 507); try again once space is freed",
+                                reason=e.SERVER_STORE_FULL)
     if response.status_code >= 500 or response.status_code == 429:
         return e.UpstreamUnavailableError(f"server answered HTTP {response.status_code}; try again later")
     cls = _BY_STATUS.get(response.status_code, e.ScoreError)

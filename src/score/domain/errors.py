@@ -116,6 +116,9 @@ class DiskSpaceError(ScoreError):
     code = "disk_space"
 
 
+SERVER_STORE_FULL = "server_store_full"  # the reason of a DiskSpaceError the server answered (its store, not ours)
+
+
 class ConfigError(ScoreError):
     """Settings are invalid; raised at start-up only."""
 
