@@ -60,6 +60,20 @@ class Radosgw:
         subprocess.run([str(SCRIPT), "down", str(self.dir)], capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def stop_gateway(self) -> None:
+        """Stop radosgw alone (SIGTERM, then SIGKILL after 10 s); the cluster, and the data, stay up."""
+        r = subprocess.run([str(SCRIPT), "gw-stop", str(self.dir)], capture_output=True, text=True, timeout=30,
+                           check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"radosgw did not stop:\n{r.stderr}")
+
+    def start_gateway(self) -> None:
+        """Start radosgw again on the same port, over the same cluster; returns once it answers."""
+        r = subprocess.run([str(SCRIPT), "gw-start", str(self.dir)], capture_output=True, text=True, timeout=60,
+                           check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"radosgw did not start again:\n{r.stderr}\n{self._logs()}")
+
     def client(self) -> Any:
         """A boto3 client with the cluster's credentials."""
         import boto3

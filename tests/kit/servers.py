@@ -76,6 +76,13 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait(5)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would; :meth:`start` then restarts it on the same port and data."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.kill()
+        self.proc.wait(10)
+
     def log(self) -> str:
         """Everything the server wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
