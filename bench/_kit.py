@@ -15,9 +15,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import httpx
-
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.servers import free_port
 
@@ -79,10 +79,19 @@ class Server:
         self.env = {"SCORE_METADATA__KIND": "none", **(env or {})}  # benchmarks move unregistered ids
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         """Start and wait for /health."""
-        log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115 - closed below
-        cmd = [PYTHON, "-m", "score.cli.server_main", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        log = open(self.data_dir.parent / "server.log", "ab")
+        cmd = [
+            PYTHON,
+            "-m",
+            "score.cli.server_main",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         self._proc = subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, **self.env})
         log.close()
         deadline = time.monotonic() + 30

@@ -33,7 +33,6 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from _kit import markdown_table  # noqa: E402
-
 from tests.kit.controlplane import ControlPlane, control_plane  # noqa: E402
 from tests.kit.loadgen import Call, LoadResult, interleave, rss_bytes, run_load  # noqa: E402
 
@@ -66,15 +65,22 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 def _measure(cp: ControlPlane, calls: list[Call], connections: int) -> Figures:
     """Send *calls*; every answer must be right."""
     cpu0, client0 = _cpu_seconds(cp.pid), time.process_time()
-    result: LoadResult = run_load("127.0.0.1", cp.server.port, calls, connections=connections, check=cp.check,
-                                  keep_latencies=True)
+    result: LoadResult = run_load(
+        "127.0.0.1", cp.server.port, calls, connections=connections, check=cp.check, keep_latencies=True
+    )
     server_cpu, client_cpu = _cpu_seconds(cp.pid) - cpu0, time.process_time() - client0
     if result.transport_errors or result.wrong or result.answered != len(calls):
         raise RuntimeError(f"wrong answers or transport errors: {result.failures}")
     lat = sorted(x for v in result.latencies.values() for x in v)
     n = len(calls)
-    return Figures(n / result.seconds, _percentile(lat, 0.5) * 1e3, _percentile(lat, 0.9) * 1e3,
-                   _percentile(lat, 0.99) * 1e3, server_cpu / n * 1e6, client_cpu / n * 1e6)
+    return Figures(
+        n / result.seconds,
+        _percentile(lat, 0.5) * 1e3,
+        _percentile(lat, 0.9) * 1e3,
+        _percentile(lat, 0.99) * 1e3,
+        server_cpu / n * 1e6,
+        client_cpu / n * 1e6,
+    )
 
 
 def _rows(cp: ControlPlane) -> dict[str, list[Call]]:
@@ -113,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {name}, {conns} conn.: {runs[(name, conns)][-1].rate:.0f}/s", file=sys.stderr)
         rss_end = rss_bytes(cp.pid)
     print(_table(runs, args.connections))
-    print(f"\nscore-server RSS {rss_start / MIB:.1f} MiB after the warm-up, {rss_end / MIB:.1f} MiB at the end "
-          f"({args.repeat} rounds of {len(rows)} rows).")
+    print(
+        f"\nscore-server RSS {rss_start / MIB:.1f} MiB after the warm-up, {rss_end / MIB:.1f} MiB at the end "
+        f"({args.repeat} rounds of {len(rows)} rows)."
+    )
     return 0
 
 
@@ -125,11 +133,35 @@ def _table(runs: dict[tuple[str, int], list[Figures]], connections: int) -> str:
     for name, conns in sorted(med, key=lambda key: key[1] != connections):  # stable: rows in run order
         f = med[(name, conns)]
         ping, health = med[("GET /download/ping", conns)].rate, med[("GET /health", conns)].rate
-        out.append([name, conns, f"{f.rate:.0f}", f"{f.rate / ping:.2f}x", f"{f.rate / health:.2f}x",
-                    f"{f.p50_ms:.1f}", f"{f.p90_ms:.1f}", f"{f.p99_ms:.1f}", f"{f.server_cpu_us:.0f}",
-                    f"{f.client_cpu_us:.0f}"])
-    return markdown_table(["request", "conn.", "req/s", "vs ping", "vs health", "p50 ms", "p90 ms", "p99 ms",
-                           "server CPU us/req", "client CPU us/req"], out)
+        out.append(
+            [
+                name,
+                conns,
+                f"{f.rate:.0f}",
+                f"{f.rate / ping:.2f}x",
+                f"{f.rate / health:.2f}x",
+                f"{f.p50_ms:.1f}",
+                f"{f.p90_ms:.1f}",
+                f"{f.p99_ms:.1f}",
+                f"{f.server_cpu_us:.0f}",
+                f"{f.client_cpu_us:.0f}",
+            ]
+        )
+    return markdown_table(
+        [
+            "request",
+            "conn.",
+            "req/s",
+            "vs ping",
+            "vs health",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "server CPU us/req",
+            "client CPU us/req",
+        ],
+        out,
+    )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from _kit import PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
-from transfer_s3 import SCORE_BUCKET, TOOLS_BUCKET, missing_tools, s5cmd_binary  # noqa: E402
-
 from tests.kit import radosgw as rgw_kit  # noqa: E402
+from transfer_s3 import SCORE_BUCKET, TOOLS_BUCKET, missing_tools, s5cmd_binary  # noqa: E402
 
 
 class CorruptError(RuntimeError):
@@ -41,9 +40,13 @@ def _check(sources: dict[str, Path], out: Path, name_of: dict[str, str]) -> None
             raise CorruptError(f"{got} is missing or differs from {src}")
 
 
-def _env(rgw: object) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": rgw_kit.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": rgw_kit.SECRET_KEY,
-            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+def _env(rgw: object) -> dict[str, str]:  # noqa: ARG001  the fixture starts the gateway the run needs
+    return {
+        "AWS_ACCESS_KEY_ID": rgw_kit.ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": rgw_kit.SECRET_KEY,
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +81,7 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
     sources = {oid: random_file(src / f"f{i:05d}.bin", args.size_kib * 1024) for i, oid in enumerate(ids)}
     manifest = work / "manifest.txt"
     lines = ["bench-analysis\t\t"] + [
-        f"{oid}\t{path}\t{hashlib.md5(path.read_bytes()).hexdigest()}" for oid, path in sources.items()  # noqa: S324
+        f"{oid}\t{path}\t{hashlib.md5(path.read_bytes()).hexdigest()}" for oid, path in sources.items()
     ]
     manifest.write_text("\n".join(lines) + "\n")
     s5 = str(s5cmd_binary())
@@ -95,8 +98,23 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
         results: dict[str, tuple[Timed, Timed]] = {}
         up = run_timed([*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
         out = work / "score-out"
-        down = run_timed([*client, "download", "--quiet", "--manifest", str(manifest), "--output-dir", str(out),
-                          "--output-layout", "id", "--index", "false", *extra], env)
+        down = run_timed(
+            [
+                *client,
+                "download",
+                "--quiet",
+                "--manifest",
+                str(manifest),
+                "--output-dir",
+                str(out),
+                "--output-layout",
+                "id",
+                "--index",
+                "false",
+                *extra,
+            ],
+            env,
+        )
         _check(sources, out, {oid: oid for oid in ids})
         results["score-client"] = (up, down)
         s5_up = run_timed([*base, f"{src}/*", f"s3://{TOOLS_BUCKET}/many/"], s5_env)
@@ -108,11 +126,18 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
     ref_up, ref_down = (n / t.seconds for t in results["s5cmd"])
     rows = []
     for tool, (u, d) in results.items():
-        rows.append([tool, f"{n / u.seconds:.1f}", f"{n / u.seconds / ref_up:.2f}x", f"{n / d.seconds:.1f}",
-                     f"{n / d.seconds / ref_down:.2f}x", f"{max(u.peak_rss_mib, d.peak_rss_mib):.0f}"])
+        rows.append(
+            [
+                tool,
+                f"{n / u.seconds:.1f}",
+                f"{n / u.seconds / ref_up:.2f}x",
+                f"{n / d.seconds:.1f}",
+                f"{n / d.seconds / ref_down:.2f}x",
+                f"{max(u.peak_rss_mib, d.peak_rss_mib):.0f}",
+            ]
+        )
     print(f"\n{n} files of {args.size_kib} KiB on radosgw (one run, every file MD5-checked)\n")
-    print(markdown_table(["tool", "upload files/s", "vs s5cmd", "download files/s", "vs s5cmd", "peak RSS MiB"],
-                         rows))
+    print(markdown_table(["tool", "upload files/s", "vs s5cmd", "download files/s", "vs s5cmd", "peak RSS MiB"], rows))
     return 0
 
 

@@ -34,8 +34,9 @@ from _kit import GNU_TIME, MIB, PYTHON, Server, Timed, markdown_table, md5_of, r
 
 def _client(args: list[str], server: Server, token: str) -> str:
     env = {**os.environ, "STORAGE_URL": server.url, "ACCESSTOKEN": token}
-    r = subprocess.run([PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, text=True, env=env,
-                       check=False)
+    r = subprocess.run(
+        [PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, text=True, env=env, check=False
+    )
     if r.returncode != 0:
         raise RuntimeError(f"score-client {args[0]} failed: {r.stderr[-2000:]}")
     return r.stdout
@@ -48,8 +49,21 @@ class Mounted:
         self.point = point
         self.rss = point.parent / f"{point.name}.rss"
         env = {**os.environ, "STORAGE_URL": server.url, "ACCESSTOKEN": token}
-        cmd = [GNU_TIME, "-f", "%M", "-o", str(self.rss), PYTHON, "-m", "score.cli.client_main", "mount",
-               "--mount-point", str(point), "--layout", "object-id"]
+        cmd = [
+            GNU_TIME,
+            "-f",
+            "%M",
+            "-o",
+            str(self.rss),
+            PYTHON,
+            "-m",
+            "score.cli.client_main",
+            "mount",
+            "--mount-point",
+            str(point),
+            "--layout",
+            "object-id",
+        ]
         point.mkdir()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.monotonic() + 60
@@ -102,11 +116,15 @@ def main() -> int:
         with Server(data, {"SCORE_METADATA__KIND": "registry", "SCORE_DOWNLOAD_URL_TTL": "3600"}) as server:
             token = server.token("score.READ", "score.WRITE")
             manifest = tmp / "manifest.txt"
-            out = _client(["submit", "--study-id", "BENCH", "--files", str(src), "--manifest", str(manifest)],
-                          server, token)
+            out = _client(
+                ["submit", "--study-id", "BENCH", "--files", str(src), "--manifest", str(manifest)], server, token
+            )
             _client(["upload", "--manifest", str(manifest)], server, token)
-            _client(["publish", "--study-id", "BENCH", "--analysis-id", out.split("submitted analysis ")[1].split()[0]],
-                    server, token)
+            _client(
+                ["publish", "--study-id", "BENCH", "--analysis-id", out.split("submitted analysis ")[1].split()[0]],
+                server,
+                token,
+            )
             oid = manifest.read_text().splitlines()[1].split("\t")[0]
             url = _client(["url", "--object-id", oid], server, token).strip()
             size = src.stat().st_size
@@ -114,8 +132,22 @@ def main() -> int:
 
             def download() -> Timed:
                 dest = tmp / "dl"
-                t = run_timed([PYTHON, "-m", "score.cli.client_main", "download", "--quiet", "--object-id", oid,
-                               "--output-dir", str(dest), "--output-layout", "id"], env)
+                t = run_timed(
+                    [
+                        PYTHON,
+                        "-m",
+                        "score.cli.client_main",
+                        "download",
+                        "--quiet",
+                        "--object-id",
+                        oid,
+                        "--output-dir",
+                        str(dest),
+                        "--output-layout",
+                        "id",
+                    ],
+                    env,
+                )
                 if md5_of(dest / oid) != expected:
                     raise RuntimeError("download differs")
                 shutil.rmtree(dest)
@@ -142,15 +174,28 @@ def main() -> int:
                 return t, rss
 
             reference = download()
-            rows = [["score-client download (MD5 checked)", f"{reference.mib_s(size):.0f}", "1.00x",
-                     f"{reference.peak_rss_mib:.0f}"]]
+            rows = [
+                [
+                    "score-client download (MD5 checked)",
+                    f"{reference.mib_s(size):.0f}",
+                    "1.00x",
+                    f"{reference.peak_rss_mib:.0f}",
+                ]
+            ]
             t = curl()
-            rows.append(["curl whole-object URL piped to md5sum", f"{t.mib_s(size):.0f}",
-                         f"{t.seconds and reference.seconds / t.seconds:.2f}x", f"{t.peak_rss_mib:.0f}"])
+            rows.append(
+                [
+                    "curl whole-object URL piped to md5sum",
+                    f"{t.mib_s(size):.0f}",
+                    f"{t.seconds and reference.seconds / t.seconds:.2f}x",
+                    f"{t.peak_rss_mib:.0f}",
+                ]
+            )
             for tool, label in (("md5sum", "md5sum through the mount"), ("dd", "dd bs=1M through the mount (no MD5)")):
                 t, rss = through(tool)
-                rows.append([label, f"{t.mib_s(size):.0f}", f"{reference.seconds / t.seconds:.2f}x",
-                             f"{rss:.0f} (mount)"])
+                rows.append(
+                    [label, f"{t.mib_s(size):.0f}", f"{reference.seconds / t.seconds:.2f}x", f"{rss:.0f} (mount)"]
+                )
             print(f"\nSequential read of a {args.size_mib} MiB object, embedded local store\n")
             print(markdown_table(["reader", "MiB/s", "vs download", "peak RSS MiB"], rows))
 
@@ -164,16 +209,22 @@ def main() -> int:
             finally:
                 rss, summary = m.close()
             config = tmp / "ranges.cfg"
-            config.write_text("".join(f'url = "{url}"\nrange = "{o}-{o + 4095}"\noutput = "/dev/null"\n'
-                                      for o in offsets))
+            config.write_text(
+                "".join(f'url = "{url}"\nrange = "{o}-{o + 4095}"\noutput = "/dev/null"\n' for o in offsets)
+            )
             t = run_timed(["curl", "--fail", "--silent", "--show-error", "--config", str(config)])
             per_curl = t.seconds / len(offsets)
             print(f"\nRandom 4 KiB reads at {len(offsets)} offsets, each in a block not read before\n")
-            print(markdown_table(["reader", "median ms", "p95 ms"], [
-                ["pread through a fresh mount", *_ms(cold)],
-                ["pread again (page cache)", *_ms(warm)],
-                ["curl ranged GETs, one connection (mean incl. start-up)", f"{per_curl * 1000:.2f}", "-"],
-            ]))
+            print(
+                markdown_table(
+                    ["reader", "median ms", "p95 ms"],
+                    [
+                        ["pread through a fresh mount", *_ms(cold)],
+                        ["pread again (page cache)", *_ms(warm)],
+                        ["curl ranged GETs, one connection (mean incl. start-up)", f"{per_curl * 1000:.2f}", "-"],
+                    ],
+                )
+            )
             print(f"\nmount after the random reads: {summary}; peak RSS {rss:.0f} MiB", file=sys.stderr)
     return 0
 

@@ -36,20 +36,21 @@ import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from _kit import GIB, MIB, PYTHON, Server, markdown_table  # noqa: E402
-
 from tests.kit.bam import large_bam  # noqa: E402
 from tests.kit.proxy import FaultProxy  # noqa: E402
 
-REGIONS = [("10 kb", "chr1:20,000,001-20,010,000"), ("1 Mb", "chr1:30,000,001-31,000,000"),
-           ("10 Mb", "chr2:5,000,001-15,000,000")]
+REGIONS = [
+    ("10 kb", "chr1:20,000,001-20,010,000"),
+    ("1 Mb", "chr1:30,000,001-31,000,000"),
+    ("10 Mb", "chr2:5,000,001-15,000,000"),
+]
 TOOLS = ("samtools", "score-client view", "htsget")
 ENV = {**os.environ, "REF_PATH": ":"}
 
 
 def _client(args: list[str], server: Server, token: str, cwd: Path | None = None) -> str:
     env = {**ENV, "STORAGE_URL": server.url, "ACCESSTOKEN": token}
-    r = subprocess.run([PYTHON, "-m", "score.cli.client_main", *args], env=env, capture_output=True, text=True,
-                       cwd=cwd)
+    r = subprocess.run([PYTHON, "-m", "score.cli.client_main", *args], env=env, capture_output=True, text=True, cwd=cwd)
     if r.returncode != 0:
         raise RuntimeError(f"score-client {args[0]} failed: {r.stderr[-1500:]}")
     return r.stdout
@@ -62,16 +63,22 @@ def _children_cpu() -> float:
 
 
 def _count(path: Path) -> int:
-    return int(subprocess.run(["samtools", "view", "-c", str(path)], check=True, capture_output=True,
-                              text=True, env=ENV).stdout)
+    return int(
+        subprocess.run(
+            ["samtools", "view", "-c", str(path)], check=True, capture_output=True, text=True, env=ENV
+        ).stdout
+    )
 
 
 def _htsget(server: Server, token: str, oid: str, region: str, out: Path) -> None:
     name, _, span = region.partition(":")
     start, _, end = span.replace(",", "").partition("-")
-    ticket = httpx.get(f"{server.url}/ga4gh/htsget/v1/reads/{oid}", timeout=60,
-                       params={"referenceName": name, "start": int(start) - 1, "end": int(end)},
-                       headers={"Authorization": f"Bearer {token}"}).json()
+    ticket = httpx.get(
+        f"{server.url}/ga4gh/htsget/v1/reads/{oid}",
+        timeout=60,
+        params={"referenceName": name, "start": int(start) - 1, "end": int(end)},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
     with httpx.Client(timeout=300) as http, out.open("wb") as f:
         for entry in ticket["htsget"]["urls"]:
             if entry["url"].startswith("data:"):
@@ -98,8 +105,9 @@ def main() -> int:
         if bam is None:
             t0 = time.perf_counter()
             bam = large_bam(tmp / "large.bam", int(args.size_gib * GIB))
-            print(f"generated {bam.stat().st_size / MIB:.0f} MiB BAM in {time.perf_counter() - t0:.0f} s",
-                  file=sys.stderr)
+            print(
+                f"generated {bam.stat().st_size / MIB:.0f} MiB BAM in {time.perf_counter() - t0:.0f} s", file=sys.stderr
+            )
         data = tmp / "data"
         data.mkdir()
         server = Server(data, {"SCORE_METADATA__KIND": "registry", "SCORE_DOWNLOAD_URL_TTL": "3600"})
@@ -109,13 +117,27 @@ def main() -> int:
             with server:
                 token = server.token("score.READ", "score.WRITE")
                 manifest = tmp / "manifest.txt"
-                out = _client(["submit", "--study-id", "BENCH", "--files", str(bam), str(bam) + ".bai",
-                               "--manifest", str(manifest)], server, token)
+                out = _client(
+                    [
+                        "submit",
+                        "--study-id",
+                        "BENCH",
+                        "--files",
+                        str(bam),
+                        str(bam) + ".bai",
+                        "--manifest",
+                        str(manifest),
+                    ],
+                    server,
+                    token,
+                )
                 analysis = out.split("submitted analysis ")[1].split()[0]
                 _client(["upload", "--manifest", str(manifest)], server, token)
                 _client(["publish", "--study-id", "BENCH", "--analysis-id", analysis], server, token)
-                ids = {Path(line.split("\t")[1]).name: line.split("\t")[0]
-                       for line in manifest.read_text().splitlines()[1:]}
+                ids = {
+                    Path(line.split("\t")[1]).name: line.split("\t")[0]
+                    for line in manifest.read_text().splitlines()[1:]
+                }
                 oid, index_oid = ids[bam.name], ids[bam.name + ".bai"]
                 url = _client(["url", "--object-id", oid], server, token).strip()
                 index_url = _client(["url", "--object-id", index_oid], server, token).strip()
@@ -133,14 +155,32 @@ def main() -> int:
                         t0 = time.perf_counter()
                         if tool == "samtools":
                             target = work / "out.bam"
-                            subprocess.run(["samtools", "view", "-b", "-o", str(target), "-X", url, index_url,
-                                            region], check=True, cwd=work, env=ENV, capture_output=True)
+                            subprocess.run(
+                                ["samtools", "view", "-b", "-o", str(target), "-X", url, index_url, region],
+                                check=True,
+                                cwd=work,
+                                env=ENV,
+                                capture_output=True,
+                            )
                         elif tool == "htsget":
                             target = work / "out.bam"
                             _htsget(server, token, oid, region, target)
                         else:
-                            _client(["view", "--object-id", oid, "--query", region, "--output-format", "BAM",
-                                     "--output-dir", str(work)], server, token)
+                            _client(
+                                [
+                                    "view",
+                                    "--object-id",
+                                    oid,
+                                    "--query",
+                                    region,
+                                    "--output-format",
+                                    "BAM",
+                                    "--output-dir",
+                                    str(work),
+                                ],
+                                server,
+                                token,
+                            )
                             target = next(work.glob("*.bam"))
                         seconds = time.perf_counter() - t0
                         cpu = _children_cpu() - cpu0 if tool != "htsget" else None
@@ -148,27 +188,47 @@ def main() -> int:
                         times.setdefault(tool, []).append(seconds)
                         if cpu is not None:
                             cpus.setdefault(tool, []).append(cpu)
-                        results[tool] = (statistics.median(times[tool]), proxy.store_get_bytes[key] - before,
-                                         _count(target))
+                        results[tool] = (
+                            statistics.median(times[tool]),
+                            proxy.store_get_bytes[key] - before,
+                            _count(target),
+                        )
                         shutil.rmtree(work)
                     if args.repeat > 1:
-                        print(f"{label}: " + "; ".join(f"{t} " + " ".join(f"{x:.2f}" for x in xs)
-                                                      for t, xs in times.items()), file=sys.stderr)
-                    base_s, base_b, base_n = results["samtools"]
+                        print(
+                            f"{label}: "
+                            + "; ".join(f"{t} " + " ".join(f"{x:.2f}" for x in xs) for t, xs in times.items()),
+                            file=sys.stderr,
+                        )
+                    base_s, _base_b, base_n = results["samtools"]
                     for tool, (seconds, nbytes, records) in results.items():
                         if tool != "htsget" and records != base_n:
                             raise RuntimeError(f"{tool} returned {records} records, samtools {base_n}")
                         if tool == "htsget" and records < base_n:
                             raise RuntimeError(f"htsget returned {records} records, fewer than samtools {base_n}")
                         cpu_s = f"{statistics.median(cpus[tool]):.2f}" if tool in cpus else "-"
-                        rows.append([label, tool, f"{seconds:.2f}", f"{base_s / seconds:.2f}x", cpu_s,
-                                     f"{nbytes / MIB:.2f}", f"{100 * nbytes / bam.stat().st_size:.2f}%", records])
+                        rows.append(
+                            [
+                                label,
+                                tool,
+                                f"{seconds:.2f}",
+                                f"{base_s / seconds:.2f}x",
+                                cpu_s,
+                                f"{nbytes / MIB:.2f}",
+                                f"{100 * nbytes / bam.stat().st_size:.2f}%",
+                                records,
+                            ]
+                        )
         finally:
             proxy.stop()
         size = bam.stat().st_size / MIB
         print(f"\nBAM of {size:.0f} MiB; bytes are those the store sent for the BAM (index not counted)\n")
-        print(markdown_table(["region", "tool", "seconds", "speed vs samtools", "CPU s", "MiB from store",
-                              "of the BAM", "records"], rows))
+        print(
+            markdown_table(
+                ["region", "tool", "seconds", "speed vs samtools", "CPU s", "MiB from store", "of the BAM", "records"],
+                rows,
+            )
+        )
     return 0
 
 

@@ -21,13 +21,12 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from _kit import MIB, PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
-
 from tests.kit.azurite import ACCOUNT, ACCOUNT_KEY, Azurite  # noqa: E402
 from tests.kit.gcs_emulator import FakeGcs  # noqa: E402
 
@@ -55,11 +54,19 @@ def _rclone_remote(kind: str, emulator: Any, container: str) -> tuple[str, dict[
         # rclone 1.60 takes an endpoint only as a domain suffix; a container SAS URL reaches any port.
         from azure.storage.blob import generate_container_sas
 
-        sas = generate_container_sas(ACCOUNT, container, account_key=ACCOUNT_KEY, permission="racwdl",
-                                     expiry=datetime.now(timezone.utc) + timedelta(hours=6))
+        sas = generate_container_sas(
+            ACCOUNT,
+            container,
+            account_key=ACCOUNT_KEY,
+            permission="racwdl",
+            expiry=datetime.now(UTC) + timedelta(hours=6),
+        )
         return f":azureblob:{container}", {"RCLONE_AZUREBLOB_SAS_URL": f"{emulator.endpoint}/{container}?{sas}"}
-    return f":gcs:{container}", {"RCLONE_GCS_ANONYMOUS": "true", "RCLONE_GCS_ENDPOINT": emulator.endpoint + "/storage/v1/",
-                                 "RCLONE_GCS_BUCKET_POLICY_ONLY": "true"}
+    return f":gcs:{container}", {
+        "RCLONE_GCS_ANONYMOUS": "true",
+        "RCLONE_GCS_ENDPOINT": emulator.endpoint + "/storage/v1/",
+        "RCLONE_GCS_BUCKET_POLICY_ONLY": "true",
+    }
 
 
 def _check(tool: str, got: Path, want: str) -> None:
@@ -67,8 +74,9 @@ def _check(tool: str, got: Path, want: str) -> None:
         raise RuntimeError(f"{tool}: the round trip is corrupt (MD5 differs)")
 
 
-def bench_one(kind: str, emulator: Any, args: argparse.Namespace, work: Path, src: Path) -> dict[str, list[tuple[Timed,
-                                                                                                                 Timed]]]:
+def bench_one(
+    kind: str, emulator: Any, args: argparse.Namespace, work: Path, src: Path
+) -> dict[str, list[tuple[Timed, Timed]]]:
     """All tools' round trips on one emulator."""
     want = md5_of(src)
     container = f"bench-{uuid.uuid4().hex[:10]}"
@@ -85,8 +93,9 @@ def bench_one(kind: str, emulator: Any, args: argparse.Namespace, work: Path, sr
             client = [PYTHON, "-m", "score.cli.client_main"]
             up = run_timed([*client, "upload", "--quiet", "--object-id", oid, "--file", str(src), *extra], score_env)
             out = work / "out-score"
-            down = run_timed([*client, "download", "--quiet", "--object-id", oid, "--output-dir", str(out), *extra],
-                             score_env)
+            down = run_timed(
+                [*client, "download", "--quiet", "--object-id", oid, "--output-dir", str(out), *extra], score_env
+            )
             if "md5 verified" not in down.stdout:
                 raise RuntimeError("score-client: the download did not report a verified MD5")
             _check("score-client", out / oid, want)
@@ -110,7 +119,7 @@ def _curl(kind: str, store: Any, src: Path, work: Path, want: str) -> tuple[Time
     from score.domain.model import GetTarget
 
     key = f"curl/{uuid.uuid4().hex}"
-    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    soon = datetime.now(UTC) + timedelta(hours=1)
     if kind == "azure":
         url = store._url(key, "w", soon)  # noqa: SLF001 - a whole-blob write SAS, for the reference tool only
         headers = ["-H", "x-ms-blob-type: BlockBlob"]
@@ -118,8 +127,24 @@ def _curl(kind: str, store: Any, src: Path, work: Path, want: str) -> tuple[Time
         url = store._sign(key, "PUT", soon, {})  # noqa: SLF001
         headers = []
     md5_b64 = base64.b64encode(bytes.fromhex(want)).decode()
-    up = run_timed(["curl", "-sSf", "-X", "PUT", "-T", str(src), *headers, "-H", f"Content-MD5: {md5_b64}",
-                    "-H", "Expect:", "-o", "/dev/null", url])
+    up = run_timed(
+        [
+            "curl",
+            "-sSf",
+            "-X",
+            "PUT",
+            "-T",
+            str(src),
+            *headers,
+            "-H",
+            f"Content-MD5: {md5_b64}",
+            "-H",
+            "Expect:",
+            "-o",
+            "/dev/null",
+            url,
+        ]
+    )
     got = work / "curl.out"
     down = run_timed(["curl", "-sSf", "-o", str(got), store.sign_get(GetTarget(key), soon)])
     _check("curl", got, want)
@@ -135,13 +160,35 @@ def _report(kind: str, size: int, runs: dict[str, list[tuple[Timed, Timed]]]) ->
     for name, pairs in runs.items():
         up, down = median(name, 0), median(name, 1)
         rss = (max(p[0].peak_rss_mib for p in pairs), max(p[1].peak_rss_mib for p in pairs))
-        rows.append([name, f"{up:.0f}", f"{down:.0f}", f"{up / median('rclone', 0):.2f}x",
-                     f"{down / median('rclone', 1):.2f}x", f"{up / median('curl', 0):.2f}x",
-                     f"{down / median('curl', 1):.2f}x", f"{rss[0]:.0f} / {rss[1]:.0f}"])
+        rows.append(
+            [
+                name,
+                f"{up:.0f}",
+                f"{down:.0f}",
+                f"{up / median('rclone', 0):.2f}x",
+                f"{down / median('rclone', 1):.2f}x",
+                f"{up / median('curl', 0):.2f}x",
+                f"{down / median('curl', 1):.2f}x",
+                f"{rss[0]:.0f} / {rss[1]:.0f}",
+            ]
+        )
     title = "Azurite 3.35.0" if kind == "azure" else "fake-gcs-server 1.54.0"
     print(f"\n### {title}\n")
-    print(markdown_table(["tool", "upload MiB/s", "download MiB/s", "up vs rclone", "down vs rclone", "up vs curl",
-                          "down vs curl", "peak RSS MiB up / down"], rows))
+    print(
+        markdown_table(
+            [
+                "tool",
+                "upload MiB/s",
+                "download MiB/s",
+                "up vs rclone",
+                "down vs rclone",
+                "up vs curl",
+                "down vs curl",
+                "peak RSS MiB up / down",
+            ],
+            rows,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         src = random_file(work / "src.bin", args.size_mib * MIB)
         size = src.stat().st_size
-        print(f"{args.size_mib} MiB random file, emulators on 127.0.0.1, median of {args.repeat}; "
-              "every round trip MD5-checked; score-client validates MD5 on download, rclone and curl do not.")
+        print(
+            f"{args.size_mib} MiB random file, emulators on 127.0.0.1, median of {args.repeat}; "
+            "every round trip MD5-checked; score-client validates MD5 on download, rclone and curl do not."
+        )
         starters: dict[str, Callable[[], Any]] = {"azure": Azurite, "gcs": FakeGcs}
         for kind, make in starters.items():
             if args.only and kind != args.only:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 import uuid
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from _kit import GIB, MIB, PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
+from _kit import MIB, PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
 
 DOWNLOAD_TARGET = 0.80
 RSS_TARGET_MIB = 200.0
@@ -49,17 +48,39 @@ class Bench:
     def client_upload(self, src: Path, parallel: int | None = None) -> tuple[str, Timed]:
         """Upload *src* as a new object; return its id and the timing."""
         oid = str(uuid.uuid4())
-        cmd = [PYTHON, "-m", "score.cli.client_main", "upload", "--quiet", "--object-id", oid, "--file", str(src),
-               "--parallel", str(parallel or self.parallel)]
+        cmd = [
+            PYTHON,
+            "-m",
+            "score.cli.client_main",
+            "upload",
+            "--quiet",
+            "--object-id",
+            oid,
+            "--file",
+            str(src),
+            "--parallel",
+            str(parallel or self.parallel),
+        ]
         return oid, run_timed(cmd, self.env)
 
-    def client_download(
-        self, oid: str, expected_md5: str, parallel: int | None = None, validate: bool = True
-    ) -> Timed:
+    def client_download(self, oid: str, expected_md5: str, parallel: int | None = None, validate: bool = True) -> Timed:
         """Download (with MD5 validation unless told) into a fresh directory; check the bytes."""
         out = self._scratch("dl")
-        cmd = [PYTHON, "-m", "score.cli.client_main", "download", "--quiet", "--object-id", oid, "--output-dir",
-               str(out), "--parallel", str(parallel or self.parallel), "--validate", str(validate).lower()]
+        cmd = [
+            PYTHON,
+            "-m",
+            "score.cli.client_main",
+            "download",
+            "--quiet",
+            "--object-id",
+            oid,
+            "--output-dir",
+            str(out),
+            "--parallel",
+            str(parallel or self.parallel),
+            "--validate",
+            str(validate).lower(),
+        ]
         t = run_timed(cmd, self.env)
         if (validate and "md5 verified" not in t.stdout) or md5_of(out / oid) != expected_md5:
             raise RuntimeError("score-client download did not round-trip")
@@ -103,8 +124,16 @@ class Bench:
         spec = self.http.get(f"/download/{oid}", params={"external": "true"}).json()
         config = out / "curl.cfg"
         config.write_text(f'url = "{spec["parts"][0]["url"]}"\noutput = "{out / "whole"}"\n')
-        t = run_timed(["sh", "-c", 'curl --fail --silent --show-error --config "$1" && md5sum "$2"', "sh",
-                       str(config), str(out / "whole")])
+        t = run_timed(
+            [
+                "sh",
+                "-c",
+                'curl --fail --silent --show-error --config "$1" && md5sum "$2"',
+                "sh",
+                str(config),
+                str(out / "whole"),
+            ]
+        )
         if t.stdout.split()[0] != expected_md5:
             raise RuntimeError("curl + md5sum did not round-trip")
         shutil.rmtree(out)
@@ -137,7 +166,7 @@ class Bench:
 def _md5_of_parts(paths: list[Path]) -> str:
     import hashlib
 
-    h = hashlib.md5()  # noqa: S324
+    h = hashlib.md5()
     for p in paths:
         with open(p, "rb") as fh:
             while chunk := fh.read(8 * MIB):
@@ -196,37 +225,72 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         md5_alone = _median(lambda: run_timed(["md5sum", str(src)]), args.repeat)
         best_curl = max(curl_par.mib_s(size), curl_one.mib_s(size))
         rows += [
-            [f"score-client upload (MD5 + part MD5s), {p} parts in flight", _fmt(up.mib_s(size)),
-             f"{up.mib_s(size) / curl_up.mib_s(size):.2f}x", _fmt(up.peak_rss_mib)],
-            [f"curl PUT of the same signed part URLs, {p} in flight", _fmt(curl_up.mib_s(size)), "1.00x",
-             _fmt(curl_up.peak_rss_mib)],
-            [f"score-client download (MD5 validated), {p} parts in flight", _fmt(down.mib_s(size)),
-             f"{down.mib_s(size) / best_curl:.2f}x", _fmt(down.peak_rss_mib)],
-            [f"curl GET of the same signed part URLs, {p} in flight", _fmt(curl_par.mib_s(size)),
-             f"{curl_par.mib_s(size) / best_curl:.2f}x", _fmt(curl_par.peak_rss_mib)],
-            ["curl GET of the whole-object URL, one stream", _fmt(curl_one.mib_s(size)),
-             f"{curl_one.mib_s(size) / best_curl:.2f}x", _fmt(curl_one.peak_rss_mib)],
-            [f"score-client download --validate false (part MD5s only), {p} in flight",
-             _fmt(unvalidated.mib_s(size)), f"{unvalidated.mib_s(size) / best_curl:.2f}x",
-             _fmt(unvalidated.peak_rss_mib)],
-            ["curl GET of the whole-object URL, then md5sum", _fmt(curl_md5.mib_s(size)),
-             f"{curl_md5.mib_s(size) / best_curl:.2f}x", _fmt(curl_md5.peak_rss_mib)],
-            ["md5sum of the file from the page cache (the MD5 ceiling)", _fmt(md5_alone.mib_s(size)),
-             f"{md5_alone.mib_s(size) / best_curl:.2f}x", _fmt(md5_alone.peak_rss_mib)],
+            [
+                f"score-client upload (MD5 + part MD5s), {p} parts in flight",
+                _fmt(up.mib_s(size)),
+                f"{up.mib_s(size) / curl_up.mib_s(size):.2f}x",
+                _fmt(up.peak_rss_mib),
+            ],
+            [
+                f"curl PUT of the same signed part URLs, {p} in flight",
+                _fmt(curl_up.mib_s(size)),
+                "1.00x",
+                _fmt(curl_up.peak_rss_mib),
+            ],
+            [
+                f"score-client download (MD5 validated), {p} parts in flight",
+                _fmt(down.mib_s(size)),
+                f"{down.mib_s(size) / best_curl:.2f}x",
+                _fmt(down.peak_rss_mib),
+            ],
+            [
+                f"curl GET of the same signed part URLs, {p} in flight",
+                _fmt(curl_par.mib_s(size)),
+                f"{curl_par.mib_s(size) / best_curl:.2f}x",
+                _fmt(curl_par.peak_rss_mib),
+            ],
+            [
+                "curl GET of the whole-object URL, one stream",
+                _fmt(curl_one.mib_s(size)),
+                f"{curl_one.mib_s(size) / best_curl:.2f}x",
+                _fmt(curl_one.peak_rss_mib),
+            ],
+            [
+                f"score-client download --validate false (part MD5s only), {p} in flight",
+                _fmt(unvalidated.mib_s(size)),
+                f"{unvalidated.mib_s(size) / best_curl:.2f}x",
+                _fmt(unvalidated.peak_rss_mib),
+            ],
+            [
+                "curl GET of the whole-object URL, then md5sum",
+                _fmt(curl_md5.mib_s(size)),
+                f"{curl_md5.mib_s(size) / best_curl:.2f}x",
+                _fmt(curl_md5.peak_rss_mib),
+            ],
+            [
+                "md5sum of the file from the page cache (the MD5 ceiling)",
+                _fmt(md5_alone.mib_s(size)),
+                f"{md5_alone.mib_s(size) / best_curl:.2f}x",
+                _fmt(md5_alone.peak_rss_mib),
+            ],
         ]
         ratio = down.mib_s(size) / best_curl
         ok &= ratio >= DOWNLOAD_TARGET
-        verdicts = [f"- download with MD5 validation at {ratio:.0%} of the faster curl "
-                    f"(target >= {DOWNLOAD_TARGET:.0%}): {'met' if ratio >= DOWNLOAD_TARGET else 'MISSED'}",
-                    f"- download with MD5 validation at {down.mib_s(size) / curl_md5.mib_s(size):.2f}x "
-                    "curl followed by md5sum"]
+        verdicts = [
+            (
+                f"- download with MD5 validation at {ratio:.0%} of the faster curl "
+                f"(target >= {DOWNLOAD_TARGET:.0%}): {'met' if ratio >= DOWNLOAD_TARGET else 'MISSED'}"
+            ),
+            f"- download with MD5 validation at {down.mib_s(size) / curl_md5.mib_s(size):.2f}x curl followed by md5sum",
+        ]
         sweep_rows: list[list[object]] = []
         if args.sweep:
             for n in (1, 2, 4, 8):
                 u = _median(lambda n=n: b.client_upload(src, n)[1], args.repeat)
                 d = _median(lambda n=n: b.client_download(oid, src_md5, n), args.repeat)
-                sweep_rows.append([n, _fmt(u.mib_s(size)), _fmt(d.mib_s(size)), _fmt(max(u.peak_rss_mib,
-                                                                                      d.peak_rss_mib))])
+                sweep_rows.append(
+                    [n, _fmt(u.mib_s(size)), _fmt(d.mib_s(size)), _fmt(max(u.peak_rss_mib, d.peak_rss_mib))]
+                )
         if args.rss_size_mib:
             big = random_file(work / "big.bin", args.rss_size_mib * MIB)
             big_md5 = md5_of(big)
@@ -235,15 +299,27 @@ def _run(args: argparse.Namespace, work: Path) -> int:
             peak = max(big_up.peak_rss_mib, big_down.peak_rss_mib)
             ok &= peak < RSS_TARGET_MIB
             rows += [
-                [f"score-client upload, {args.rss_size_mib / 1024:g} GiB", _fmt(big_up.mib_s(big.stat().st_size)), "",
-                 _fmt(big_up.peak_rss_mib)],
-                [f"score-client download, {args.rss_size_mib / 1024:g} GiB", _fmt(big_down.mib_s(big.stat().st_size)),
-                 "", _fmt(big_down.peak_rss_mib)],
+                [
+                    f"score-client upload, {args.rss_size_mib / 1024:g} GiB",
+                    _fmt(big_up.mib_s(big.stat().st_size)),
+                    "",
+                    _fmt(big_up.peak_rss_mib),
+                ],
+                [
+                    f"score-client download, {args.rss_size_mib / 1024:g} GiB",
+                    _fmt(big_down.mib_s(big.stat().st_size)),
+                    "",
+                    _fmt(big_down.peak_rss_mib),
+                ],
             ]
-            verdicts.append(f"- client peak RSS for a {args.rss_size_mib / 1024:g} GiB file: {peak:.0f} MiB "
-                            f"(target < {RSS_TARGET_MIB:.0f} MiB): {'met' if peak < RSS_TARGET_MIB else 'MISSED'}")
-    print(f"\n{args.size_mib} MiB random file, embedded local store on 127.0.0.1, median of {args.repeat}; "
-          "every round trip MD5-checked.\n")
+            verdicts.append(
+                f"- client peak RSS for a {args.rss_size_mib / 1024:g} GiB file: {peak:.0f} MiB "
+                f"(target < {RSS_TARGET_MIB:.0f} MiB): {'met' if peak < RSS_TARGET_MIB else 'MISSED'}"
+            )
+    print(
+        f"\n{args.size_mib} MiB random file, embedded local store on 127.0.0.1, median of {args.repeat}; "
+        "every round trip MD5-checked.\n"
+    )
     print(markdown_table(["transfer", "MiB/s", "ratio to curl", "peak RSS MiB"], rows))
     if sweep_rows:
         print("\nscore-client by --parallel:\n")

@@ -152,11 +152,17 @@ class S3Bench:
         oid = str(uuid.uuid4())
         extra = ["--parallel", str(self.parallel)] if self.parallel else []
         client = [PYTHON, "-m", "score.cli.client_main"]
-        up = self._run("score-client upload", [*client, "upload", "--quiet", "--object-id", oid, "--file",
-                                               str(src), *extra], self.score_env)
+        up = self._run(
+            "score-client upload",
+            [*client, "upload", "--quiet", "--object-id", oid, "--file", str(src), *extra],
+            self.score_env,
+        )
         out = self._scratch("score")
-        down = self._run("score-client download", [*client, "download", "--quiet", "--object-id", oid,
-                                                   "--output-dir", str(out), *extra], self.score_env)
+        down = self._run(
+            "score-client download",
+            [*client, "download", "--quiet", "--object-id", oid, "--output-dir", str(out), *extra],
+            self.score_env,
+        )
         if "md5 verified" not in down.stdout:
             raise RoundTripError("score-client: the download did not report a verified MD5")
         self._check("score-client", out / oid, src)
@@ -193,10 +199,15 @@ class S3Bench:
         src = src or self.src
         key, out = f"rc-{uuid.uuid4().hex}", self._scratch("rc")
         unset = ("AWS_CA_BUNDLE",)
-        up = self._run("rclone upload", [str(RCLONE), "copyto", str(src), f"t:{TOOLS_BUCKET}/{key}"],
-                       self.rclone_env, unset)
-        down = self._run("rclone download", [str(RCLONE), "copyto", f"t:{TOOLS_BUCKET}/{key}", str(out / "f")],
-                         self.rclone_env, unset)
+        up = self._run(
+            "rclone upload", [str(RCLONE), "copyto", str(src), f"t:{TOOLS_BUCKET}/{key}"], self.rclone_env, unset
+        )
+        down = self._run(
+            "rclone download",
+            [str(RCLONE), "copyto", f"t:{TOOLS_BUCKET}/{key}", str(out / "f")],
+            self.rclone_env,
+            unset,
+        )
         self._check("rclone", out / "f", src)
         shutil.rmtree(out)
         self.s3.delete_object(Bucket=TOOLS_BUCKET, Key=key)
@@ -288,7 +299,9 @@ def _run(args: argparse.Namespace, rgw: Any, work: Path) -> int:
     with Server(work / "srv" / "data", env=rgw.server_env(SCORE_BUCKET)) as server:
         b = S3Bench(rgw, server, work, src, src_md5, args.parallel)
         tools: dict[str, Callable[[], tuple[Timed, Timed]]] = {
-            "s5cmd": b.s5cmd_cp, "aws-cli": b.aws_cli, "rclone": b.rclone,
+            "s5cmd": b.s5cmd_cp,
+            "aws-cli": b.aws_cli,
+            "rclone": b.rclone,
         }
         # Untimed warm-up: radosgw creates its data and multipart pools on first use, and the
         # first requests of score-server are slow; no tool should pay that in its figures.
@@ -323,28 +336,64 @@ def _report(args: argparse.Namespace, size: int, runs: dict[str, Runs], calls: d
     rows: list[list[object]] = []
     for name, r in runs.items():
         up, down = r.median_mib_s("up", size), r.median_mib_s("down", size)
-        rows.append([name, _fmt(up), _fmt(down), f"{up / s5_up:.2f}x", f"{down / s5_down:.2f}x",
-                     f"{down / aws_down:.2f}x", f"{_fmt(r.max_rss('up'))} / {_fmt(r.max_rss('down'))}"])
+        rows.append(
+            [
+                name,
+                _fmt(up),
+                _fmt(down),
+                f"{up / s5_up:.2f}x",
+                f"{down / s5_down:.2f}x",
+                f"{down / aws_down:.2f}x",
+                f"{_fmt(r.max_rss('up'))} / {_fmt(r.max_rss('down'))}",
+            ]
+        )
     par = f"--parallel {args.parallel}" if args.parallel else "default --parallel"
-    print(f"\n{args.size_mib} MiB random file, Ceph radosgw (memstore) on 127.0.0.1, median of {args.repeat}; "
-          f"score-client with {par}; every round trip MD5-checked.\n")
-    print(markdown_table(["tool", "upload MiB/s", "download MiB/s", "upload vs s5cmd", "download vs s5cmd",
-                          "download vs aws-cli", "peak RSS MiB up / down"], rows))
+    print(
+        f"\n{args.size_mib} MiB random file, Ceph radosgw (memstore) on 127.0.0.1, median of {args.repeat}; "
+        f"score-client with {par}; every round trip MD5-checked.\n"
+    )
+    print(
+        markdown_table(
+            [
+                "tool",
+                "upload MiB/s",
+                "download MiB/s",
+                "upload vs s5cmd",
+                "download vs s5cmd",
+                "download vs aws-cli",
+                "peak RSS MiB up / down",
+            ],
+            rows,
+        )
+    )
     print("\nruns (MiB/s up / down):")
     for name, r in runs.items():
         pairs = ", ".join(f"{u.mib_s(size):.0f} / {d.mib_s(size):.0f}" for u, d in zip(r.up, r.down, strict=True))
         print(f"- {name}: {pairs}")
     up_s = statistics.median(t.seconds for t in runs["score-client"].up)
     shown = [f"{name} {statistics.median(ms):.0f} ms (x{len(ms) // args.repeat})" for name, ms in calls.items() if ms]
-    print(f"\nscore-client upload ({up_s:.2f} s median), score-server's time per call (median; calls per upload): "
-          + ", ".join(shown) + ". Finalize = complete + MD5 metadata copy + state clean-up; part confirmations "
-          "run beside the PUTs, the other calls are on the upload's path.")
+    print(
+        f"\nscore-client upload ({up_s:.2f} s median), score-server's time per call (median; calls per upload): "
+        + ", ".join(shown)
+        + ". Finalize = complete + MD5 metadata copy + state clean-up; part confirmations "
+        "run beside the PUTs, the other calls are on the upload's path."
+    )
     score = runs["score-client"]
     print("\ntargets:")
-    print(_verdict("score-client download (MD5 validated) vs s5cmd",
-                   score.median_mib_s("down", size) / s5_down, DOWNLOAD_VS_S5CMD))
-    print(_verdict("score-client download (MD5 validated) vs aws-cli",
-                   score.median_mib_s("down", size) / aws_down, DOWNLOAD_VS_AWS))
+    print(
+        _verdict(
+            "score-client download (MD5 validated) vs s5cmd",
+            score.median_mib_s("down", size) / s5_down,
+            DOWNLOAD_VS_S5CMD,
+        )
+    )
+    print(
+        _verdict(
+            "score-client download (MD5 validated) vs aws-cli",
+            score.median_mib_s("down", size) / aws_down,
+            DOWNLOAD_VS_AWS,
+        )
+    )
     print(_verdict("score-client upload vs s5cmd", score.median_mib_s("up", size) / s5_up, UPLOAD_VS_S5CMD))
 
 

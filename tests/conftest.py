@@ -24,11 +24,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         if name.startswith(_CLEAN_PREFIXES) or name in _CLEAN_NAMES:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
-    yield
+    return
 
 
 @pytest.fixture(scope="session")
-def radosgw() -> Iterator["Radosgw"]:
+def radosgw() -> Iterator[Radosgw]:
     """One Ceph radosgw for the whole session (started on first use, ~12 s)."""
     from tests.kit.radosgw import Radosgw, available
 
@@ -40,7 +40,7 @@ def radosgw() -> Iterator["Radosgw"]:
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator["Azurite"]:
+def azurite() -> Iterator[Azurite]:
     """One Azurite for the whole session (started on first use, ~1 s)."""
     from tests.kit.azurite import Azurite, available
 
@@ -52,7 +52,7 @@ def azurite() -> Iterator["Azurite"]:
 
 
 @pytest.fixture(scope="session")
-def fake_gcs() -> Iterator["FakeGcs"]:
+def fake_gcs() -> Iterator[FakeGcs]:
     """One fake-gcs-server for the whole session (started on first use, well under 1 s)."""
     from tests.kit.gcs_emulator import FakeGcs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -19,11 +19,11 @@ from tests.contract.conftest import MIB, Backend, run
 
 
 def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()  # noqa: S324 - the wire checksum
+    return hashlib.md5(data).hexdigest()
 
 
 def soon(seconds: int = 600) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def new_key() -> str:
@@ -88,7 +88,7 @@ def test_md5_known_at_start_is_on_the_object(backend: Backend) -> None:
 
 def test_completing_with_a_wrong_etag_or_unknown_upload_fails(backend: Backend) -> None:
     key = new_key()
-    upload_id, a, z = upload_two_parts(backend, key)
+    upload_id, _a, z = upload_two_parts(backend, key)
     with pytest.raises(IntegrityError):
         run(backend.store.complete_multipart, key, upload_id, [(1, md5(b"other")), (2, md5(z))], None)
     run(backend.store.abort_multipart, key, upload_id)
@@ -121,7 +121,9 @@ def test_small_objects_listing_and_delete(backend: Backend) -> None:
 
 def _part_url(backend: Backend, key: str, data: bytes, md5_hex: str | None, expires: datetime) -> tuple[str, str]:
     upload_id = run(backend.store.create_multipart, key, None)
-    return upload_id, backend.store.sign_upload_part(UploadPartTarget(key, upload_id, 1, 0, len(data)), md5_hex, expires)
+    return upload_id, backend.store.sign_upload_part(
+        UploadPartTarget(key, upload_id, 1, 0, len(data)), md5_hex, expires
+    )
 
 
 def test_wrong_content_md5_is_refused_by_the_store(refusing_backend: Backend) -> None:
@@ -142,7 +144,7 @@ def test_wrong_content_md5_is_refused_by_the_store(refusing_backend: Backend) ->
 def test_expired_url_is_refused_by_the_store(refusing_backend: Backend) -> None:
     backend = refusing_backend
     key, data = new_key(), b"e" * 100
-    upload_id, url = _part_url(backend, key, data, md5(data), datetime.now(timezone.utc) + timedelta(seconds=1))
+    upload_id, url = _part_url(backend, key, data, md5(data), datetime.now(UTC) + timedelta(seconds=1))
     time.sleep(2.5)
     assert put(url, data, md5(data)).status_code == 403
     assert run(backend.store.list_parts, key, upload_id) == []
@@ -211,8 +213,11 @@ def test_aborting_an_upload_over_an_existing_object_keeps_the_object(backend: Ba
     key = new_key()
     kept = b"k" * 2048
     upload_id = run(backend.store.create_multipart, key, None)
-    assert put(backend.store.sign_upload_part(UploadPartTarget(key, upload_id, 1, 0, len(kept)), md5(kept), soon()),
-               kept, md5(kept)).is_success
+    assert put(
+        backend.store.sign_upload_part(UploadPartTarget(key, upload_id, 1, 0, len(kept)), md5(kept), soon()),
+        kept,
+        md5(kept),
+    ).is_success
     run(backend.store.complete_multipart, key, upload_id, [(1, md5(kept))], md5(kept))
     replacing = run(backend.store.create_multipart, key, None)
     other = b"o" * 1024
@@ -248,4 +253,4 @@ def test_many_small_parts_assemble_in_order(name: str, request: pytest.FixtureRe
     assert md5(run(backend.store.read_range, GetTarget(key))) == md5(whole)
     info = run(backend.store.head, key)
     assert info is not None and info.size == len(whole) and info.md5 == md5(whole)
-    assert not [k for k in run(backend.store.list, ".score-multipart/").keys]  # no part objects left behind
+    assert not list(run(backend.store.list, ".score-multipart/").keys)  # no part objects left behind

@@ -54,11 +54,34 @@ def ok(result: Any) -> str:
     return str(result.stdout)
 
 
-def publish(srv: ServerProcess, token: str, files: list[Path], work: Path, study: str = "VIEW", *,
-            access: str = "controlled", published: bool = True) -> tuple[str, dict[str, str]]:
+def publish(
+    srv: ServerProcess,
+    token: str,
+    files: list[Path],
+    work: Path,
+    study: str = "VIEW",
+    *,
+    access: str = "controlled",
+    published: bool = True,
+) -> tuple[str, dict[str, str]]:
     manifest = work / f"manifest-{study}.txt"
-    out = ok(run_client(["submit", "--study-id", study, "--files", *map(str, files), "--manifest", str(manifest),
-                         "--access", access], server=srv.url, token=token))
+    out = ok(
+        run_client(
+            [
+                "submit",
+                "--study-id",
+                study,
+                "--files",
+                *map(str, files),
+                "--manifest",
+                str(manifest),
+                "--access",
+                access,
+            ],
+            server=srv.url,
+            token=token,
+        )
+    )
     analysis = out.split("submitted analysis ")[1].split()[0]
     ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
     if published:
@@ -75,16 +98,27 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     require_test_data()
     src = tmp_path_factory.mktemp("bams")
     mp = SAMTOOLS_TEST / "mpileup"
-    for path in (HTSLIB_TEST / "range.bam", HTSLIB_TEST / "range.bam.bai", HTSLIB_TEST / "range.cram",
-                 HTSLIB_TEST / "range.cram.crai", HTSLIB_TEST / "colons.bam", HTSLIB_TEST / "colons.bam.bai",
-                 mp / "mpileup.1.bam", mp / "mpileup.1.bam.bai", mp / "ce#unmap2.bam"):
+    for path in (
+        HTSLIB_TEST / "range.bam",
+        HTSLIB_TEST / "range.bam.bai",
+        HTSLIB_TEST / "range.cram",
+        HTSLIB_TEST / "range.cram.crai",
+        HTSLIB_TEST / "colons.bam",
+        HTSLIB_TEST / "colons.bam.bai",
+        mp / "mpileup.1.bam",
+        mp / "mpileup.1.bam.bai",
+        mp / "ce#unmap2.bam",
+    ):
         shutil.copy(path, src / path.name)
     samtools("index", str(src / "ce#unmap2.bam"))  # 10 placed and 9 unplaced reads
     # colons.bam has no reference: one of random bases, so that CRAM output can be tested on it too
     rng = random.Random(3)
-    (src / "colons.fa").write_text("".join(f">{name}\n{''.join(rng.choices('ACGT', k=1000))}\n"
-                                           for name in ("chr1", "chr1:100", "chr1:100-200", "chr2:100-200", "chr3",
-                                                        "chr1,chr3")))
+    (src / "colons.fa").write_text(
+        "".join(
+            f">{name}\n{''.join(rng.choices('ACGT', k=1000))}\n"
+            for name in ("chr1", "chr1:100", "chr1:100-200", "chr2:100-200", "chr3", "chr1,chr3")
+        )
+    )
     samtools("faidx", str(src / "colons.fa"))
     shutil.copy(src / "range.bam", src / "noindex.bam")
     (src / "truncated.bam").write_bytes((src / "range.bam").read_bytes()[:7000])
@@ -93,8 +127,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     shutil.copy(src / "range.bam.bai", src / "notbam.bam.bai")
     (src / "notes.txt").write_text("not an alignment file\n")
     data = tmp_path_factory.mktemp("data")
-    srv = ServerProcess(data, free_port(), env={"SCORE_METADATA__KIND": "registry",
-                                                "SCORE_AUDIT_LOG": str(data / "audit.jsonl")})
+    srv = ServerProcess(
+        data, free_port(), env={"SCORE_METADATA__KIND": "registry", "SCORE_AUDIT_LOG": str(data / "audit.jsonl")}
+    )
     srv.start()
     try:
         token = srv.token("score.READ", "score.WRITE")

@@ -12,7 +12,10 @@ from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.servers import ServerProcess, run_client
 
 pytestmark = pytest.mark.e2e
-ICGC_HEADER = "repo_code\tfile_id\tobject_id\tfile_format\tfile_name\tfile_size\tmd5_sum\tindex_object_id\tdonor_id\tproject_id\tstudy"
+ICGC_COLUMNS = (
+    "repo_code file_id object_id file_format file_name file_size md5_sum index_object_id donor_id project_id study"
+)
+ICGC_HEADER = "\t".join(ICGC_COLUMNS.split())
 
 
 def _ok(result: Any) -> str:
@@ -27,8 +30,13 @@ def _publish_one(srv: ServerProcess, token: str, tmp: Path, name: str, size: int
     src_dir.mkdir()
     src = random_file(src_dir / name, size)
     manifest = src_dir / "manifest.txt"
-    out = _ok(run_client(["submit", "--study-id", "BAT", "--files", str(src), "--manifest", str(manifest)],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(
+            ["submit", "--study-id", "BAT", "--files", str(src), "--manifest", str(manifest)],
+            server=srv.url,
+            token=token,
+        )
+    )
     analysis = out.split("submitted analysis ")[1].split()[0]
     object_id = manifest.read_text().splitlines()[1].split("\t")[0]
     _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
@@ -46,12 +54,18 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
     rows = [f"collab\tFI{i}\t{o}\tBAM\tx\t1\tmd5\t\tDO1\tP\tS" for i, o in enumerate((o1, o2, o3))]
     manifest.write_text("\n".join([ICGC_HEADER, *rows]) + "\n")
     # the default layout (file names) would write two objects to same.bam: refused up front
-    clash = run_client(["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "f")],
-                       server=srv.url, token=token)
+    clash = run_client(
+        ["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "f")], server=srv.url, token=token
+    )
     assert clash.returncode == 2 and "same.bam" in clash.stderr and "--output-layout" in clash.stderr
     assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
-    _ok(run_client(["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "b"),
-                    "--output-layout", "bundle"], server=srv.url, token=token))
+    _ok(
+        run_client(
+            ["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "b"), "--output-layout", "bundle"],
+            server=srv.url,
+            token=token,
+        )
+    )
     for analysis, name, src in ((a1, "same.bam", s1), (a2, "same.bam", s2), (a3, "other.vcf.gz", s3)):
         assert md5_of(tmp_path / "b" / analysis / name) == md5_of(src)
     _ok(run_client(["download", "--object-id", o3, "--output-dir", str(tmp_path / "n")], server=srv.url, token=token))
@@ -61,8 +75,20 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
     raw = bytearray(stored.read_bytes())
     raw[100] ^= 0xFF
     stored.write_bytes(bytes(raw))
-    r = run_client(["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "j"),
-                    "--output-layout", "id", "--json"], server=srv.url, token=token)
+    r = run_client(
+        [
+            "download",
+            "--manifest",
+            str(manifest),
+            "--output-dir",
+            str(tmp_path / "j"),
+            "--output-layout",
+            "id",
+            "--json",
+        ],
+        server=srv.url,
+        token=token,
+    )
     assert r.returncode == 5 and "Traceback" not in r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     by_id = {x["object_id"]: x for x in lines if "object_id" in x}
@@ -94,8 +120,23 @@ def test_too_little_free_space_is_refused_before_anything_is_written(
     assert not out.exists() or not any(out.rglob("*"))
     # an object the metadata cannot size is checked when it starts: refused, nothing written either
     monkeypatch.setenv("METADATA_URL", "http://127.0.0.1:9")  # not consulted: --output-layout id --index false
-    assert client_main.main(["download", "--object-id", oid, "--output-dir", str(out), "--output-layout", "id",
-                             "--index", "false", "--json"]) == 8
+    assert (
+        client_main.main(
+            [
+                "download",
+                "--object-id",
+                oid,
+                "--output-dir",
+                str(out),
+                "--output-layout",
+                "id",
+                "--index",
+                "false",
+                "--json",
+            ]
+        )
+        == 8
+    )
     line = json.loads(capsys.readouterr().out.splitlines()[0])
     assert line["status"] == "failed" and line["error_code"] == "disk_space" and "needs 6.0 MiB" in line["error"]
     assert not (out / oid).exists()
@@ -114,15 +155,21 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
     names = ["x.bam", "x.bam.bai", "y.cram", "y.crai", "z.vcf.gz", "notes.txt"]
     paths = [random_file(src / n, 3000 + i) for i, n in enumerate(names)]
     manifest = tmp_path / "manifest.txt"
-    out = _ok(run_client(["submit", "--study-id", "IDX", "--files", *map(str, paths), "--manifest", str(manifest)],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(
+            ["submit", "--study-id", "IDX", "--files", *map(str, paths), "--manifest", str(manifest)],
+            server=srv.url,
+            token=token,
+        )
+    )
     analysis = out.split("submitted analysis ")[1].split()[0]
     _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
     _ok(run_client(["publish", "--study-id", "IDX", "--analysis-id", analysis], server=srv.url, token=token))
     ids = {Path(line.split("\t")[1]).name: line.split("\t")[0] for line in manifest.read_text().splitlines()[1:]}
     data = [ids["x.bam"], ids["y.cram"], ids["z.vcf.gz"]]
-    r = run_client(["download", "--object-id", *data, "--output-dir", str(tmp_path / "with")],
-                   server=srv.url, token=token)
+    r = run_client(
+        ["download", "--object-id", *data, "--output-dir", str(tmp_path / "with")], server=srv.url, token=token
+    )
     _ok(r)
     got = sorted(p.name for p in (tmp_path / "with").iterdir() if p.is_file())
     assert got == ["x.bam", "x.bam.bai", "y.crai", "y.cram", "z.vcf.gz"]
@@ -132,12 +179,22 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
     # the same through an ICGC portal manifest, bundle layout
     portal = tmp_path / "portal.tsv"
     portal.write_text("\n".join([ICGC_HEADER, f"collab\tFI1\t{ids['y.cram']}\tCRAM\ty.cram\t1\tm\t\tD\tP\tS"]) + "\n")
-    _ok(run_client(["download", "--manifest", str(portal), "--output-dir", str(tmp_path / "b"),
-                    "--output-layout", "bundle"], server=srv.url, token=token))
+    _ok(
+        run_client(
+            ["download", "--manifest", str(portal), "--output-dir", str(tmp_path / "b"), "--output-layout", "bundle"],
+            server=srv.url,
+            token=token,
+        )
+    )
     assert sorted(p.name for p in (tmp_path / "b" / analysis).iterdir()) == ["y.crai", "y.cram"]
     # --index false: only what was asked for
-    _ok(run_client(["download", "--object-id", ids["x.bam"], "--output-dir", str(tmp_path / "without"),
-                    "--index", "false"], server=srv.url, token=token))
+    _ok(
+        run_client(
+            ["download", "--object-id", ids["x.bam"], "--output-dir", str(tmp_path / "without"), "--index", "false"],
+            server=srv.url,
+            token=token,
+        )
+    )
     assert [p.name for p in (tmp_path / "without").iterdir()] == ["x.bam"]
 
 
@@ -153,12 +210,23 @@ def test_uploads_write_nothing_beside_the_data(server_factory: Any, tmp_path: Pa
     data.chmod(0o555)
     try:
         oid = "6a1d1d52-0b7e-5a50-9d1c-3d9a4bb1c002"
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token,
-                       env={"CLIENT_UPLOADSTATEDIR": str(tmp_path / "ignored")}))
+        _ok(
+            run_client(
+                ["upload", "--object-id", oid, "--file", str(src)],
+                server=srv.url,
+                token=token,
+                env={"CLIENT_UPLOADSTATEDIR": str(tmp_path / "ignored")},
+            )
+        )
         assert {p: p.stat().st_mtime_ns for p in data.rglob("*")} == before
         assert not (tmp_path / "ignored").exists()
-        _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--index", "false"],
-                       server=srv.url, token=token))
+        _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--index", "false"],
+                server=srv.url,
+                token=token,
+            )
+        )
         assert md5_of(tmp_path / "o" / oid) == md5_of(src)
     finally:
         data.chmod(0o755)

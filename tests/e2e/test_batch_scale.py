@@ -32,21 +32,42 @@ def test_batch_of_52_with_a_corrupt_object_killed_and_resumed(server_factory: An
     port = free_port()
     proxy = FaultProxy(port).start()
     try:
-        srv = server_factory(port=port, SCORE_PUBLIC_URL=proxy.url, SCORE_METADATA__KIND="registry",
-                             SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(4 * MIB))
+        srv = server_factory(
+            port=port,
+            SCORE_PUBLIC_URL=proxy.url,
+            SCORE_METADATA__KIND="registry",
+            SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(4 * MIB),
+        )
         token = srv.token("score.READ", "score.WRITE")
         src = tmp_path / "src"
         src.mkdir()
         files = [random_file(src / f"small-{i:02d}.txt", 1000 + 997 * i) for i in range(SMALL)]
         files += [random_file(src / f"large-{i}.bam", 24 * MIB + i) for i in range(LARGE)]
         manifest = tmp_path / "manifest.txt"
-        out = _ok(run_client(["submit", "--study-id", "BIG", "--files", *map(str, files), "--manifest", str(manifest),
-                              "--access", "open"], server=srv.url, token=token))
+        out = _ok(
+            run_client(
+                [
+                    "submit",
+                    "--study-id",
+                    "BIG",
+                    "--files",
+                    *map(str, files),
+                    "--manifest",
+                    str(manifest),
+                    "--access",
+                    "open",
+                ],
+                server=srv.url,
+                token=token,
+            )
+        )
         analysis = out.split("submitted analysis ")[1].split()[0]
         _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token, timeout=600))
         _ok(run_client(["publish", "--study-id", "BIG", "--analysis-id", analysis], server=srv.url, token=token))
-        ids = {line.split("\t")[1].rsplit("/", 1)[-1]: line.split("\t")[0]
-               for line in manifest.read_text().splitlines()[1:]}
+        ids = {
+            line.split("\t")[1].rsplit("/", 1)[-1]: line.split("\t")[0]
+            for line in manifest.read_text().splitlines()[1:]
+        }
         assert len(ids) == SMALL + LARGE
         corrupt = ids["small-07.txt"]
         stored = srv.data_dir / "objects" / "data" / corrupt

@@ -55,8 +55,9 @@ class Cloud:
         if self.name == "s3":
             head = self.emulator.client().head_object(Bucket=env["SCORE_STORAGE__OBJECT_BUCKET"], Key=key)
             return base64.b64decode(head["Metadata"]["md5chksum"]).hex()
-        r = httpx.get(f"{self.emulator.endpoint}/storage/v1/b/{env['SCORE_STORAGE__BUCKET']}/o/"
-                      f"{key.replace('/', '%2F')}")
+        r = httpx.get(
+            f"{self.emulator.endpoint}/storage/v1/b/{env['SCORE_STORAGE__BUCKET']}/o/{key.replace('/', '%2F')}"
+        )
         return base64.b64decode(r.json()["metadata"]["md5chksum"]).hex()
 
 
@@ -102,25 +103,26 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-
 def test_round_trip_with_md5_everywhere(cloud: Cloud, server_factory: Any, tmp_path: Path) -> None:
     env = cloud.env()
     srv = server_factory(**env)
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bam", 5 * PART + 1234)
     oid = str(uuid.uuid4())
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "3"],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "3"], server=srv.url, token=token)
+    )
     assert "6 of 6 parts sent" in out
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
     assert cloud.stored_md5(env, f"data/{oid}") == md5_of(src)  # for other tools
     # Song's publish check, and a sub-range download that validates
-    r = httpx.get(f"{srv.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"},
-                  headers=_auth(token))
-    assert r.status_code == 200 and (r.json()["objectSize"], r.json()["objectMd5"]) == (src.stat().st_size,
-                                                                                       md5_of(src))
+    r = httpx.get(
+        f"{srv.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"}, headers=_auth(token)
+    )
+    assert r.status_code == 200 and (r.json()["objectSize"], r.json()["objectMd5"]) == (src.stat().st_size, md5_of(src))
     assert httpx.get(f"{srv.url}/upload/{oid}", headers=_auth(token)).json() is True
     assert httpx.get(f"{srv.url}/profile", headers=_auth(token)).text == ("az" if cloud.name == "azure" else "s3")
     # an existing object is not overwritten unless asked
@@ -140,8 +142,9 @@ def test_sigkill_mid_upload_resumes_without_resending(cloud: Cloud, server_facto
     src = random_file(tmp_path / "src.bin", 20 * PART + 99)
     total = 21
     oid = str(uuid.uuid4())
-    proc = start_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "2"],
-                        server=srv.url, token=token)
+    proc = start_client(
+        ["upload", "--object-id", oid, "--file", str(src), "--parallel", "2"], server=srv.url, token=token
+    )
     deadline = time.monotonic() + 90
     while confirmed_parts(srv, token, oid, src) < 4 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -170,8 +173,9 @@ def test_corrupted_part_in_flight_is_detected_and_resent(
     # Azure refuses the bytes (Content-MD5); on the GCS emulator, which does not, the server's check
     # of the part's MD5 at confirmation catches them
     assert proxy.corrupted == 2
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
 
 
@@ -184,8 +188,9 @@ def test_corrupted_download_in_flight_is_fetched_again(
     src = random_file(tmp_path / "src.bam", 3 * PART + 5)
     oid = str(uuid.uuid4())
     _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert proxy.corrupted_gets == 1 and "md5 verified" in out
     assert md5_of(tmp_path / "o" / oid) == md5_of(src)
 
@@ -202,12 +207,18 @@ def test_expired_urls_are_refreshed_not_restarted(
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", 3 * PART)
     oid = str(uuid.uuid4())
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "1"],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "1"], server=srv.url, token=token)
+    )
     assert "3 of 3 parts sent" in out
     assert srv.log().count(f"/upload/{oid}/parts/url") == 3  # one fresh URL per part, just before it is sent
-    _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--parallel", "1"],
-                   server=srv.url, token=token))
+    _ok(
+        run_client(
+            ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--parallel", "1"],
+            server=srv.url,
+            token=token,
+        )
+    )
     if emulated.name == "azure":  # the GCS emulator accepts expired URLs, so nothing is refused there
         assert srv.log().count(f"/download/{oid}") >= 2  # URLs that expired in the proxy's delay were renewed
     assert md5_of(tmp_path / "o" / oid) == md5_of(src)

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-
 import httpx
 import pytest
 
@@ -48,8 +47,9 @@ def drs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drs]:
     (src / "draft.txt").write_text("unpublished\n")
     data = tmp_path_factory.mktemp("drs-data")
     audit = data / "audit.jsonl"
-    srv = ServerProcess(data, free_port(), env={"SCORE_METADATA__KIND": "registry",
-                                                "SCORE_AUDIT_LOG": str(audit)}).start()
+    srv = ServerProcess(
+        data, free_port(), env={"SCORE_METADATA__KIND": "registry", "SCORE_AUDIT_LOG": str(audit)}
+    ).start()
     try:
         admin = srv.token("score.READ", "score.WRITE")
         ids: dict[str, str] = {}
@@ -62,8 +62,9 @@ def drs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drs]:
         ):
             work = src / study
             work.mkdir()
-            analyses[study], got = publish(srv, admin, [src / f for f in files], work, study, access=access,
-                                           published=published)
+            analyses[study], got = publish(
+                srv, admin, [src / f for f in files], work, study, access=access, published=published
+            )
             ids.update(got)
         yield Drs(srv, admin, srv.token("PROGRAMDATA-DRS.READ"), ids, analyses, src, audit)
     finally:
@@ -95,15 +96,37 @@ def test_the_ga4gh_compliance_suite_passes_every_case(drs: Drs, tmp_path: Path) 
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "output").mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "kit" / "drs")}
-    r = subprocess.run([str(SUITE), "--server_base_url", drs.srv.url + BASE, "--platform_name", "score",
-                        "--platform_description", "score-server", "--drs_version", "1.2.0",
-                        "--config_file", "config.json", "--report_path", "output/report.json"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            str(SUITE),
+            "--server_base_url",
+            drs.srv.url + BASE,
+            "--platform_name",
+            "score",
+            "--platform_description",
+            "score-server",
+            "--drs_version",
+            "1.2.0",
+            "--config_file",
+            "config.json",
+            "--report_path",
+            "output/report.json",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((tmp_path / "output" / "report.json").read_text())
-    failed = [(t.get("test_name"), c.get("case_name"), c.get("message"))
-              for phase in report["phases"] for t in phase["tests"] for c in t["cases"]
-              if c["status"] not in ("PASS", "SKIP")]
+    failed = [
+        (t.get("test_name"), c.get("case_name"), c.get("message"))
+        for phase in report["phases"]
+        for t in phase["tests"]
+        for c in t["cases"]
+        if c["status"] not in ("PASS", "SKIP")
+    ]
     assert failed == [] and report["status"] == "PASS", failed
     assert report["summary"]["failed"] == 0 and report["summary"]["passed"] >= 20, report["summary"]
 
@@ -120,7 +143,7 @@ def test_every_access_url_serves_the_bytes_its_checksum_advertises(drs: Drs) -> 
         signatures.append(url.rsplit("signature=", 1)[1])
         assert len(body) == obj["size"] == (drs.src / name).stat().st_size
         md5 = {c["type"]: c["checksum"] for c in obj["checksums"]}["md5"]
-        assert hashlib.md5(body).hexdigest() == md5  # noqa: S324
+        assert hashlib.md5(body).hexdigest() == md5
     log = drs.srv.log() + drs.audit.read_text()
     assert f"{BASE}/objects/" in log and drs.admin not in log and drs.admin.split(".")[2] not in log
     assert not [sig for sig in signatures if sig in log]  # no token, no signature in any log line
@@ -130,8 +153,10 @@ def test_every_access_url_serves_the_bytes_its_checksum_advertises(drs: Drs) -> 
 
 def test_an_analysis_is_a_bundle_of_the_files_the_token_may_read(drs: Drs) -> None:
     bundle = _get(drs, f"/objects/{drs.analyses['DRS']}", drs.reader).json()
-    assert {c["name"]: c["id"] for c in bundle["contents"]} == {"reads.bam": drs.ids["reads.bam"],
-                                                                 "notes.txt": drs.ids["notes.txt"]}
+    assert {c["name"]: c["id"] for c in bundle["contents"]} == {
+        "reads.bam": drs.ids["reads.bam"],
+        "notes.txt": drs.ids["notes.txt"],
+    }
     md5s = [_get(drs, f"/objects/{c['id']}", drs.reader).json()["checksums"][0]["checksum"] for c in bundle["contents"]]
     assert bundle["checksums"] == [{"type": "md5", "checksum": bundle_checksum(md5s)}]
     assert bundle["size"] == sum((drs.src / n).stat().st_size for n in ("reads.bam", "notes.txt"))
@@ -139,15 +164,18 @@ def test_an_analysis_is_a_bundle_of_the_files_the_token_may_read(drs: Drs) -> No
     assert _get(drs, f"/objects/{drs.analyses['PUB']}").json()["contents"][0]["name"] == "public.txt"  # anonymous
 
 
-@pytest.mark.parametrize(("who", "what", "status"), [
-    ("anonymous", "notes.txt", 401),
-    ("reader", "other.txt", 403),
-    ("reader", "OTHER", 403),  # a bundle of another study
-    ("anonymous", "DRS", 401),
-    ("admin", "draft.txt", 409),  # not published: nobody may read it yet
-    ("admin", "00000000-0000-0000-0000-000000000000", 404),
-    ("admin", "no such thing", 400),
-])
+@pytest.mark.parametrize(
+    ("who", "what", "status"),
+    [
+        ("anonymous", "notes.txt", 401),
+        ("reader", "other.txt", 403),
+        ("reader", "OTHER", 403),  # a bundle of another study
+        ("anonymous", "DRS", 401),
+        ("admin", "draft.txt", 409),  # not published: nobody may read it yet
+        ("admin", "00000000-0000-0000-0000-000000000000", 404),
+        ("admin", "no such thing", 400),
+    ],
+)
 def test_each_denial_has_its_drs_error(drs: Drs, who: str, what: str, status: int) -> None:
     token = {"anonymous": None, "reader": drs.reader, "admin": drs.admin}[who]
     target = drs.ids.get(what) or drs.analyses.get(what) or what
@@ -168,10 +196,12 @@ def test_unknown_access_ids_and_bundle_access_are_404_and_options_says_how_to_au
     r = _get(drs, f"/objects/{drs.ids['notes.txt']}", method="OPTIONS")
     assert r.status_code == 200 and r.json()["supported_types"] == ["BearerAuth"]
     assert r.json()["bearer_auth_issuers"] == ["score-server"]
-    post = httpx.post(f"{drs.srv.url}{BASE}/objects/{drs.ids['notes.txt']}", json={"passports": []},
-                      headers={"Authorization": f"Bearer {drs.reader}"}, timeout=30)
+    post = httpx.post(
+        f"{drs.srv.url}{BASE}/objects/{drs.ids['notes.txt']}",
+        json={"passports": []},
+        headers={"Authorization": f"Bearer {drs.reader}"},
+        timeout=30,
+    )
     assert post.status_code == 200 and post.json()["id"] == drs.ids["notes.txt"]
     info = _get(drs, "/service-info").json()
     assert info["type"] == {"group": "org.ga4gh", "artifact": "drs", "version": "1.2.0"}
-
-

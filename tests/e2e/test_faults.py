@@ -54,8 +54,11 @@ def _auth(token: str) -> dict[str, str]:
 
 def _confirmed(srv: ServerProcess, token: str, oid: str, path: Path) -> int:
     """Parts confirmed so far, asked as the uploading client (only the upload's owner may see them)."""
-    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": path.stat().st_size},
-                  headers=owner_headers(token, oid, path))
+    r = httpx.get(
+        f"{srv.url}/upload/{oid}/status",
+        params={"fileSize": path.stat().st_size},
+        headers=owner_headers(token, oid, path),
+    )
     return sum(1 for p in r.json()["parts"] if p["md5"]) if r.status_code == 200 else 0
 
 
@@ -156,9 +159,15 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
 
 # "at once": restarted as a supervisor would, while the client retries; "after_exit": restarted only
 # once the client gave up (6), so that the same command must resume.
-RESTARTS = pytest.mark.parametrize(("store_env", "restart"), [
-    ("local", "at_once"), ("local", "after_exit"), pytest.param("radosgw", "at_once", marks=pytest.mark.radosgw),
-], indirect=["store_env"])
+RESTARTS = pytest.mark.parametrize(
+    ("store_env", "restart"),
+    [
+        ("local", "at_once"),
+        ("local", "after_exit"),
+        pytest.param("radosgw", "at_once", marks=pytest.mark.radosgw),
+    ],
+    indirect=["store_env"],
+)
 
 
 @RESTARTS
@@ -225,8 +234,9 @@ def test_server_sigkill_mid_download_then_restart(
 @pytest.mark.radosgw
 @pytest.mark.parametrize("direction", ["upload", "download"])
 def test_radosgw_restart_mid_transfer(radosgw: Radosgw, server_factory: Any, tmp_path: Path, direction: str) -> None:
-    srv: ServerProcess = server_factory(**radosgw.server_env(f"faults-{uuid.uuid4().hex[:12]}",
-                                                             SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART)))
+    srv: ServerProcess = server_factory(
+        **radosgw.server_env(f"faults-{uuid.uuid4().hex[:12]}", SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART))
+    )
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", SIZE)
     oid = str(uuid.uuid4())
@@ -246,10 +256,10 @@ def test_radosgw_restart_mid_transfer(radosgw: Radosgw, server_factory: Any, tmp
         health = httpx.get(f"{srv.url}/health", timeout=60)
         assert health.status_code == 503 and health.json()["components"]["store"]["status"] == "DOWN"
         if direction == "upload":
-            r = httpx.get(f"{srv.url}/download/{oid}", params={"exclude-urls": "true"}, headers=_auth(token),
-                          timeout=60)
-            assert (r.status_code, r.headers.get("retry-after"), r.json()["code"]) == (503, "5",
-                                                                                      "upstream_unavailable")
+            r = httpx.get(
+                f"{srv.url}/download/{oid}", params={"exclude-urls": "true"}, headers=_auth(token), timeout=60
+            )
+            assert (r.status_code, r.headers.get("retry-after"), r.json()["code"]) == (503, "5", "upstream_unavailable")
         else:
             assert not target.exists() or md5_of(target) == md5_of(src)
     finally:
@@ -270,16 +280,23 @@ def test_a_part_put_cut_off_by_its_client_keeps_nothing_and_is_not_a_500(server_
     srv: ServerProcess = server_factory(SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART))
     headers = {**_auth(srv.token("score.WRITE")), UPLOAD_TOKEN_HEADER: "c" * 32}
     oid, data = str(uuid.uuid4()), os.urandom(PART)
-    md5 = hashlib.md5(data).hexdigest()  # noqa: S324
-    upload_id = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": PART},
-                           headers=headers).json()["uploadId"]
-    part = httpx.get(f"{srv.url}/upload/{oid}/parts/url", headers=headers,
-                     params={"uploadId": upload_id, "partNumber": 1, "md5": md5}).json()
+    md5 = hashlib.md5(data).hexdigest()
+    upload_id = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": PART}, headers=headers).json()[
+        "uploadId"
+    ]
+    part = httpx.get(
+        f"{srv.url}/upload/{oid}/parts/url",
+        headers=headers,
+        params={"uploadId": upload_id, "partNumber": 1, "md5": md5},
+    ).json()
     url = urlsplit(part["url"])
     content_md5 = base64.b64encode(bytes.fromhex(md5)).decode()
     with socket.create_connection((url.hostname, url.port)) as sock:
-        sock.sendall(f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {PART}\r\n"
-                     f"Content-MD5: {content_md5}\r\n\r\n".encode() + data[: PART // 2])
+        sock.sendall(
+            f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {PART}\r\n"
+            f"Content-MD5: {content_md5}\r\n\r\n".encode()
+            + data[: PART // 2]
+        )
         time.sleep(0.3)  # the server is reading the body
     deadline = time.monotonic() + 10
     while not (puts := _requests(srv, "PUT", url.path)):
@@ -303,16 +320,22 @@ def store_tmpfs(tmp_path: Path) -> Iterator[Path]:
     where mounting is not permitted."""
     point = tmp_path / "store-disk"
     point.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(point)],  # noqa: S607
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if r.returncode != 0:
-        pytest.skip(f"mounting is not permitted here ({(r.stderr or r.stdout).strip()}): the server's full-disk "
-                    "test needs a small tmpfs")
+        pytest.skip(
+            f"mounting is not permitted here ({(r.stderr or r.stdout).strip()}): the server's full-disk "
+            "test needs a small tmpfs"
+        )
     try:
         yield point
     finally:
-        if subprocess.run(["umount", str(point)], check=False).returncode != 0:  # noqa: S607
-            subprocess.run(["umount", "-l", str(point)], check=False)  # noqa: S607
+        if subprocess.run(["umount", str(point)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 def _health(srv: ServerProcess) -> tuple[int, dict[str, Any]]:
@@ -323,8 +346,9 @@ def _health(srv: ServerProcess) -> tuple[int, dict[str, Any]]:
 def test_server_store_full_is_507_exit_8_and_resumes(store_tmpfs: Path, server_factory: Any, tmp_path: Path) -> None:
     # (store_tmpfs first: it is unmounted after the server has stopped)
     floor = 16 * MIB
-    srv: ServerProcess = server_factory(store_tmpfs, SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART),
-                                        SCORE_STORAGE__MIN_FREE_BYTES=str(floor))
+    srv: ServerProcess = server_factory(
+        store_tmpfs, SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART), SCORE_STORAGE__MIN_FREE_BYTES=str(floor)
+    )
     token = srv.token("score.READ", "score.WRITE")
     assert _health(srv)[0] == 200
     src = random_file(tmp_path / "src.bin", 30 * MIB + 99)  # 7 parts; a part briefly takes twice its size
@@ -336,8 +360,10 @@ def test_server_store_full_is_507_exit_8_and_resumes(store_tmpfs: Path, server_f
     r = run_client(up, server=srv.url, token=token)
     assert r.returncode == 8, f"rc={r.returncode}\n{r.stdout}\n{r.stderr}"
     assert r.stderr.startswith("score-client: error: the server's store is out of disk space ("), r.stderr
-    assert r.stderr.endswith("(the server's store is full, not this machine's disk; the parts it confirmed are "
-                             "kept: re-run the same command once its operator has freed space)\n"), r.stderr
+    assert r.stderr.endswith(
+        "(the server's store is full, not this machine's disk; the parts it confirmed are "
+        "kept: re-run the same command once its operator has freed space)\n"
+    ), r.stderr
     puts = _requests(srv, "PUT", f"/_store/data/{oid}")
     # the third part did not fit and was not retried; a PUT the client had already started is cut off as it stops
     assert puts[:3] == [200, 200, 507] and set(puts[3:]) <= {499}, puts
@@ -393,12 +419,22 @@ class Published:
 def published(server_factory: Any, tmp_path: Path) -> Published:
     src = random_file(tmp_path / "reads.bam", 3 * MIB)
     oid = str(uuid.uuid4())
-    record: dict[str, object] = {"study": "FAULTS", "analysis": "AN1", "state": "UNPUBLISHED", "name": "reads.bam",
-                                 "size": src.stat().st_size, "md5": md5_of(src)}
+    record: dict[str, object] = {
+        "study": "FAULTS",
+        "analysis": "AN1",
+        "state": "UNPUBLISHED",
+        "name": "reads.bam",
+        "size": src.stat().st_size,
+        "md5": md5_of(src),
+    }
     song = SongDouble({oid: record}).start()
     try:
-        srv: ServerProcess = server_factory(SCORE_METADATA__KIND="song", SCORE_METADATA__URL=song.url,
-                                            SCORE_METADATA__TIMEOUT=str(SONG_TIMEOUT), SCORE_METADATA__CACHE_TTL="0")
+        srv: ServerProcess = server_factory(
+            SCORE_METADATA__KIND="song",
+            SCORE_METADATA__URL=song.url,
+            SCORE_METADATA__TIMEOUT=str(SONG_TIMEOUT),
+            SCORE_METADATA__CACHE_TTL="0",
+        )
         token = srv.token("score.READ", "score.WRITE")
         _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
         record["state"] = "PUBLISHED"
@@ -451,8 +487,10 @@ def test_a_metadata_service_that_pages_forever_is_exit_6_then_the_next_download_
     finally:
         endless.stop()
     assert d.returncode == 6, f"rc={d.returncode}\n{d.stdout}\n{d.stderr}"
-    assert d.stderr == ("score-client: error: the metadata service sent 100 pages of entities without saying which "
-                        f"was the last ({UPSTREAM_HINT})\n")
+    assert d.stderr == (
+        "score-client: error: the metadata service sent 100 pages of entities without saying which "
+        f"was the last ({UPSTREAM_HINT})\n"
+    )
     assert endless.pages == list(range(100)) and not out_dir.exists()
     song = SongDouble(published.objects, port=published.song_port).start()
     try:

@@ -20,8 +20,9 @@ CE = HTSLIB_TEST / "ce.fa"
 BASE = "/ga4gh/htsget/v1/reads"
 
 
-def _ticket(served: Served, oid: str, token: str | None = None, body: dict[str, Any] | None = None,
-            **params: Any) -> httpx.Response:
+def _ticket(
+    served: Served, oid: str, token: str | None = None, body: dict[str, Any] | None = None, **params: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token or served.token}"} if token != "" else {}
     url = f"{served.srv.url}{BASE}/{oid}"
     if body is not None:
@@ -77,10 +78,14 @@ REGIONS = [
 
 
 @pytest.mark.parametrize(("name", "ref", "start", "end"), REGIONS, ids=[f"{n}:{r}" for n, r, *_ in REGIONS])
-def test_ticket_slices_hold_exactly_the_region(served: Served, tmp_path: Path, name: str, ref: str,
-                                               start: int | None, end: int | None) -> None:
-    params = {"referenceName": ref, **({"start": start} if start is not None else {}),
-              **({"end": end} if end is not None else {})}
+def test_ticket_slices_hold_exactly_the_region(
+    served: Served, tmp_path: Path, name: str, ref: str, start: int | None, end: int | None
+) -> None:
+    params = {
+        "referenceName": ref,
+        **({"start": start} if start is not None else {}),
+        **({"end": end} if end is not None else {}),
+    }
     got = _slice(served, tmp_path, name, **params)
     region = ref if ref == "*" else f"{{{ref}}}" if ":" in ref else ref
     if start is not None:
@@ -101,9 +106,14 @@ def test_header_whole_file_and_several_regions(served: Served, tmp_path: Path) -
         whole = _ticket(served, served.ids[name]).json()
         assert _assemble(whole) == (served.src / name).read_bytes()
     # POST (htsget 1.3): several regions, overlapping ones merged, file order kept
-    body = {"format": "BAM", "regions": [{"referenceName": "CHROMOSOME_III", "start": 0, "end": 2500},
-                                         {"referenceName": "CHROMOSOME_I", "start": 999, "end": 2000},
-                                         {"referenceName": "CHROMOSOME_I", "start": 1500, "end": 1600}]}
+    body = {
+        "format": "BAM",
+        "regions": [
+            {"referenceName": "CHROMOSOME_III", "start": 0, "end": 2500},
+            {"referenceName": "CHROMOSOME_I", "start": 999, "end": 2000},
+            {"referenceName": "CHROMOSOME_I", "start": 1500, "end": 1600},
+        ],
+    }
     r = _ticket(served, served.ids["range.bam"], body=body)
     assert r.status_code == 200, r.text
     out = tmp_path / "post.bam"
@@ -121,21 +131,48 @@ def test_the_htsget_client_from_pypi_fetches_a_slice(served: Served, tmp_path: P
 
     out = tmp_path / "client.bam"
     with out.open("wb") as f:
-        htsget.get(f"{served.srv.url}{BASE}/{served.ids['range.bam']}", f, reference_name="CHROMOSOME_I",
-                   start=999, end=2000, bearer_token=served.token, max_retries=0)
+        htsget.get(
+            f"{served.srv.url}{BASE}/{served.ids['range.bam']}",
+            f,
+            reference_name="CHROMOSOME_I",
+            start=999,
+            end=2000,
+            bearer_token=served.token,
+            max_retries=0,
+        )
     expected = samtools_records(served.src / "range.bam", ["CHROMOSOME_I:1000-2000"])
     assert _overlapping(file_records(out), expected) == expected and len(expected) == 14
     with (tmp_path / "client.cram").open("wb") as f:
-        htsget.get(f"{served.srv.url}{BASE}/{served.ids['range.cram']}", f, reference_name="CHROMOSOME_II",
-                   data_format="CRAM", bearer_token=served.token, max_retries=0)
+        htsget.get(
+            f"{served.srv.url}{BASE}/{served.ids['range.cram']}",
+            f,
+            reference_name="CHROMOSOME_II",
+            data_format="CRAM",
+            bearer_token=served.token,
+            max_retries=0,
+        )
     expected = samtools_records(served.src / "range.cram", ["CHROMOSOME_II"], CE)
     assert _overlapping(file_records(tmp_path / "client.cram", CE), expected) == expected
 
 
 ERRORS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
-    ("range.bam", "read", {"format": "CRAM", "referenceName": "CHROMOSOME_I"}, 400, "UnsupportedFormat", "stored as BAM"),
+    (
+        "range.bam",
+        "read",
+        {"format": "CRAM", "referenceName": "CHROMOSOME_I"},
+        400,
+        "UnsupportedFormat",
+        "stored as BAM",
+    ),
     ("notes.txt", "read", {"referenceName": "CHROMOSOME_I"}, 400, "UnsupportedFormat", "not BAM or CRAM"),
-    ("range.bam", "read", {"referenceName": "CHROMOSOME_I", "start": 2000, "end": 1000}, 400, "InvalidRange", "greater"),
+    (
+        "range.bam",
+        "read",
+        {"referenceName": "CHROMOSOME_I", "start": 2000, "end": 1000},
+        400,
+        "InvalidRange",
+        "greater",
+    ),
     ("range.bam", "read", {"referenceName": "CHROMOSOME_I", "start": -1}, 400, "InvalidRange", "between 0"),
     ("range.bam", "read", {"start": 10}, 400, "InvalidInput", "need referenceName"),
     ("range.bam", "read", {"referenceName": "*", "start": 10}, 400, "InvalidInput", "no start or end"),
@@ -148,12 +185,20 @@ ERRORS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "who", "params", "status", "error", "message"), ERRORS,
-                         ids=[f"{status}-{err}-{msg or who}" for _, who, _, status, err, msg in ERRORS])
-def test_errors_are_htsget_json(served: Served, name: str, who: str, params: dict[str, Any], status: int,
-                                error: str, message: str) -> None:
-    token = {"read": served.token, "none": "", "bad": "not-a-token",
-             "other-study": served.srv.token("PROGRAMDATA-OTHER.READ")}[who]
+@pytest.mark.parametrize(
+    ("name", "who", "params", "status", "error", "message"),
+    ERRORS,
+    ids=[f"{status}-{err}-{msg or who}" for _, who, _, status, err, msg in ERRORS],
+)
+def test_errors_are_htsget_json(
+    served: Served, name: str, who: str, params: dict[str, Any], status: int, error: str, message: str
+) -> None:
+    token = {
+        "read": served.token,
+        "none": "",
+        "bad": "not-a-token",
+        "other-study": served.srv.token("PROGRAMDATA-OTHER.READ"),
+    }[who]
     r = _ticket(served, served.ids[name], token=token, **params)
     assert r.status_code == status, r.text
     body = r.json()

@@ -41,14 +41,20 @@ class Variants:
 
 def _big_vcf(path: Path, records: int) -> None:
     rng = random.Random(11)
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=100000000>", "##contig=<ID=chr2,length=1000000>",
-             '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=100000000>",
+        "##contig=<ID=chr2,length=1000000>",
+        '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
     pos = 1
     for _ in range(records):
         pos += rng.randrange(50, 150)
         ref = rng.choice(["A", "C", "G", "T", "AC", "GTT"])
-        lines.append(f"chr1\t{pos}\t.\t{ref}\t{rng.choice('ACGT')}\t{rng.randrange(10, 99)}\tPASS\tDP={rng.randrange(200)}")
+        lines.append(
+            f"chr1\t{pos}\t.\t{ref}\t{rng.choice('ACGT')}\t{rng.randrange(10, 99)}\tPASS\tDP={rng.randrange(200)}"
+        )
     lines.append("chr2\t500\t.\tA\tG\t50\tPASS\tDP=3")
     path.write_text("\n".join(lines) + "\n")
 
@@ -87,8 +93,9 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Variants]:
         proxy.stop()
 
 
-def _ticket(v: Variants, name: str, token: str | None = None, body: dict[str, Any] | None = None,
-            **params: Any) -> httpx.Response:
+def _ticket(
+    v: Variants, name: str, token: str | None = None, body: dict[str, Any] | None = None, **params: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token or v.token}"} if token != "" else {}
     url = f"{v.srv.url}{BASE}/{v.ids.get(name, name)}"
     if body is not None:
@@ -126,10 +133,14 @@ REGIONS = [
 
 
 @pytest.mark.parametrize(("name", "ref", "start", "end"), REGIONS, ids=[f"{n}:{r}:{s}" for n, r, s, _ in REGIONS])
-def test_variant_slices_hold_the_region(variants: Variants, tmp_path: Path, name: str, ref: str,
-                                        start: int | None, end: int | None) -> None:
-    params = {"referenceName": ref, **({"start": start} if start is not None else {}),
-              **({"end": end} if end is not None else {})}
+def test_variant_slices_hold_the_region(
+    variants: Variants, tmp_path: Path, name: str, ref: str, start: int | None, end: int | None
+) -> None:
+    params = {
+        "referenceName": ref,
+        **({"start": start} if start is not None else {}),
+        **({"end": end} if end is not None else {}),
+    }
     r = _ticket(variants, name, **params)
     assert r.status_code == 200, r.text
     assert r.json()["htsget"]["format"] == ("BCF" if name.endswith(".bcf") else "VCF")
@@ -146,8 +157,10 @@ def test_variant_slices_hold_the_region(variants: Variants, tmp_path: Path, name
 
 def test_several_regions_the_header_and_the_whole_file(variants: Variants, tmp_path: Path) -> None:
     local = variants.src / "index.bcf"
-    body = {"format": "BCF", "regions": [{"referenceName": "10"}, {"referenceName": "1", "start": 9_999_900,
-                                                                    "end": 10_000_000}]}
+    body = {
+        "format": "BCF",
+        "regions": [{"referenceName": "10"}, {"referenceName": "1", "start": 9_999_900, "end": 10_000_000}],
+    }
     r = _ticket(variants, "index.bcf", body=body)
     assert r.status_code == 200, r.text
     out = tmp_path / "multi.bcf"
@@ -183,24 +196,30 @@ def test_a_small_region_of_a_large_vcf_moves_a_small_part_of_it(variants: Varian
             assert sent > 0
 
 
-@pytest.mark.parametrize(("name", "params", "status", "error"), [
-    ("notes.txt", {"referenceName": "1"}, 400, "UnsupportedFormat"),
-    ("index.vcf.gz", {"format": "BCF"}, 400, "UnsupportedFormat"),
-    ("index.vcf.gz", {"referenceName": "*"}, 400, "InvalidInput"),
-    ("index.vcf.gz", {"referenceName": "chrNope"}, 404, "NotFound"),
-    ("noindex.vcf.gz", {"referenceName": "1"}, 404, "NotFound"),
-    ("index.vcf.gz", {"referenceName": "1", "start": 10, "end": 5}, 400, "InvalidRange"),
-])
-def test_variant_errors_use_htsget_json(variants: Variants, name: str, params: dict[str, Any], status: int,
-                                       error: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "params", "status", "error"),
+    [
+        ("notes.txt", {"referenceName": "1"}, 400, "UnsupportedFormat"),
+        ("index.vcf.gz", {"format": "BCF"}, 400, "UnsupportedFormat"),
+        ("index.vcf.gz", {"referenceName": "*"}, 400, "InvalidInput"),
+        ("index.vcf.gz", {"referenceName": "chrNope"}, 404, "NotFound"),
+        ("noindex.vcf.gz", {"referenceName": "1"}, 404, "NotFound"),
+        ("index.vcf.gz", {"referenceName": "1", "start": 10, "end": 5}, 400, "InvalidRange"),
+    ],
+)
+def test_variant_errors_use_htsget_json(
+    variants: Variants, name: str, params: dict[str, Any], status: int, error: str
+) -> None:
     r = _ticket(variants, name, **params)
     assert r.status_code == status, r.text
     assert r.json()["htsget"]["error"] == error
 
 
 def test_variants_follow_the_download_rules(variants: Variants) -> None:
-    assert _ticket(variants, "index.vcf.gz", token="", referenceName="1").json()["htsget"]["error"] == \
-        "InvalidAuthentication"
+    assert (
+        _ticket(variants, "index.vcf.gz", token="", referenceName="1").json()["htsget"]["error"]
+        == "InvalidAuthentication"
+    )
     other = variants.srv.token("PROGRAMDATA-OTHER.READ")
     r = _ticket(variants, "index.vcf.gz", token=other, referenceName="1")
     assert r.status_code == 403 and r.json()["htsget"]["error"] == "PermissionDenied"
@@ -211,7 +230,15 @@ def test_the_pypi_htsget_client_fetches_a_vcf_slice(variants: Variants, tmp_path
 
     out = tmp_path / "client.vcf.gz"
     with out.open("wb") as f:
-        htsget.get(f"{variants.srv.url}{BASE}/{variants.ids['index.vcf.gz']}", f, reference_name="2",
-                   start=4_999_950, end=5_000_050, data_format="VCF", bearer_token=variants.token, max_retries=0)
+        htsget.get(
+            f"{variants.srv.url}{BASE}/{variants.ids['index.vcf.gz']}",
+            f,
+            reference_name="2",
+            start=4_999_950,
+            end=5_000_050,
+            data_format="VCF",
+            bearer_token=variants.token,
+            max_retries=0,
+        )
     expected = _local(variants.src / "index.vcf.gz", "2", 4_999_950, 5_000_050)
     assert _records(out, "2", 4_999_950, 5_000_050) == expected and expected

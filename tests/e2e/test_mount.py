@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import ok, publish
 from tests.kit.bam import HTSLIB_TEST, require_test_data, samtools
 from tests.kit.files import MIB, random_file
-from tests.kit.fusemount import Mount, mount, mounted_points, require_fuse
+from tests.kit.fusemount import mount, mounted_points, require_fuse
 from tests.kit.proxy import FaultProxy
 from tests.kit.servers import ServerProcess, free_port, run_client
 
@@ -46,8 +46,12 @@ def library(tmp_path_factory: pytest.TempPathFactory, big_file: Path) -> Iterato
     require_fuse()
     require_test_data()
     src = tmp_path_factory.mktemp("mount-src")
-    for path in (HTSLIB_TEST / "range.bam", HTSLIB_TEST / "range.bam.bai", HTSLIB_TEST / "range.cram",
-                 HTSLIB_TEST / "range.cram.crai"):
+    for path in (
+        HTSLIB_TEST / "range.bam",
+        HTSLIB_TEST / "range.bam.bai",
+        HTSLIB_TEST / "range.cram",
+        HTSLIB_TEST / "range.cram.crai",
+    ):
         shutil.copy(path, src / path.name)
     (src / "secret.txt").write_text("controlled data of another study\n")
     (src / "open.txt").write_text("open-access data\n")
@@ -59,10 +63,12 @@ def library(tmp_path_factory: pytest.TempPathFactory, big_file: Path) -> Iterato
         ids: dict[str, str] = {}
         analyses = {}
         mnt_files = [big_file, *(src / n for n in ("range.bam", "range.bam.bai", "range.cram", "range.cram.crai"))]
-        for study, files, access, published in (("MNT", mnt_files, "controlled", True),
-                                                ("OTHER", [src / "secret.txt"], "controlled", True),
-                                                ("PUB", [src / "open.txt"], "open", True),
-                                                ("DRAFT", [src / "draft.txt"], "controlled", False)):
+        for study, files, access, published in (
+            ("MNT", mnt_files, "controlled", True),
+            ("OTHER", [src / "secret.txt"], "controlled", True),
+            ("PUB", [src / "open.txt"], "open", True),
+            ("DRAFT", [src / "draft.txt"], "controlled", False),
+        ):
             work = src / study
             work.mkdir()
             analyses[study], got = publish(srv, admin, files, work, study, access=access, published=published)
@@ -81,15 +87,16 @@ def _song_manifest(path: Path, ids: list[str]) -> None:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()  # noqa: S324
+    digest = hashlib.md5()
     with open(path, "rb") as fh:
         while chunk := fh.read(4 * MIB):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def test_bundle_layout_shows_what_the_token_may_read_and_reads_whole_files(library: Library, tmp_path: Path,
-                                                                            big_file: Path) -> None:
+def test_bundle_layout_shows_what_the_token_may_read_and_reads_whole_files(
+    library: Library, tmp_path: Path, big_file: Path
+) -> None:
     with mount(library.srv.url, library.admin, tmp_path / "mnt") as m:
         a = library.analyses
         assert _tree(m.point) == {
@@ -128,8 +135,13 @@ def test_pread_at_random_offsets_by_concurrent_readers(library: Library, tmp_pat
             rng = random.Random(seed)
             with open(big_file, "rb") as local, open(target, "rb") as remote:
                 for _ in range(60):
-                    offset = rng.choice([rng.randrange(size), rng.randrange(1, 256) * MIB - rng.randrange(1, 9000),
-                                         size - rng.randrange(1, 5000)])
+                    offset = rng.choice(
+                        [
+                            rng.randrange(size),
+                            rng.randrange(1, 256) * MIB - rng.randrange(1, 9000),
+                            size - rng.randrange(1, 5000),
+                        ]
+                    )
                     length = rng.choice([1, 4096, 65536, 3 * MIB + 17])
                     want = os.pread(local.fileno(), length, offset)
                     got = os.pread(remote.fileno(), length, offset)
@@ -146,8 +158,11 @@ def test_pread_at_random_offsets_by_concurrent_readers(library: Library, tmp_pat
         assert errors == []
         # hundreds of cache misses later, the mount holds a bounded set of connections (libfuse's threads
         # lose Python's thread-local state, so fetches must not keep connections there)
-        sockets = [fd for fd in os.listdir(f"/proc/{m.proc.pid}/fd")
-                   if os.readlink(f"/proc/{m.proc.pid}/fd/{fd}").startswith("socket:")]
+        sockets = [
+            fd
+            for fd in os.listdir(f"/proc/{m.proc.pid}/fd")
+            if os.readlink(f"/proc/{m.proc.pid}/fd/{fd}").startswith("socket:")
+        ]
         assert len(sockets) <= 40, f"{len(sockets)} sockets open in the mount process"
 
 
@@ -156,8 +171,10 @@ def test_samtools_reads_regions_through_the_mount(library: Library, tmp_path: Pa
     cwd.mkdir()
     with mount(library.srv.url, library.admin, tmp_path / "mnt") as m:
         folder = m.point / library.analysis
-        for name, regions in (("range.bam", ["CHROMOSOME_I:1,000-2,000", "CHROMOSOME_II", "CHROMOSOME_V"]),
-                              ("range.cram", ["CHROMOSOME_I:1000-2000", "CHROMOSOME_III"])):
+        for name, regions in (
+            ("range.bam", ["CHROMOSOME_I:1,000-2,000", "CHROMOSOME_II", "CHROMOSOME_V"]),
+            ("range.cram", ["CHROMOSOME_I:1000-2000", "CHROMOSOME_III"]),
+        ):
             for region in regions:
                 ref = ["-T", str(CE)] if name.endswith(".cram") else []
                 through = samtools("view", *ref, str(folder / name), region, cwd=cwd)
@@ -177,8 +194,9 @@ def test_controlled_files_of_other_studies_are_invisible(library: Library, tmp_p
         assert (m.point / a["MNT"] / "range.bam").read_bytes() == (library.src / "range.bam").read_bytes()
     with mount(library.srv.url, library.mnt_reader, tmp_path / "flat", "--layout", "object-id") as m:
         assert sorted(os.listdir(m.point)) == sorted(
-            library.ids[n] for n in ("big.bin", "range.bam", "range.bam.bai", "range.cram", "range.cram.crai",
-                                     "open.txt"))
+            library.ids[n]
+            for n in ("big.bin", "range.bam", "range.bam.bai", "range.cram", "range.cram.crai", "open.txt")
+        )
 
 
 def test_manifest_narrows_the_mount_and_brings_index_files(library: Library, tmp_path: Path) -> None:
@@ -186,7 +204,7 @@ def test_manifest_narrows_the_mount_and_brings_index_files(library: Library, tmp
     _song_manifest(manifest, [library.ids["range.bam"], library.ids["secret.txt"]])
     with mount(library.srv.url, library.mnt_reader, tmp_path / "mnt", "--manifest", str(manifest)) as m:
         assert sorted(_tree(m.point)) == [f"{library.analysis}/range.bam", f"{library.analysis}/range.bam.bai"]
-        rc, out, err = m.stop()
+        rc, _out, err = m.stop()
     assert rc == 0
     assert "1 object(s) of the manifest are not shown" in err and library.ids["secret.txt"] in err
 
@@ -226,8 +244,12 @@ def test_daemonize_returns_once_mounted(library: Library, tmp_path: Path) -> Non
     point.mkdir()
     (tmp_path / "link").symlink_to(point)  # a symlink to the mount point; an abbreviated flag
     log = tmp_path / "mount.log"
-    r = run_client(["mount", "--mount-point", str(tmp_path / "link"), "--daemon", "--log-file", str(log)],
-                   server=library.srv.url, token=library.admin, timeout=120)
+    r = run_client(
+        ["mount", "--mount-point", str(tmp_path / "link"), "--daemon", "--log-file", str(log)],
+        server=library.srv.url,
+        token=library.admin,
+        timeout=120,
+    )
     try:
         out = ok(r)
         assert os.path.ismount(point) and f"mounted at {point}" in out
@@ -242,8 +264,9 @@ def test_daemonize_returns_once_mounted(library: Library, tmp_path: Path) -> Non
     else:
         pytest.fail("the daemon did not exit after fusermount3 -u")
     assert "unmounted" in log.read_text()
-    daemons = subprocess.run(["pgrep", "-f", f"mount --mount-point {tmp_path / 'link'}"], capture_output=True,
-                             text=True).stdout.split()
+    daemons = subprocess.run(
+        ["pgrep", "-f", f"mount --mount-point {tmp_path / 'link'}"], capture_output=True, text=True
+    ).stdout.split()
     assert daemons == []  # exactly one detached process was started, and it has ended
     assert str(point) not in mounted_points()
 
@@ -271,8 +294,9 @@ def test_mount_refusals_are_clear_and_mount_nothing(library: Library, tmp_path: 
     assert "no object of the manifest" in refused(empty, library.mnt_reader, "--manifest", str(manifest))
 
 
-def test_a_killed_mount_is_explained_and_a_dead_server_gives_eio(library: Library, tmp_path: Path,
-                                                                 server_factory: object, big_file: Path) -> None:
+def test_a_killed_mount_is_explained_and_a_dead_server_gives_eio(
+    library: Library, tmp_path: Path, server_factory: object, big_file: Path
+) -> None:
     point = tmp_path / "mnt"
     with mount(library.srv.url, library.admin, point) as m:
         m.proc.kill()  # SIGKILL: the kernel keeps a dead mount
@@ -307,17 +331,21 @@ def test_urls_are_renewed_and_only_needed_bytes_cross(tmp_path: Path, server_fac
     port = free_port()
     proxy = FaultProxy(port, stream_gets=True).start()
     try:
-        srv = server_factory(port=port, SCORE_METADATA__KIND="registry", SCORE_PUBLIC_URL=proxy.url,  # type: ignore[operator]
-                             SCORE_DOWNLOAD_URL_TTL="2")
+        srv = server_factory(
+            port=port,
+            SCORE_METADATA__KIND="registry",
+            SCORE_PUBLIC_URL=proxy.url,  # type: ignore[operator]
+            SCORE_DOWNLOAD_URL_TTL="2",
+        )
         token = srv.token("score.READ", "score.WRITE")
         _, ids = publish(srv, token, [blob], tmp_path, study="RENEW")
         with mount(srv.url, token, tmp_path / "mnt", "--layout", "object-id") as m:
             with open(m.point / ids["blob.bin"], "rb") as fh:
-                assert os.pread(fh.fileno(), 4096, 40 * MIB + 5) == blob.read_bytes()[40 * MIB + 5:40 * MIB + 4101]
+                assert os.pread(fh.fileno(), 4096, 40 * MIB + 5) == blob.read_bytes()[40 * MIB + 5 : 40 * MIB + 4101]
                 sent = proxy.store_get_bytes[f"/_store/data/{ids['blob.bin']}"]
                 assert 0 < sent <= 2 * MIB, f"{sent} bytes crossed for a 4 KiB read"
                 threading.Event().wait(3)  # the first URL has expired by now
-                assert os.pread(fh.fileno(), 4096, 7 * MIB) == blob.read_bytes()[7 * MIB:7 * MIB + 4096]
+                assert os.pread(fh.fileno(), 4096, 7 * MIB) == blob.read_bytes()[7 * MIB : 7 * MIB + 4096]
             rc, out, _ = m.stop()
         assert rc == 0
         issued = int(out.split(" URL(s) issued")[0].rsplit(" ", 1)[1])

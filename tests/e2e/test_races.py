@@ -31,7 +31,7 @@ TOKEN_B = "b" * 32
 
 
 def _md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()  # noqa: S324
+    return hashlib.md5(data).hexdigest()
 
 
 class Api:
@@ -44,22 +44,32 @@ class Api:
             self.headers[UPLOAD_TOKEN_HEADER] = upload_token
 
     def initiate(self, oid: str, size: int, overwrite: bool = False) -> httpx.Response:
-        return httpx.post(f"{self.srv.url}/upload/{oid}/uploads", headers=self.headers,
-                          params={"fileSize": size, "overwrite": str(overwrite).lower()})
+        return httpx.post(
+            f"{self.srv.url}/upload/{oid}/uploads",
+            headers=self.headers,
+            params={"fileSize": size, "overwrite": str(overwrite).lower()},
+        )
 
     def confirm(self, oid: str, upload_id: str, number: int, data: bytes) -> httpx.Response:
-        return httpx.post(f"{self.srv.url}/upload/{oid}/parts", headers=self.headers, params={
-            "uploadId": upload_id, "partNumber": number, "md5": _md5(data), "etag": _md5(data)})
+        return httpx.post(
+            f"{self.srv.url}/upload/{oid}/parts",
+            headers=self.headers,
+            params={"uploadId": upload_id, "partNumber": number, "md5": _md5(data), "etag": _md5(data)},
+        )
 
     def status(self, oid: str, size: int) -> httpx.Response:
         return httpx.get(f"{self.srv.url}/upload/{oid}/status", params={"fileSize": size}, headers=self.headers)
 
     def part_url(self, oid: str, upload_id: str, number: int, data: bytes) -> httpx.Response:
-        return httpx.get(f"{self.srv.url}/upload/{oid}/parts/url", headers=self.headers,
-                         params={"uploadId": upload_id, "partNumber": number, "md5": _md5(data)})
+        return httpx.get(
+            f"{self.srv.url}/upload/{oid}/parts/url",
+            headers=self.headers,
+            params={"uploadId": upload_id, "partNumber": number, "md5": _md5(data)},
+        )
 
-    def finalize(self, oid: str, upload_id: str, md5: str | None = None, parts: list[bytes] | None = None
-                 ) -> httpx.Response:
+    def finalize(
+        self, oid: str, upload_id: str, md5: str | None = None, parts: list[bytes] | None = None
+    ) -> httpx.Response:
         params = {"uploadId": upload_id}
         if md5:
             params["md5"] = md5
@@ -78,7 +88,7 @@ class Api:
 
 
 def _split(data: bytes, spec: dict[str, Any]) -> list[bytes]:
-    return [data[p["offset"]: p["offset"] + p["partSize"]] for p in spec["parts"]]
+    return [data[p["offset"] : p["offset"] + p["partSize"]] for p in spec["parts"]]
 
 
 def _upload_parts(api: Api, oid: str, spec: dict[str, Any], data: bytes) -> None:
@@ -99,7 +109,7 @@ class SlowPut:
             yield body[: len(body) // 2]
             self.sent_first.set()
             self._go.wait(60)
-            yield body[len(body) // 2:]
+            yield body[len(body) // 2 :]
 
         hdrs = {"Content-Length": str(len(body)), **(headers or {})}
         self.future: Future[httpx.Response] = pool.submit(httpx.put, url, content=chunks(), headers=hdrs, timeout=60)
@@ -182,7 +192,7 @@ def test_a_refused_part_put_leaves_the_part_it_would_have_replaced(srv: ServerPr
     oid, spec = _started(api, good)
     _upload_parts(api, oid, spec, good)
     bad = b"x" * PART
-    wrong = base64.b64encode(hashlib.md5(b"not these bytes").digest()).decode()  # noqa: S324
+    wrong = base64.b64encode(hashlib.md5(b"not these bytes").digest()).decode()
     r = httpx.put(spec["parts"][0]["url"], content=bad, headers={"Content-MD5": wrong})
     assert r.status_code == 422 and r.json()["code"] == "integrity"
     short = httpx.put(spec["parts"][1]["url"], content=bad[:100])  # and a body shorter than the part
@@ -275,9 +285,13 @@ def test_only_the_owner_may_join_an_upload(srv: ServerProcess, token: str, intru
     else:
         other = Api(srv, token, TOKEN_B if intruder == "another upload token" else None)
     chunk = _split(data, spec)[0]
-    for r in (other.status(oid, len(data)), other.part_url(oid, spec["uploadId"], 1, chunk),
-              other.confirm(oid, spec["uploadId"], 1, chunk), other.finalize(oid, spec["uploadId"], _md5(data)),
-              other.initiate(oid, len(data))):
+    for r in (
+        other.status(oid, len(data)),
+        other.part_url(oid, spec["uploadId"], 1, chunk),
+        other.confirm(oid, spec["uploadId"], 1, chunk),
+        other.finalize(oid, spec["uploadId"], _md5(data)),
+        other.initiate(oid, len(data)),
+    ):
         assert r.status_code == 409 and "started by another client" in r.json()["message"], r.text
     assert owner.status(oid, len(data)).status_code == 200
     # --force (overwrite=true) takes the upload over: the owner's next call then fails (an upload started
@@ -307,8 +321,9 @@ def test_two_initiates_at_the_same_moment_leave_at_most_one_upload(
 
 
 def test_publish_during_an_upload_stops_it(tmp_path: Path, server_factory: Any) -> None:
-    server: ServerProcess = server_factory(data_dir=tmp_path / "reg", SCORE_METADATA__KIND="registry",
-                                           SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART))
+    server: ServerProcess = server_factory(
+        data_dir=tmp_path / "reg", SCORE_METADATA__KIND="registry", SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART)
+    )
     admin = server.token("score.READ", "score.WRITE")
     api = Api(server, admin)
     data = b"p" * (2 * PART)
@@ -323,6 +338,10 @@ def test_publish_during_an_upload_stops_it(tmp_path: Path, server_factory: Any) 
     assert httpx.put(again["parts"][0]["url"], content=chunks[0]).status_code == 200
     pub = httpx.put(f"{server.url}/studies/PUB/analysis/publish/{sub['analysisId']}", headers=api.headers)
     assert pub.status_code == 200, pub.text  # ...the analysis is published
-    for r in (api.confirm(oid, again["uploadId"], 1, chunks[0]), api.part_url(oid, again["uploadId"], 2, chunks[1]),
-              api.status(oid, len(data)), api.finalize(oid, again["uploadId"], _md5(data))):
+    for r in (
+        api.confirm(oid, again["uploadId"], 1, chunks[0]),
+        api.part_url(oid, again["uploadId"], 2, chunks[1]),
+        api.status(oid, len(data)),
+        api.finalize(oid, again["uploadId"], _md5(data)),
+    ):
         assert r.status_code == 409 and "PUBLISHED" in r.json()["message"], r.text

@@ -40,7 +40,6 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-
 def test_sigkill_resume_across_two_servers_over_one_bucket(
     radosgw: Radosgw, server_factory: Any, tmp_path: Path
 ) -> None:
@@ -52,8 +51,9 @@ def test_sigkill_resume_across_two_servers_over_one_bucket(
     src = random_file(tmp_path / "src.bam", 80 * MIB + 777)
     size, total = src.stat().st_size, -(-src.stat().st_size // PART)
     oid = str(uuid.uuid4())
-    proc = start_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "2"],
-                        server=one.url, token=token)
+    proc = start_client(
+        ["upload", "--object-id", oid, "--file", str(src), "--parallel", "2"], server=one.url, token=token
+    )
     deadline = time.monotonic() + 90
     while confirmed_parts(one, token, oid, src) < 4 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -64,16 +64,18 @@ def test_sigkill_resume_across_two_servers_over_one_bucket(
     assert 4 <= before < total
     out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=two.url, token=token))
     assert f"{before} already on the server" in out or int(out.split(" already on")[0].rsplit(" ", 1)[-1]) >= before
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=one.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=one.url, token=token)
+    )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
     head = radosgw.client().head_object(Bucket=bucket, Key=f"data/{oid}")
     assert base64.b64decode(head["Metadata"]["md5chksum"]).hex() == md5_of(src)  # for other tools
     meta = json.loads(radosgw.client().get_object(Bucket=bucket, Key=f"data/{oid}.meta")["Body"].read())
     assert meta["objectMd5"] == md5_of(src) and len(meta["parts"]) == total
     # Song's publish check reads size and MD5 without URLs
-    r = httpx.get(f"{two.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"},
-                  headers=_auth(token))
+    r = httpx.get(
+        f"{two.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"}, headers=_auth(token)
+    )
     assert r.status_code == 200
     assert (r.json()["objectSize"], r.json()["objectMd5"]) == (size, md5_of(src))
     assert all(p["url"] is None for p in r.json()["parts"])
@@ -88,9 +90,8 @@ def _put_multipart(s3: Any, bucket: str, key: str, data: bytes, metadata: dict[s
         chunk = data[off : off + PART]
         etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=n, Body=chunk)["ETag"]
         parts.append({"PartNumber": n, "ETag": etag})
-        md5s.append(hashlib.md5(chunk).hexdigest())  # noqa: S324
-    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
-                                 MultipartUpload={"Parts": parts})
+        md5s.append(hashlib.md5(chunk).hexdigest())
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
     return md5s
 
 
@@ -100,24 +101,42 @@ def test_buckets_written_by_score_and_by_other_tools(radosgw: Radosgw, server_fa
     token = srv.token("score.READ")
     s3 = radosgw.client()
     payload = random_file(tmp_path / "p.bin", 12 * MIB + 5).read_bytes()
-    whole = hashlib.md5(payload).hexdigest()  # noqa: S324
+    whole = hashlib.md5(payload).hexdigest()
     # 1. an object with a .meta in Score 5.x's JSON (Jackson's field order, its "relocated" flag)
     score_id = str(uuid.uuid4())
     md5s = _put_multipart(s3, bucket, f"data/{score_id}", payload, {})
     spec = {
-        "objectKey": f"data/{score_id}", "objectId": score_id, "uploadId": "2~legacy",
-        "parts": [{"partNumber": n, "partSize": min(PART, len(payload) - (n - 1) * PART), "offset": (n - 1) * PART,
-                   "url": None, "md5": None, "sourceMd5": m} for n, m in enumerate(md5s, start=1)],
-        "objectSize": len(payload), "objectMd5": whole, "relocated": False,
+        "objectKey": f"data/{score_id}",
+        "objectId": score_id,
+        "uploadId": "2~legacy",
+        "parts": [
+            {
+                "partNumber": n,
+                "partSize": min(PART, len(payload) - (n - 1) * PART),
+                "offset": (n - 1) * PART,
+                "url": None,
+                "md5": None,
+                "sourceMd5": m,
+            }
+            for n, m in enumerate(md5s, start=1)
+        ],
+        "objectSize": len(payload),
+        "objectMd5": whole,
+        "relocated": False,
     }
     s3.put_object(Bucket=bucket, Key=f"data/{score_id}.meta", Body=json.dumps(spec).encode())
     # 2. copied in by another tool with rclone/Score's md5chksum metadata; 3. with no MD5 at all
     tagged, bare = str(uuid.uuid4()), str(uuid.uuid4())
-    _put_multipart(s3, bucket, f"data/{tagged}", payload, {"md5chksum": base64.b64encode(bytes.fromhex(whole)).decode()})
+    _put_multipart(
+        s3, bucket, f"data/{tagged}", payload, {"md5chksum": base64.b64encode(bytes.fromhex(whole)).decode()}
+    )
     _put_multipart(s3, bucket, f"data/{bare}", payload, {})
     for oid in (score_id, tagged, bare):
-        out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                             server=srv.url, token=token))
+        out = _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
+            )
+        )
         assert (tmp_path / "o" / oid).read_bytes() == payload
         if oid == bare:
             assert "md5 verified" not in out  # nothing to verify against; the multipart ETag is never used
@@ -131,9 +150,7 @@ def test_buckets_written_by_score_and_by_other_tools(radosgw: Radosgw, server_fa
     assert {score_id, tagged, bare} <= listed
 
 
-def test_bucket_pool_shards_and_reads_relocated_objects(
-    radosgw: Radosgw, server_factory: Any, tmp_path: Path
-) -> None:
+def test_bucket_pool_shards_and_reads_relocated_objects(radosgw: Radosgw, server_factory: Any, tmp_path: Path) -> None:
     base = _bucket()
     srv = server_factory(**_env(radosgw, base, SCORE_STORAGE__POOL_SIZE="4"))
     token = srv.token("score.READ", "score.WRITE")
@@ -147,10 +164,15 @@ def test_bucket_pool_shards_and_reads_relocated_objects(
         s3.head_object(Bucket=base, Key=f"data/{oid}")
     # stored before partitioning: in the unsuffixed base bucket, found there
     old = "01" + str(uuid.uuid4())[2:]
-    s3.put_object(Bucket=base, Key=f"data/{old}", Body=src.read_bytes(),
-                  Metadata={"md5chksum": base64.b64encode(bytes.fromhex(md5_of(src))).decode()})
-    out = _ok(run_client(["download", "--object-id", old, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    s3.put_object(
+        Bucket=base,
+        Key=f"data/{old}",
+        Body=src.read_bytes(),
+        Metadata={"md5chksum": base64.b64encode(bytes.fromhex(md5_of(src))).decode()},
+    )
+    out = _ok(
+        run_client(["download", "--object-id", old, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / old) == md5_of(src)
     ping = httpx.get(f"{srv.url}/download/ping", headers=_auth(token)).text
     assert f"/{base}/data/heliograph" in ping and httpx.get(ping).status_code == 200
@@ -158,8 +180,7 @@ def test_bucket_pool_shards_and_reads_relocated_objects(
 
 def _cleanup(srv: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [PYTHON, "-m", "score.cli.server_main", "cleanup", "--data-dir", str(srv.data_dir), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env={**__import__("os").environ, **srv.env},
-                          timeout=120)
+    return subprocess.run(cmd, capture_output=True, text=True, env={**__import__("os").environ, **srv.env}, timeout=120)
 
 
 def test_cleanup_aborts_stale_uploads_and_their_state(radosgw: Radosgw, server_factory: Any) -> None:
@@ -196,15 +217,21 @@ def test_sse_kms_round_trip(radosgw: Radosgw, server_factory: Any, tmp_path: Pat
     declared, undeclared = str(uuid.uuid4()), str(uuid.uuid4())
     # with the MD5 declared up front it is set when the upload starts (radosgw cannot copy a KMS
     # object onto itself to add it later; without it the MD5 stays in the .meta only)
-    _ok(run_client(["upload", "--object-id", declared, "--file", str(src), "--md5", md5_of(src)],
-                   server=srv.url, token=token))
+    _ok(
+        run_client(
+            ["upload", "--object-id", declared, "--file", str(src), "--md5", md5_of(src)], server=srv.url, token=token
+        )
+    )
     _ok(run_client(["upload", "--object-id", undeclared, "--file", str(src)], server=srv.url, token=token))
     head = radosgw.client().head_object(Bucket=bucket, Key=f"data/{declared}")
     assert head.get("ServerSideEncryption") == "aws:kms"
     assert base64.b64decode(head["Metadata"]["md5chksum"]).hex() == md5_of(src)
     for oid in (declared, undeclared):
-        out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                             server=srv.url, token=token))
+        out = _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
+            )
+        )
         assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
 
 
@@ -218,8 +245,9 @@ def test_separate_state_bucket_keeps_state_apart(radosgw: Radosgw, server_factor
     s3 = radosgw.client()
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=objects).get("Contents", [])] == [f"data/{oid}"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=state).get("Contents", [])] == [f"data/{oid}.meta"]
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
     # the data gone but its .meta left behind: a clear 404, not URLs that fail later
     s3.delete_object(Bucket=objects, Key=f"data/{oid}")

@@ -32,8 +32,14 @@ def test_plain_http_through_a_proxy_with_credentials(server_factory: Any, tmp_pa
     try:
         env = {**NO_PROXY_VARS, "HTTP_PROXY": f"http://user:p%40ss@127.0.0.1:{proxy.port}"}
         _ok(run_client(["upload", "--object-id", OID, "--file", str(src)], server=srv.url, token=token, env=env))
-        _ok(run_client(["download", "--object-id", OID, "--output-dir", str(tmp_path / "o")], server=srv.url,
-                       token=token, env=env))
+        _ok(
+            run_client(
+                ["download", "--object-id", OID, "--output-dir", str(tmp_path / "o")],
+                server=srv.url,
+                token=token,
+                env=env,
+            )
+        )
         assert md5_of(tmp_path / "o" / OID) == md5_of(src)
         methods_paths = set(proxy.requests)
         assert ("POST", f"/upload/{OID}/uploads") in methods_paths  # the REST client went through it
@@ -44,8 +50,14 @@ def test_plain_http_through_a_proxy_with_credentials(server_factory: Any, tmp_pa
         # NO_PROXY exempts the host: nothing more goes through the proxy
         before = len(proxy.requests)
         env_bypass = {**env, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-        _ok(run_client(["download", "--object-id", OID, "--output-dir", str(tmp_path / "o2")], server=srv.url,
-                       token=token, env=env_bypass))
+        _ok(
+            run_client(
+                ["download", "--object-id", OID, "--output-dir", str(tmp_path / "o2")],
+                server=srv.url,
+                token=token,
+                env=env_bypass,
+            )
+        )
         assert len(proxy.requests) == before
     finally:
         proxy.stop()
@@ -53,24 +65,36 @@ def test_plain_http_through_a_proxy_with_credentials(server_factory: Any, tmp_pa
 
 def test_https_with_a_private_ca_and_through_a_connect_tunnel(server_factory: Any, tmp_path: Path) -> None:
     ca, cert, key = make_certificates(tmp_path / "pki")
-    srv = server_factory(SCORE_TLS_CERT=str(cert), SCORE_TLS_KEY=str(key),
-                         SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(MIB))
+    srv = server_factory(SCORE_TLS_CERT=str(cert), SCORE_TLS_KEY=str(key), SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(MIB))
     assert srv.url.startswith("https://")
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "f.bin", 2 * MIB + 3)
     # the CA is not trusted: a clear error at once, no retries, no traceback
-    untrusted = run_client(["upload", "--object-id", OID, "--file", str(src)], server=srv.url, token=token,
-                           env=NO_PROXY_VARS)
+    untrusted = run_client(
+        ["upload", "--object-id", OID, "--file", str(src)], server=srv.url, token=token, env=NO_PROXY_VARS
+    )
     assert untrusted.returncode == 2, untrusted.stderr
     assert "not trusted" in untrusted.stderr and "--ca-bundle" in untrusted.stderr
     assert "Traceback" not in untrusted.stderr
-    _ok(run_client(["upload", "--object-id", OID, "--file", str(src), "--ca-bundle", str(ca)], server=srv.url,
-                   token=token, env=NO_PROXY_VARS))
+    _ok(
+        run_client(
+            ["upload", "--object-id", OID, "--file", str(src), "--ca-bundle", str(ca)],
+            server=srv.url,
+            token=token,
+            env=NO_PROXY_VARS,
+        )
+    )
     proxy = ForwardProxy().start()
     try:
         env = {**NO_PROXY_VARS, "HTTPS_PROXY": proxy.url, "SCORE_CA_BUNDLE": str(ca)}
-        _ok(run_client(["download", "--object-id", OID, "--output-dir", str(tmp_path / "o")], server=srv.url,
-                       token=token, env=env))
+        _ok(
+            run_client(
+                ["download", "--object-id", OID, "--output-dir", str(tmp_path / "o")],
+                server=srv.url,
+                token=token,
+                env=env,
+            )
+        )
         assert md5_of(tmp_path / "o" / OID) == md5_of(src)
         # TLS end to end: the proxy saw only CONNECT targets (REST client and data plane), never a request
         assert proxy.tunnels and set(proxy.tunnels) == {f"127.0.0.1:{srv.port}"} and not proxy.requests

@@ -37,11 +37,20 @@ def slow_server(oidc: OidcProvider, tmp_path: Path) -> Iterator[tuple[ServerProc
     port = free_port()
     proxy = FaultProxy(port, store_delay=0.7).start()
     audit = tmp_path / "audit.jsonl"
-    srv = ServerProcess(tmp_path / "data", port, env={
-        "SCORE_AUTH__OIDC_ISSUER": oidc.issuer, "SCORE_AUTH__AUDIENCE": "score", "SCORE_AUTH__LEEWAY": "0",
-        "SCORE_AUTH__ALGORITHMS": '["RS256"]', "SCORE_AUDIT_LOG": str(audit), "SCORE_PUBLIC_URL": proxy.url,
-        "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(MIB), "SCORE_DOWNLOAD_URL_TTL": "2",
-    }).start()
+    srv = ServerProcess(
+        tmp_path / "data",
+        port,
+        env={
+            "SCORE_AUTH__OIDC_ISSUER": oidc.issuer,
+            "SCORE_AUTH__AUDIENCE": "score",
+            "SCORE_AUTH__LEEWAY": "0",
+            "SCORE_AUTH__ALGORITHMS": '["RS256"]',
+            "SCORE_AUDIT_LOG": str(audit),
+            "SCORE_PUBLIC_URL": proxy.url,
+            "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(MIB),
+            "SCORE_DOWNLOAD_URL_TTL": "2",
+        },
+    ).start()
     yield srv, audit
     srv.stop()
     proxy.stop()
@@ -50,14 +59,22 @@ def slow_server(oidc: OidcProvider, tmp_path: Path) -> Iterator[tuple[ServerProc
 def _client(args: list[str], srv: ServerProcess, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("ACCESSTOKEN", "SCORE_ACCESS_TOKEN")}
     full.update(STORAGE_URL=srv.url, XDG_CONFIG_HOME=str(home), **env)
-    return subprocess.run([PYTHON, "-m", "score.cli.client_main", *args, "--parallel", "2"], capture_output=True,
-                          text=True, env=full, timeout=300)
+    return subprocess.run(
+        [PYTHON, "-m", "score.cli.client_main", *args, "--parallel", "2"],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=300,
+    )
 
 
 def _tokens_used(audit: Path, action: str, object_id: str) -> set[str]:
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
-    return {x["token"] for x in lines if x.get("action") == action and x.get("object_id") == object_id
-            and x.get("decision") == "allow"}
+    return {
+        x["token"]
+        for x in lines
+        if x.get("action") == action and x.get("object_id") == object_id and x.get("decision") == "allow"
+    }
 
 
 def _round_trip(srv: ServerProcess, audit: Path, home: Path, tmp: Path, **env: str) -> None:
@@ -79,12 +96,20 @@ def test_client_credentials_renew_during_a_transfer(
     oidc: OidcProvider, slow_server: tuple[ServerProcess, Path], tmp_path: Path
 ) -> None:
     srv, audit = slow_server
-    env = {"SCORE_OIDC_ISSUER": oidc.issuer, "SCORE_CLIENT_ID": CLIENT_ID, "SCORE_CLIENT_SECRET": CLIENT_SECRET,
-           "SCORE_OIDC_SCOPE": "score.READ score.WRITE"}
+    env = {
+        "SCORE_OIDC_ISSUER": oidc.issuer,
+        "SCORE_CLIENT_ID": CLIENT_ID,
+        "SCORE_CLIENT_SECRET": CLIENT_SECRET,
+        "SCORE_OIDC_SCOPE": "score.READ score.WRITE",
+    }
     _round_trip(srv, audit, tmp_path / "home", tmp_path, **env)
     # a wrong secret is refused with a clear message and the auth exit code, never a traceback or the secret
-    bad = _client(["download", "--object-id", "7f0e7a52-6b7e-5a50-9d1c-3d9a4bb1c001", "--output-dir",
-                   str(tmp_path / "o2")], srv, tmp_path / "other-home", **{**env, "SCORE_CLIENT_SECRET": "wrong"})
+    bad = _client(
+        ["download", "--object-id", "7f0e7a52-6b7e-5a50-9d1c-3d9a4bb1c001", "--output-dir", str(tmp_path / "o2")],
+        srv,
+        tmp_path / "other-home",
+        **{**env, "SCORE_CLIENT_SECRET": "wrong"},
+    )
     assert bad.returncode == 3 and "invalid_client" in bad.stderr and "wrong" not in bad.stderr + bad.stdout
 
 
@@ -96,9 +121,23 @@ def test_device_login_then_transfers_renew_with_the_refresh_token(
     env = {k: v for k, v in os.environ.items() if k not in ("ACCESSTOKEN", "SCORE_ACCESS_TOKEN")}
     env.update(STORAGE_URL=srv.url, XDG_CONFIG_HOME=str(home))
     proc = subprocess.Popen(
-        [PYTHON, "-m", "score.cli.client_main", "login", "--issuer", oidc.issuer, "--client-id", "cli",
-         "--scope", "openid offline_access score.READ score.WRITE"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            PYTHON,
+            "-m",
+            "score.cli.client_main",
+            "login",
+            "--issuer",
+            oidc.issuer,
+            "--client-id",
+            "cli",
+            "--scope",
+            "openid offline_access score.READ score.WRITE",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stderr is not None
     uri = ""
     deadline = time.monotonic() + 30
@@ -119,6 +158,9 @@ def test_device_login_then_transfers_renew_with_the_refresh_token(
     assert json.loads(token_file.read_text())["refresh_token"]
     out = _client(["logout"], srv, home)
     assert out.returncode == 0 and not token_file.exists()
-    denied = _client(["download", "--object-id", "7f0e7a52-6b7e-5a50-9d1c-3d9a4bb1c001", "--output-dir",
-                      str(tmp_path / "o3")], srv, home)
+    denied = _client(
+        ["download", "--object-id", "7f0e7a52-6b7e-5a50-9d1c-3d9a4bb1c001", "--output-dir", str(tmp_path / "o3")],
+        srv,
+        home,
+    )
     assert denied.returncode == 3 and "Traceback" not in denied.stderr

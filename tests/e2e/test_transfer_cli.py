@@ -36,7 +36,6 @@ def _kill(proc: Any) -> None:
     proc.communicate()
 
 
-
 def test_256_mib_round_trip_with_md5(server_factory: Any, big_file: Path, tmp_path: Path) -> None:
     srv = server_factory()
     token = srv.token("score.READ", "score.WRITE")
@@ -44,15 +43,17 @@ def test_256_mib_round_trip_with_md5(server_factory: Any, big_file: Path, tmp_pa
     out = _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
     source_md5 = md5_of(big_file)
     assert source_md5 in out and "13 of 13 parts sent" in out
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")], server=srv.url, token=token)
+    )
     assert "md5 verified" in out
     target = tmp_path / "out" / oid
     assert md5_of(target) == source_md5
     assert not (tmp_path / "out" / f".{oid}").exists()  # no resume state left behind
     # a second download skips the complete file; uploading again without --force is refused clearly
-    assert "skipped" in _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")],
-                                       server=srv.url, token=token))
+    assert "skipped" in _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")], server=srv.url, token=token)
+    )
     again = run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token)
     assert again.returncode == 7 and "--force" in again.stderr and "Traceback" not in again.stderr
 
@@ -63,8 +64,23 @@ def test_partial_download_validates(server_factory: Any, tmp_path: Path) -> None
     src = random_file(tmp_path / "src.bin", 10 * MIB)
     oid = str(uuid.uuid4())
     _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--offset", "1000",
-                          "--length", str(5 * MIB)], server=srv.url, token=token))
+    out = _ok(
+        run_client(
+            [
+                "download",
+                "--object-id",
+                oid,
+                "--output-dir",
+                str(tmp_path / "o"),
+                "--offset",
+                "1000",
+                "--length",
+                str(5 * MIB),
+            ],
+            server=srv.url,
+            token=token,
+        )
+    )
     assert "downloaded" in out
     ranged = tmp_path / "o" / f"{oid}.1000-{1000 + 5 * MIB - 1}"  # a range is named by its bytes
     assert ranged.read_bytes() == src.read_bytes()[1000 : 1000 + 5 * MIB]
@@ -78,8 +94,9 @@ def test_zero_byte_file(server_factory: Any, tmp_path: Path) -> None:
     empty.write_bytes(b"")
     oid = str(uuid.uuid4())
     _ok(run_client(["upload", "--object-id", oid, "--file", str(empty)], server=srv.url, token=token))
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert "md5 verified" in out and (tmp_path / "o" / oid).read_bytes() == b""
 
 
@@ -89,8 +106,9 @@ def test_sigkill_mid_upload_resumes_without_resending(server_factory: Any, big_f
     oid = str(uuid.uuid4())
     size = big_file.stat().st_size
     total = -(-size // (4 * MIB))
-    proc = start_client(["upload", "--object-id", oid, "--file", str(big_file), "--parallel", "2"],
-                        server=srv.url, token=token)
+    proc = start_client(
+        ["upload", "--object-id", oid, "--file", str(big_file), "--parallel", "2"], server=srv.url, token=token
+    )
     deadline = time.monotonic() + 60
     while confirmed_parts(srv, token, oid, big_file) < 5 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -102,8 +120,9 @@ def test_sigkill_mid_upload_resumes_without_resending(server_factory: Any, big_f
     sent = int(out.split(" parts sent")[0].rsplit(" ", 3)[-3])
     skipped = int(out.split(" already on the server")[0].rsplit(" ", 1)[-1])
     assert skipped >= done_before and sent + skipped == total and sent <= total - done_before
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                         server=srv.url, token=token))
+    out = _ok(
+        run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
+    )
     assert md5_of(tmp_path / "o" / oid) == md5_of(big_file)
 
 
@@ -114,8 +133,9 @@ def test_sigkill_mid_download_resumes(server_factory: Any, big_file: Path, tmp_p
     _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
     out_dir = tmp_path / "o"
     log = out_dir / f".{oid}" / "parts.log"
-    proc = start_client(["download", "--object-id", oid, "--output-dir", str(out_dir), "--parallel", "2"],
-                        server=srv.url, token=token)
+    proc = start_client(
+        ["download", "--object-id", oid, "--output-dir", str(out_dir), "--parallel", "2"], server=srv.url, token=token
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -138,16 +158,15 @@ def test_sigkill_mid_download_resumes(server_factory: Any, big_file: Path, tmp_p
     assert md5_of(out_dir / oid) == md5_of(big_file)
 
 
-def test_two_servers_over_one_data_dir_serve_one_upload(
-    server_factory: Any, big_file: Path, tmp_path: Path
-) -> None:
+def test_two_servers_over_one_data_dir_serve_one_upload(server_factory: Any, big_file: Path, tmp_path: Path) -> None:
     data = tmp_path / "shared-data"
     a = server_factory(data, **SMALL_PARTS)
     b = server_factory(data, **SMALL_PARTS)
     token = a.token("score.READ", "score.WRITE")
     oid = str(uuid.uuid4())
-    proc = start_client(["upload", "--object-id", oid, "--file", str(big_file), "--parallel", "2"],
-                        server=a.url, token=token)
+    proc = start_client(
+        ["upload", "--object-id", oid, "--file", str(big_file), "--parallel", "2"], server=a.url, token=token
+    )
     deadline = time.monotonic() + 60
     while confirmed_parts(b, token, oid, big_file) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -168,8 +187,11 @@ def test_corrupted_part_in_flight_is_detected_and_resent(server_factory: Any, tm
         oid = str(uuid.uuid4())
         _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
         assert proxy.corrupted == 2
-        _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                       server=srv.url, token=token))
+        _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
+            )
+        )
         assert md5_of(tmp_path / "o" / oid) == md5_of(src)
     finally:
         proxy.stop()
@@ -184,16 +206,24 @@ def test_corrupted_download_in_flight_refetches_only_the_bad_part(server_factory
         src = random_file(tmp_path / "src.bam", 20 * MIB + 77)  # 5 parts of 4 MiB and a short one
         oid = str(uuid.uuid4())
         _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-        out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                             server=srv.url, token=token))
+        out = _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
+            )
+        )
         assert proxy.corrupted_gets == 1
         assert proxy.store_gets == 6 + 1  # six parts, and the corrupted one once more
         assert "md5 verified" in out
         assert md5_of(tmp_path / "o" / oid) == md5_of(src)
         # the same with part-by-part checking (no whole-object MD5): caught as the part streams
         proxy.corrupt_gets, proxy.corrupted_gets, proxy.store_gets = 1, 0, 0
-        out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "p"), "--validate",
-                              "false"], server=srv.url, token=token))
+        out = _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "p"), "--validate", "false"],
+                server=srv.url,
+                token=token,
+            )
+        )
         assert proxy.corrupted_gets == 1 and proxy.store_gets == 7
         assert md5_of(tmp_path / "p" / oid) == md5_of(src)
     finally:
@@ -231,8 +261,13 @@ def test_expired_urls_are_refreshed_not_restarted(server_factory: Any, tmp_path:
         # Each part gets a fresh URL bound to its MD5 just before it is sent, so 1-second URLs
         # cannot expire mid-upload.
         assert srv.log().count(f"/upload/{oid}/parts/url") == 6
-        out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), *args],
-                             server=srv.url, token=token))
+        out = _ok(
+            run_client(
+                ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), *args],
+                server=srv.url,
+                token=token,
+            )
+        )
         assert srv.log().count(f"/download/{oid}") >= 2
         assert md5_of(tmp_path / "o" / oid) == md5_of(src)
     finally:
@@ -246,8 +281,9 @@ def test_urls_that_always_arrive_expired_fail_clearly_instead_of_looping(server_
         srv = server_factory(port=port, SCORE_PUBLIC_URL=proxy.url, SCORE_UPLOAD_URL_TTL="1", **SMALL_PARTS)
         token = srv.token("score.READ", "score.WRITE")
         src = random_file(tmp_path / "src.bin", 1 * MIB)
-        r = run_client(["upload", "--object-id", str(uuid.uuid4()), "--file", str(src)], server=srv.url, token=token,
-                       timeout=120)
+        r = run_client(
+            ["upload", "--object-id", str(uuid.uuid4()), "--file", str(src)], server=srv.url, token=token, timeout=120
+        )
         assert r.returncode != 0 and "Traceback" not in r.stderr
         assert "6 fresh URLs in a row as expired" in r.stderr and "SCORE_UPLOAD_URL_TTL" in r.stderr
         assert 6 <= proxy.store_requests <= 8
@@ -273,9 +309,12 @@ def test_cli_errors_are_clear(server_factory: Any, tmp_path: Path) -> None:
         assert needle in r.stderr and "Traceback" not in r.stderr
         if token:
             assert token not in r.stderr and token not in r.stdout
-    unreachable = run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
-                             server=f"http://127.0.0.1:{free_port()}", token="t",
-                             env={"SCORE_CLIENT_CONFIG": str(_fast_retry_config(tmp_path))})
+    unreachable = run_client(
+        ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")],
+        server=f"http://127.0.0.1:{free_port()}",
+        token="t",
+        env={"SCORE_CLIENT_CONFIG": str(_fast_retry_config(tmp_path))},
+    )
     assert unreachable.returncode == 6 and "Traceback" not in unreachable.stderr
 
 
@@ -326,7 +365,8 @@ def test_a_range_is_never_taken_for_the_whole_file(server_factory: Any, tmp_path
     assert r.returncode == 7, r.stderr
     assert r.stderr.strip() == (
         f"score-client: error: {whole} exists but holds 10 bytes, not the {size} of object {oid}; it was left as it "
-        "is: move it away, or use --force to replace it")
+        "is: move it away, or use --force to replace it"
+    )
     assert whole.stat().st_size == 10
     damaged = bytearray(src.read_bytes())
     damaged[5 * MIB] ^= 0xFF
@@ -350,7 +390,7 @@ def _fake_service(routes: dict[str, tuple[int, dict[str, Any]]]) -> LoopbackServ
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             status, body = routes.get(self.path.split("?")[0], (404, {"code": "not_found", "message": "no"}))
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -359,7 +399,7 @@ def _fake_service(routes: dict[str, tuple[int, dict[str, Any]]]) -> LoopbackServ
             self.end_headers()
             self.wfile.write(data)
 
-        do_PUT = do_GET  # noqa: N815
+        do_PUT = do_GET
 
     return LoopbackServer(Handler).start()
 
@@ -369,29 +409,49 @@ def test_control_characters_from_servers_are_escaped(server_factory: Any, tmp_pa
     raw, so an escape sequence could clear the screen or a newline forge a line of output."""
     forged = "\x1b[2J\rscore-client: error: forged\u202e"
     oid = str(uuid.uuid4())
-    fake = _fake_service({f"/download/{oid}": (404, {"code": "not_found", "message": f"no object {forged}"}),
-                          f"/entities/{oid}": (200, {"id": oid, "fileName": f"x{forged}\n.bam", "gnosId": "AN\x07",
-                                                      "projectCode": "S"})})
+    fake = _fake_service(
+        {
+            f"/download/{oid}": (404, {"code": "not_found", "message": f"no object {forged}"}),
+            f"/entities/{oid}": (
+                200,
+                {"id": oid, "fileName": f"x{forged}\n.bam", "gnosId": "AN\x07", "projectCode": "S"},
+            ),
+        }
+    )
     try:
-        r = run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=fake.url,
-                       token="t")
+        r = run_client(
+            ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=fake.url, token="t"
+        )
         assert r.returncode == 4, r.stderr
-        assert r.stderr.endswith("\nscore-client: error: no object \\x1b[2J\\x0dscore-client: error: forged\\u202e "
-                                 "(check the object id)\n")  # after the metadata warnings checked below
+        assert r.stderr.endswith(
+            "\nscore-client: error: no object \\x1b[2J\\x0dscore-client: error: forged\\u202e (check the object id)\n"
+        )  # after the metadata warnings checked below
         assert "\x1b" not in r.stderr and "\r" not in r.stderr and "\u202e" not in r.stderr
         srv = server_factory()
         token = srv.token("score.READ", "score.WRITE")
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(random_file(tmp_path / "x.bam", 100))],
-                       server=srv.url, token=token))
-        r = run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--metadata-url",
-                        fake.url], server=srv.url, token=token)
+        _ok(
+            run_client(
+                ["upload", "--object-id", oid, "--file", str(random_file(tmp_path / "x.bam", 100))],
+                server=srv.url,
+                token=token,
+            )
+        )
+        r = run_client(
+            ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--metadata-url", fake.url],
+            server=srv.url,
+            token=token,
+        )
         out = _ok(r)
         assert (tmp_path / "o" / f"x{forged}\n.bam").stat().st_size == 100  # the file keeps its name
         name = "x\\x1b[2J\\x0dscore-client: error: forged\\u202e\\x0a.bam"
-        assert out == f"downloaded {oid} -> {tmp_path / 'o' / name}: 100 bytes, md5 verified, 1 of 1 parts fetched, " \
-                      "0 resumed\n"
-        assert r.stderr == ("score-client: error: analysis AN\\x07: no (its sizes and index files are not looked up)\n"
-                            f"score-client: error: no index file for {name} in analysis AN\\x07\n")
+        assert (
+            out == f"downloaded {oid} -> {tmp_path / 'o' / name}: 100 bytes, md5 verified, 1 of 1 parts fetched, "
+            "0 resumed\n"
+        )
+        assert r.stderr == (
+            "score-client: error: analysis AN\\x07: no (its sizes and index files are not looked up)\n"
+            f"score-client: error: no index file for {name} in analysis AN\\x07\n"
+        )
     finally:
         fake.stop()
 
@@ -401,15 +461,19 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 16 MiB tmpfs, unmounted at the end; the test is skipped (saying why) where mounting is not permitted."""
     point = tmp_path / "small-disk"
     point.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(point)],  # noqa: S607
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({(r.stderr or r.stdout).strip()}): the full-disk test needs one")
     try:
         yield point
     finally:
-        if subprocess.run(["umount", str(point)], check=False).returncode != 0:  # noqa: S607
-            subprocess.run(["umount", "-l", str(point)], check=False)  # noqa: S607
+        if subprocess.run(["umount", str(point)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 def test_output_disk_full_mid_download_exits_8_and_resumes(
@@ -437,8 +501,9 @@ def test_output_disk_full_mid_download_exits_8_and_resumes(
         filler.write_bytes(b"\0" * (shutil.disk_usage(small_tmpfs).free - 5 * MIB))  # one part fits, not two
         _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 8, stderr
-        assert stderr.startswith(f"score-client: error: the output file system is full: writing {data} failed "
-                                 "(No space left on device)"), stderr
+        assert stderr.startswith(
+            f"score-client: error: the output file system is full: writing {data} failed (No space left on device)"
+        ), stderr
         assert "re-run to resume" in stderr and "Traceback" not in stderr
         assert not (small_tmpfs / oid).exists()
         filler.unlink()
@@ -453,9 +518,14 @@ def test_a_manifest_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
     """Issue 20, defect 9: a Latin-1 manifest ended in a UnicodeDecodeError traceback."""
     path = tmp_path / "latin1.txt"
     path.write_bytes(f"AN1\t\t\n{uuid.uuid4()}\tcaf\xe9.bam\t{'a' * 32}\n".encode("latin-1"))
-    message = (f"score-client: error: manifest {path} is not UTF-8 text (byte 0xe9 at offset 46): convert it to "
-               "UTF-8, e.g. iconv -f latin1 -t utf-8 OLD > NEW, and give the new file\n")
-    for args in (["download", "--manifest", str(path), "--output-dir", str(tmp_path / "o")],
-                 ["upload", "--manifest", str(path)], ["manifest", "--manifest", str(path)]):
+    message = (
+        f"score-client: error: manifest {path} is not UTF-8 text (byte 0xe9 at offset 46): convert it to "
+        "UTF-8, e.g. iconv -f latin1 -t utf-8 OLD > NEW, and give the new file\n"
+    )
+    for args in (
+        ["download", "--manifest", str(path), "--output-dir", str(tmp_path / "o")],
+        ["upload", "--manifest", str(path)],
+        ["manifest", "--manifest", str(path)],
+    ):
         r = run_client(args, server=f"http://127.0.0.1:{free_port()}", token="t")
         assert (r.returncode, r.stderr) == (2, message), args

@@ -37,14 +37,15 @@ def _stored_md5(srv: ServerProcess, token: str, oid: str, work: Path) -> str:
     return md5_of(out / oid)
 
 
-
 def test_two_clients_started_at_once(store_env: dict[str, str], server_factory: Any, tmp_path: Path) -> None:
     srv = server_factory(**store_env)
     token = srv.token("score.READ", "score.WRITE")
     files = [random_file(tmp_path / f"{n}.bam", 4 * PART + 321) for n in ("one", "two")]
     oid = str(uuid.uuid4())
-    procs = [start_client(["upload", "--object-id", oid, "--file", str(f), "--parallel", "2"],
-                          server=srv.url, token=token) for f in files]
+    procs = [
+        start_client(["upload", "--object-id", oid, "--file", str(f), "--parallel", "2"], server=srv.url, token=token)
+        for f in files
+    ]
     outcomes = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     for rc, out, err in outcomes:
         assert rc in (0, 5, 7), (rc, out, err)
@@ -68,8 +69,9 @@ def test_a_second_client_cannot_join_an_upload_under_way(
     first = random_file(tmp_path / "first.bam", 6 * PART + 5)
     second = random_file(tmp_path / "second.bam", 6 * PART + 5)
     oid = str(uuid.uuid4())
-    proc = start_client(["upload", "--object-id", oid, "--file", str(first), "--parallel", "1"],
-                        server=srv.url, token=token)
+    proc = start_client(
+        ["upload", "--object-id", oid, "--file", str(first), "--parallel", "1"], server=srv.url, token=token
+    )
     deadline = time.monotonic() + 120
     while confirmed_parts(srv, token, oid, first) < 1 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()

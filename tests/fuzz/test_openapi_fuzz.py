@@ -51,10 +51,17 @@ pytestmark = pytest.mark.fuzz
 
 MAX_EXAMPLES = 25  # per operation (and stored object), mode and caller
 REQUEST_TIMEOUT_S = 10
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
-MODES = {"positive": (schemathesis.GenerationMode.POSITIVE, CHECKS),
-         "negative": (schemathesis.GenerationMode.NEGATIVE, [*CHECKS, negative_data_rejection])}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+MODES = {
+    "positive": (schemathesis.GenerationMode.POSITIVE, CHECKS),
+    "negative": (schemathesis.GenerationMode.NEGATIVE, [*CHECKS, negative_data_rejection]),
+}
 PROBE_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
 
 
@@ -62,8 +69,9 @@ PROBE_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """score-server on the local store, with the embedded registry or no metadata service."""
     kind = request.param
-    srv = ServerProcess(tmp_path_factory.mktemp(f"fuzz-{kind}") / "data", free_port(),
-                        env={"SCORE_METADATA__KIND": kind}).start()
+    srv = ServerProcess(
+        tmp_path_factory.mktemp(f"fuzz-{kind}") / "data", free_port(), env={"SCORE_METADATA__KIND": kind}
+    ).start()
     yield srv
     srv.stop()
 
@@ -112,13 +120,25 @@ def document(server: ServerProcess) -> dict[str, Any]:
 
 
 def _settings() -> hypothesis.settings:
-    return hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                               phases=[Phase.explicit, Phase.generate, Phase.shrink],
-                               suppress_health_check=list(HealthCheck), print_blob=False)
+    return hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
 
 
-def _fuzz(operation: Any, mode: schemathesis.GenerationMode, checks: list[Any], base_url: str,
-          headers: dict[str, str], path_parameters: dict[str, str] | None) -> None:
+def _fuzz(
+    operation: Any,
+    mode: schemathesis.GenerationMode,
+    checks: list[Any],
+    base_url: str,
+    headers: dict[str, str],
+    path_parameters: dict[str, str] | None,
+) -> None:
     """Run *operation* with generated requests; raises the first check failure (shrunk)."""
 
     @_settings()
@@ -129,8 +149,9 @@ def _fuzz(operation: Any, mode: schemathesis.GenerationMode, checks: list[Any], 
     run()
 
 
-def _fuzz_all(server: ServerProcess, document: dict[str, Any], caller: str, mode: str,
-              object_ids: list[str] | None = None) -> int:
+def _fuzz_all(
+    server: ServerProcess, document: dict[str, Any], caller: str, mode: str, object_ids: list[str] | None = None
+) -> int:
     """Fuzz every operation (with *object_ids*: each operation on an object, once per id); returns their count.
 
     Raises:
@@ -153,24 +174,26 @@ def _fuzz_all(server: ServerProcess, document: dict[str, Any], caller: str, mode
                 _fuzz(operation, generation_mode, checks, server.url, headers, fixed)
             except hypothesis.errors.Unsatisfiable:
                 assert mode == "negative", operation.label  # nothing to get wrong: no parameters, or any string goes
-            except Exception as exc:  # noqa: BLE001 - every operation is fuzzed; all failures are reported at once
+            except Exception as exc:
                 failures.append(f"--- {operation.label} {fixed or ''}\n{exc}")
-    print(f"{runs} runs, {mode}, {caller}: {time.monotonic() - started:.1f} s")  # noqa: T201
+    print(f"{runs} runs, {mode}, {caller}: {time.monotonic() - started:.1f} s")
     assert not failures, "\n".join(failures) + f"\n\nserver log:\n{server.log()[-4000:]}"
     return runs
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("caller", ["anonymous", "token"])
-def test_every_operation_answers_as_documented(server: ServerProcess, document: dict[str, Any], caller: str,
-                                               mode: str) -> None:
+def test_every_operation_answers_as_documented(
+    server: ServerProcess, document: dict[str, Any], caller: str, mode: str
+) -> None:
     assert _fuzz_all(server, document, caller, mode) >= 20
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("caller", ["anonymous", "token"])
-def test_operations_on_stored_objects_answer_as_documented(server: ServerProcess, document: dict[str, Any],
-                                                           stored: list[str], caller: str, mode: str) -> None:
+def test_operations_on_stored_objects_answer_as_documented(
+    server: ServerProcess, document: dict[str, Any], stored: list[str], caller: str, mode: str
+) -> None:
     """Random ids are unknown ids (404s); these requests reach downloads, uploads over a finished object,
     and htsget slicing of real BAM, CRAM and VCF files."""
     assert _fuzz_all(server, document, caller, mode, stored) >= 10
@@ -182,9 +205,22 @@ def test_boundary_values_answer_as_documented(server: ServerProcess, caller: str
 
     Undeclared methods are left to the test below, which knows that htsget's ``service-info`` is also an id.
     """
-    cmd = [sys.executable, "-m", "schemathesis.cli", "run", server.url + "/openapi.json", "--phases", "coverage",
-           "--checks", ",".join(c.__name__ for c in [*CHECKS, negative_data_rejection]), "--seed", "1",
-           "--no-color", "--request-timeout", str(REQUEST_TIMEOUT_S)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        server.url + "/openapi.json",
+        "--phases",
+        "coverage",
+        "--checks",
+        ",".join(c.__name__ for c in [*CHECKS, negative_data_rejection]),
+        "--seed",
+        "1",
+        "--no-color",
+        "--request-timeout",
+        str(REQUEST_TIMEOUT_S),
+    ]
     if caller == "token":
         cmd += ["-H", f"Authorization: Bearer {server.token('score.READ', 'score.WRITE')}"]
     run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)

@@ -15,7 +15,9 @@ MIB = 1024 * 1024
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """score-server on the embedded default, with 5 MiB parts so tests stay small."""
     root = tmp_path_factory.mktemp("srv")
-    srv = ServerProcess(root / "data", free_port(), env={"SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB), "SCORE_AUTH__LEEWAY": "1"})
+    srv = ServerProcess(
+        root / "data", free_port(), env={"SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB), "SCORE_AUTH__LEEWAY": "1"}
+    )
     srv.start()
     yield srv
     srv.stop()

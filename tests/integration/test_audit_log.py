@@ -34,19 +34,35 @@ def test_every_decision_and_url_is_audited(tmp_path: Path) -> None:
         oid = str(uuid.uuid4())
         data = os.urandom(6 * MIB)
         via_proxy = {"X-Forwarded-For": "198.51.100.7"}
-        denied = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": len(data)},
-                            headers={"Authorization": f"Bearer {reader}", **via_proxy})
+        denied = httpx.post(
+            f"{srv.url}/upload/{oid}/uploads",
+            params={"fileSize": len(data)},
+            headers={"Authorization": f"Bearer {reader}", **via_proxy},
+        )
         assert denied.status_code == 403
-        spec = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": len(data)},
-                          headers={"Authorization": f"Bearer {writer}"}).json()
+        spec = httpx.post(
+            f"{srv.url}/upload/{oid}/uploads",
+            params={"fileSize": len(data)},
+            headers={"Authorization": f"Bearer {writer}"},
+        ).json()
         for p in spec["parts"]:
             chunk = data[p["offset"] : p["offset"] + p["partSize"]]
             etag = httpx.put(p["url"], content=chunk).headers["ETag"].strip('"')
-            httpx.post(f"{srv.url}/upload/{oid}/parts", params={"uploadId": spec["uploadId"],
-                       "partNumber": p["partNumber"], "md5": hashlib.md5(chunk).hexdigest(), "etag": etag},  # noqa: S324
-                       headers={"Authorization": f"Bearer {writer}"}).raise_for_status()
-        httpx.post(f"{srv.url}/upload/{oid}", params={"uploadId": spec["uploadId"]},
-                   headers={"Authorization": f"Bearer {writer}"}).raise_for_status()
+            httpx.post(
+                f"{srv.url}/upload/{oid}/parts",
+                params={
+                    "uploadId": spec["uploadId"],
+                    "partNumber": p["partNumber"],
+                    "md5": hashlib.md5(chunk).hexdigest(),
+                    "etag": etag,
+                },
+                headers={"Authorization": f"Bearer {writer}"},
+            ).raise_for_status()
+        httpx.post(
+            f"{srv.url}/upload/{oid}",
+            params={"uploadId": spec["uploadId"]},
+            headers={"Authorization": f"Bearer {writer}"},
+        ).raise_for_status()
         got = httpx.get(f"{srv.url}/download/{oid}", headers={"Authorization": f"Bearer {reader}", **via_proxy})
         assert got.status_code == 200
         anon = httpx.get(f"{srv.url}/download/{oid}")

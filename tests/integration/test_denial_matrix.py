@@ -7,10 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,11 +56,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         pytest.fail("the OIDC provider's npm packages are missing: run scripts/setup")
     oidc = OidcProvider().start()
     root = tmp_path_factory.mktemp("matrix")
-    srv = ServerProcess(root / "data", free_port(), env={
-        "SCORE_METADATA__KIND": "registry", "SCORE_AUTH__LEEWAY": "0",
-        "SCORE_AUTH__INTROSPECTION_URL": oidc.introspection_url, "SCORE_AUTH__INTROSPECTION_CLIENT_ID": "svc",
-        "SCORE_AUTH__INTROSPECTION_CLIENT_SECRET": "svc-secret", "SCORE_AUTH__INTROSPECTION_CACHE_TTL": "1",
-    }).start()
+    srv = ServerProcess(
+        root / "data",
+        free_port(),
+        env={
+            "SCORE_METADATA__KIND": "registry",
+            "SCORE_AUTH__LEEWAY": "0",
+            "SCORE_AUTH__INTROSPECTION_URL": oidc.introspection_url,
+            "SCORE_AUTH__INTROSPECTION_CLIENT_ID": "svc",
+            "SCORE_AUTH__INTROSPECTION_CLIENT_SECRET": "svc-secret",
+            "SCORE_AUTH__INTROSPECTION_CACHE_TTL": "1",
+        },
+    ).start()
     issuer = EmbeddedIssuer(root / "data" / "secrets")
     forger = EmbeddedIssuer(root / "forger")
     mint: Any = issuer.mint
@@ -74,8 +79,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tokens["expired"] = mint(issuer="score-server", audience="score", scopes=system, ttl=timedelta(seconds=-5))
     tokens["wrong issuer"] = mint(issuer="someone-else", audience="score", scopes=system, ttl=timedelta(hours=1))
     tokens["wrong audience"] = mint(issuer="score-server", audience="other", scopes=system, ttl=timedelta(hours=1))
-    tokens["wrong signature"] = forger.mint(issuer="score-server", audience="score", scopes=system,
-                                            ttl=timedelta(hours=1))
+    tokens["wrong signature"] = forger.mint(
+        issuer="score-server", audience="score", scopes=system, ttl=timedelta(hours=1)
+    )
     claims = jwt.decode(tokens["system scope"] or "", options={"verify_signature": False})
     tokens["alg none"] = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     pem = issuer.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -87,9 +93,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     admin = {"Authorization": f"Bearer {tokens['system scope']}"}
     files: dict[tuple[str, str], str] = {}
     for state in ("UNPUBLISHED", "PUBLISHED"):
-        payload = {"files": [
-            {"fileName": f"{access}.bam", "fileSize": 100, "fileMd5sum": hashlib.md5(b"x" * 100).hexdigest(),  # noqa: S324
-             "fileAccess": access} for access in ("open", "controlled")]}
+        payload = {
+            "files": [
+                {
+                    "fileName": f"{access}.bam",
+                    "fileSize": 100,
+                    "fileMd5sum": hashlib.md5(b"x" * 100).hexdigest(),
+                    "fileAccess": access,
+                }
+                for access in ("open", "controlled")
+            ]
+        }
         sub = httpx.post(f"{srv.url}/submit/{STUDY}", json=payload, headers=admin).json()
         for f in sub["files"]:
             oid = f["objectId"]
@@ -97,13 +111,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             spec = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": 100}, headers=admin).json()
             part = spec["parts"][0]
             etag = httpx.put(part["url"], content=b"x" * 100).headers["ETag"].strip('"')
-            httpx.post(f"{srv.url}/upload/{oid}/parts", params={"uploadId": spec["uploadId"], "partNumber": 1,
-                       "md5": etag, "etag": etag}, headers=admin).raise_for_status()
-            httpx.post(f"{srv.url}/upload/{oid}", params={"uploadId": spec["uploadId"]},
-                       headers=admin).raise_for_status()
+            httpx.post(
+                f"{srv.url}/upload/{oid}/parts",
+                params={"uploadId": spec["uploadId"], "partNumber": 1, "md5": etag, "etag": etag},
+                headers=admin,
+            ).raise_for_status()
+            httpx.post(
+                f"{srv.url}/upload/{oid}", params={"uploadId": spec["uploadId"]}, headers=admin
+            ).raise_for_status()
         if state == "PUBLISHED":
-            httpx.put(f"{srv.url}/studies/{STUDY}/analysis/publish/{sub['analysisId']}",
-                      headers=admin).raise_for_status()
+            httpx.put(
+                f"{srv.url}/studies/{STUDY}/analysis/publish/{sub['analysisId']}", headers=admin
+            ).raise_for_status()
     import time
 
     time.sleep(1.2)  # past the introspection cache TTL
@@ -118,8 +137,11 @@ def _call(srv: ServerProcess, action: str, oid: str, token: str | None) -> httpx
     if action == "initiate":
         return httpx.post(f"{u}/upload/{oid}/uploads", params={"fileSize": 100, "overwrite": "true"}, headers=h)
     if action == "part":
-        return httpx.post(f"{u}/upload/{oid}/parts", params={"uploadId": "u1", "partNumber": 1, "md5": "0" * 32,
-                                                             "etag": "0" * 32}, headers=h)
+        return httpx.post(
+            f"{u}/upload/{oid}/parts",
+            params={"uploadId": "u1", "partNumber": 1, "md5": "0" * 32, "etag": "0" * 32},
+            headers=h,
+        )
     if action == "finalize":
         return httpx.post(f"{u}/upload/{oid}", params={"uploadId": "u1"}, headers=h)
     if action == "status":
@@ -162,12 +184,18 @@ def _expected(cred: str, action: str, access: str, state: str) -> set[int]:
     return {200} if state == "PUBLISHED" else {409}
 
 
-CELLS = [(c, a, acc, st) for c in CREDENTIALS for a in ACTIONS for acc in ("open", "controlled")
-         for st in ("UNPUBLISHED", "PUBLISHED")] + [(c, a, "unknown", "-") for c in CREDENTIALS for a in ACTIONS]
+CELLS = [
+    (c, a, acc, st)
+    for c in CREDENTIALS
+    for a in ACTIONS
+    for acc in ("open", "controlled")
+    for st in ("UNPUBLISHED", "PUBLISHED")
+] + [(c, a, "unknown", "-") for c in CREDENTIALS for a in ACTIONS]
 
 
-@pytest.mark.parametrize(("cred", "action", "access", "state"), CELLS,
-                         ids=[f"{c}|{a}|{acc}|{st}" for c, a, acc, st in CELLS])
+@pytest.mark.parametrize(
+    ("cred", "action", "access", "state"), CELLS, ids=[f"{c}|{a}|{acc}|{st}" for c, a, acc, st in CELLS]
+)
 def test_denial_matrix(world: dict[str, Any], cred: str, action: str, access: str, state: str) -> None:
     oid = world["files"][(access, state)] if access != "unknown" else "0badc0de-0000-4000-8000-000000000000"
     r = _call(world["srv"], action, oid, world["tokens"][cred])

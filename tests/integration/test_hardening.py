@@ -54,8 +54,11 @@ def test_drs_ids_with_a_trailing_newline_are_400(server: ServerProcess, rw_token
 @pytest.fixture
 def endless_song(tmp_path: Path) -> Iterator[tuple[EndlessSong, ServerProcess]]:
     song = EndlessSong().start()
-    srv = ServerProcess(tmp_path / "data", free_port(), env={
-        "SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": song.url, "SCORE_METADATA__CACHE_TTL": "0"}).start()
+    srv = ServerProcess(
+        tmp_path / "data",
+        free_port(),
+        env={"SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": song.url, "SCORE_METADATA__CACHE_TTL": "0"},
+    ).start()
     yield song, srv
     srv.stop()
     song.stop()
@@ -69,8 +72,10 @@ def test_a_song_that_never_says_last_is_cut_off_with_a_clear_503(
     r = httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=_auth(srv.token("score.READ")), timeout=60)
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"] == "5"
-    assert r.json() == {"msg": "the metadata service (Song) sent 100 pages of analysis 'AN1' without saying which "
-                               "was the last", "status_code": 503}
+    assert r.json() == {
+        "msg": "the metadata service (Song) sent 100 pages of analysis 'AN1' without saying which was the last",
+        "status_code": 503,
+    }
     assert song.pages == list(range(100))
 
 
@@ -92,8 +97,11 @@ def test_the_song_walk_stops_when_the_caller_disconnects(endless_song: tuple[End
 
 def test_503s_from_a_dead_song_carry_retry_after(tmp_path: Path) -> None:
     """Issue 20, defect 9: 503s carried no Retry-After."""
-    srv = ServerProcess(tmp_path / "data", free_port(), env={
-        "SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": f"http://127.0.0.1:{free_port()}"}).start()
+    srv = ServerProcess(
+        tmp_path / "data",
+        free_port(),
+        env={"SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": f"http://127.0.0.1:{free_port()}"},
+    ).start()
     try:
         token = _auth(srv.token("score.READ", "score.WRITE"))
         oid = uuid.uuid4()
@@ -102,8 +110,11 @@ def test_503s_from_a_dead_song_carry_retry_after(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert (score.status_code, score.headers["retry-after"]) == (503, "5")
-    assert score.json() == {"code": "upstream_unavailable", "retryable": True,
-                            "message": "the metadata service (Song) is unreachable (ConnectError)"}
+    assert score.json() == {
+        "code": "upstream_unavailable",
+        "retryable": True,
+        "message": "the metadata service (Song) is unreachable (ConnectError)",
+    }
     assert (htsget.status_code, htsget.headers["retry-after"]) == (503, "5")
     assert htsget.json()["htsget"]["error"] == "ServiceUnavailable"
 
@@ -111,11 +122,14 @@ def test_503s_from_a_dead_song_carry_retry_after(tmp_path: Path) -> None:
 # ---- forwarded headers ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("trusted", "client_ip", "kept_id"), [
-    (None, "127.0.0.1", False),  # no proxy configured: uvicorn must not rewrite the peer either
-    ('["10.0.0.0/8"]', "127.0.0.1", False),  # a proxy is configured, but this peer is not it
-    ('["127.0.0.1/32"]', "198.51.100.7", True),
-])
+@pytest.mark.parametrize(
+    ("trusted", "client_ip", "kept_id"),
+    [
+        (None, "127.0.0.1", False),  # no proxy configured: uvicorn must not rewrite the peer either
+        ('["10.0.0.0/8"]', "127.0.0.1", False),  # a proxy is configured, but this peer is not it
+        ('["127.0.0.1/32"]', "198.51.100.7", True),
+    ],
+)
 def test_forwarded_for_and_request_id_are_believed_only_from_trusted_proxies(
     tmp_path: Path, trusted: str | None, client_ip: str, kept_id: bool
 ) -> None:
@@ -138,7 +152,8 @@ def test_forwarded_for_and_request_id_are_believed_only_from_trusted_proxies(
     assert len(unsafe.headers["x-request-id"]) == 16  # never an unsafe id, whoever sends it
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [(x["decision"], x["client_ip"], x["request_id"]) for x in lines] == [
-        ("deny", client_ip, r.headers["x-request-id"])]
+        ("deny", client_ip, r.headers["x-request-id"])
+    ]
 
 
 # ---- request head size ------------------------------------------------------------------------

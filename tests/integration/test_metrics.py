@@ -23,8 +23,11 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path_factory.mktemp("metrics") / "data", free_port(),
-                        env={"SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB)}).start()
+    srv = ServerProcess(
+        tmp_path_factory.mktemp("metrics") / "data",
+        free_port(),
+        env={"SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB)},
+    ).start()
     yield srv
     srv.stop()
 
@@ -32,8 +35,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def _samples(srv: ServerProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     r = httpx.get(f"{srv.url}/metrics", timeout=10)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
 
 
 def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
@@ -46,29 +52,50 @@ def test_metrics_move_as_requests_are_served(server: ServerProcess) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     oid = str(uuid.uuid4())
     data = os.urandom(6 * MIB)
-    md5 = hashlib.md5(data).hexdigest()  # noqa: S324
-    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": len(data), "md5": md5},
-                      headers=auth, timeout=30).json()
+    md5 = hashlib.md5(data).hexdigest()
+    spec = httpx.post(
+        f"{server.url}/upload/{oid}/uploads", params={"fileSize": len(data), "md5": md5}, headers=auth, timeout=30
+    ).json()
     for part in spec["parts"]:
-        chunk = data[part["offset"]:part["offset"] + part["partSize"]]
-        part_md5 = hashlib.md5(chunk).hexdigest()  # noqa: S324
-        put = httpx.put(part["url"], content=chunk, timeout=30,
-                        headers={"Content-MD5": base64.b64encode(bytes.fromhex(part_md5)).decode()})
+        chunk = data[part["offset"] : part["offset"] + part["partSize"]]
+        part_md5 = hashlib.md5(chunk).hexdigest()
+        put = httpx.put(
+            part["url"],
+            content=chunk,
+            timeout=30,
+            headers={"Content-MD5": base64.b64encode(bytes.fromhex(part_md5)).decode()},
+        )
         assert put.status_code == 200, put.text
-        httpx.post(f"{server.url}/upload/{oid}/parts", headers=auth, timeout=30,
-                   params={"uploadId": spec["uploadId"], "partNumber": part["partNumber"], "md5": part_md5,
-                           "etag": put.headers["ETag"].strip('"')}).raise_for_status()
-    httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": spec["uploadId"]}, headers=auth,
-               timeout=30).raise_for_status()
-    url = httpx.get(f"{server.url}/download/{oid}", params={"external": "true"}, headers=auth,
-                    timeout=30).json()["parts"][0]["url"]
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts",
+            headers=auth,
+            timeout=30,
+            params={
+                "uploadId": spec["uploadId"],
+                "partNumber": part["partNumber"],
+                "md5": part_md5,
+                "etag": put.headers["ETag"].strip('"'),
+            },
+        ).raise_for_status()
+    httpx.post(
+        f"{server.url}/upload/{oid}", params={"uploadId": spec["uploadId"]}, headers=auth, timeout=30
+    ).raise_for_status()
+    url = httpx.get(f"{server.url}/download/{oid}", params={"external": "true"}, headers=auth, timeout=30).json()[
+        "parts"
+    ][0]["url"]
     assert httpx.get(url, timeout=30).content == data
     assert httpx.get(f"{server.url}/download/{oid}").status_code == 401  # no token
     assert httpx.get(f"{server.url}/download/{oid}", headers={"Authorization": "Bearer not.a.jwt"}).status_code == 401
     assert httpx.get(f"{server.url}/download/{oid}", headers={"Authorization": "Bearer x"}).status_code == 401
     assert httpx.get(url.replace("signature=", "signature=0"), timeout=30).status_code == 403
-    assert httpx.post(f"{server.url}/upload/{uuid.uuid4()}/uploads", params={"fileSize": 1},
-                      headers={"Authorization": f"Bearer {server.token('score.READ')}"}).status_code == 403
+    assert (
+        httpx.post(
+            f"{server.url}/upload/{uuid.uuid4()}/uploads",
+            params={"fileSize": 1},
+            headers={"Authorization": f"Bearer {server.token('score.READ')}"},
+        ).status_code
+        == 403
+    )
     after = _samples(server)
 
     def moved(name: str, **labels: str) -> float:
@@ -95,8 +122,11 @@ def test_metrics_move_as_requests_are_served(server: ServerProcess) -> None:
 
 def test_an_unreachable_metadata_service_is_counted(tmp_path: Path) -> None:
     dead = free_port()
-    srv = ServerProcess(tmp_path / "data", free_port(), env={"SCORE_METADATA__KIND": "song",
-                                                             "SCORE_METADATA__URL": f"http://127.0.0.1:{dead}"}).start()
+    srv = ServerProcess(
+        tmp_path / "data",
+        free_port(),
+        env={"SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": f"http://127.0.0.1:{dead}"},
+    ).start()
     try:
         before = _samples(srv)
         token = srv.token("score.READ")
@@ -104,7 +134,8 @@ def test_an_unreachable_metadata_service_is_counted(tmp_path: Path) -> None:
         assert r.status_code == 503
         after = _samples(srv)
         errors = _value(after, "score_upstream_errors_total", upstream="metadata", operation="get") - _value(
-            before, "score_upstream_errors_total", upstream="metadata", operation="get")
+            before, "score_upstream_errors_total", upstream="metadata", operation="get"
+        )
         assert errors == 1
     finally:
         srv.stop()

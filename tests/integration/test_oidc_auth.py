@@ -79,7 +79,7 @@ def test_forged_tokens_are_refused(server: ServerProcess, oidc: OidcProvider) ->
     signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': 'k1'})}.{_b64(claims)}"
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     hs256 = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
-    head, body, sig = good.split(".")
+    head, _body, sig = good.split(".")
     tampered_body = f"{head}.{_b64(claims)}.{sig}"
     unknown_kid = jwt.encode(claims, "x" * 32, algorithm="HS256", headers={"kid": "nope"})
     for token in (none_alg, hs256, tampered_body, unknown_kid, "not-a-jwt", good[:-4] + "AAAA"):
@@ -111,7 +111,8 @@ def test_key_rotation_is_picked_up(oidc: OidcProvider, tmp_path: Path) -> None:
 
 def test_api_keys_by_introspection_and_revocation(oidc: OidcProvider, tmp_path: Path) -> None:
     srv = _server(
-        tmp_path, oidc,
+        tmp_path,
+        oidc,
         SCORE_AUTH__INTROSPECTION_URL=oidc.introspection_url,
         SCORE_AUTH__INTROSPECTION_CLIENT_ID="svc",
         SCORE_AUTH__INTROSPECTION_CLIENT_SECRET="svc-secret",
@@ -137,7 +138,8 @@ def test_refused_introspection_credentials_are_a_server_error_not_a_user_one(
     oidc: OidcProvider, tmp_path: Path
 ) -> None:
     srv = _server(
-        tmp_path, oidc,
+        tmp_path,
+        oidc,
         SCORE_AUTH__INTROSPECTION_URL=oidc.introspection_url,
         SCORE_AUTH__INTROSPECTION_CLIENT_ID="svc",
         SCORE_AUTH__INTROSPECTION_CLIENT_SECRET="wrong",

@@ -22,7 +22,7 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()  # noqa: S324
+    return hashlib.md5(data).hexdigest()
 
 
 def _upload(server: ServerProcess, token: str, data: bytes, object_id: str | None = None) -> str:
@@ -154,31 +154,52 @@ def test_status_marks_completed_parts_and_finalize_is_idempotent(server: ServerP
     p1 = spec["parts"][0]
     etag = httpx.put(p1["url"], content=data[: p1["partSize"]]).headers["etag"].strip('"')
     base = {"uploadId": upload_id, "partNumber": 1}
-    assert httpx.post(f"{server.url}/upload/{oid}/parts", params={**base, "md5": etag, "etag": etag},
-                      headers=_auth(rw_token)).status_code == 200
+    assert (
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts", params={**base, "md5": etag, "etag": etag}, headers=_auth(rw_token)
+        ).status_code
+        == 200
+    )
     # The marker is in Score's layout.
     markers = list((server.data_dir / "objects" / "upload" / f"{oid}_{upload_id}").glob("part-00000001|*"))
     assert len(markers) == 1 and json.loads(markers[0].name.split("|", 1)[1]) == {
-        "partNumber": 1, "md5": etag, "etag": etag}
+        "partNumber": 1,
+        "md5": etag,
+        "etag": etag,
+    }
     status = httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": len(data)}, headers=_auth(rw_token))
     parts = status.json()["parts"]
     assert parts[0]["md5"] == etag and parts[0]["sourceMd5"] == etag and parts[0]["url"] is None
     assert all(p["md5"] is None and p["url"] for p in parts[1:])
     # finalize before all parts are there: 400 naming the missing parts
-    body = _error(httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": upload_id}, headers=_auth(rw_token)), 400)
+    body = _error(
+        httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": upload_id}, headers=_auth(rw_token)), 400
+    )
     assert "2" in str(body["message"])
     _error(httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 5}, headers=_auth(rw_token)), 400)
     _error(httpx.post(f"{server.url}/upload/{oid}/recovery", params={"fileSize": 5}, headers=_auth(rw_token)), 400)
-    assert httpx.post(f"{server.url}/upload/{oid}/recovery", params={"fileSize": len(data)},
-                      headers=_auth(rw_token)).status_code == 200
+    assert (
+        httpx.post(
+            f"{server.url}/upload/{oid}/recovery", params={"fileSize": len(data)}, headers=_auth(rw_token)
+        ).status_code
+        == 200
+    )
     for p in parts[1:]:
         chunk = data[p["offset"] : p["offset"] + p["partSize"]]
         et = httpx.put(p["url"], content=chunk).headers["etag"].strip('"')
-        httpx.post(f"{server.url}/upload/{oid}/parts", params={"uploadId": upload_id, "partNumber": p["partNumber"],
-                   "md5": et, "etag": et}, headers=_auth(rw_token)).raise_for_status()
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts",
+            params={"uploadId": upload_id, "partNumber": p["partNumber"], "md5": et, "etag": et},
+            headers=_auth(rw_token),
+        ).raise_for_status()
     # a whole-file md5 that contradicts the declared one is refused, and nothing is finalized
-    _error(httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": upload_id, "md5": "0" * 32},
-                      headers=_auth(rw_token)), 422, "integrity")
+    _error(
+        httpx.post(
+            f"{server.url}/upload/{oid}", params={"uploadId": upload_id, "md5": "0" * 32}, headers=_auth(rw_token)
+        ),
+        422,
+        "integrity",
+    )
     ok = {"uploadId": upload_id, "md5": _md5(data)}
     assert httpx.post(f"{server.url}/upload/{oid}", params=ok, headers=_auth(rw_token)).status_code == 200
     assert httpx.post(f"{server.url}/upload/{oid}", params=ok, headers=_auth(rw_token)).status_code == 200
@@ -193,18 +214,41 @@ def test_part_confirmation_is_checked_against_the_store(server: ServerProcess, r
     base = {"uploadId": spec["uploadId"], "partNumber": 1}
     md5 = _md5(b"x" * 100)
     # not uploaded yet
-    _error(httpx.post(f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5},
-                      headers=_auth(rw_token)), 400)
+    _error(
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5}, headers=_auth(rw_token)
+        ),
+        400,
+    )
     httpx.put(spec["parts"][0]["url"], content=b"x" * 100).raise_for_status()
     # claimed ETag differs from what the store holds
-    _error(httpx.post(f"{server.url}/upload/{oid}/parts", params={**base, "md5": "a" * 32, "etag": "a" * 32},
-                      headers=_auth(rw_token)), 422, "integrity")
-    _error(httpx.post(f"{server.url}/upload/{oid}/parts", params={**base, "partNumber": 9, "md5": md5, "etag": md5},
-                      headers=_auth(rw_token)), 400)
-    assert httpx.post(f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5},
-                      headers=_auth(rw_token)).status_code == 200
-    assert httpx.request("DELETE", f"{server.url}/upload/{oid}/parts", params=base,
-                         headers=_auth(rw_token)).status_code == 200
+    _error(
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts",
+            params={**base, "md5": "a" * 32, "etag": "a" * 32},
+            headers=_auth(rw_token),
+        ),
+        422,
+        "integrity",
+    )
+    _error(
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts",
+            params={**base, "partNumber": 9, "md5": md5, "etag": md5},
+            headers=_auth(rw_token),
+        ),
+        400,
+    )
+    assert (
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5}, headers=_auth(rw_token)
+        ).status_code
+        == 200
+    )
+    assert (
+        httpx.request("DELETE", f"{server.url}/upload/{oid}/parts", params=base, headers=_auth(rw_token)).status_code
+        == 200
+    )
     status = httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 100}, headers=_auth(rw_token)).json()
     assert status["parts"][0]["md5"] is None
     # cancel removes the upload entirely
@@ -215,11 +259,15 @@ def test_part_confirmation_is_checked_against_the_store(server: ServerProcess, r
 
 def test_overwrite_conflict_is_409_not_500(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"first")
-    body = _error(httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6}, headers=_auth(rw_token)),
-                  409, "conflict")
+    body = _error(
+        httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6}, headers=_auth(rw_token)),
+        409,
+        "conflict",
+    )
     assert "overwrite" in str(body["message"])
-    r = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6, "overwrite": "true"},
-                   headers=_auth(rw_token))
+    r = httpx.post(
+        f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6, "overwrite": "true"}, headers=_auth(rw_token)
+    )
     assert r.status_code == 200
 
 
@@ -251,8 +299,11 @@ def test_bad_requests_get_json_4xx(
 def test_bad_ranges_are_416(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"0123456789")
     for params in ({"offset": 11, "length": 1}, {"offset": 5, "length": 6}):
-        _error(httpx.get(f"{server.url}/download/{oid}", params=params, headers=_auth(rw_token)), 416,
-               "range_not_satisfiable")
+        _error(
+            httpx.get(f"{server.url}/download/{oid}", params=params, headers=_auth(rw_token)),
+            416,
+            "range_not_satisfiable",
+        )
     _error(httpx.get(f"{server.url}/download/{oid}", params={"offset": -1}, headers=_auth(rw_token)), 400)
 
 
@@ -311,13 +362,19 @@ def test_part_put_with_wrong_content_md5_is_refused_and_not_recorded(server: Ser
     url = spec["parts"][0]["url"]
     import base64
 
-    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()  # noqa: S324
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
     _error(httpx.put(url, content=b"y" * 1000, headers={"Content-MD5": wrong}), 422, "integrity")
     _error(httpx.put(url, content=b"y" * 999), 400)
     _error(httpx.put(url, content=b"y" * 1001), 400)
     md5 = _md5(b"y" * 1000)
-    _error(httpx.post(f"{server.url}/upload/{oid}/parts", params={"uploadId": spec["uploadId"], "partNumber": 1,
-                      "md5": md5, "etag": md5}, headers=_auth(rw_token)), 400)
+    _error(
+        httpx.post(
+            f"{server.url}/upload/{oid}/parts",
+            params={"uploadId": spec["uploadId"], "partNumber": 1, "md5": md5, "etag": md5},
+            headers=_auth(rw_token),
+        ),
+        400,
+    )
 
 
 def test_logs_never_contain_tokens_or_signatures(server: ServerProcess, rw_token: str) -> None:

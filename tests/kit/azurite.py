@@ -40,8 +40,17 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> Azurite:
         """Launch (telemetry off, loopback only) and wait until it accepts connections."""
-        cmd = [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
-               str(self.dir / "data"), "--disableTelemetry", "--silent"]
+        cmd = [
+            str(BINARY),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(self.port),
+            "--location",
+            str(self.dir / "data"),
+            "--disableTelemetry",
+            "--silent",
+        ]
         self.proc = start_daemon(cmd, self.dir / "azurite.log", self.port, "azurite", timeout)
         return self
 
@@ -54,13 +63,21 @@ class Azurite:
         """A BlobServiceClient with the account key (for tests that look at the store directly)."""
         from azure.storage.blob import BlobServiceClient
 
-        return BlobServiceClient(self.endpoint, credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY},
-                                 api_version=API_VERSION)
+        return BlobServiceClient(
+            self.endpoint, credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY}, api_version=API_VERSION
+        )
 
     def settings(self, container: str, **extra: Any) -> dict[str, Any]:
         """Storage settings (as keyword arguments of AzureStorageSettings) for this emulator."""
-        return {"kind": "azure", "account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "endpoint": self.endpoint,
-                "container": container, "api_version": API_VERSION, **extra}
+        return {
+            "kind": "azure",
+            "account_name": ACCOUNT,
+            "account_key": ACCOUNT_KEY,
+            "endpoint": self.endpoint,
+            "container": container,
+            "api_version": API_VERSION,
+            **extra,
+        }
 
     def server_env(self, container: str, **extra: str) -> dict[str, str]:
         """Environment for a score-server on this emulator."""

@@ -23,8 +23,9 @@ def require_test_data() -> None:
 
 def samtools(*args: str, cwd: Path | None = None) -> str:
     """Run samtools (in *cwd*) and return its standard output."""
-    return subprocess.run(["samtools", *args], check=True, capture_output=True, text=True, env=SAMTOOLS_ENV,
-                          timeout=120, cwd=cwd).stdout
+    return subprocess.run(
+        ["samtools", *args], check=True, capture_output=True, text=True, env=SAMTOOLS_ENV, timeout=120, cwd=cwd
+    ).stdout
 
 
 def samtools_records(path: Path, regions: list[str], reference: Path | None = None) -> list[str]:
@@ -51,17 +52,20 @@ def large_bam(path: Path, target_bytes: int, seed: int = 7) -> Path:
 
     rng = random.Random(seed)
     contigs = [("chr1", 50_000_000), ("chr2", 20_000_000)]
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
-              "SQ": [{"SN": name, "LN": length} for name, length in contigs],
-              "RG": [{"ID": "rg1", "SM": "sample1"}]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": name, "LN": length} for name, length in contigs],
+        "RG": [{"ID": "rg1", "SM": "sample1"}],
+    }
     per_read = 170  # compressed bytes per read, measured
     reads = max(1000, target_bytes // per_read)
     # a pool larger than deflate's 32 KiB window, so reuse barely helps compression
     seqs = ["".join(rng.choices("ACGT", k=150)) for _ in range(2048)]
-    quals = [pysam.qualitystring_to_array("".join(chr(33 + rng.randrange(2, 41)) for _ in range(150)))
-             for _ in range(2048)]
+    quals = [
+        pysam.qualitystring_to_array("".join(chr(33 + rng.randrange(2, 41)) for _ in range(150))) for _ in range(2048)
+    ]
     with pysam.AlignmentFile(str(path), "wb", header=header) as out:
-        for tid, (name, length) in enumerate(contigs):
+        for tid, (_name, length) in enumerate(contigs):
             count = reads * length // sum(c[1] for c in contigs)
             step = length // count
             for i in range(count):
@@ -92,12 +96,12 @@ def corrupt_copied_block(bam: Path, how: str, tid: int, beg: int, end: int) -> t
     local = bamslice.local_bytes(bam)
     plan = bamslice.plan(local.read, local.size, parse_index(Path(f"{bam}.bai").read_bytes()), tid, beg, end)
     data = bytearray(bam.read_bytes())
-    copied = list(bgzf.blocks(bytes(data[plan.copy_start: plan.copy_end]), plan.copy_start))
+    copied = list(bgzf.blocks(bytes(data[plan.copy_start : plan.copy_end]), plan.copy_start))
     assert len(copied) > 4, "the region copies too few blocks"
     block = copied[len(copied) // 2]
     if how == "deflate":
         middle = block.offset + block.size // 2
-        data[middle: middle + 3] = bytes(b ^ 0x5A for b in data[middle: middle + 3])
+        data[middle : middle + 3] = bytes(b ^ 0x5A for b in data[middle : middle + 3])
     elif how == "crc32":
         data[block.offset + block.size - 8] ^= 0x01
     elif how == "isize":

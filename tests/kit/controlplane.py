@@ -100,9 +100,15 @@ def _get(kind: str, object_id: str, token: str | None) -> Call:
 def control_plane(root: Path, env: dict[str, str] | None = None) -> Iterator[ControlPlane]:
     """Start a registry server in *root* (with *env* added to its environment), publish one controlled
     object of ``PARTS`` parts, and stop the server at exit."""
-    srv = ServerProcess(root / "data", free_port(), env={
-        "SCORE_METADATA__KIND": "registry", "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(PART_BYTES), **(env or {}),
-    }).start()
+    srv = ServerProcess(
+        root / "data",
+        free_port(),
+        env={
+            "SCORE_METADATA__KIND": "registry",
+            "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(PART_BYTES),
+            **(env or {}),
+        },
+    ).start()
     try:
         path = random_file(root / "reads.bam", (PARTS - 1) * PART_BYTES + 1000)
         object_id = publish_file(srv.url, srv.token(f"PROGRAMDATA-{STUDY}.WRITE"), STUDY, path)

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def start_daemon(cmd: Sequence[str], log_path: Path, port: int, name: str, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+def start_daemon(
+    cmd: Sequence[str], log_path: Path, port: int, name: str, timeout: float = 30.0
+) -> subprocess.Popen[bytes]:
     """Launch *cmd* (output to *log_path*) and wait until 127.0.0.1:*port* accepts connections.
 
     Raises:

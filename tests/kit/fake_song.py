@@ -27,7 +27,7 @@ class EndlessSong:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path != "/entities":
                     self.send_error(404)
@@ -98,7 +98,7 @@ class SongDouble:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):  # HTTP/1.0: no connection outlives stop()
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 owner.requests += 1
                 if owner.fault == "hang":
                     owner._release.wait(300)
@@ -133,20 +133,31 @@ class SongDouble:
 
     def _entity(self, oid: str) -> dict[str, object]:
         o = self.objects[oid]
-        return {"id": oid, "gnosId": o["analysis"], "projectCode": o["study"], "fileName": o["name"],
-                "access": "controlled"}
+        return {
+            "id": oid,
+            "gnosId": o["analysis"],
+            "projectCode": o["study"],
+            "fileName": o["name"],
+            "access": "controlled",
+        }
 
     def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, object]]:
         parts = path.strip("/").split("/")
         if parts == ["entities"]:  # one page holds them all
-            found = [self._entity(oid) for oid, o in self.objects.items()
-                     if o["analysis"] == query.get("gnosId", [o["analysis"]])[0]]
+            found = [
+                self._entity(oid)
+                for oid, o in self.objects.items()
+                if o["analysis"] == query.get("gnosId", [o["analysis"]])[0]
+            ]
             return 200, {"content": found, "last": True}
         if len(parts) == 2 and parts[0] == "entities" and parts[1] in self.objects:
             return 200, self._entity(parts[1])
         if len(parts) == 4 and parts[0] == "studies" and parts[2] == "analysis":
-            files = [{"objectId": oid, "fileName": o["name"], "fileSize": o["size"], "fileMd5sum": o["md5"]}
-                     for oid, o in self.objects.items() if o["study"] == parts[1] and o["analysis"] == parts[3]]
+            files = [
+                {"objectId": oid, "fileName": o["name"], "fileSize": o["size"], "fileMd5sum": o["md5"]}
+                for oid, o in self.objects.items()
+                if o["study"] == parts[1] and o["analysis"] == parts[3]
+            ]
             states = {o["state"] for oid, o in self.objects.items() if o["analysis"] == parts[3]}
             if files:
                 return 200, {"analysisId": parts[3], "analysisState": states.pop(), "files": files}

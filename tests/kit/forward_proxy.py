@@ -30,7 +30,7 @@ class ForwardProxy(LoopbackServer):
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_CONNECT(self) -> None:  # noqa: N802
+            def do_CONNECT(self) -> None:
                 with lock:
                     proxy.tunnels.append(self.path)
                     proxy.auth_headers.append(self.headers.get("Proxy-Authorization", ""))
@@ -74,6 +74,6 @@ class ForwardProxy(LoopbackServer):
                 finally:
                     conn.close()
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         super().__init__(Handler)

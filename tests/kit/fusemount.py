@@ -64,8 +64,9 @@ class Mount:
 
 
 @contextmanager
-def mount(server: str, token: str, point: Path, *extra: str, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> Iterator[Mount]:
+def mount(
+    server: str, token: str, point: Path, *extra: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Mount]:
     """``score-client mount --mount-point POINT EXTRA...`` until the block ends (then unmounted, checked)."""
     point.mkdir(parents=True, exist_ok=True)
     proc = start_client(["mount", "--mount-point", str(point), *extra], server=server, token=token, env=env, cwd=cwd)

@@ -34,11 +34,18 @@ def write_service_account(path: Path) -> tuple[Path, Any]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    info = {"type": "service_account", "project_id": "score-test", "private_key_id": "k1", "private_key": pem,
-            "client_email": "score@score-test.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": "https://oauth2.googleapis.com/token"}
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "score-test",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "score@score-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
     path.write_text(json.dumps(info))
     path.chmod(0o600)
     return path, key
@@ -64,9 +71,25 @@ class FakeGcs:
         exe = binary()
         if exe is None:
             raise RuntimeError("fake-gcs-server is not installed: run scripts/setup")
-        cmd = [str(exe), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port), "-backend", "filesystem",
-               "-filesystem-root", str(self.dir / "data"), "-external-url", self.endpoint,
-               "-public-host", f"127.0.0.1:{self.port}", "-log-level", "warn"]
+        cmd = [
+            str(exe),
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(self.port),
+            "-backend",
+            "filesystem",
+            "-filesystem-root",
+            str(self.dir / "data"),
+            "-external-url",
+            self.endpoint,
+            "-public-host",
+            f"127.0.0.1:{self.port}",
+            "-log-level",
+            "warn",
+        ]
         self.proc = start_daemon(cmd, self.dir / "gcs.log", self.port, "fake-gcs-server", timeout)
         return self
 
@@ -77,8 +100,14 @@ class FakeGcs:
 
     def settings(self, bucket: str, **extra: Any) -> dict[str, Any]:
         """Storage settings (as keyword arguments of GcsStorageSettings) for this emulator."""
-        return {"kind": "gcs", "bucket": bucket, "credentials_file": str(self.key_file), "endpoint": self.endpoint,
-                "emulator": True, **extra}
+        return {
+            "kind": "gcs",
+            "bucket": bucket,
+            "credentials_file": str(self.key_file),
+            "endpoint": self.endpoint,
+            "emulator": True,
+            **extra,
+        }
 
     def server_env(self, bucket: str, **extra: str) -> dict[str, str]:
         """Environment for a score-server on this emulator."""

@@ -90,8 +90,14 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
 
 
 async def _worker(
-    host: str, port: int, calls: Iterator[Call], wires: dict[Call, bytes], check: Check, result: LoadResult,
-    keep_latencies: bool, timeout: float,
+    host: str,
+    port: int,
+    calls: Iterator[Call],
+    wires: dict[Call, bytes],
+    check: Check,
+    result: LoadResult,
+    keep_latencies: bool,
+    timeout: float,
 ) -> None:
     """Send calls one after another on one kept-alive connection, reconnecting when it closes."""
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
@@ -104,8 +110,15 @@ async def _worker(
                 reader, writer = conn
                 writer.write(wires[call])
                 status, body, keep_alive = await _read_answer(reader)
-        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError,
-                ProtocolError, ValueError) as exc:
+        except (
+            OSError,
+            EOFError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            TimeoutError,
+            ProtocolError,
+            ValueError,
+        ) as exc:
             result.transport_errors += 1
             result._fail(f"{call.kind}: {type(exc).__name__}: {exc}")
             if conn is not None:
@@ -128,39 +141,50 @@ async def _worker(
 
 
 async def run_load_async(
-    host: str, port: int, calls: Sequence[Call], *, connections: int, check: Check,
-    keep_latencies: bool = False, timeout: float = 30.0,
+    host: str,
+    port: int,
+    calls: Sequence[Call],
+    *,
+    connections: int,
+    check: Check,
+    keep_latencies: bool = False,
+    timeout: float = 30.0,
 ) -> LoadResult:
     """Send *calls* in order over *connections* concurrent keep-alive connections (each takes the next call)."""
     result = LoadResult()
     wires = {c: c.encode(f"{host}:{port}") for c in set(calls)}
     shared = iter(calls)  # one iterator: each worker takes the next call when it is free
     start = time.perf_counter()
-    await asyncio.gather(*(
-        _worker(host, port, shared, wires, check, result, keep_latencies, timeout) for _ in range(connections)
-    ))
+    await asyncio.gather(
+        *(_worker(host, port, shared, wires, check, result, keep_latencies, timeout) for _ in range(connections))
+    )
     result.seconds = time.perf_counter() - start
     return result
 
 
 def run_load(
-    host: str, port: int, calls: Sequence[Call], *, connections: int, check: Check,
-    keep_latencies: bool = False, timeout: float = 30.0,
+    host: str,
+    port: int,
+    calls: Sequence[Call],
+    *,
+    connections: int,
+    check: Check,
+    keep_latencies: bool = False,
+    timeout: float = 30.0,
 ) -> LoadResult:
     """``run_load_async`` on a fresh event loop."""
-    return asyncio.run(run_load_async(host, port, calls, connections=connections, check=check,
-                                      keep_latencies=keep_latencies, timeout=timeout))
+    return asyncio.run(
+        run_load_async(
+            host, port, calls, connections=connections, check=check, keep_latencies=keep_latencies, timeout=timeout
+        )
+    )
 
 
 def interleave(counts: dict[Call, int]) -> list[Call]:
     """*counts* calls of each kind, spread evenly through the run (not in blocks of one kind)."""
     total = sum(counts.values())
     # each call's i-th copy sits at fraction (i + 0.5) / n of the run; sort by that position
-    placed = sorted(
-        ((i + 0.5) / n, order, call)
-        for order, (call, n) in enumerate(counts.items())
-        for i in range(n)
-    )
+    placed = sorted(((i + 0.5) / n, order, call) for order, (call, n) in enumerate(counts.items()) for i in range(n))
     out = [call for _, _, call in placed]
     assert len(out) == total
     return out

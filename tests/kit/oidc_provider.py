@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from pathlib import Path
-
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
@@ -16,7 +15,7 @@ from tests.kit.servers import free_port
 
 HERE = Path(__file__).resolve().parent / "oidc"
 CLIENT_ID = "svc"
-CLIENT_SECRET = "svc-secret"  # noqa: S105 - the throw-away provider's fixed test client
+CLIENT_SECRET = "svc-secret"
 
 
 def available() -> bool:
@@ -37,7 +36,9 @@ class OidcProvider:
         """Launch and wait for the discovery document; access tokens live *access_ttl* seconds."""
         self._proc = subprocess.Popen(
             ["node", str(HERE / "provider.mjs"), str(self.port), kid, str(access_ttl)],
-            cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=HERE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -81,8 +82,9 @@ class OidcProvider:
 
     def revoke(self, token: str) -> None:
         """Revoke a token (RFC 7009)."""
-        httpx.post(self.issuer + "/token/revocation", data={"token": token}, auth=(CLIENT_ID, CLIENT_SECRET),
-                   timeout=10).raise_for_status()
+        httpx.post(
+            self.issuer + "/token/revocation", data={"token": token}, auth=(CLIENT_ID, CLIENT_SECRET), timeout=10
+        ).raise_for_status()
 
     def approve_device(self, verification_uri_complete: str, user: str = "alice") -> str:
         """Play the user in a browser: open the device URL, confirm the code, sign in, consent.

@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 
 from tests.kit.loopback import HOP_HEADERS, LoopbackServer, relay
 
-
-
 _SIGNATURE_PARAMS = ("X-Amz-Signature=", "sig=", "X-Goog-Signature=")
 
 
@@ -36,7 +34,12 @@ class FaultProxy(LoopbackServer):
     """
 
     def __init__(
-        self, target_port: int, *, corrupt_puts: int = 0, corrupt_gets: int = 0, store_delay: float = 0.0,
+        self,
+        target_port: int,
+        *,
+        corrupt_puts: int = 0,
+        corrupt_gets: int = 0,
+        store_delay: float = 0.0,
         stream_gets: bool = False,
     ) -> None:
         """Corrupt the first *corrupt_puts* part PUTs and *corrupt_gets* GET bodies; delay every store
@@ -131,6 +134,6 @@ class FaultProxy(LoopbackServer):
                     pass
                 self.close_connection = True
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         super().__init__(Handler)

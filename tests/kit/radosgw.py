@@ -13,7 +13,7 @@ from tests.kit.servers import free_port
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "radosgw"
 ACCESS_KEY = "test"
-SECRET_KEY = "testsecret"  # noqa: S105 - the throw-away cluster's fixed test credential
+SECRET_KEY = "testsecret"
 
 
 def available() -> bool:
@@ -62,15 +62,17 @@ class Radosgw:
 
     def stop_gateway(self) -> None:
         """Stop radosgw alone (SIGTERM, then SIGKILL after 10 s); the cluster, and the data, stay up."""
-        r = subprocess.run([str(SCRIPT), "gw-stop", str(self.dir)], capture_output=True, text=True, timeout=30,
-                           check=False)
+        r = subprocess.run(
+            [str(SCRIPT), "gw-stop", str(self.dir)], capture_output=True, text=True, timeout=30, check=False
+        )
         if r.returncode != 0:
             raise RuntimeError(f"radosgw did not stop:\n{r.stderr}")
 
     def start_gateway(self) -> None:
         """Start radosgw again on the same port, over the same cluster; returns once it answers."""
-        r = subprocess.run([str(SCRIPT), "gw-start", str(self.dir)], capture_output=True, text=True, timeout=60,
-                           check=False)
+        r = subprocess.run(
+            [str(SCRIPT), "gw-start", str(self.dir)], capture_output=True, text=True, timeout=60, check=False
+        )
         if r.returncode != 0:
             raise RuntimeError(f"radosgw did not start again:\n{r.stderr}\n{self._logs()}")
 

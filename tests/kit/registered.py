@@ -21,10 +21,20 @@ def publish_file(url: str, writer_token: str, study: str, path: Path, access: st
     """
     data = path.read_bytes()
     auth = {"Authorization": f"Bearer {writer_token}"}
-    files = [{"fileName": path.name, "fileSize": len(data), "fileAccess": access,
-              "fileMd5sum": hashlib.md5(data).hexdigest()}]  # noqa: S324 - the wire checksum
-    r = httpx.post(f"{url}/submit/{study}", headers=auth, timeout=30,
-                   json={"studyId": study, "analysisType": {"name": "variantCall"}, "files": files})
+    files = [
+        {
+            "fileName": path.name,
+            "fileSize": len(data),
+            "fileAccess": access,
+            "fileMd5sum": hashlib.md5(data).hexdigest(),
+        }
+    ]
+    r = httpx.post(
+        f"{url}/submit/{study}",
+        headers=auth,
+        timeout=30,
+        json={"studyId": study, "analysisType": {"name": "variantCall"}, "files": files},
+    )
     r.raise_for_status()
     analysis, object_id = r.json()["analysisId"], r.json()["files"][0]["objectId"]
     up = run_client(["upload", "--object-id", object_id, "--file", str(path)], server=url, token=writer_token)

@@ -49,7 +49,16 @@ class ServerProcess:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         env = {**os.environ, **self.env}
-        cmd = [PYTHON, "-m", "score.cli.server_main", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        cmd = [
+            PYTHON,
+            "-m",
+            "score.cli.server_main",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
         log.close()
         deadline = time.monotonic() + timeout
@@ -57,7 +66,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"score-server exited early:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/health", timeout=1, verify=False).status_code == 200:  # noqa: S501
+                if httpx.get(self.url + "/health", timeout=1, verify=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -104,7 +113,12 @@ def mint_token(data_dir: Path, scopes: Sequence[str], ttl: str = "1h", subject: 
 
 
 def run_client(
-    args: Sequence[str], *, server: str, token: str | None, env: dict[str, str] | None = None, timeout: float = 300,
+    args: Sequence[str],
+    *,
+    server: str,
+    token: str | None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``score-client`` as a user would, with Score's environment names."""
@@ -112,13 +126,18 @@ def run_client(
     if token:
         full_env["ACCESSTOKEN"] = token
     return subprocess.run(
-        [PYTHON, "-m", "score.cli.client_main", *args], capture_output=True, text=True, env=full_env, timeout=timeout,
+        [PYTHON, "-m", "score.cli.client_main", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
         cwd=cwd,
     )
 
 
-def start_client(args: Sequence[str], *, server: str, token: str, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> subprocess.Popen[str]:
+def start_client(
+    args: Sequence[str], *, server: str, token: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[str]:
     """Start ``score-client`` in the background (to be killed)."""
     full_env = {**os.environ, "STORAGE_URL": server, "ACCESSTOKEN": token, **(env or {})}
     return subprocess.Popen(
@@ -141,6 +160,9 @@ def owner_headers(token: str, object_id: str, path: Path) -> dict[str, str]:
 
 def confirmed_parts(srv: ServerProcess, token: str, object_id: str, path: Path) -> int:
     """Parts of the upload of *path* confirmed so far, asked as its score-client (only the owner may ask)."""
-    r = httpx.get(f"{srv.url}/upload/{object_id}/status", params={"fileSize": path.stat().st_size},
-                  headers=owner_headers(token, object_id, path))
+    r = httpx.get(
+        f"{srv.url}/upload/{object_id}/status",
+        params={"fileSize": path.stat().st_size},
+        headers=owner_headers(token, object_id, path),
+    )
     return sum(1 for p in r.json()["parts"] if p["md5"]) if r.status_code == 200 else 0

@@ -66,18 +66,34 @@ def test_audit_line_fields(caplog: pytest.LogCaptureFixture) -> None:
     token = CURRENT_REQUEST.set(RequestInfo("req-1", "198.51.100.7"))
     try:
         with caplog.at_level(logging.INFO, logger="score.audit"):
-            LogAuditor().record(AuditEvent(
-                action="url:download", object_id="oid", decision="issued", subject="alice",
-                token_hash="abc123", study="ABC", byte_range="bytes=0-99",
-            ))
+            LogAuditor().record(
+                AuditEvent(
+                    action="url:download",
+                    object_id="oid",
+                    decision="issued",
+                    subject="alice",
+                    token_hash="abc123",
+                    study="ABC",
+                    byte_range="bytes=0-99",
+                )
+            )
     finally:
         CURRENT_REQUEST.reset(token)
     line = json.loads(caplog.records[-1].getMessage())
     assert line["type"] == "audit"
-    assert {k: line[k] for k in ("request_id", "client_ip", "subject", "token", "object_id", "study", "action",
-                                 "range", "decision")} == {
-        "request_id": "req-1", "client_ip": "198.51.100.7", "subject": "alice", "token": "abc123",
-        "object_id": "oid", "study": "ABC", "action": "url:download", "range": "bytes=0-99", "decision": "issued",
+    assert {
+        k: line[k]
+        for k in ("request_id", "client_ip", "subject", "token", "object_id", "study", "action", "range", "decision")
+    } == {
+        "request_id": "req-1",
+        "client_ip": "198.51.100.7",
+        "subject": "alice",
+        "token": "abc123",
+        "object_id": "oid",
+        "study": "ABC",
+        "action": "url:download",
+        "range": "bytes=0-99",
+        "decision": "issued",
     }
 
 

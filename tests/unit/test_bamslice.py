@@ -63,7 +63,7 @@ def _write_bam(path: Path, seed: int) -> Path:
 def _reblock(src: Path, dst: Path, block: int) -> Path:
     """The same BAM cut into blocks of *block* inflated bytes, wherever records fall."""
     data = bgzf.inflate_all(src.read_bytes())
-    dst.write_bytes(b"".join(bgzf.compress(data[i: i + block]) for i in range(0, len(data), block)) + bgzf.EOF_BLOCK)
+    dst.write_bytes(b"".join(bgzf.compress(data[i : i + block]) for i in range(0, len(data), block)) + bgzf.EOF_BLOCK)
     samtools("index", str(dst))
     return dst
 
@@ -78,8 +78,17 @@ def bams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _regions(seed: int) -> list[str]:
     rng = random.Random(seed)
-    out = ["chr1", "chr3", "chr2:1-1", "chr1:2,999,000-3,000,000", "chr3:39,999-40,000", "chr2:700,000-700,000",
-           "chr1:1,500,000-2,300,000", "chr1:2,100,000-2,500,000", "chr1:2,100,000-2,800,000"]  # ends in the gap
+    out = [
+        "chr1",
+        "chr3",
+        "chr2:1-1",
+        "chr1:2,999,000-3,000,000",
+        "chr3:39,999-40,000",
+        "chr2:700,000-700,000",
+        "chr1:1,500,000-2,300,000",
+        "chr1:2,100,000-2,500,000",
+        "chr1:2,100,000-2,800,000",
+    ]  # ends in the gap
     for _ in range(22):
         name, length = rng.choice(CONTIGS)
         span = rng.choice([1, 150, 5_000, 40_000, 300_000, 1_200_000])
@@ -101,7 +110,7 @@ def _slice(bam: Path, region: str, out: Path, index: Path | None = None) -> int 
     src = Source(str(bam), idx, bam.name, bamslice.ObjectBytes(local.size, read, local.copy))
     records = viewer.view(src, Query(queries=(region,), output_format="BAM", output=out)).records
     # the edges are a few blocks each: walking must not fetch a window's worth per window of a gap
-    assert read_bytes <= 6 * bamslice.STEP or records is not None and records * 200 > read_bytes / 4, region
+    assert read_bytes <= 6 * bamslice.STEP or (records is not None and records * 200 > read_bytes / 4), region
     return records
 
 
@@ -118,10 +127,12 @@ def _edges(bam: Path, seed: int) -> list[str]:
     for r in reads[:6] + rng.sample(reads, 6):
         assert r.reference_end is not None
         span = rng.choice([10, 50_000, 400_000])
-        out += [f"chr1:{r.reference_end + 1}-{r.reference_end + 1 + span}",
-                f"chr1:{r.reference_end}-{r.reference_end + span}",
-                f"chr1:{max(1, r.reference_start - span)}-{r.reference_start}",
-                f"chr1:{max(1, r.reference_start - span)}-{r.reference_start + 1}"]
+        out += [
+            f"chr1:{r.reference_end + 1}-{r.reference_end + 1 + span}",
+            f"chr1:{r.reference_end}-{r.reference_end + span}",
+            f"chr1:{max(1, r.reference_start - span)}-{r.reference_start}",
+            f"chr1:{max(1, r.reference_start - span)}-{r.reference_start + 1}",
+        ]
     return out
 
 
@@ -149,8 +160,9 @@ def test_a_region_whose_run_ends_at_the_end_of_the_data(bams: dict[str, Path], t
     assert file_records(out) == samtools_records(bam, ["chr3:10000-40000"])
 
 
-def test_no_linear_index_or_edges_too_far_apart_go_record_by_record(bams: dict[str, Path], tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_linear_index_or_edges_too_far_apart_go_record_by_record(
+    bams: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bam = bams["htslib"]
     region = "chr1:1,000,000-2,000,000"
     expected = samtools_records(bam, ["chr1:1000000-2000000"])
@@ -180,8 +192,9 @@ def _header_of(path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("original", [True, False])
-def test_the_header_is_written_as_the_record_path_writes_it(bams: dict[str, Path], tmp_path: Path,
-                                                           original: bool) -> None:
+def test_the_header_is_written_as_the_record_path_writes_it(
+    bams: dict[str, Path], tmp_path: Path, original: bool
+) -> None:
     """Also for a header whose text lacks the @SQ lines (htslib makes them up): byte for byte the same."""
     from tests.kit.bam import HTSLIB_TEST
 
@@ -193,8 +206,16 @@ def test_the_header_is_written_as_the_record_path_writes_it(bams: dict[str, Path
         for blocks in (True, False):
             out = tmp_path / f"{bam.stem}-{blocks}.bam"
             src = Source(str(bam), Path(str(bam) + ".bai"), bam.name, bamslice.local_bytes(bam) if blocks else None)
-            viewer.view(src, Query(queries=(region,), output_format="BAM", output=out, original_header=original,
-                                   command_line="score-client view"))
+            viewer.view(
+                src,
+                Query(
+                    queries=(region,),
+                    output_format="BAM",
+                    output=out,
+                    original_header=original,
+                    command_line="score-client view",
+                ),
+            )
             outs.append(out)
         assert samtools("view", "-H", "--no-PG", str(outs[0])) == samtools("view", "-H", "--no-PG", str(outs[1]))
         assert file_records(outs[0]) == file_records(outs[1]) == samtools_records(bam, [region.replace(",", "")])
@@ -227,10 +248,10 @@ class _FlakyPlane:
         from score.domain import errors as e
 
         self.requested += rng.length
-        chunk = self.data[rng.start: rng.start + rng.length]
+        chunk = self.data[rng.start : rng.start + rng.length]
         half = len(chunk) // 2 if self.failures else len(chunk)
         for at in range(0, half, 1000):
-            sink(memoryview(chunk[at: min(at + 1000, half)]), at)
+            sink(memoryview(chunk[at : min(at + 1000, half)]), at)
         if self.failures:
             self.failures -= 1
             raise e.UpstreamUnavailableError("connection reset")
@@ -242,7 +263,9 @@ def test_a_remote_copy_resumes_after_what_it_wrote(tmp_path: Path) -> None:
 
     data = bytes(range(256)) * 400
     plane = _FlakyPlane(data, failures=2)
-    remote = bamslice.remote_bytes(plane.get_range, "http://store/x", len(data), RetryPolicy(attempts=3, base_seconds=0.001))
+    remote = bamslice.remote_bytes(
+        plane.get_range, "http://store/x", len(data), RetryPolicy(attempts=3, base_seconds=0.001)
+    )
     with open(tmp_path / "out", "wb") as out:
         remote.copy(1000, 91_000, out)
     assert (tmp_path / "out").read_bytes() == data[1000:91_000]
@@ -260,7 +283,9 @@ def test_a_full_disk_is_said_once_not_retried_as_a_network_error() -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 
     plane = _FlakyPlane(bytes(10_000), failures=0)
-    remote = bamslice.remote_bytes(plane.get_range, "http://store/x", 10_000, RetryPolicy(attempts=5, base_seconds=0.001))
+    remote = bamslice.remote_bytes(
+        plane.get_range, "http://store/x", 10_000, RetryPolicy(attempts=5, base_seconds=0.001)
+    )
     with pytest.raises(e.DiskSpaceError, match="no space left"):
         remote.copy(0, 10_000, Full())  # type: ignore[arg-type]
     assert plane.requested == 10_000
@@ -286,8 +311,9 @@ def test_a_copied_block_corrupted_at_rest_fails_the_slice(bams: dict[str, Path],
 
 
 @pytest.mark.parametrize("how", ["deflate", "crc32"])
-def test_a_corrupt_edge_block_is_an_integrity_error_not_laundered(bams: dict[str, Path], tmp_path: Path,
-                                                                  how: str) -> None:
+def test_a_corrupt_edge_block_is_an_integrity_error_not_laundered(
+    bams: dict[str, Path], tmp_path: Path, how: str
+) -> None:
     """The blocks a slice inflates and re-packs are checked too: a corrupt one must not be re-compressed
     under a fresh, correct CRC32."""
     from score.domain import errors as e
@@ -295,8 +321,9 @@ def test_a_corrupt_edge_block_is_an_integrity_error_not_laundered(bams: dict[str
 
     bam = bams["htslib"]
     local = bamslice.local_bytes(bam)
-    the_plan = bamslice.plan(local.read, local.size, parse_index(Path(str(bam) + ".bai").read_bytes()), 0,
-                             999_999, 2_000_000)
+    the_plan = bamslice.plan(
+        local.read, local.size, parse_index(Path(str(bam) + ".bai").read_bytes()), 0, 999_999, 2_000_000
+    )
     edge = next(bgzf.blocks(local.read(the_plan.copy_end, the_plan.copy_end + bgzf.MAX_BLOCK), the_plan.copy_end))
     data = bytearray(bam.read_bytes())
     at = edge.offset + (edge.size // 2 if how == "deflate" else edge.size - 8)
@@ -309,8 +336,9 @@ def test_a_corrupt_edge_block_is_an_integrity_error_not_laundered(bams: dict[str
     assert not out.parent.exists() or not list(out.parent.iterdir())
 
 
-def test_checked_writer_passes_whole_checked_batches_in_order(bams: dict[str, Path],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checked_writer_passes_whole_checked_batches_in_order(
+    bams: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Bytes arriving in any chunking come out unchanged; a corrupt block stops them at a batch boundary
     before it; bytes that end inside a block are an error, not a short output."""
     import io
@@ -325,7 +353,7 @@ def test_checked_writer_passes_whole_checked_batches_in_order(bams: dict[str, Pa
     out = io.BytesIO()
     with blockcheck.CheckedWriter(out, 0) as checked:
         for at in range(0, len(good), 7919):
-            checked.write(memoryview(good)[at: at + 7919])
+            checked.write(memoryview(good)[at : at + 7919])
     assert out.getvalue() == good
     bad, offset = corrupt_copied_block(bam, "crc32", 0, 999_999, 2_000_000)
     out = io.BytesIO()

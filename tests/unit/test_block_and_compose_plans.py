@@ -12,7 +12,7 @@ OTHER = "fedcba9876543210fedcba9876543210"
 
 
 def test_block_ids_have_one_length_and_carry_number_and_md5() -> None:
-    md5 = hashlib.md5(b"x").hexdigest()  # noqa: S324
+    md5 = hashlib.md5(b"x").hexdigest()
     ids = [block_id(UPLOAD, n, md5) for n in (1, 99, 10_000)] + [block_id(UPLOAD, 5, None)]
     assert {len(i) for i in ids} == {59}  # Azure: every block id of a blob has one length, at most 64 bytes
     assert parse_block_id(UPLOAD, ids[1]) == (99, md5)
@@ -23,8 +23,10 @@ def test_block_ids_have_one_length_and_carry_number_and_md5() -> None:
 
 
 def test_compose_plan_reduces_to_one_request() -> None:
-    assert compose_plan([part_key(UPLOAD, n) for n in range(1, 33)], UPLOAD) == ([], [part_key(UPLOAD, n)
-                                                                                      for n in range(1, 33)])
+    assert compose_plan([part_key(UPLOAD, n) for n in range(1, 33)], UPLOAD) == (
+        [],
+        [part_key(UPLOAD, n) for n in range(1, 33)],
+    )
     sources = [part_key(UPLOAD, n) for n in range(1, 10_001)]
     levels, top = compose_plan(sources, UPLOAD)
     assert [len(steps) for steps in levels] == [313, 10]  # 10,000 -> 313 -> 10

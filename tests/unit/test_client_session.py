@@ -19,8 +19,14 @@ def _session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_url: str, b
     (tmp_path / "client.toml").write_text("")
     ca = tmp_path / "ca.pem"
     ca.write_bytes(bundle)
-    settings = load_client_settings(config=tmp_path / "client.toml", server_url=server_url, parallel=None,
-                                    memory_mib=None, metadata_url=server_url, ca_bundle=ca)
+    settings = load_client_settings(
+        config=tmp_path / "client.toml",
+        server_url=server_url,
+        parallel=None,
+        memory_mib=None,
+        metadata_url=server_url,
+        ca_bundle=ca,
+    )
     return Session(settings)
 
 
@@ -43,14 +49,19 @@ def test_https_loads_it_and_a_bad_bundle_is_a_config_error(tmp_path: Path, monke
     session.close()
 
 
-def test_a_data_plane_loads_trust_on_its_first_https_connection(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_data_plane_loads_trust_on_its_first_https_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = _session(tmp_path, monkeypatch, "http://127.0.0.1:5431", b"not a certificate")
     data = session.data_plane()
     try:
         with pytest.raises(e.ConfigError, match="holds no usable PEM certificate"):
-            data.get_range("https://store.example.org/bucket/key?X-Amz-Signature=x", ByteRange(0, 1),
-                           lambda view, offset: None, threading.Event())
+            data.get_range(
+                "https://store.example.org/bucket/key?X-Amz-Signature=x",
+                ByteRange(0, 1),
+                lambda view, offset: None,
+                threading.Event(),
+            )
     finally:
         data.close()
         session.close()

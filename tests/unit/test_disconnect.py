@@ -47,7 +47,8 @@ async def _slow(receive: Receive, send: Send, events: list[str]) -> None:
 @pytest.mark.anyio
 async def test_a_read_is_cancelled_when_its_client_leaves() -> None:
     assert await _run(_scope("GET"), _slow, [{"type": "http.request", "body": b"", "more_body": False}]) == [
-        "cancelled"]
+        "cancelled"
+    ]
 
 
 @pytest.mark.anyio

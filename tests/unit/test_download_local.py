@@ -24,7 +24,7 @@ DATA = bytes(range(256)) * 14  # 3584 bytes: parts of 1000, 1000, 1000 and 584
 
 
 def _md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()  # noqa: S324 - the wire checksum
+    return hashlib.md5(data).hexdigest()
 
 
 class FakeServer:
@@ -37,11 +37,24 @@ class FakeServer:
             first, end = max(start, rng.start), min(start + PART, rng.end)
             if end > first:
                 whole = first == start and end == min(start + PART, len(DATA))
-                parts.append(Part(partNumber=len(parts) + 1, partSize=end - first, offset=first, url=f"u{first}",
-                                  sourceMd5=_md5(DATA[first:end]) if whole else None))
+                parts.append(
+                    Part(
+                        partNumber=len(parts) + 1,
+                        partSize=end - first,
+                        offset=first,
+                        url=f"u{first}",
+                        sourceMd5=_md5(DATA[first:end]) if whole else None,
+                    )
+                )
         everything = rng == ByteRange(0, len(DATA))
-        return ObjectSpecification(objectKey=f"data/{object_id}", objectId=object_id, uploadId=object_id, parts=parts,
-                                   objectSize=rng.length, objectMd5=_md5(DATA) if everything else None)
+        return ObjectSpecification(
+            objectKey=f"data/{object_id}",
+            objectId=object_id,
+            uploadId=object_id,
+            parts=parts,
+            objectSize=rng.length,
+            objectMd5=_md5(DATA) if everything else None,
+        )
 
 
 class FakeData:
@@ -54,8 +67,15 @@ class FakeData:
     def gets(self) -> int:
         return len(self.urls)
 
-    def get_range(self, url: str, rng: ByteRange, sink: Callable[[memoryview, int], None], cancel: threading.Event,
-                  *, hash_bytes: bool = True) -> str:
+    def get_range(
+        self,
+        url: str,
+        rng: ByteRange,
+        sink: Callable[[memoryview, int], None],
+        cancel: threading.Event,
+        *,
+        hash_bytes: bool = True,
+    ) -> str:
         self.urls.append(url)
         chunk = DATA[rng.start : rng.end]
         sink(memoryview(chunk), 0)
@@ -93,15 +113,18 @@ def test_a_file_already_there_is_skipped_only_once_checked(tmp_path: Path) -> No
         target.write_bytes(DATA[:10])
         with pytest.raises(e.ConflictError) as short:
             dl.download(OID, tmp_path)
-        assert short.value.message == (f"{target} exists but holds 10 bytes, not the {len(DATA)} of object {OID}; it "
-                                       "was left as it is: move it away, or use --force to replace it")
+        assert short.value.message == (
+            f"{target} exists but holds 10 bytes, not the {len(DATA)} of object {OID}; it "
+            "was left as it is: move it away, or use --force to replace it"
+        )
         other = bytearray(DATA)
         other[1500] ^= 1
         target.write_bytes(bytes(other))
         with pytest.raises(e.ConflictError) as wrong:
             dl.download(OID, tmp_path)
         assert wrong.value.message.startswith(
-            f"{target} exists but its MD5 {_md5(bytes(other))} is not the {_md5(DATA)} of object {OID};")
+            f"{target} exists but its MD5 {_md5(bytes(other))} is not the {_md5(DATA)} of object {OID};"
+        )
         assert target.read_bytes() == bytes(other) and data.gets == 0  # left as it is, nothing fetched
         assert dl.download(OID, tmp_path, force=True).path.read_bytes() == DATA
         again = dl.download(OID, tmp_path)
@@ -112,8 +135,11 @@ def test_a_file_already_there_is_skipped_only_once_checked(tmp_path: Path) -> No
         skipped = dl.download(OID, tmp_path, offset=500, length=2000)
         assert skipped.skipped and skipped.verified and data.gets == 4 + 2
         ranged.write_bytes(DATA[500:2499] + b"?")
-        with pytest.raises(e.ConflictError, match=f"its bytes 2000-2499 have MD5 {_md5(DATA[2000:2499] + b'?')}, "
-                                                  f"not the {_md5(DATA[2000:2500])} of object"):
+        with pytest.raises(
+            e.ConflictError,
+            match=f"its bytes 2000-2499 have MD5 {_md5(DATA[2000:2499] + b'?')}, "
+            f"not the {_md5(DATA[2000:2500])} of object",
+        ):
             dl.download(OID, tmp_path, offset=500, length=2000)
     finally:
         dl.close()
@@ -138,8 +164,10 @@ def test_a_full_disk_stops_the_download_at_once_and_keeps_what_was_written(
         with pytest.raises(e.DiskSpaceError) as full:
             dl.download(OID, tmp_path)
         state = tmp_path / f".{OID}"
-        assert full.value.message == (f"the output file system is full: writing {state / 'data'} failed (No space "
-                                      "left on device); the parts written so far are kept")
+        assert full.value.message == (
+            f"the output file system is full: writing {state / 'data'} failed (No space "
+            "left on device); the parts written so far are kept"
+        )
         assert len(set(data.urls)) == len(data.urls)  # no part was fetched again: a full disk is not retried
         assert not (tmp_path / OID).exists()
         monkeypatch.setattr("score.client.download.pwrite_all", real)

@@ -14,8 +14,9 @@ PATHS = ["/download/x", "/ga4gh/htsget/v1/reads/x", "/ga4gh/drs/v1/objects/x"]  
 @pytest.mark.parametrize("retryable", [True, False])
 def test_every_503_carries_retry_after(path: str, retryable: bool) -> None:
     """Issue 20, defect 9: 503s carried no Retry-After."""
-    r = error_response(e.UpstreamUnavailableError("the metadata service (Song) is unreachable", retryable=retryable),
-                       path)
+    r = error_response(
+        e.UpstreamUnavailableError("the metadata service (Song) is unreachable", retryable=retryable), path
+    )
     assert r.status_code == 503
     assert r.headers["retry-after"] == "5"
     assert "www-authenticate" not in r.headers

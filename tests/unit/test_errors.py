@@ -58,7 +58,15 @@ def test_401_carries_www_authenticate() -> None:
     assert "WWW-Authenticate" not in error_response(e.ForbiddenError("no")).headers
 
 
-@pytest.mark.parametrize(("status", "cls"), [(502, e.UpstreamUnavailableError), (429, e.UpstreamUnavailableError), (404, e.NotFoundError), (409, e.ConflictError)])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (502, e.UpstreamUnavailableError),
+        (429, e.UpstreamUnavailableError),
+        (404, e.NotFoundError),
+        (409, e.ConflictError),
+    ],
+)
 def test_non_json_errors_map_by_status(status: int, cls: type[e.ScoreError]) -> None:
     err = error_from_response(httpx.Response(status, text="<html>gateway</html>"))
     assert type(err) is cls
@@ -107,8 +115,10 @@ def test_a_full_server_store_is_507_and_never_retried() -> None:
 def test_a_full_server_store_is_not_blamed_on_the_output_dir() -> None:
     """The hint after a 507 spoke of --output-dir, as if the client's disk were full."""
     body = error_response(e.DiskSpaceError("the server's store is out of disk space"))
-    for err in (error_from_response(httpx.Response(507, content=body.body)),
-                error_from_response(httpx.Response(507, text="<html>Insufficient Storage</html>"))):
+    for err in (
+        error_from_response(httpx.Response(507, content=body.body)),
+        error_from_response(httpx.Response(507, text="<html>Insufficient Storage</html>")),
+    ):
         hint = exit_codes.hint_for(err)
         assert hint is not None and "server's store is full" in hint and "--output-dir" not in hint
     local = exit_codes.hint_for(e.DiskSpaceError("the output file system is full"))

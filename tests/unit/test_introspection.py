@@ -25,7 +25,7 @@ class _Endpoint:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            def do_POST(self) -> None:
                 form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
                 owner.calls.append(form)
                 token = (form.get("token") or form.get("access_token") or [""])[0]

@@ -29,7 +29,7 @@ class _Jwks:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            def do_GET(self) -> None:
                 owner.fetches += 1
                 if owner.failing:
                     self.send_response(503)
@@ -72,8 +72,9 @@ class _Clock:
 
 def test_unknown_kid_refetches_at_most_once_per_cooldown(jwks: _Jwks) -> None:
     clock = _Clock()
-    keys = JwksKeySet(jwks_url=jwks.url, cache_ttl=timedelta(hours=1),
-                      refetch_cooldown=timedelta(seconds=30), clock=clock)
+    keys = JwksKeySet(
+        jwks_url=jwks.url, cache_ttl=timedelta(hours=1), refetch_cooldown=timedelta(seconds=30), clock=clock
+    )
     assert keys.key_for("k1") is not None and jwks.fetches == 1
     assert keys.key_for("k1") is not None and jwks.fetches == 1  # cached
     for _ in range(5):  # made-up kids within the cooldown: no fetch at all
@@ -123,14 +124,21 @@ def test_scopes_from_every_claim_shape() -> None:
         "scope": "score.READ openid",
         "scp": ["PROGRAMDATA-A.READ"],
         "context": {"scope": ["PROGRAMDATA-B.WRITE"]},
-        "authorization": {"permissions": [
-            {"rsname": "score", "scopes": ["WRITE", "READ"]},
-            {"rsname": "PROGRAMDATA-C", "scopes": ["READ"]},
-            {"rsname": "", "scopes": ["X"]},
-            "junk",
-        ]},
+        "authorization": {
+            "permissions": [
+                {"rsname": "score", "scopes": ["WRITE", "READ"]},
+                {"rsname": "PROGRAMDATA-C", "scopes": ["READ"]},
+                {"rsname": "", "scopes": ["X"]},
+                "junk",
+            ]
+        },
     }
     assert scopes_from_claims(claims) == {
-        "score.READ", "openid", "PROGRAMDATA-A.READ", "PROGRAMDATA-B.WRITE", "score.WRITE", "PROGRAMDATA-C.READ",
+        "score.READ",
+        "openid",
+        "PROGRAMDATA-A.READ",
+        "PROGRAMDATA-B.WRITE",
+        "score.WRITE",
+        "PROGRAMDATA-C.READ",
     }
     assert scopes_from_claims({"authorization": {"permissions": "bad"}}) == frozenset()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -29,11 +29,11 @@ from score.storage.localfs import disk_errors
 from score.storage.urlsign import UrlSigner
 
 KEY = "data/5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
-SOON = datetime.now(timezone.utc) + timedelta(hours=12)  # set at import: must outlive the whole session
+SOON = datetime.now(UTC) + timedelta(hours=12)  # set at import: must outlive the whole session
 
 
 def md5(b: bytes) -> str:
-    return hashlib.md5(b).hexdigest()  # noqa: S324
+    return hashlib.md5(b).hexdigest()
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_multipart_round_trip_writes_bytes_once_in_place(store: LocalObjectStore
             url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, number, offset, len(data)), md5(data), SOON)
             key, q = _query(url)
             assert key == KEY
-            store.verify("PUT", key, q, datetime.now(timezone.utc))
+            store.verify("PUT", key, q, datetime.now(UTC))
             etags.append(await store.receive_part(key, q, _body(data[:7], data[7:]), q["contentMd5"]))
         assert etags == [md5(a), md5(b)]
         listed = await store.list_parts(KEY, upload_id)
@@ -165,7 +165,7 @@ def test_part_url_replayed_against_another_object_is_refused(store: LocalObjectS
         url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, 3), None, SOON)
         _, q = _query(url)
         with pytest.raises(SignatureError):
-            store.verify("PUT", "data/other", q, datetime.now(timezone.utc))
+            store.verify("PUT", "data/other", q, datetime.now(UTC))
         with pytest.raises(SignatureError, match="does not belong"):
             await store.receive_part("data/other", q, _body(b"abc"))
 
@@ -176,7 +176,7 @@ def test_ranged_get_urls_serve_only_their_range(store: LocalObjectStore) -> None
     _run(store.put_bytes, KEY, bytes(range(100)))
     url = store.sign_get(GetTarget(KEY, ByteRange(10, 20)), SOON)
     key, q = _query(url)
-    store.verify("GET", key, q, datetime.now(timezone.utc))
+    store.verify("GET", key, q, datetime.now(UTC))
     served = store.resolve_get(key, q, None)
     assert (served.byte_range, served.partial, served.size) == (ByteRange(10, 20), True, 100)
     assert store.resolve_get(key, q, "bytes=10-29").byte_range == ByteRange(10, 20)
@@ -225,16 +225,15 @@ def test_a_full_disk_is_a_disk_space_error_naming_what_failed() -> None:
     with pytest.raises(DiskSpaceError, match="out of disk space .receiving part 3."):
         with disk_errors("receiving part 3"), open("/dev/full", "wb", buffering=0) as fh:
             fh.write(b"x")
-    with pytest.raises(FileNotFoundError):
-        with disk_errors("reading"):
-            open("/nonexistent/x", "rb")  # noqa: SIM115
+    with pytest.raises(FileNotFoundError), disk_errors("reading"):
+        open("/nonexistent/x", "rb")  # noqa: SIM115
 
 
 def test_half_created_upload_directories_are_pending_and_aborted(store: LocalObjectStore, tmp_path: Path) -> None:
     """A start cut short (no upload.json) is listed for cleanup with its directory's time, and abort removes it."""
     half = tmp_path / "root" / "multipart" / "cut-short"
     (half / "parts").mkdir(parents=True)
-    old = datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp()
+    old = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
     os.utime(half, (old, old))
     pending = _run(store.pending_uploads)
     assert [(p.key, p.upload_id, p.initiated.year) for p in pending] == [("", "cut-short", 2020)]

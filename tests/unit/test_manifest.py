@@ -42,8 +42,10 @@ def test_a_manifest_that_is_not_utf8_is_a_clear_usage_error(tmp_path: Path) -> N
     """Issue 20, defect 9: a Latin-1 manifest ended in a UnicodeDecodeError traceback."""
     path = tmp_path / "latin1.txt"
     path.write_bytes(f"AN1\t\t\n{OID}\tcaf\xe9.bam\t{'a' * 32}\n".encode("latin-1"))
-    expected = (f"manifest {path} is not UTF-8 text (byte 0xe9 at offset 46): convert it to UTF-8, e.g. "
-                "iconv -f latin1 -t utf-8 OLD > NEW, and give the new file")
+    expected = (
+        f"manifest {path} is not UTF-8 text (byte 0xe9 at offset 46): convert it to UTF-8, e.g. "
+        "iconv -f latin1 -t utf-8 OLD > NEW, and give the new file"
+    )
     for read in (read_upload_manifest, read_download_manifest):
         with pytest.raises(InvalidRequestError) as err:
             read(path)

@@ -33,8 +33,9 @@ def test_bundle_layout_puts_files_in_their_analysis_and_unknown_objects_at_the_t
     assert tree.root.mtime_ns == 4000 * 10**6
 
 
-@pytest.mark.parametrize("bad", ["..", ".", "a/b", "", "x\x00y", "n" * 256, "\u00e9" * 128, "line\nbreak",
-                                 "bell\x07", "lone\udcffsurrogate"])
+@pytest.mark.parametrize(
+    "bad", ["..", ".", "a/b", "", "x\x00y", "n" * 256, "\u00e9" * 128, "line\nbreak", "bell\x07", "lone\udcffsurrogate"]
+)
 def test_unsafe_names_from_the_metadata_service_never_become_paths(bad: str) -> None:
     tree = build_tree([Listed(A, 1, 0)], {A: Naming("an", bad)}, "bundle")
     assert set(tree.root.children) == {A}
@@ -72,8 +73,12 @@ class Song:
         return self.entities
 
 
-ENTITIES = [{"id": A, "fileName": "s.bam", "gnosId": "an"}, {"id": B, "fileName": "s.bam.bai", "gnosId": "an"},
-            {"id": C, "fileName": "other.txt", "gnosId": "an"}, {"id": X, "fileName": "hidden.txt", "gnosId": "an"}]
+ENTITIES = [
+    {"id": A, "fileName": "s.bam", "gnosId": "an"},
+    {"id": B, "fileName": "s.bam.bai", "gnosId": "an"},
+    {"id": C, "fileName": "other.txt", "gnosId": "an"},
+    {"id": X, "fileName": "hidden.txt", "gnosId": "an"},
+]
 
 
 def test_the_listing_decides_what_is_shown() -> None:

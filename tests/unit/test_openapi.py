@@ -24,7 +24,9 @@ OID = "3cf3a3f6-66f0-4c5a-8780-7a18bb3f39cd"
 def app(tmp_path: Path) -> FastAPI:
     """The app with the embedded registry (every router mounted)."""
     settings = load_server_settings(None, data_dir=tmp_path / "data")
-    return create_app(settings.model_copy(update={"metadata": settings.metadata.model_copy(update={"kind": "registry"})}))
+    return create_app(
+        settings.model_copy(update={"metadata": settings.metadata.model_copy(update={"kind": "registry"})})
+    )
 
 
 def _call(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -59,8 +61,13 @@ def test_a_405_in_drs_keeps_drs_shape_and_allow(app: FastAPI) -> None:
 @pytest.mark.parametrize("datatype", ["reads", "variants"])
 def test_a_body_that_is_not_json_is_htsgets_invalid_input(app: FastAPI, datatype: str) -> None:
     """Found by the fuzzer: a malformed POST body got Score's error shape (``http_error``) on an htsget route."""
-    r = _call(app, "POST", f"/ga4gh/htsget/v1/{datatype}/{OID}", content=b"]\xff\x01",
-              headers={"content-type": "application/json"})
+    r = _call(
+        app,
+        "POST",
+        f"/ga4gh/htsget/v1/{datatype}/{OID}",
+        content=b"]\xff\x01",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.headers["content-type"] == HTSGET_MEDIA_TYPE
     assert r.json()["htsget"]["error"] == "InvalidInput"
@@ -76,15 +83,22 @@ def test_a_body_that_is_not_json_is_an_invalid_request_elsewhere(app: FastAPI) -
 
 def test_object_ids_are_documented_as_uuids_and_malformed_ones_keep_our_400(app: FastAPI) -> None:
     doc = app.openapi()
-    for path in ("/upload/{object_id}", "/download/{object_id}", "/ga4gh/htsget/v1/reads/{object_id}",
-                 "/entities/{object_id}"):
+    for path in (
+        "/upload/{object_id}",
+        "/download/{object_id}",
+        "/ga4gh/htsget/v1/reads/{object_id}",
+        "/entities/{object_id}",
+    ):
         for operation in doc["paths"][path].values():
             (param,) = [p for p in operation["parameters"] if p["name"] == "object_id"]
             assert (param["schema"]["type"], param["schema"]["format"]) == ("string", "uuid")
     r = _call(app, "GET", "/download/not-a-uuid")
     assert r.status_code == 400
-    assert r.json() == {"code": "invalid_request", "message": "invalid object id 'not-a-uuid': expected a UUID",
-                        "retryable": False}
+    assert r.json() == {
+        "code": "invalid_request",
+        "message": "invalid object id 'not-a-uuid': expected a UUID",
+        "retryable": False,
+    }
 
 
 def test_every_operation_declares_its_errors_in_its_own_shape(app: FastAPI) -> None:

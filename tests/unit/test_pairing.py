@@ -33,11 +33,26 @@ def f(oid: str, name: str, analysis: str = "A1") -> Named:
 
 
 def test_pairs_within_the_analysis_prefers_the_long_name_and_never_adds_twice() -> None:
-    files = {"A1": [f("1", "x.bam"), f("2", "x.bai"), f("3", "x.bam.bai"), f("4", "y.cram"), f("5", "y.crai"),
-                    f("6", "z.vcf.gz"), f("7", "notes.txt")],
-             "A2": [f("8", "z.vcf.gz.tbi", "A2")]}
-    selected = [f("1", "x.bam"), f("4", "y.cram"), f("5", "y.crai"), f("6", "z.vcf.gz"), f("7", "notes.txt"),
-                Named("9")]
+    files = {
+        "A1": [
+            f("1", "x.bam"),
+            f("2", "x.bai"),
+            f("3", "x.bam.bai"),
+            f("4", "y.cram"),
+            f("5", "y.crai"),
+            f("6", "z.vcf.gz"),
+            f("7", "notes.txt"),
+        ],
+        "A2": [f("8", "z.vcf.gz.tbi", "A2")],
+    }
+    selected = [
+        f("1", "x.bam"),
+        f("4", "y.cram"),
+        f("5", "y.crai"),
+        f("6", "z.vcf.gz"),
+        f("7", "notes.txt"),
+        Named("9"),
+    ]
     p = pair_indexes(selected, files)
     assert [i.object_id for i in p.items] == ["1", "3", "4", "5", "6", "7", "9"]
     assert p.added == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from score.domain.errors import InvalidRequestError
@@ -13,7 +15,7 @@ DEFAULT = PartLimits()
 def _assert_tiles(parts: list, total: int, start: int = 0) -> None:
     assert [p.number for p in parts] == list(range(1, len(parts) + 1))
     assert parts[0].offset == start
-    for a, b in zip(parts, parts[1:]):
+    for a, b in itertools.pairwise(parts):
         assert a.end == b.offset
     assert sum(p.size for p in parts) == total
     assert parts[-1].end == start + total

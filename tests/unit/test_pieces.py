@@ -18,17 +18,22 @@ from tests.kit.bam import HTSLIB_TEST, file_records, require_test_data, samtools
 
 
 def _join(data: bytes, pieces: list[Piece]) -> bytes:
-    return b"".join(p.data if p.data is not None else data[p.start: p.end] for p in pieces)
+    return b"".join(p.data if p.data is not None else data[p.start : p.end] for p in pieces)
 
 
 def _bam_layout(path: Path, index: Path) -> BamLayout:
     data = path.read_bytes()
-    return BamLayout(parse_bam_header(data), parse_index(index.read_bytes()), len(data),
-                     data.endswith(bgzf.EOF_BLOCK))
+    return BamLayout(parse_bam_header(data), parse_index(index.read_bytes()), len(data), data.endswith(bgzf.EOF_BLOCK))
 
 
-def _check(path: Path, layout: BamLayout | CramLayout, wanted: list[Wanted], regions: list[str], tmp: Path,
-           reference: Path | None = None) -> None:
+def _check(
+    path: Path,
+    layout: BamLayout | CramLayout,
+    wanted: list[Wanted],
+    regions: list[str],
+    tmp: Path,
+    reference: Path | None = None,
+) -> None:
     out = tmp / ("out" + path.suffix)
     out.write_bytes(_join(path.read_bytes(), layout.pieces(wanted)))
     samtools("quickcheck", str(out))
@@ -54,8 +59,13 @@ def test_bam_regions_with_the_header_in_its_own_block(tmp_path: Path) -> None:
     layout = _bam_layout(path, HTSLIB_TEST / "range.bam.bai")
     assert layout.header.end == (503, 0) and layout.pieces(None)[0] == Piece("header", 0, 503)
     _check(path, layout, [Wanted("CHROMOSOME_I", 999, 2000)], ["CHROMOSOME_I:1000-2000"], tmp_path)
-    _check(path, layout, [Wanted("CHROMOSOME_III"), Wanted("CHROMOSOME_I", 999, 2000)],
-           ["CHROMOSOME_I:1000-2000", "CHROMOSOME_III"], tmp_path)
+    _check(
+        path,
+        layout,
+        [Wanted("CHROMOSOME_III"), Wanted("CHROMOSOME_I", 999, 2000)],
+        ["CHROMOSOME_I:1000-2000", "CHROMOSOME_III"],
+        tmp_path,
+    )
     with pytest.raises(e.NotFoundError, match="'chrZ' is not in this file"):
         layout.pieces([Wanted("chrZ")])
 
@@ -77,13 +87,18 @@ def test_cram_regions_and_header(tmp_path: Path) -> None:
     path = HTSLIB_TEST / "range.cram"
     data = path.read_bytes()
     major, names = parse_cram_header(data)
-    layout = CramLayout(names, parse_crai((HTSLIB_TEST / "range.cram.crai").read_bytes()), len(data),
-                        data[-eof_length(major, data[-64:]):])
+    layout = CramLayout(
+        names,
+        parse_crai((HTSLIB_TEST / "range.cram.crai").read_bytes()),
+        len(data),
+        data[-eof_length(major, data[-64:]) :],
+    )
     assert major == 3 and names[0] == "CHROMOSOME_I" and len(layout.eof) == 38
     ce = HTSLIB_TEST / "ce.fa"
     _check(path, layout, [Wanted("CHROMOSOME_II", 100, 200)], ["CHROMOSOME_II:101-200"], tmp_path, ce)
-    _check(path, layout, [Wanted("CHROMOSOME_I"), Wanted("CHROMOSOME_IV")], ["CHROMOSOME_I", "CHROMOSOME_IV"],
-           tmp_path, ce)
+    _check(
+        path, layout, [Wanted("CHROMOSOME_I"), Wanted("CHROMOSOME_IV")], ["CHROMOSOME_I", "CHROMOSOME_IV"], tmp_path, ce
+    )
     with pytest.raises(NeedMore):
         parse_cram_header(data[:40])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,16 +42,23 @@ class Source:
             if self.fail_next:
                 self.fail_next -= 1
                 raise e.UpstreamUnavailableError("store down")
-        assert 0 <= start and start + length <= len(self.data)
+        assert start >= 0 and start + length <= len(self.data)
         for b in buffers:
             b[:] = self.data[start : start + len(b)]
             start += len(b)
 
 
 def _cache(src: Source, **kw: int) -> BlockCache:
-    return BlockCache(src.fetch, CacheConfig(block_size=BLOCK, capacity=kw.get("capacity", 64 * BLOCK),
-                                             read_ahead=kw.get("read_ahead", 16 * BLOCK), run_blocks=4,
-                                             workers=kw.get("workers", 4)))
+    return BlockCache(
+        src.fetch,
+        CacheConfig(
+            block_size=BLOCK,
+            capacity=kw.get("capacity", 64 * BLOCK),
+            read_ahead=kw.get("read_ahead", 16 * BLOCK),
+            run_blocks=4,
+            workers=kw.get("workers", 4),
+        ),
+    )
 
 
 def test_random_reads_return_the_right_bytes_at_edges_and_past_the_end() -> None:
@@ -69,7 +76,9 @@ def test_random_reads_return_the_right_bytes_at_edges_and_past_the_end() -> None
 def test_a_random_read_fetches_only_its_blocks() -> None:
     src = Source(100 * BLOCK)
     cache = _cache(src)
-    assert cache.read("obj", 100 * BLOCK, 50 * BLOCK + 100, 4 * KIB, Stream()) == src.data[50 * BLOCK + 100:][:4 * KIB]
+    assert (
+        cache.read("obj", 100 * BLOCK, 50 * BLOCK + 100, 4 * KIB, Stream()) == src.data[50 * BLOCK + 100 :][: 4 * KIB]
+    )
     assert src.requests == [(50 * BLOCK, BLOCK)]
     cache.read("obj", 100 * BLOCK, 50 * BLOCK + 8000, 4 * KIB)  # same block: a hit
     assert len(src.requests) == 1 and cache.stats.hits == 1
@@ -176,7 +185,7 @@ def test_close_tells_every_waiting_reader() -> None:
     def reader() -> None:
         try:
             cache.read("obj", 20 * BLOCK, 0, 10)
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:
             errors.append(exc)
 
     t = threading.Thread(target=reader)
@@ -207,7 +216,7 @@ def test_cache_settings_are_checked() -> None:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -293,8 +302,9 @@ class Store:
         self.failures = failures
         self.urls: list[str] = []
 
-    def __call__(self, url: str, rng: ByteRange, sink: object, cancel: threading.Event, *,
-                 hash_bytes: bool = True) -> str:
+    def __call__(
+        self, url: str, rng: ByteRange, sink: object, cancel: threading.Event, *, hash_bytes: bool = True
+    ) -> str:
         self.urls.append(url)
         if self.failures:
             raise self.failures.pop(0)
@@ -322,11 +332,14 @@ def test_fetch_retries_what_is_retryable_and_renews_expired_urls() -> None:
     assert fetcher.retries == 2 and fetcher.requests == 1 and fetcher.bytes == 5
 
 
-@pytest.mark.parametrize("failures", [
-    [e.UpstreamUnavailableError("down")] * 3,  # attempts spent
-    [e.ForbiddenError("no scope")],  # not retryable: at once
-    [e.UrlExpiredError("expired")] * EXPIRED_IN_A_ROW,  # clock skew: bounded too
-])
+@pytest.mark.parametrize(
+    "failures",
+    [
+        [e.UpstreamUnavailableError("down")] * 3,  # attempts spent
+        [e.ForbiddenError("no scope")],  # not retryable: at once
+        [e.UrlExpiredError("expired")] * EXPIRED_IN_A_ROW,  # clock skew: bounded too
+    ],
+)
 def test_fetch_gives_up_within_bounds(failures: list[e.ScoreError]) -> None:
     store = Store(list(failures))
     fetcher, _ = _fetcher(store)

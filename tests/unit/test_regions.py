@@ -12,36 +12,42 @@ from score.domain import errors as e
 CONTIGS = {"chr1": 1000, "chr1:100": 500, "chr1:100-200": 500, "chr2": 2000, "HLA-A*01:01": 300}
 
 
-@pytest.mark.parametrize(("text", "region"), [
-    ("chr2", Region("chr2", 0, 2000)),
-    ("chr2:100", Region("chr2", 99, 2000)),
-    ("chr2:1,000-1,500", Region("chr2", 999, 1500)),
-    ("chr2:100-", Region("chr2", 99, 2000)),
-    ("chr2:-300", Region("chr2", 0, 300)),
-    ("chr2:1500-9999", Region("chr2", 1499, 2000)),  # clipped to the contig
-    ("{chr1:100}", Region("chr1:100", 0, 500)),
-    ("{chr1:100}:5-10", Region("chr1:100", 4, 10)),
-    ("chr1:100-200:7-8", Region("chr1:100-200", 6, 8)),  # only one reading is a contig
-    ("HLA-A*01:01", Region("HLA-A*01:01", 0, 300)),
-    ("*", Region("*", 0, 0)),
-])
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("chr2", Region("chr2", 0, 2000)),
+        ("chr2:100", Region("chr2", 99, 2000)),
+        ("chr2:1,000-1,500", Region("chr2", 999, 1500)),
+        ("chr2:100-", Region("chr2", 99, 2000)),
+        ("chr2:-300", Region("chr2", 0, 300)),
+        ("chr2:1500-9999", Region("chr2", 1499, 2000)),  # clipped to the contig
+        ("{chr1:100}", Region("chr1:100", 0, 500)),
+        ("{chr1:100}:5-10", Region("chr1:100", 4, 10)),
+        ("chr1:100-200:7-8", Region("chr1:100-200", 6, 8)),  # only one reading is a contig
+        ("HLA-A*01:01", Region("HLA-A*01:01", 0, 300)),
+        ("*", Region("*", 0, 0)),
+    ],
+)
 def test_regions_parse_like_htslib(text: str, region: Region) -> None:
     assert parse_region(text, CONTIGS) == region
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("chr9", "unknown contig 'chr9'"),
-    ("chr9:1-5", "unknown contig 'chr9'"),
-    ("chr2:500-100", "the end is before the start"),
-    ("chr2:0-10", "positions start at 1"),
-    ("chr2:1,,000", "bad number"),
-    ("chr2:abc", "malformed region"),
-    ("chr1:100", "ambiguous"),  # contig chr1:100, and chr1 from 100
-    ("chr1:100-200", "ambiguous"),
-    ("{chr1:100", "no closing brace"),
-    ("{chr1}x", "expected ':'"),
-    ("", "empty region"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("chr9", "unknown contig 'chr9'"),
+        ("chr9:1-5", "unknown contig 'chr9'"),
+        ("chr2:500-100", "the end is before the start"),
+        ("chr2:0-10", "positions start at 1"),
+        ("chr2:1,,000", "bad number"),
+        ("chr2:abc", "malformed region"),
+        ("chr1:100", "ambiguous"),  # contig chr1:100, and chr1 from 100
+        ("chr1:100-200", "ambiguous"),
+        ("{chr1:100", "no closing brace"),
+        ("{chr1}x", "expected ':'"),
+        ("", "empty region"),
+    ],
+)
 def test_bad_regions_are_refused_with_the_reason(text: str, message: str) -> None:
     with pytest.raises(e.InvalidRequestError, match=message.replace("*", r"\*").replace("(", r"\(")):
         parse_region(text, CONTIGS)
@@ -49,10 +55,20 @@ def test_bad_regions_are_refused_with_the_reason(text: str, message: str) -> Non
 
 def test_merge_sorts_by_file_order_and_joins_overlaps_and_neighbours() -> None:
     order = {name: i for i, name in enumerate(CONTIGS)}
-    regions = [Region("chr2", 50, 60), Region("chr1", 10, 20), Region("*", 0, 0), Region("chr2", 0, 50),
-               Region("chr1", 15, 30), Region("chr1", 100, 200)]
-    assert merge(regions, order) == [Region("chr1", 10, 30), Region("chr1", 100, 200), Region("chr2", 0, 60),
-                                     Region("*", 0, 0)]
+    regions = [
+        Region("chr2", 50, 60),
+        Region("chr1", 10, 20),
+        Region("*", 0, 0),
+        Region("chr2", 0, 50),
+        Region("chr1", 15, 30),
+        Region("chr1", 100, 200),
+    ]
+    assert merge(regions, order) == [
+        Region("chr1", 10, 30),
+        Region("chr1", 100, 200),
+        Region("chr2", 0, 60),
+        Region("*", 0, 0),
+    ]
 
 
 def test_bed_files_are_zero_based_and_checked(tmp_path: Path) -> None:

@@ -15,8 +15,12 @@ from score.server.app import create_app
 
 
 def _requests_counted(metrics_text: str, route: str) -> dict[str, float]:
-    return {s.labels["status"]: s.value for family in text_string_to_metric_families(metrics_text)
-            for s in family.samples if s.name == "score_http_requests_total" and s.labels["route"] == route}
+    return {
+        s.labels["status"]: s.value
+        for family in text_string_to_metric_families(metrics_text)
+        for s in family.samples
+        if s.name == "score_http_requests_total" and s.labels["route"] == route
+    }
 
 
 def test_unhandled_errors_are_logged_and_counted_as_500(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

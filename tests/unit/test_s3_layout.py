@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -66,7 +66,7 @@ def _store(**extra: object) -> object:
 
 def test_part_urls_sign_content_md5_and_get_urls_sign_the_range() -> None:
     store = _store()
-    expires = datetime.now(timezone.utc) + timedelta(minutes=5)
+    expires = datetime.now(UTC) + timedelta(minutes=5)
     url = store.sign_upload_part(  # type: ignore[attr-defined]
         UploadPartTarget(f"data/{OID}", "up1", 3, 0, 10), "0123456789abcdef0123456789abcdef", expires
     )
@@ -82,7 +82,7 @@ def test_part_urls_sign_content_md5_and_get_urls_sign_the_range() -> None:
 def test_presigned_host_override_replaces_the_endpoint() -> None:
     store = _store(presigned_host_override="https://proxy.example.org")
     url = store.sign_get(  # type: ignore[attr-defined]
-        GetTarget(f"data/{OID}"), datetime.now(timezone.utc) + timedelta(minutes=1)
+        GetTarget(f"data/{OID}"), datetime.now(UTC) + timedelta(minutes=1)
     )
     assert url.startswith(f"https://proxy.example.org/bkt/data/{OID}?")
 
@@ -125,14 +125,12 @@ def test_secret_key_is_never_shown() -> None:
 
 def _credential_of(store: object) -> str:
     url = store.sign_get(  # type: ignore[attr-defined]
-        GetTarget(f"data/{OID}"), datetime.now(timezone.utc) + timedelta(minutes=1)
+        GetTarget(f"data/{OID}"), datetime.now(UTC) + timedelta(minutes=1)
     )
     return parse_qs(urlsplit(url).query)["X-Amz-Credential"][0].split("/")[0]
 
 
-def test_credentials_come_from_keys_profile_or_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: object
-) -> None:
+def test_credentials_come_from_keys_profile_or_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     from pathlib import Path
 
     creds = Path(str(tmp_path)) / "credentials"
@@ -142,7 +140,9 @@ def test_credentials_come_from_keys_profile_or_environment(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENVIRON")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s2")
     base = {"kind": "s3", "endpoint": "http://127.0.0.1:9", "object_bucket": "bkt"}
-    assert _credential_of(make_store(S3StorageSettings(**base, access_key="AKIDSTATIC", secret_key="s3"))) == "AKIDSTATIC"
+    assert (
+        _credential_of(make_store(S3StorageSettings(**base, access_key="AKIDSTATIC", secret_key="s3"))) == "AKIDSTATIC"
+    )
     assert _credential_of(make_store(S3StorageSettings(**base, profile="archive"))) == "AKIDPROFILE"
     assert _credential_of(make_store(S3StorageSettings(**base))) == "AKIDENVIRON"
     with pytest.raises(ConfigError, match="S3 client"):

@@ -52,16 +52,18 @@ def test_a_song_that_never_says_last_is_stopped_after_max_pages() -> None:
     result, asked = _walk(lambda n: {"content": _ids(n), "last": False})
     assert asked == list(range(song.MAX_PAGES))
     assert isinstance(result, UpstreamUnavailableError) and not result.retryable
-    assert result.message == ("the metadata service (Song) sent 100 pages of analysis 'AN1' "
-                              "without saying which was the last")
+    assert result.message == (
+        "the metadata service (Song) sent 100 pages of analysis 'AN1' without saying which was the last"
+    )
 
 
 def test_a_song_that_repeats_a_page_is_stopped() -> None:
     result, asked = _walk(lambda n: {"content": _ids(0, 3), "last": False})  # ignores ?page=
     assert asked == [0, 1]
     assert isinstance(result, UpstreamUnavailableError)
-    assert result.message == ("the metadata service (Song) repeated page 1 of analysis 'AN1' "
-                              "without saying it was the last")
+    assert result.message == (
+        "the metadata service (Song) repeated page 1 of analysis 'AN1' without saying it was the last"
+    )
 
 
 def test_a_song_listing_too_many_files_is_stopped() -> None:
@@ -92,6 +94,7 @@ class _Trickle(httpx.AsyncByteStream):
 def test_a_song_that_trickles_its_body_is_cut_off_at_the_timeout() -> None:
     """Issue 20 (faults tier): httpx's timeouts bound each read, so a Song that sent its body a byte at a
     time held the request, and the client's, forever."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=_Trickle())
 

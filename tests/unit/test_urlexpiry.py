@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from score.client.urlexpiry import has_expired, url_expiry
 
-NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
 def test_expiry_of_each_signature_kind() -> None:
@@ -14,10 +14,10 @@ def test_expiry_of_each_signature_kind() -> None:
     gcs = "http://h/b/k?X-Goog-Date=20261125T115900Z&X-Goog-Expires=120&X-Goog-Signature=cd"
     azure = "http://h/acct/c/k?se=2026-11-25T12%3A00%3A30Z&sp=r&sv=2026-10-06&sr=b&sig=x%2By"
     v2 = "http://h/b/k?AWSAccessKeyId=a&Expires=1795608000&Signature=s"
-    assert url_expiry(s3) == datetime(2026, 11, 25, 11, 59, 30, tzinfo=timezone.utc)
-    assert url_expiry(gcs) == datetime(2026, 11, 25, 12, 1, 0, tzinfo=timezone.utc)
-    assert url_expiry(azure) == datetime(2026, 11, 25, 12, 0, 30, tzinfo=timezone.utc)
-    assert url_expiry(v2) == datetime.fromtimestamp(1795608000, timezone.utc)
+    assert url_expiry(s3) == datetime(2026, 11, 25, 11, 59, 30, tzinfo=UTC)
+    assert url_expiry(gcs) == datetime(2026, 11, 25, 12, 1, 0, tzinfo=UTC)
+    assert url_expiry(azure) == datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
+    assert url_expiry(v2) == datetime.fromtimestamp(1795608000, UTC)
     assert has_expired(s3, NOW) and not has_expired(gcs, NOW) and not has_expired(azure, NOW)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from score.domain.errors import SignatureError, UrlExpiredError
 from score.storage.urlsign import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 KEY = "data/5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
 PARAMS = {"uploadId": "u1", "partNumber": "3", "offset": "41943040", "size": "20971520", "contentMd5": "abc="}
 

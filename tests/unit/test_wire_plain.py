@@ -14,22 +14,35 @@ from score.client.api import ServerApi
 from score.domain import errors as e
 from score.wire import plain, schemas
 
-PAIRS = [(schemas.Part, plain.Part), (schemas.ObjectSpecification, plain.ObjectSpecification),
-         (schemas.UploadProgress, plain.UploadProgress), (schemas.PartUrl, plain.PartUrl),
-         (schemas.ObjectInfoOut, plain.ObjectInfoOut), (schemas.ErrorBody, plain.ErrorBody)]
+PAIRS = [
+    (schemas.Part, plain.Part),
+    (schemas.ObjectSpecification, plain.ObjectSpecification),
+    (schemas.UploadProgress, plain.UploadProgress),
+    (schemas.PartUrl, plain.PartUrl),
+    (schemas.ObjectInfoOut, plain.ObjectInfoOut),
+    (schemas.ErrorBody, plain.ErrorBody),
+]
 
 WHEN = datetime(2026, 11, 25, 3, 4, 5, 678000, tzinfo=UTC)
 PART = schemas.Part(partNumber=2, partSize=10, offset=10, url="http://s/x?sig=1", md5="a" * 32, sourceMd5="b" * 32)
 SAMPLES: list[Any] = [
     PART,
     schemas.Part(partNumber=1, partSize=0, offset=0),
-    schemas.ObjectSpecification(objectKey="data/x", objectId="x", uploadId="u", parts=[PART], objectSize=20,
-                                objectMd5="c" * 32, urlsExpireAt=WHEN),
+    schemas.ObjectSpecification(
+        objectKey="data/x",
+        objectId="x",
+        uploadId="u",
+        parts=[PART],
+        objectSize=20,
+        objectMd5="c" * 32,
+        urlsExpireAt=WHEN,
+    ),
     schemas.ObjectSpecification(objectKey="data/x", objectId="x", uploadId="", objectSize=0),
     schemas.UploadProgress(objectId="x", uploadId="u", parts=[PART], objectSize=20, urlsExpireAt=WHEN),
     schemas.UploadProgress(objectId="x", uploadId="u"),
-    schemas.PartUrl(partNumber=3, partSize=5, offset=20, url="http://s/p", md5="d" * 32, expiresAt=WHEN,
-                    etagIsMd5=False),
+    schemas.PartUrl(
+        partNumber=3, partSize=5, offset=20, url="http://s/p", md5="d" * 32, expiresAt=WHEN, etagIsMd5=False
+    ),
     schemas.ObjectInfoOut(id="x", lastModified=1764039845000, size=7),
     schemas.ErrorBody(code="not_found", message="no such object", retryable=True),
 ]
@@ -53,8 +66,11 @@ def test_same_fields_and_types(model: Any, dc: Any) -> None:
     plain_hints = _hints(dc)
     wire_hints = {k: v.replace("schemas.", "plain.") for k, v in _hints(model).items()}
     assert plain_hints == wire_hints
-    required = {f.name for f in dataclasses.fields(dc)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    required = {
+        f.name
+        for f in dataclasses.fields(dc)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     assert required == {name for name, f in model.model_fields.items() if f.is_required()}
 
 
@@ -69,10 +85,17 @@ def test_unknown_fields_are_ignored() -> None:
     assert parsed == plain.ObjectInfoOut(id="x", lastModified=1, size=2)
 
 
-@pytest.mark.parametrize("raw", [
-    [], "x", {"partNumber": 1, "partSize": 2}, {"partNumber": "1", "partSize": 2, "offset": 0},
-    {"partNumber": True, "partSize": 2, "offset": 0}, {"partNumber": 1, "partSize": 2, "offset": 0, "url": 5},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        "x",
+        {"partNumber": 1, "partSize": 2},
+        {"partNumber": "1", "partSize": 2, "offset": 0},
+        {"partNumber": True, "partSize": 2, "offset": 0},
+        {"partNumber": 1, "partSize": 2, "offset": 0, "url": 5},
+    ],
+)
 def test_a_malformed_part_is_refused(raw: Any) -> None:
     with pytest.raises(plain.MalformedError):
         plain.Part.parse(raw)
@@ -114,9 +137,11 @@ def test_the_client_does_not_import_pydantic_or_the_server() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import score.cli.client_main, score.client.download, score.client.upload, "
-            "score.client.viewer, score.fuse.catalog, score.fuse.ops; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'fastapi') "
-            "or m.startswith(('score.server', 'score.services', 'score.config', 'score.wire.schemas'))))")
+    code = (
+        "import sys; import score.cli.client_main, score.client.download, score.client.upload, "
+        "score.client.viewer, score.fuse.catalog, score.fuse.ops; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'fastapi') "
+        "or m.startswith(('score.server', 'score.services', 'score.config', 'score.wire.schemas'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

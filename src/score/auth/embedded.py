@@ -10,7 +10,7 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,10 @@ class EmbeddedIssuer:
                 tmp.unlink()
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{path} is not an EC private key")
+            raise ValueError(f"{path} is not an EC private key")  # noqa: TRY004  a key file of the wrong kind is a configuration error, not a programming one
         self._private = loaded
         self.public_key = loaded.public_key()
-        der = self.public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = hashlib.sha256(der).hexdigest()[:16]
 
     def jwks(self) -> dict[str, Any]:
@@ -71,7 +69,7 @@ class EmbeddedIssuer:
         now: datetime | None = None,
     ) -> str:
         """Sign a token carrying *scopes* for *ttl*."""
-        t = now or datetime.now(timezone.utc)
+        t = now or datetime.now(UTC)
         claims: dict[str, Any] = {
             "iss": issuer,
             "sub": subject,

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -39,7 +39,7 @@ class IntrospectionVerifier:
         *,
         client_id: str | None = None,
         client_secret: str | None = None,
-        token_field: str = "token",
+        token_field: str = "token",  # noqa: S107  the name of a JSON field, not a secret
         cache_ttl: timedelta = timedelta(seconds=30),
         cache_size: int = 10_000,
         timeout: float = 10.0,
@@ -120,11 +120,13 @@ class IntrospectionVerifier:
                     subject=str(data.get("sub") or data.get("user_name") or data.get("client_id") or "api-key"),
                     scopes=scopes_from_claims(data),
                     token_hash=token_hash(token),
-                    expires_at=datetime.fromtimestamp(exp_f, timezone.utc) if exp_f else None,
+                    expires_at=datetime.fromtimestamp(exp_f, UTC) if exp_f else None,
                 )
             self._remember(key, principal, exp_f)
         if principal is None:
-            raise UnauthenticatedError("the API key is not valid (unknown, expired or revoked)", reason="invalid_api_key")
+            raise UnauthenticatedError(
+                "the API key is not valid (unknown, expired or revoked)", reason="invalid_api_key"
+            )
         return principal
 
     async def verify(self, token: str) -> Principal:

@@ -118,6 +118,7 @@ class JwksKeySet:
                 self._fetch()  # a rotation: the new key may be there now
                 key = self._pick(kid)
             if key is None:
-                raise UnauthenticatedError("the token's signing key is unknown to the identity provider",
-                                            reason="unknown_key")
+                raise UnauthenticatedError(
+                    "the token's signing key is unknown to the identity provider", reason="unknown_key"
+                )
             return key

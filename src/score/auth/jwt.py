@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -58,8 +58,9 @@ class JwtVerifier:
         except jwt.DecodeError as exc:
             raise UnauthenticatedError("the access token is not a JWT", reason="invalid_token") from exc
         if header.get("alg") not in self._algorithms:
-            raise UnauthenticatedError(f"the token's algorithm {str(header.get('alg'))[:16]!r} is not allowed",
-                                        reason="invalid_token")
+            raise UnauthenticatedError(
+                f"the token's algorithm {str(header.get('alg'))[:16]!r} is not allowed", reason="invalid_token"
+            )
         kid = header.get("kid")
         return self._jwks.key_for(str(kid) if kid is not None else None)
 
@@ -83,14 +84,15 @@ class JwtVerifier:
         except jwt.ExpiredSignatureError as exc:
             raise UnauthenticatedError("the access token has expired; get a new one", reason="expired_token") from exc
         except jwt.InvalidTokenError as exc:
-            raise UnauthenticatedError(f"the access token is not valid ({type(exc).__name__})",
-                                        reason="invalid_token") from exc
+            raise UnauthenticatedError(
+                f"the access token is not valid ({type(exc).__name__})", reason="invalid_token"
+            ) from exc
         exp = claims.get("exp")
         return Principal(
             subject=str(claims.get("sub") or claims.get("client_id") or "unknown"),
             scopes=scopes_from_claims(claims),
             token_hash=token_hash(token),
-            expires_at=datetime.fromtimestamp(exp, timezone.utc) if isinstance(exp, int | float) else None,
+            expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
         )
 
     async def verify(self, token: str) -> Principal:

@@ -103,7 +103,7 @@ def load_client_settings(
     path = config or (Path(env_config) if env_config else default_config_path())
     file = _read_file(path, explicit=config is not None or env_config is not None)
     name = profile or _env(ENV_PROFILE)
-    if name and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) or name in (".", ".."):
+    if (name and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name)) or name in (".", ".."):
         raise ConfigError(f"profile name {name!r}: use letters, digits, '.', '_' or '-'")
     profiles = file.get("profiles", {})
     if name:

@@ -1,6 +1,7 @@
 """``score-client download``: choose the objects (ids, manifest, analysis), name the files (layout;
 a byte range as ``<name>.<first>-<last>``), download each, report per object (text or ``--json``
-lines) and a summary."""
+lines) and a summary.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,27 +27,44 @@ if TYPE_CHECKING:
     from score.client.download import DownloadResult
 
 
-def add_arguments(down: argparse.ArgumentParser, object_id: Callable[[str], str], boolean: Callable[[str], bool]) -> None:
+def add_arguments(
+    down: argparse.ArgumentParser, object_id: Callable[[str], str], boolean: Callable[[str], bool]
+) -> None:
     """The download flags (Score's, plus ``--json``)."""
     down.add_argument("--object-id", nargs="+", type=object_id)
-    down.add_argument("--manifest", type=Path,
-                      help="ICGC portal manifest (11 columns) or Song upload manifest")
+    down.add_argument("--manifest", type=Path, help="ICGC portal manifest (11 columns) or Song upload manifest")
     down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
     down.add_argument("--study-id", "--program-id", dest="study_id")
     down.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
     down.add_argument("--output-dir", required=True, type=Path)
-    down.add_argument("--output-layout", choices=LAYOUTS, default="filename",
-                      help="filename (default), bundle (<analysis>/<file>) or id; unknown objects are named by id")
-    down.add_argument("--offset", type=int, default=0,
-                      help="first byte of a range; a range is written to <name>.<first>-<last> (e.g. "
-                           "--offset 0 --length 10 gives <name>.0-9), never under the whole file's name")
+    down.add_argument(
+        "--output-layout",
+        choices=LAYOUTS,
+        default="filename",
+        help="filename (default), bundle (<analysis>/<file>) or id; unknown objects are named by id",
+    )
+    down.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="first byte of a range; a range is written to <name>.<first>-<last> (e.g. "
+        "--offset 0 --length 10 gives <name>.0-9), never under the whole file's name",
+    )
     down.add_argument("--length", type=int, default=-1, help="bytes from offset (-1 = to the end)")
     down.add_argument("--validate", type=boolean, default=True, metavar="true|false", help="check the MD5")
-    down.add_argument("--index", type=boolean, default=True, metavar="true|false",
-                      help="also download each BAM/CRAM/VCF's index (.bai, .crai, .tbi, .csi, .idx) from its analysis")
-    down.add_argument("--force", action="store_true",
-                      help="replace a file already under the name; without it, a file there is skipped if its size "
-                           "and MD5 are the server's and refused (exit 7, left as it is) if not")
+    down.add_argument(
+        "--index",
+        type=boolean,
+        default=True,
+        metavar="true|false",
+        help="also download each BAM/CRAM/VCF's index (.bai, .crai, .tbi, .csi, .idx) from its analysis",
+    )
+    down.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a file already under the name; without it, a file there is skipped if its size "
+        "and MD5 are the server's and refused (exit 7, left as it is) if not",
+    )
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
@@ -65,8 +83,9 @@ def _select(args: argparse.Namespace, session: Session) -> list[Named]:
     return client_metadata.analysis_files(session, args.analysis_id, args.study_id)
 
 
-def _resolve(session: Session, items: list[Named], layout: str, want_index: bool,
-             warn: Callable[[str], None]) -> list[Named]:
+def _resolve(
+    session: Session, items: list[Named], layout: str, want_index: bool, warn: Callable[[str], None]
+) -> list[Named]:
     """Complete the selection from the metadata service: names and analyses (one lookup per object
     that lacks them), then sizes and index files from each analysis (one request per analysis).
 
@@ -83,8 +102,9 @@ def _resolve(session: Session, items: list[Named], layout: str, want_index: bool
             entity = None if item.analysis_id else api.entity(item.object_id)
             known.append(client_metadata.named(entity) if entity is not None else item)
         files: dict[str, list[Named]] = {}
-        for analysis, study in dict.fromkeys((str(i.analysis_id), str(i.study)) for i in known
-                                             if i.analysis_id and i.study):
+        for analysis, study in dict.fromkeys(
+            (str(i.analysis_id), str(i.study)) for i in known if i.analysis_id and i.study
+        ):
             try:
                 files[analysis] = client_metadata.analysis_file_list(api, study, analysis)
             except (e.NotFoundError, e.ForbiddenError) as exc:
@@ -146,29 +166,49 @@ class _Report:
     def success(self, line: dict[str, Any], r: DownloadResult) -> None:
         self.ok += 1
         self.bytes += 0 if r.skipped else r.size
-        line.update(file=str(r.path), status="skipped" if r.skipped else "ok", bytes=r.size,
-                    md5_verified=r.verified, retries=r.retries, parts_fetched=r.parts_fetched,
-                    parts_resumed=r.parts_resumed)
+        line.update(
+            file=str(r.path),
+            status="skipped" if r.skipped else "ok",
+            bytes=r.size,
+            md5_verified=r.verified,
+            retries=r.retries,
+            parts_fetched=r.parts_fetched,
+            parts_resumed=r.parts_resumed,
+        )
         if self._json:
             self._say(json.dumps(line))
         elif r.skipped:
             self._say(f"skipped {r.object_id}: {printable(str(r.path))} is already complete (size and MD5 checked)")
         else:
             check = "md5 verified" if r.verified else "md5 not verified"
-            self._say(f"downloaded {r.object_id} -> {printable(str(r.path))}: {r.size} bytes, {check}, "
-                      f"{r.parts_fetched} of {r.parts_total} parts fetched, {r.parts_resumed} resumed")
+            self._say(
+                f"downloaded {r.object_id} -> {printable(str(r.path))}: {r.size} bytes, {check}, "
+                f"{r.parts_fetched} of {r.parts_total} parts fetched, {r.parts_resumed} resumed"
+            )
 
     def summary(self, objects: int, seconds: float) -> None:
         if self._json:
-            self._say(json.dumps({"summary": {"objects": objects, "succeeded": self.ok, "failed": self.failed,
-                                              "bytes": self.bytes, "seconds": round(seconds, 3),
-                                              "exit_code": self.worst}}))
+            self._say(
+                json.dumps(
+                    {
+                        "summary": {
+                            "objects": objects,
+                            "succeeded": self.ok,
+                            "failed": self.failed,
+                            "bytes": self.bytes,
+                            "seconds": round(seconds, 3),
+                            "exit_code": self.worst,
+                        }
+                    }
+                )
+            )
         elif objects > 1:
             self._say(f"{self.ok} of {objects} objects downloaded or already complete, {self.failed} failed")
 
 
-def run(args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None],
-        err: Callable[[str], None]) -> int:
+def run(
+    args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None], err: Callable[[str], None]
+) -> int:
     """Download every selected object, several at once; the exit code is the worst failure's (0 if none)."""
     from score.client.download import Downloader
 
@@ -189,8 +229,14 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
         t0 = time.monotonic()
         try:
             result: DownloadResult | e.ScoreError = dl.download(
-                oid, args.output_dir, offset=args.offset, length=args.length, validate=args.validate,
-                force=args.force, target=args.output_dir / targets[oid])
+                oid,
+                args.output_dir,
+                offset=args.offset,
+                length=args.length,
+                validate=args.validate,
+                force=args.force,
+                target=args.output_dir / targets[oid],
+            )
         except e.ScoreError as exc:
             if len(items) == 1 and not args.json:
                 raise  # one object: main() prints the error with its hint
@@ -204,8 +250,11 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
                 for future in as_completed(futures):
                     oid = futures[future]
                     result, seconds = future.result()
-                    line: dict[str, Any] = {"object_id": oid, "file": str(args.output_dir / targets[oid]),
-                                            "seconds": seconds}
+                    line: dict[str, Any] = {
+                        "object_id": oid,
+                        "file": str(args.output_dir / targets[oid]),
+                        "seconds": seconds,
+                    }
                     if isinstance(result, e.ScoreError):
                         report.failure(line, result)
                     else:

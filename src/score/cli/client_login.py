@@ -16,12 +16,18 @@ DEFAULT_SCOPE = "openid offline_access"
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``login`` and ``logout``."""
-    login = sub.add_parser("login", parents=[common],
-                           help="sign in through the identity provider (device flow); later commands renew the token")
+    login = sub.add_parser(
+        "login",
+        parents=[common],
+        help="sign in through the identity provider (device flow); later commands renew the token",
+    )
     login.add_argument("--issuer", help="OIDC issuer URL (config oidc_issuer, env SCORE_OIDC_ISSUER)")
     login.add_argument("--client-id", help="the OAuth2 client registered for score-client (config client_id)")
-    login.add_argument("--scope", help=f"scopes to ask for (default: config scope, else {DEFAULT_SCOPE!r} "
-                                       "plus your study scopes as the provider grants them)")
+    login.add_argument(
+        "--scope",
+        help=f"scopes to ask for (default: config scope, else {DEFAULT_SCOPE!r} "
+        "plus your study scopes as the provider grants them)",
+    )
     sub.add_parser("logout", parents=[common], help="forget the tokens saved by login for this profile")
 
 

@@ -10,12 +10,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from score import __version__
-from score.cli import client_download, client_metadata
+from score.cli import client_download, client_login, client_metadata, client_mount, client_upload, client_view
 from score.cli import exit_codes as ec
-from score.cli import client_login, client_mount, client_upload, client_view
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
 from score.client.printable import printable_lines
@@ -108,15 +106,15 @@ def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
 
     import httpx
 
-    token = "not set"
+    token = "not set"  # noqa: S105  a name, not a secret
     if settings.token:
         token = f"set (sha256 {hashlib.sha256(settings.token.encode()).hexdigest()[:12]}; never shown)"
     lines = [
         f"score-client {__version__}",
         f"server URL:    {settings.server_url}",
         f"metadata URL:  {settings.metadata_url}",
-        f"config file:   {settings.config_path}" + ("" if settings.config_path and settings.config_path.exists()
-                                                   else " (absent)"),
+        f"config file:   {settings.config_path}"
+        + ("" if settings.config_path and settings.config_path.exists() else " (absent)"),
         f"profile:       {settings.profile or '(none)'}",
         f"access token:  {token}",
         f"renewal:       {_renewal(settings)}",

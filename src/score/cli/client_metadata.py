@@ -12,24 +12,36 @@ from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.layout import Named
 from score.client.manifest import UploadEntry, write_upload_manifest
+from score.client.metadata import MetadataApi
 from score.client.printable import printable
-from score.client.metadata import MetadataApi  # noqa: TC001 - a parameter type
 from score.domain import errors as e
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``submit``, ``publish`` and ``unpublish``."""
-    submit = sub.add_parser("submit", parents=[common], help="register an analysis (Song's submit) and write its upload manifest")
+    submit = sub.add_parser(
+        "submit", parents=[common], help="register an analysis (Song's submit) and write its upload manifest"
+    )
     submit.add_argument("--study-id", required=True)
     what = submit.add_mutually_exclusive_group(required=True)
     what.add_argument("--file", type=Path, help="the analysis JSON (Song's payload, with files[])")
-    what.add_argument("--files", nargs="+", type=Path, metavar="DATA",
-                      help="or: build the analysis from these data files (size and MD5 computed)")
-    submit.add_argument("--access", choices=["open", "controlled"], default="controlled",
-                        help="access of the files given with --files (default controlled)")
+    what.add_argument(
+        "--files",
+        nargs="+",
+        type=Path,
+        metavar="DATA",
+        help="or: build the analysis from these data files (size and MD5 computed)",
+    )
+    submit.add_argument(
+        "--access",
+        choices=["open", "controlled"],
+        default="controlled",
+        help="access of the files given with --files (default controlled)",
+    )
     submit.add_argument("--input-dir", type=Path, help="where the data files are (default: the JSON's directory)")
-    submit.add_argument("--manifest", type=Path, default=Path("manifest.txt"),
-                        help="upload manifest to write (default manifest.txt)")
+    submit.add_argument(
+        "--manifest", type=Path, default=Path("manifest.txt"), help="upload manifest to write (default manifest.txt)"
+    )
     submit.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
     for action in ("publish", "unpublish"):
         cmd = sub.add_parser(action, parents=[common], help=f"{action} an analysis")
@@ -67,8 +79,13 @@ def _payload_from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
             raise e.InvalidRequestError(f"two files are named {path.name!r}; an analysis needs distinct names")
         paths[path.name] = path
     files = [
-        {"fileName": name, "fileSize": path.stat().st_size, "fileMd5sum": _md5_of(path),
-         "fileType": path.suffix.lstrip(".").upper() or "DATA", "fileAccess": args.access}
+        {
+            "fileName": name,
+            "fileSize": path.stat().st_size,
+            "fileMd5sum": _md5_of(path),
+            "fileType": path.suffix.lstrip(".").upper() or "DATA",
+            "fileAccess": args.access,
+        }
         for name, path in paths.items()
     ]
     return {"studyId": args.study_id, "analysisType": {"name": "submittedFiles"}, "files": files}, paths
@@ -96,11 +113,16 @@ def submit(args: argparse.Namespace, session: Session, say: Any) -> int:
         registered = out.get("files") or api.analysis(args.study_id, analysis_id).get("files", [])
     finally:
         api.close()
-    entries = [UploadEntry(str(f["objectId"]), paths[str(f["fileName"])], str(f["fileMd5sum"]))
-               for f in registered if str(f["fileName"]) in paths]
+    entries = [
+        UploadEntry(str(f["objectId"]), paths[str(f["fileName"])], str(f["fileMd5sum"]))
+        for f in registered
+        if str(f["fileName"]) in paths
+    ]
     write_upload_manifest(args.manifest, analysis_id, entries)
-    say(f"submitted analysis {analysis_id} ({len(entries)} files) to study {args.study_id}; "
-        f"upload manifest written to {args.manifest}")
+    say(
+        f"submitted analysis {analysis_id} ({len(entries)} files) to study {args.study_id}; "
+        f"upload manifest written to {args.manifest}"
+    )
     return ec.OK
 
 
@@ -137,8 +159,12 @@ def _text(value: Any) -> str | None:
 
 def named(entity: dict[str, Any]) -> Named:
     """An object, its name, analysis and study from a Song entity (which carries no size)."""
-    return Named(str(entity["id"]), _text(entity.get("fileName")), _text(entity.get("gnosId")),
-                 study=_text(entity.get("projectCode")))
+    return Named(
+        str(entity["id"]),
+        _text(entity.get("fileName")),
+        _text(entity.get("gnosId")),
+        study=_text(entity.get("projectCode")),
+    )
 
 
 def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[Named]:
@@ -147,6 +173,13 @@ def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[N
     for f in api.analysis(study, analysis_id).get("files") or []:
         if isinstance(f, dict) and f.get("objectId"):
             size = f.get("fileSize")
-            out.append(Named(str(f["objectId"]), _text(f.get("fileName")), analysis_id,
-                             size if isinstance(size, int) and size >= 0 else None, study))
+            out.append(
+                Named(
+                    str(f["objectId"]),
+                    _text(f.get("fileName")),
+                    analysis_id,
+                    size if isinstance(size, int) and size >= 0 else None,
+                    study,
+                )
+            )
     return out

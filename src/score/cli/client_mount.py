@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from score.cli import exit_codes as ec
@@ -35,22 +34,42 @@ _CHILD = "SCORE_MOUNT_DAEMON_CHILD"  # set in the detached process, which must n
 def add_arguments(mount: argparse.ArgumentParser) -> None:
     """Score's ``mount`` flags, and the cache sizes."""
     mount.add_argument("--mount-point", required=True, type=Path, help="an existing, empty directory")
-    mount.add_argument("--manifest", type=Path, help="show only the objects of this download manifest "
-                                                     "(and, in the bundle layout, their index files)")
-    mount.add_argument("--layout", choices=("bundle", "object-id"), default="bundle",
-                       help="bundle (default): <analysis id>/<file name>; object-id: /<object id>")
-    mount.add_argument("--cache-metadata", action="store_true",
-                       help=f"keep the file names from the metadata service in ./{_cache_name()} and reuse them")
+    mount.add_argument(
+        "--manifest",
+        type=Path,
+        help="show only the objects of this download manifest (and, in the bundle layout, their index files)",
+    )
+    mount.add_argument(
+        "--layout",
+        choices=("bundle", "object-id"),
+        default="bundle",
+        help="bundle (default): <analysis id>/<file name>; object-id: /<object id>",
+    )
+    mount.add_argument(
+        "--cache-metadata",
+        action="store_true",
+        help=f"keep the file names from the metadata service in ./{_cache_name()} and reuse them",
+    )
     mount.add_argument("--daemonize", action="store_true", help="run in the background once mounted")
     mount.add_argument("--options", help="extra FUSE options, comma-separated (e.g. allow_other)")
-    mount.add_argument("--cache-size", type=int, default=256, metavar="MIB",
-                       help="memory for cached blocks (default 256 MiB)")
-    mount.add_argument("--read-ahead", type=int, default=32, metavar="MIB",
-                       help="how far ahead of a sequential reader to fetch (default 32 MiB)")
-    mount.add_argument("--log-file", type=Path, help="with --daemonize: where the mount writes its messages "
-                                                     "(default ~/.cache/score/mount-<hash>.log)")
-    mount.add_argument("--verify-connection", nargs="?", const="true", default="true", metavar="true|false",
-                       help=argparse.SUPPRESS)  # Score's flag; the listing verifies the connection anyway
+    mount.add_argument(
+        "--cache-size", type=int, default=256, metavar="MIB", help="memory for cached blocks (default 256 MiB)"
+    )
+    mount.add_argument(
+        "--read-ahead",
+        type=int,
+        default=32,
+        metavar="MIB",
+        help="how far ahead of a sequential reader to fetch (default 32 MiB)",
+    )
+    mount.add_argument(
+        "--log-file",
+        type=Path,
+        help="with --daemonize: where the mount writes its messages (default ~/.cache/score/mount-<hash>.log)",
+    )
+    mount.add_argument(
+        "--verify-connection", nargs="?", const="true", default="true", metavar="true|false", help=argparse.SUPPRESS
+    )  # Score's flag; the listing verifies the connection anyway
     mount.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
 
 
@@ -74,15 +93,20 @@ def _daemonize(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     with open(log, "ab") as out:
         seen = out.tell()
         child = subprocess.Popen(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "score.cli.client_main", *args.argv], stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, _CHILD: "1"},
+            [sys.executable, "-m", "score.cli.client_main", *args.argv],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, _CHILD: "1"},
         )
     point = args.mount_point
     try:
         while child.poll() is None:
             if os.path.ismount(point):
-                say(f"mounted at {point} (process {child.pid}, messages in {log}); "
-                    f"unmount with: fusermount3 -u {point}")
+                say(
+                    f"mounted at {point} (process {child.pid}, messages in {log}); unmount with: fusermount3 -u {point}"
+                )
                 return ec.OK
             time.sleep(0.05)
     except KeyboardInterrupt:
@@ -112,8 +136,13 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
     return _serve(args, session, options, say, warn)
 
 
-def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | bool],
-           say: Callable[[str], None], warn: Callable[[str], None]) -> int:
+def _serve(
+    args: argparse.Namespace,
+    session: Session,
+    options: dict[str, str | bool],
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> int:
     from score.client.dataplane import DataPlane
     from score.fuse.catalog import CACHE_FILE, Selection, gather
     from score.fuse.mount import serve
@@ -127,8 +156,9 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
 
         manifest_ids = tuple(read_download_manifest(args.manifest))
     settings = session.settings
-    selection = Selection(args.layout, manifest_ids, Path(CACHE_FILE) if args.cache_metadata else None,
-                          settings.metadata_url)
+    selection = Selection(
+        args.layout, manifest_ids, Path(CACHE_FILE) if args.cache_metadata else None, settings.metadata_url
+    )
     api = session.server()
     meta = session.metadata()
     # a store that stops answering costs a reader at most READ_TIMEOUT per attempt (3 attempts), then EIO
@@ -142,12 +172,15 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
             warn("this token may read no object on the server (the listing is empty); mounting an empty directory")
         urls = _renewing_urls(api)
         fetcher = RangeFetcher(urls, data.get_range, attempts=3)
-        config = CacheConfig(capacity=args.cache_size * MIB, read_ahead=args.read_ahead * MIB,
-                             workers=max(settings.parallel, 2) * 2)
+        config = CacheConfig(
+            capacity=args.cache_size * MIB, read_ahead=args.read_ahead * MIB, workers=max(settings.parallel, 2) * 2
+        )
         cache = BlockCache(fetcher.fetch, config)
         ops = ScoreOperations(tree, cache, urls)
-        say(f"mounting {tree.files} file(s) at {args.mount_point} ({args.layout} layout); "
-            f"unmount with Ctrl-C or: fusermount3 -u {args.mount_point}")
+        say(
+            f"mounting {tree.files} file(s) at {args.mount_point} ({args.layout} layout); "
+            f"unmount with Ctrl-C or: fusermount3 -u {args.mount_point}"
+        )
         started = time.monotonic()
         try:
             serve(ops, args.mount_point, options)
@@ -155,10 +188,12 @@ def _serve(args: argparse.Namespace, session: Session, options: dict[str, str | 
             fetcher.cancel.set()
             cache.close()
         seconds = time.monotonic() - started
-        say(f"unmounted {args.mount_point}: {ops.opens} open(s), {ops.bytes_read / MIB:.1f} MiB read by programs, "
+        say(
+            f"unmounted {args.mount_point}: {ops.opens} open(s), {ops.bytes_read / MIB:.1f} MiB read by programs, "
             f"{fetcher.bytes / MIB:.1f} MiB fetched in {fetcher.requests} request(s) ({cache.stats.hits} block hits, "
             f"{cache.stats.misses} misses, {cache.stats.prefetched} read ahead), {urls.issued} URL(s) issued, "
-            f"{seconds:.0f} s")
+            f"{seconds:.0f} s"
+        )
     finally:
         meta.close()
         api.close()

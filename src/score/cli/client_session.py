@@ -1,6 +1,7 @@
 """What every command's requests share, built once from the settings: the TLS trust, the token
 source (fixed, or renewing itself) and the clients of the server, the metadata service and the
-data plane."""
+data plane.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from score.cli.client_config import ClientSettings
-from score.domain.errors import ConfigError
 from score.client.tokens import OAuthTokens, StaticToken, TokenCache, TokenSource
+from score.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from score.client.api import ServerApi
@@ -26,8 +27,10 @@ def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
         try:
             return ssl.create_default_context(cafile=str(settings.ca_bundle))
         except ssl.SSLError as exc:
-            raise ConfigError(f"CA bundle {settings.ca_bundle} holds no usable PEM certificate ({exc.reason}); "
-                              "give a PEM file of CA certificates with --ca-bundle or SCORE_CA_BUNDLE") from None
+            raise ConfigError(
+                f"CA bundle {settings.ca_bundle} holds no usable PEM certificate ({exc.reason}); "
+                "give a PEM file of CA certificates with --ca-bundle or SCORE_CA_BUNDLE"
+            ) from None
     return ssl.create_default_context()
 
 
@@ -47,7 +50,8 @@ class Session:
 
     def _verify(self, url: str) -> ssl.SSLContext:
         """The TLS context for a client of *url*: the real one for HTTPS; for plain HTTP one that trusts
-        nothing, so a redirect or proxy that turns to TLS fails closed instead of costing the load."""
+        nothing, so a redirect or proxy that turns to TLS fails closed instead of costing the load.
+        """
         if url.lower().startswith("https:"):
             return self.tls
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -84,15 +88,23 @@ class Session:
         """The Score API."""
         from score.client.api import ServerApi
 
-        return ServerApi(self.settings.server_url, self.tokens, timeout=self.settings.timeout_seconds,
-                         verify=self._verify(self.settings.server_url))
+        return ServerApi(
+            self.settings.server_url,
+            self.tokens,
+            timeout=self.settings.timeout_seconds,
+            verify=self._verify(self.settings.server_url),
+        )
 
     def metadata(self) -> MetadataApi:
         """Song, or score-server's registry."""
         from score.client.metadata import MetadataApi
 
-        return MetadataApi(self.settings.metadata_url, self.tokens, timeout=self.settings.timeout_seconds,
-                           verify=self._verify(self.settings.metadata_url))
+        return MetadataApi(
+            self.settings.metadata_url,
+            self.tokens,
+            timeout=self.settings.timeout_seconds,
+            verify=self._verify(self.settings.metadata_url),
+        )
 
     def data_plane(self) -> DataPlane:
         """Transfers over pre-signed URLs (no token)."""

@@ -48,8 +48,10 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
     api, data = session.server(), session.data_plane()
 
     def report(r: UploadResult) -> None:
-        say(f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts "
-            f"sent, {r.parts_skipped} already on the server")
+        say(
+            f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts "
+            f"sent, {r.parts_skipped} already on the server"
+        )
 
     try:
         if small:

@@ -36,17 +36,31 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
     view.add_argument("--input-file", type=Path, help="a local BAM/CRAM/SAM instead of an object")
     view.add_argument("--input-file-index", type=Path, help="the index of --input-file (default: beside it)")
     view.add_argument("--manifest", type=Path, help="slice every BAM/CRAM of a download manifest (needs --output-dir)")
-    view.add_argument("--query", nargs="+", action="extend", default=[], metavar="REGION",
-                      help="chr, chr:start or chr:start-end (1-based, commas allowed; {name}:start-end for "
-                           "names with colons; * = unplaced reads); repeatable")
+    view.add_argument(
+        "--query",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="REGION",
+        help="chr, chr:start or chr:start-end (1-based, commas allowed; {name}:start-end for "
+        "names with colons; * = unplaced reads); repeatable",
+    )
     view.add_argument("--bed-query", type=Path, help="a BED file of regions (replaces --query)")
     view.add_argument("--contained", action="store_true", help="only reads wholly inside a region")
     view.add_argument("--header-only", action="store_true", help="write only the header")
-    view.add_argument("--output-original-header", action="store_true",
-                      help="keep the source header as it is (default: add a @PG line for score-client)")
+    view.add_argument(
+        "--output-original-header",
+        action="store_true",
+        help="keep the source header as it is (default: add a @PG line for score-client)",
+    )
     view.add_argument("--output-format", type=str.upper, choices=("SAM", "BAM", "CRAM"), default="SAM")
-    view.add_argument("--output-type", type=str.upper, default="TRIMMED", choices=("TRIMMED", "MERGED", "CROSS"),
-                      help="only TRIMMED (Score's default) is supported")
+    view.add_argument(
+        "--output-type",
+        type=str.upper,
+        default="TRIMMED",
+        choices=("TRIMMED", "MERGED", "CROSS"),
+        help="only TRIMMED (Score's default) is supported",
+    )
     view.add_argument("--reference-file", type=Path, help="local FASTA (with .fai) for CRAM input or output")
     view.add_argument("--output-dir", type=Path, help="write <name>.<regions>.<format> here (default: stdout)")
     view.add_argument("--output-index", action="store_true", help="index the BAM/CRAM written (.bai/.crai)")
@@ -63,17 +77,23 @@ def _base(name: str) -> str:
 
 def _query(args: argparse.Namespace, output: Path | None) -> Query:
     return Query(
-        queries=tuple(args.query), bed=args.bed_query, contained=args.contained, header_only=args.header_only,
-        original_header=args.output_original_header, output_format=args.output_format,
+        queries=tuple(args.query),
+        bed=args.bed_query,
+        contained=args.contained,
+        header_only=args.header_only,
+        original_header=args.output_original_header,
+        output_format=args.output_format,
         reference=args.reference_file.resolve() if args.reference_file else None,
-        output=output.resolve() if output else None, output_index=args.output_index,
+        output=output.resolve() if output else None,
+        output_index=args.output_index,
         command_line=shlex.join(["score-client", *getattr(args, "argv", sys.argv[1:])]),
     )
 
 
 def _output(args: argparse.Namespace, name: str, taken: set[Path] | None = None) -> Path | None:
     """``<name without .bam/.cram/.sam>.<regions>.<format>``; the full file name when another object
-    of this run already took that name."""
+    of this run already took that name.
+    """
     if args.stdout or args.output_dir is None:
         return None
     ext = args.output_format.lower()
@@ -119,8 +139,9 @@ def _lookup(session: Session, object_id: str) -> tuple[Named, Named | None]:
     return item, next((i for i in pairing.items if i.object_id != object_id), None)
 
 
-def _remote(session: Session, data: DataPlane, object_id: str, work: Path, need_index: bool,
-            alignments_only: bool) -> Source | None:
+def _remote(
+    session: Session, data: DataPlane, object_id: str, work: Path, need_index: bool, alignments_only: bool
+) -> Source | None:
     """The object behind its URL, its index downloaded into *work*; None to skip it."""
     from score.client.bamslice import remote_bytes
     from score.client.download import Downloader
@@ -142,15 +163,22 @@ def _remote(session: Session, data: DataPlane, object_id: str, work: Path, need_
                 dl.close()
         elif need_index:
             where = f"analysis {item.analysis_id}" if item.analysis_id else "the metadata service"
-            raise e.NotFoundError(f"no index (.bai/.crai) for {name} in {where}; "
-                                  "upload its index to the same analysis, or use --header-only")
+            raise e.NotFoundError(
+                f"no index (.bai/.crai) for {name} in {where}; "
+                "upload its index to the same analysis, or use --header-only"
+            )
     finally:
         api.close()
     return Source(url, local_index, name, remote_bytes(data.get_range, url, size))
 
 
-def _one(args: argparse.Namespace, session: Session, object_id: str | None, say: Callable[[str], None],
-         taken: set[Path] | None = None) -> int:
+def _one(
+    args: argparse.Namespace,
+    session: Session,
+    object_id: str | None,
+    say: Callable[[str], None],
+    taken: set[Path] | None = None,
+) -> int:
     """Slice one object (or the local file); in a manifest run (*taken* given) other files are skipped."""
     alignments_only = taken is not None
     check_query(_query(args, _output(args, "object.bam")))  # before anything is fetched
@@ -170,8 +198,13 @@ def _one(args: argparse.Namespace, session: Session, object_id: str | None, say:
         data.close()
         shutil.rmtree(work, ignore_errors=True)
     if result.output is not None:
-        what = ("header" if args.header_only else "whole blocks copied" if result.records is None
-                else f"{result.records} records")
+        what = (
+            "header"
+            if args.header_only
+            else "whole blocks copied"
+            if result.records is None
+            else f"{result.records} records"
+        )
         say(f"{found.name}: {what} -> {result.output}" + (f" (index {result.index.name})" if result.index else ""))
     return ec.OK
 

@@ -35,8 +35,10 @@ HINTS: dict[int, str] = {
     UPSTREAM: "the server, the object store or the metadata service is unavailable; re-run the same command to resume",
 }
 # A full disk on the server's side (HTTP 507): no local space or --output-dir can help.
-SERVER_DISK_SPACE_HINT = ("the server's store is full, not this machine's disk; the parts it confirmed are kept: "
-                          "re-run the same command once its operator has freed space")
+SERVER_DISK_SPACE_HINT = (
+    "the server's store is full, not this machine's disk; the parts it confirmed are kept: "
+    "re-run the same command once its operator has freed space"
+)
 
 
 def hint_for(exc: e.ScoreError) -> str | None:

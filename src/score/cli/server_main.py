@@ -46,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print an access token signed by the embedded issuer")
     _common(token)
     token.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
-    token.add_argument("--ttl", default="1h",
-                       help=f"lifetime, e.g. 15m, 1h, 7d (default 1h; at most {format_duration(MAX_TOKEN_TTL)})")
+    token.add_argument(
+        "--ttl", default="1h", help=f"lifetime, e.g. 15m, 1h, 7d (default 1h; at most {format_duration(MAX_TOKEN_TTL)})"
+    )
     token.add_argument("--subject", default="score-admin", help="the token's subject (default score-admin)")
     clean = sub.add_parser("cleanup", help="abort uploads older than --older-than and delete their state (cron-able)")
     _common(clean)
@@ -71,11 +72,10 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
 def _serve(settings: ServerSettings) -> int:
     import uvicorn
 
+    from score.observability.audit import configure_audit_file
     from score.observability.logging import configure_server_logging
     from score.server.app import create_app
     from score.server.limits import HeadCappedH11Protocol
-
-    from score.observability.audit import configure_audit_file
 
     configure_server_logging(settings.log_level)
     configure_audit_file(settings.audit_log)
@@ -94,9 +94,18 @@ def _serve(settings: ServerSettings) -> int:
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For/-Proto from any local peer (its
     # default FORWARDED_ALLOW_IPS); RequestLogMiddleware believes them only from SCORE_TRUSTED_PROXIES.
     # h11, not httptools (uvicorn's default), so that an oversized request head is never buffered in full.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False,
-                proxy_headers=False, http=HeadCappedH11Protocol,
-                h11_max_incomplete_event_size=settings.max_header_bytes, **tls)  # type: ignore[arg-type]
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        http=HeadCappedH11Protocol,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        **tls,  # type: ignore[arg-type]
+    )
     return 0
 
 
@@ -157,7 +166,7 @@ def _cleanup(settings: ServerSettings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-server``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
     args = _parser().parse_args(argv)
     try:

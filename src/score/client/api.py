@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -55,8 +55,10 @@ def error_from_response(response: httpx.Response) -> e.ScoreError:
     except ValueError:
         pass
     if response.status_code == INSUFFICIENT_STORAGE:
-        return e.DiskSpaceError("the server's store is out of disk space (HTTP 507); try again once space is freed",
-                                reason=e.SERVER_STORE_FULL)
+        return e.DiskSpaceError(
+            "the server's store is out of disk space (HTTP 507); try again once space is freed",
+            reason=e.SERVER_STORE_FULL,
+        )
     if response.status_code >= 500 or response.status_code == 429:
         return e.UpstreamUnavailableError(f"server answered HTTP {response.status_code}; try again later")
     cls = _BY_STATUS.get(response.status_code, e.ScoreError)
@@ -78,7 +80,9 @@ def _parsed(response: httpx.Response, parse: Callable[[Any], T]) -> T:
     except MalformedError as exc:
         raise e.UpstreamUnavailableError(
             f"{response.request.method} {response.request.url.path} answered with an unexpected body ({exc}); "
-            "is the server URL that of a score-server?", retryable=False) from None
+            "is the server URL that of a score-server?",
+            retryable=False,
+        ) from None
 
 
 def untrusted_certificate(exc: BaseException, where: str) -> e.ScoreError | None:
@@ -123,8 +127,12 @@ class ServerApi:
         """
         headers = {"User-Agent": f"score-client/{__version__}"}
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport,
-            auth=BearerAuth(as_source(token)), verify=verify,
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            auth=BearerAuth(as_source(token)),
+            verify=verify,
         )
         self._retry = retry or RetryPolicy()
 
@@ -133,7 +141,12 @@ class ServerApi:
         self._http.close()
 
     def _call(
-        self, method: str, path: str, params: dict[str, Any] | None = None, *, absent_ok: bool = False,
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        absent_ok: bool = False,
         upload_token: str | None = None,
     ) -> httpx.Response:
         headers = {UPLOAD_TOKEN_HEADER: upload_token} if upload_token else None
@@ -185,11 +198,19 @@ class ServerApi:
 
     def delete_part(self, object_id: str, upload_id: str, number: int, upload_token: str | None = None) -> None:
         """``DELETE /upload/{id}/parts``."""
-        self._call("DELETE", f"/upload/{object_id}/parts", {"uploadId": upload_id, "partNumber": number},
-                   upload_token=upload_token)
+        self._call(
+            "DELETE",
+            f"/upload/{object_id}/parts",
+            {"uploadId": upload_id, "partNumber": number},
+            upload_token=upload_token,
+        )
 
     def finalize_upload(
-        self, object_id: str, upload_id: str, md5: str | None, parts_md5: str | None = None,
+        self,
+        object_id: str,
+        upload_id: str,
+        md5: str | None,
+        parts_md5: str | None = None,
         upload_token: str | None = None,
     ) -> ObjectSpecification | None:
         """``POST /upload/{id}`` (idempotent, so safe to retry): the finished object's spec (None from Score).

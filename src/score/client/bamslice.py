@@ -78,7 +78,8 @@ def local_bytes(path: Path) -> ObjectBytes:
 
 class _OutputError(Exception):
     """Writing the output failed (not the store): carried out of the data plane, which would call any
-    OSError a network failure and retry it."""
+    OSError a network failure and retry it.
+    """
 
     def __init__(self, cause: OSError) -> None:
         super().__init__(str(cause))
@@ -94,15 +95,21 @@ def output_error(exc: OSError) -> e.ScoreError:
 
 def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None = None) -> ObjectBytes:
     """A stored BAM behind a pre-signed URL. Transient failures are retried; a copy resumes after the
-    bytes it already wrote (to a file or a pipe alike), so nothing is fetched twice or written twice."""
+    bytes it already wrote (to a file or a pipe alike), so nothing is fetched twice or written twice.
+    """
     policy = retry or RetryPolicy()
     never = threading.Event()
 
     def read(start: int, end: int) -> bytes:
         def once() -> bytes:
             got = bytearray(end - start)
-            get(url, ByteRange(start, end - start), lambda view, at: got.__setitem__(
-                slice(at, at + len(view)), view), never, hash_bytes=False)
+            get(
+                url,
+                ByteRange(start, end - start),
+                lambda view, at: got.__setitem__(slice(at, at + len(view)), view),
+                never,
+                hash_bytes=False,
+            )
             return bytes(got)
 
         return with_retry(once, policy)
@@ -132,7 +139,7 @@ def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None =
     return ObjectBytes(size, read, copy)
 
 
-class Fallback(Exception):
+class Fallback(Exception):  # noqa: N818  a control-flow signal, not an error
     """This region is better (or only) sliced record by record."""
 
 
@@ -142,7 +149,7 @@ class _Walker:
     def __init__(self, read: Read, size: int, voffset: int) -> None:
         block, within = bgzf.virtual(voffset)
         if block >= size:
-            raise Fallback()  # the index does not belong to this file
+            raise Fallback  # the index does not belong to this file
         self._read, self._size = read, size
         self._raw, self._raw_at = b"", block  # fetched bytes not inflated yet (part of a block)
         self.buf = bytearray()  # inflated data of self.blocks, in order
@@ -160,7 +167,7 @@ class _Walker:
         try:
             got = list(bgzf.blocks(self._raw, self._raw_at))
         except e.InvalidRequestError:
-            raise Fallback() from None  # the index points outside BGZF blocks
+            raise Fallback from None  # the index points outside BGZF blocks
         for block in got:
             self._starts.append(len(self.buf))
             self.blocks.append(block)
@@ -169,7 +176,7 @@ class _Walker:
             used = got[-1].offset + got[-1].size - self._raw_at
             self._raw, self._raw_at = self._raw[used:], self._raw_at + used
         if len(self.buf) > EDGE_LIMIT:
-            raise Fallback()
+            raise Fallback
         return True
 
     def next_record(self) -> Record | None:
@@ -178,7 +185,7 @@ class _Walker:
             try:
                 rec = record_at(self.buf, self.pos)
             except e.InvalidRequestError:
-                raise Fallback() from None
+                raise Fallback from None
             if rec is not None:
                 self.pos += rec.size
                 return rec
@@ -189,7 +196,8 @@ class _Walker:
 
     def through_run(self, tid: int, end: int) -> tuple[int, int]:
         """Walk past the records of *tid* that start before *end*: where the first record after them
-        begins in buf (or the end of the data), and how many were passed."""
+        begins in buf (or the end of the data), and how many were passed.
+        """
         passed = 0
         while (rec := self.next_record()) is not None and rec.tid == tid and rec.pos < end:
             passed += 1
@@ -199,7 +207,7 @@ class _Walker:
         """Buffer position *p* as (file offset of its block, offset within the inflated block)."""
         i = bisect.bisect_right(self._starts, p) - 1
         if i < 0:
-            raise Fallback()
+            raise Fallback
         return self.blocks[i].offset, p - self._starts[i]
 
     def block(self, offset: int) -> bgzf.Block:
@@ -210,7 +218,8 @@ class _Walker:
 @dataclass(frozen=True)
 class Plan:
     """What to write after the header: inflated *head*, the object's bytes ``[copy_start, copy_end)`` as
-    they are, inflated *tail*; *records* when every record was seen (None when blocks are copied)."""
+    they are, inflated *tail*; *records* when every record was seen (None when blocks are copied).
+    """
 
     head: bytes
     copy_start: int
@@ -227,7 +236,7 @@ def plan(read: Read, size: int, index: BinningIndex, tid: int, beg: int, end: in
         IntegrityError: the BAM is truncated.
     """
     if tid >= len(index.refs) or not index.refs[tid].linear:
-        raise Fallback()  # CSI, or a reference without a linear index
+        raise Fallback  # CSI, or a reference without a linear index
     chunks = index.query(tid, beg, end)
     if not chunks:
         return Plan(b"", 0, 0, b"", 0)
@@ -240,7 +249,7 @@ def plan(read: Read, size: int, index: BinningIndex, tid: int, beg: int, end: in
         if rec.pos >= beg:
             break
         if rec.end > beg:
-            head += walker.buf[rec.start: rec.start + rec.size]
+            head += walker.buf[rec.start : rec.start + rec.size]
             count += 1
     if rec is None:
         return Plan(bytes(head), 0, 0, b"", count)
@@ -260,10 +269,12 @@ def plan(read: Read, size: int, index: BinningIndex, tid: int, beg: int, end: in
     return Plan(bytes(head), block0 + b0.size, block_x, tail, None)
 
 
-def _run_end(read: Read, size: int, index: BinningIndex, tid: int, end: int,
-             run_start: int) -> tuple[_Walker, int] | None:
+def _run_end(
+    read: Read, size: int, index: BinningIndex, tid: int, end: int, run_start: int
+) -> tuple[_Walker, int] | None:
     """A walker holding the first record at or after *end* (or the end of the data) and its buffer
-    position; None when that lies within a window or so of *run_start* (the caller walks on)."""
+    position; None when that lies within a window or so of *run_start* (the caller walks on).
+    """
     linear = index.refs[tid].linear
     tried = -1
     for k in range(min(end >> index.min_shift, len(linear) - 1), -1, -1):

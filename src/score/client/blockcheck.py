@@ -13,7 +13,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Protocol, cast
+from typing import Protocol, Self, cast
 
 from score.domain import errors as e
 from score.formats import bgzf
@@ -50,7 +50,7 @@ def check_blocks(batch: bgzf.Buf, offset: int) -> None:
         if isize > bgzf.MAX_BLOCK:
             raise bgzf.corrupt(offset + pos)
         try:
-            data = isal_zlib.decompress(view[start: pos + size - 8], -15, max(isize, 1))
+            data = isal_zlib.decompress(view[start : pos + size - 8], -15, max(isize, 1))
         except inflate_error:
             raise bgzf.corrupt(offset + pos) from None
         if len(data) != isize or isal_zlib.crc32(data) != crc:
@@ -63,8 +63,9 @@ def _frame(buf: bgzf.Buf, pos: int, offset: int) -> tuple[int, int] | None:
     try:
         return bgzf.block_frame(buf, pos)
     except e.InvalidRequestError:
-        raise e.IntegrityError(f"the copied bytes at byte {offset + pos} are not a BGZF block "
-                               "(the object is damaged)") from None
+        raise e.IntegrityError(
+            f"the copied bytes at byte {offset + pos} are not a BGZF block (the object is damaged)"
+        ) from None
 
 
 def _checked(batch: bytearray, offset: int) -> bytearray:
@@ -117,11 +118,10 @@ class CheckedWriter:
         while self._ahead and (len(self._ahead) > keep or self._ahead[0].done()):
             self._out.write(self._ahead.popleft().result())
 
-    def __enter__(self) -> CheckedWriter:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
             if kind is None:
                 if self._whole:

@@ -18,7 +18,8 @@ class DataPlane:
 
     def __init__(self, timeout: float = 60.0, ssl_context: TlsTrust | None = None) -> None:
         """Each worker thread keeps its own connections; *timeout* applies to connect and reads;
-        *ssl_context* says which CAs to trust (or makes the context on first use)."""
+        *ssl_context* says which CAs to trust (or makes the context on first use).
+        """
         self._http = SignedUrlHttp(timeout, ssl_context)
 
     def close(self) -> None:

@@ -34,8 +34,9 @@ def allocated(path: Path) -> int:
         return 0
 
 
-def check_free(where: Path, need: int, subject: str, *, others: int = 0,
-               disk_usage: Callable[[Path], Any] | None = None) -> None:
+def check_free(
+    where: Path, need: int, subject: str, *, others: int = 0, disk_usage: Callable[[Path], Any] | None = None
+) -> None:
     """Raise unless the file system of *where* (or its nearest existing ancestor) has *need* bytes free
     beyond the *others* already promised.
 
@@ -64,11 +65,14 @@ def write_error(exc: OSError, path: Path) -> e.ScoreError:
         bytes again cannot help), else a plain error naming the file.
     """
     if exc.errno == errno.EDQUOT:
-        return e.DiskSpaceError(f"the disk quota of the output directory is exhausted: writing {path} failed "
-                                f"({exc.strerror}); the parts written so far are kept")
+        return e.DiskSpaceError(
+            f"the disk quota of the output directory is exhausted: writing {path} failed "
+            f"({exc.strerror}); the parts written so far are kept"
+        )
     if is_disk_full(exc):
-        return e.DiskSpaceError(f"the output file system is full: writing {path} failed ({exc.strerror}); "
-                                "the parts written so far are kept")
+        return e.DiskSpaceError(
+            f"the output file system is full: writing {path} failed ({exc.strerror}); the parts written so far are kept"
+        )
     return e.ScoreError(f"cannot write {path}: {exc.strerror or exc}")
 
 

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from score.client.api import ServerApi
-from score.client.diskspace import Claim, SpaceBook, write_error
 from score.client.dataplane import Cancelled, DataPlane, pwrite_all
+from score.client.diskspace import Claim, SpaceBook, write_error
 from score.client.journal import DownloadJournal, JournalHeader
 from score.client.layout import range_name, ranged
-from score.client.progress import Board, Progress  # noqa: TC001 - a field type
+from score.client.progress import Board, Progress
 from score.client.retry import RetryPolicy, with_retry
 from score.client.urlexpiry import count_expiry
 from score.domain import errors as e
@@ -208,8 +208,10 @@ class Downloader:
         """
         size = target.stat().st_size
         if size != spec.objectSize:
-            raise e.ConflictError(f"{target} exists but holds {size} bytes, not the {spec.objectSize} of object "
-                                  f"{spec.objectId}{_LEFT_AS_IT_IS}")
+            raise e.ConflictError(
+                f"{target} exists but holds {size} bytes, not the {spec.objectSize} of object "
+                f"{spec.objectId}{_LEFT_AS_IT_IS}"
+            )
         wants = {p.partNumber: (p.sourceMd5 or self._served_md5(p)).lower() for p in parts if not spec.objectMd5}
         progress = self._board.track(f"checking {target.name}", size)
         try:
@@ -291,7 +293,14 @@ class Downloader:
         journal.discard()
         progress.finish()
         return DownloadResult(
-            spec.objectId, target, size, file_md5, expected is not None, len(parts), len(todo), resumed,
+            spec.objectId,
+            target,
+            size,
+            file_md5,
+            expected is not None,
+            len(parts),
+            len(todo),
+            resumed,
             retries=shared.retries,
         )
 
@@ -395,7 +404,7 @@ class Downloader:
                     pwrite_all(job.fd, chunk, base + at)
                 except OSError as exc:  # here, not in the HTTP layer, which would take it for a network error
                     raise write_error(exc, job.journal.data_path) from exc
-                received[0] += len(chunk)
+                received[0] += len(chunk)  # noqa: B023  used within this iteration only
                 job.progress.add(len(chunk))
 
             try:
@@ -456,10 +465,12 @@ def _start_writeback(fd: int, pos: int, length: int) -> None:
         os.posix_fadvise(fd, pos, length, os.POSIX_FADV_DONTNEED)
 
 
-def _difference(fd: int, spec: ObjectSpecification, parts: list[Part], wants: dict[int, str],
-                progress: Progress) -> str | None:
+def _difference(
+    fd: int, spec: ObjectSpecification, parts: list[Part], wants: dict[int, str], progress: Progress
+) -> str | None:
     """How the file *fd* (the object, or the range *parts* cover) differs from the server's MD5s: the
-    object's, else *wants* by part number; None when it does not."""
+    object's, else *wants* by part number; None when it does not.
+    """
     buf = memoryview(bytearray(READ_CHUNK))
     start = parts[0].offset if parts else 0
     whole = hashlib.md5()  # noqa: S324 - the wire checksum
@@ -468,8 +479,10 @@ def _difference(fd: int, spec: ObjectSpecification, parts: list[Part], wants: di
         _hash_range(fd, p.offset - start, p.partSize, md5, buf)
         progress.add(p.partSize)
         if not spec.objectMd5 and md5.hexdigest() != wants[p.partNumber]:
-            return (f"its bytes {p.offset}-{p.offset + p.partSize - 1} have MD5 {md5.hexdigest()}, not the "
-                    f"{wants[p.partNumber]}")
+            return (
+                f"its bytes {p.offset}-{p.offset + p.partSize - 1} have MD5 {md5.hexdigest()}, not the "
+                f"{wants[p.partNumber]}"
+            )
     if spec.objectMd5 and whole.hexdigest() != spec.objectMd5.lower():
         return f"its MD5 {whole.hexdigest()} is not the {spec.objectMd5.lower()}"
     return None

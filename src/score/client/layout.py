@@ -82,7 +82,8 @@ def plan_targets(items: list[Named], layout: str) -> dict[str, str]:
         out[item.object_id] = rel
     if clashes:
         raise e.InvalidRequestError(
-            "several objects would be written to the same file: " + "; ".join(clashes[:10])
+            "several objects would be written to the same file: "
+            + "; ".join(clashes[:10])
             + " (use --output-layout bundle or id; nothing was downloaded)"
         )
     return out

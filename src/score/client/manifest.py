@@ -1,5 +1,6 @@
-"""Song's upload manifest: a first line Score skips (Song writes ``<analysisId>\\t\\t``), then
-``object id<TAB>file path<TAB>md5`` per file."""
+r"""Song's upload manifest: a first line Score skips (Song writes ``<analysisId>\\t\\t``), then
+``object id<TAB>file path<TAB>md5`` per file.
+"""
 
 from __future__ import annotations
 

@@ -30,8 +30,13 @@ class MetadataApi:
     ) -> None:
         """Talk to the metadata service at *base_url* (the token is sent for writes and reads alike)."""
         headers = {"User-Agent": f"score-client/{__version__}"}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
-                                  auth=BearerAuth(as_source(token)), verify=verify)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            auth=BearerAuth(as_source(token)),
+            verify=verify,
+        )
 
     def close(self) -> None:
         """Release connections."""
@@ -56,7 +61,9 @@ class MetadataApi:
 
     def analysis(self, study: str, analysis_id: str) -> dict[str, Any]:
         """``GET /studies/{study}/analysis/{id}``."""
-        out: dict[str, Any] = self._call("GET", f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}")
+        out: dict[str, Any] = self._call(
+            "GET", f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}"
+        )
         return out
 
     def set_state(self, study: str, analysis_id: str, action: str) -> dict[str, Any]:
@@ -84,8 +91,9 @@ class MetadataApi:
         """
         return self.find_entities({"gnosId": analysis_id, "projectCode": study}, page_size, MAX_ANALYSIS_PAGES)
 
-    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = PAGE_SIZE,
-                      max_pages: int | None = None) -> list[dict[str, Any]]:
+    def find_entities(
+        self, filters: dict[str, str] | None = None, page_size: int = PAGE_SIZE, max_pages: int | None = None
+    ) -> list[dict[str, Any]]:
         """Every file entity matching *filters* (Song's ``gnosId``, ``projectCode``; none = all), all pages.
 
         A page that adds no new entity while the service says it is not the last ends the walk as
@@ -110,4 +118,5 @@ class MetadataApi:
             if len(seen) == before or (max_pages is not None and page >= max_pages):
                 what = "repeated a page of entities" if len(seen) == before else f"sent {page} pages of entities"
                 raise e.UpstreamUnavailableError(
-                    f"the metadata service {what} without saying which was the last", retryable=False)
+                    f"the metadata service {what} without saying which was the last", retryable=False
+                )

@@ -1,4 +1,4 @@
-"""Text from elsewhere (a server's message, a registry's file name) made safe to print on a terminal.
+r"""Text from elsewhere (a server's message, a registry's file name) made safe to print on a terminal.
 
 A control character printed raw can clear the screen, move the cursor, retitle the window or,
 as a newline or carriage return, forge a line of the client's own output. Each is shown as an
@@ -27,13 +27,15 @@ def _surrogates(text: str) -> str:
 
 def printable(text: str) -> str:
     """*text* with every control character escaped, newlines and tabs included: for one fragment that
-    came from elsewhere (a file name, a server's message) and must stay on its line."""
+    came from elsewhere (a file name, a server's message) and must stay on its line.
+    """
     out = text.translate(_ALL)
     return out if out.isascii() else _surrogates(out)
 
 
 def printable_lines(text: str) -> str:
     """*text* with every control character but newline and tab escaped: for a whole message about to
-    be printed, whose line breaks the client made."""
+    be printed, whose line breaks the client made.
+    """
     out = text.translate(_KEEP_LINES)
     return out if out.isascii() else _surrogates(out)

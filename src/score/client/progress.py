@@ -143,7 +143,7 @@ class Progress:
         self._lock = threading.Lock()
         if board is None:
             board = Board(1, enabled)
-            board._active[id(self)] = self
+            board._active[id(self)] = self  # noqa: SLF001  the board and its files are one unit
         self._board = board
 
     def set_done(self, n: int) -> None:
@@ -161,8 +161,8 @@ class Progress:
 
     def finish(self) -> None:
         """This file is complete."""
-        self._board._finish_file(self, completed=True)
+        self._board._finish_file(self, completed=True)  # noqa: SLF001  the board and its files are one unit
 
     def abandon(self) -> None:
         """This file failed: it leaves the display (and the byte totals)."""
-        self._board._finish_file(self, completed=False)
+        self._board._finish_file(self, completed=False)  # noqa: SLF001  the board and its files are one unit

@@ -37,7 +37,8 @@ def _interval(spec: str, whole: str, length: int) -> tuple[int, int]:
     m = _RANGE.match(spec)
     if not m or (m.group("start") is None and m.group("end") is None):
         raise e.InvalidRequestError(
-            f"malformed region {whole!r}: use chr, chr:start or chr:start-end (1-based, commas allowed)")
+            f"malformed region {whole!r}: use chr, chr:start or chr:start-end (1-based, commas allowed)"
+        )
     start = _number(m.group("start"), whole) if m.group("start") else 1
     end = _number(m.group("end"), whole) if m.group("end") else length
     if start < 1:
@@ -70,7 +71,7 @@ def parse_region(text: str, contigs: Mapping[str, int]) -> Region:
         close = whole.find("}")
         if close < 0:
             raise e.InvalidRequestError(f"malformed region {whole!r}: no closing brace")
-        name, rest = whole[1:close], whole[close + 1:]
+        name, rest = whole[1:close], whole[close + 1 :]
         if name not in contigs:
             raise _unknown(name, whole, contigs)
         if not rest:
@@ -84,7 +85,8 @@ def parse_region(text: str, contigs: Mapping[str, int]) -> Region:
     if as_name and as_range:
         raise e.InvalidRequestError(
             f"region {whole!r} is ambiguous: it is a contig and a range of contig {prefix!r}; "
-            f"write {{{whole}}} for the contig or {{{prefix}}}:{spec} for the range")
+            f"write {{{whole}}} for the contig or {{{prefix}}}:{spec} for the range"
+        )
     if as_name:
         return Region(whole, 0, contigs[whole])
     if as_range:
@@ -125,6 +127,7 @@ def merge(regions: Iterable[Region], contig_order: Mapping[str, int]) -> list[Re
 
     ``*`` (unplaced reads) goes last, as in the file.
     """
+
     def key(r: Region) -> tuple[int, int]:
         return (len(contig_order) if r.contig == UNMAPPED else contig_order[r.contig], r.start)
 
@@ -140,7 +143,8 @@ def merge(regions: Iterable[Region], contig_order: Mapping[str, int]) -> list[Re
 
 def output_name(base: str, queries: list[str], bed: Path | None, header_only: bool, extension: str) -> str:
     """Score's output file name: ``<base>.<queries>.<ext>`` (':' as '_', joined by '__'),
-    ``<base>.<bed name>.<ext>`` or ``<base>.header.<ext>``; at most 128 characters (``~`` marks a cut)."""
+    ``<base>.<bed name>.<ext>`` or ``<base>.header.<ext>``; at most 128 characters (``~`` marks a cut).
+    """
     if header_only:
         middle = "header"
     elif bed is not None:

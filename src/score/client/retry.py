@@ -23,7 +23,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Full-jitter delay before retry number *attempt* (1-based)."""
-        return random.uniform(0, min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1))))  # noqa: S311
+        return random.uniform(0, min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1))))
 
 
 def with_retry(fn: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> T:

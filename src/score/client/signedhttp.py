@@ -30,11 +30,11 @@ from score.domain.ranges import ByteRange
 
 BUFFER_BYTES = 4 * 1024 * 1024
 SEND_BYTES = 1024 * 1024
-_S3_EXPIRED = re.compile(rb"Request has expired|<Code>ExpiredToken</Code>|AuthenticationFailed.*expired", re.S)
+_S3_EXPIRED = re.compile(rb"Request has expired|<Code>ExpiredToken</Code>|AuthenticationFailed.*expired", re.DOTALL)
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # noqa: N818  a control-flow signal, not an error
     """The transfer was cancelled (Ctrl-C or another part failed fatally)."""
 
 
@@ -92,6 +92,7 @@ class _ProxiedHTTPConnection(http.client.HTTPConnection):
         super().__init__(proxy.netloc, timeout=timeout)
         self.proxy_headers = proxy.headers
 
+
 # the CAs to trust: a context, or a function that makes it when first needed
 TlsTrust = ssl.SSLContext | Callable[[], ssl.SSLContext]
 
@@ -101,7 +102,8 @@ class SignedUrlHttp:
 
     def __init__(self, timeout: float, ssl_context: TlsTrust | None = None) -> None:
         """Use *timeout* seconds for connect and for each read; *ssl_context*, or a function that makes it
-        on the first HTTPS connection (loading a CA bundle takes ~20 ms that plain HTTP need not pay)."""
+        on the first HTTPS connection (loading a CA bundle takes ~20 ms that plain HTTP need not pay).
+        """
         self._timeout = timeout
         self._trust: TlsTrust = ssl_context or ssl.create_default_context
         self._ssl: ssl.SSLContext | None = None
@@ -227,8 +229,11 @@ class SignedUrlHttp:
             if response.status >= 400:
                 raise classify_store_refusal(response.status, response.read(_ERROR_BODY_LIMIT), url)
             if rng.length and rng.start and response.status != 206:
-                raise e.IntegrityError(f"the store answered {response.status} instead of 206 to a ranged GET "
-                                       "(it ignored the Range header)", retryable=True)
+                raise e.IntegrityError(
+                    f"the store answered {response.status} instead of 206 to a ranged GET "
+                    "(it ignored the Range header)",
+                    retryable=True,
+                )
             declared = response.getheader("Content-Length")
             if declared is not None and int(declared) != rng.length:
                 raise e.IntegrityError(

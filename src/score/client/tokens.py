@@ -262,6 +262,14 @@ class OAuthTokens:
         self._expires = self._clock() + lifetime
         self._refresh = str(answer.get("refresh_token") or self._refresh or "") or None
         if self._cache is not None:
-            self._cache.save({"client_id": self._client_id, "token_url": self._token_url, "issuer": self._issuer,
-                              "access_token": self._access, "expires_at": self._expires, "lifetime": lifetime,
-                              "refresh_token": self._refresh})
+            self._cache.save(
+                {
+                    "client_id": self._client_id,
+                    "token_url": self._token_url,
+                    "issuer": self._issuer,
+                    "access_token": self._access,
+                    "expires_at": self._expires,
+                    "lifetime": lifetime,
+                    "refresh_token": self._refresh,
+                }
+            )

@@ -41,8 +41,19 @@ def upload_token(object_id: str, path: Path) -> str:
     another host cannot join it (they get 409 and must restart it with --force).
     """
     st = path.stat()
-    ident = "\0".join(str(x) for x in ("score-upload-v1", socket.gethostname(), path.resolve(), st.st_dev,
-                                       st.st_ino, st.st_size, st.st_mtime_ns, object_id))
+    ident = "\0".join(
+        str(x)
+        for x in (
+            "score-upload-v1",
+            socket.gethostname(),
+            path.resolve(),
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+            object_id,
+        )
+    )
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
@@ -231,8 +242,9 @@ class Uploader:
                     view = memoryview(buf)[: part.partSize]
                     self._read_part(fh, part, view, whole)
                     sending = _Sending(object_id, upload_id, size, part, path, book, cancel, progress, token)
-                    futures.append(executor.submit(self._run_part, sending, buf, view, done, pool, confirmer,
-                                                   confirms, part_md5s))
+                    futures.append(
+                        executor.submit(self._run_part, sending, buf, view, done, pool, confirmer, confirms, part_md5s)
+                    )
                 for f in futures:
                     if f.result():
                         sent += 1

@@ -7,7 +7,7 @@ server for a fresh URL instead of failing (Score's client fails here, and mixes 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 from score.domain.errors import UrlExpiredError
@@ -38,12 +38,12 @@ def url_expiry(url: str) -> datetime | None:
     try:
         for prefix in ("x-amz-", "x-goog-"):
             if f"{prefix}date" in query and f"{prefix}expires" in query:
-                start = datetime.strptime(query[f"{prefix}date"], _STAMP).replace(tzinfo=timezone.utc)
+                start = datetime.strptime(query[f"{prefix}date"], _STAMP).replace(tzinfo=UTC)
                 return start + timedelta(seconds=int(query[f"{prefix}expires"]))
         if "se" in query and "sig" in query:
-            return datetime.fromisoformat(query["se"].replace("Z", "+00:00"))
+            return datetime.fromisoformat(query["se"])
         if "expires" in query and query["expires"].isdigit():  # SigV2
-            return datetime.fromtimestamp(int(query["expires"]), timezone.utc)
+            return datetime.fromtimestamp(int(query["expires"]), UTC)
     except (ValueError, OverflowError):
         return None
     return None
@@ -52,4 +52,4 @@ def url_expiry(url: str) -> datetime | None:
 def has_expired(url: str, now: datetime | None = None) -> bool:
     """True when *url* names an expiry that has passed."""
     expiry = url_expiry(url)
-    return expiry is not None and expiry <= (now or datetime.now(timezone.utc))
+    return expiry is not None and expiry <= (now or datetime.now(UTC))

@@ -126,17 +126,18 @@ def _reading_error(exc: Exception, name: str) -> e.ScoreError:
     if "truncated" in low or "eof marker" in low:
         return e.IntegrityError(f"{name} is truncated (no end-of-file marker, or a record is cut short)")
     if "reference" in low:
-        return e.InvalidRequestError(f"{name}: its CRAM reference could not be used ({text}); "
-                                     "check --reference-file")
+        return e.InvalidRequestError(f"{name}: its CRAM reference could not be used ({text}); check --reference-file")
     if isinstance(exc, ValueError) or "format" in low or "alignment data" in low:
         return e.InvalidRequestError(f"{name} is not a readable BAM, CRAM or SAM file ({text})")
-    return e.IntegrityError(f"{name} could not be sliced: {text} (for CRAM, --reference-file must hold "
-                            "every contig of the file, at full length)")
+    return e.IntegrityError(
+        f"{name} could not be sliced: {text} (for CRAM, --reference-file must hold "
+        "every contig of the file, at full length)"
+    )
 
 
 def _tag(line: str, tag: str) -> str | None:
     """The value of *tag* in a SAM header line."""
-    return next((f[len(tag) + 1:] for f in line.split("\t") if f.startswith(tag + ":")), None)
+    return next((f[len(tag) + 1 :] for f in line.split("\t") if f.startswith(tag + ":")), None)
 
 
 def _header(source: Any, query: Query) -> Any:
@@ -161,7 +162,7 @@ def _header(source: Any, query: Query) -> Any:
 
 
 def _regions(source: Any, query: Query) -> list[Region]:
-    contigs = dict(zip(source.references, source.lengths))
+    contigs = dict(zip(source.references, source.lengths, strict=False))
     order = {name: i for i, name in enumerate(source.references)}
     found = [parse_region(q, contigs) for q in query.queries]
     if query.bed is not None:
@@ -192,14 +193,22 @@ def _records(source: Any, regions: list[Region], contained: bool) -> Iterator[An
 
 def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -> bamslice.Plan | None:
     """A plan to copy whole blocks, for one region of a BAM written as BAM; None to go record by record."""
-    if (src.bytes is None or src.index is None or query.output_format != "BAM" or query.contained
-            or not source.is_bam or len(regions) != 1 or regions[0].contig == UNMAPPED):
+    if (
+        src.bytes is None
+        or src.index is None
+        or query.output_format != "BAM"
+        or query.contained
+        or not source.is_bam
+        or len(regions) != 1
+        or regions[0].contig == UNMAPPED
+    ):
         return None
     region = regions[0]
     try:
         index = parse_index(src.index.read_bytes())
-        return bamslice.plan(src.bytes.read, src.bytes.size, index, source.get_tid(region.contig), region.start,
-                             region.end)
+        return bamslice.plan(
+            src.bytes.read, src.bytes.size, index, source.get_tid(region.contig), region.start, region.end
+        )
     except (bamslice.Fallback, e.InvalidRequestError):
         return None
     except e.IntegrityError as exc:
@@ -248,10 +257,14 @@ def _write_records(source: Any, query: Query, target: str, whole_file: bool, reg
     first = list(itertools.islice(records, SMALL_SLICE))
     small = len(first) < SMALL_SLICE or query.output_format == "SAM"
     written = 0
-    with pysam.AlignmentFile(target, mode, header=_header(source, query),
-                             reference_filename=str(query.reference) if query.reference else None,
-                             format_options=CRAM_OPTIONS if query.output_format == "CRAM" else None,
-                             threads=1 if small else OUTPUT_THREADS) as out:
+    with pysam.AlignmentFile(
+        target,
+        mode,
+        header=_header(source, query),
+        reference_filename=str(query.reference) if query.reference else None,
+        format_options=CRAM_OPTIONS if query.output_format == "CRAM" else None,
+        threads=1 if small else OUTPUT_THREADS,
+    ) as out:
         for record in itertools.chain(first, records):
             out.write(record)
             written += 1
@@ -278,20 +291,28 @@ def view(src: Source, query: Query) -> ViewResult:
         pysam.set_verbosity(0)
         try:
             source = pysam.AlignmentFile(
-                src.location, "r", index_filename=str(src.index) if src.index else None,
+                src.location,
+                "r",
+                index_filename=str(src.index) if src.index else None,
                 reference_filename=str(query.reference) if query.reference else None,
-                require_index=False, check_sq=False)
+                require_index=False,
+                check_sq=False,
+            )
         except (OSError, ValueError) as exc:
             raise _reading_error(exc, src.name) from None
         try:
             if source.is_cram and query.reference is None and not query.header_only:
-                raise e.InvalidRequestError(f"{src.name} is CRAM: give its reference with --reference-file FASTA "
-                                            "(a local file; references are never fetched from the internet)")
+                raise e.InvalidRequestError(
+                    f"{src.name} is CRAM: give its reference with --reference-file FASTA "
+                    "(a local file; references are never fetched from the internet)"
+                )
             regions = [] if query.header_only else _regions(source, query)
             whole_file = not query.header_only and not regions
             if regions and not source.has_index():
-                raise e.InvalidRequestError(f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
-                                            "index it (samtools index), or use --header-only")
+                raise e.InvalidRequestError(
+                    f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
+                    "index it (samtools index), or use --header-only"
+                )
             block_plan = _block_plan(src, source, query, regions)
             if part is not None:  # only now that the query is known to be good
                 part.parent.mkdir(parents=True, exist_ok=True)

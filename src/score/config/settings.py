@@ -28,6 +28,8 @@ def _seconds(v: Any) -> Any:
         except ValueError:
             return v
     return v
+
+
 _CONFIG_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("score_config_file", default=None)
 
 
@@ -38,7 +40,8 @@ class LocalStorageSettings(BaseModel):
     min_part_size_bytes: int = Field(20 * MIB, ge=1, description="SCORE_STORAGE__MIN_PART_SIZE_BYTES")
     max_parts: int = Field(10_000, ge=1, le=10_000, description="SCORE_STORAGE__MAX_PARTS")
     min_free_bytes: int = Field(
-        256 * MIB, ge=0,
+        256 * MIB,
+        ge=0,
         description="SCORE_STORAGE__MIN_FREE_BYTES: below this much free space /health reports the store not ready",
     )
 
@@ -52,7 +55,9 @@ class S3StorageSettings(BaseModel):
     kind: Literal["s3"]
     endpoint: str | None = Field(None, description="s3.endpoint; None = AWS for the region")
     region: str = Field("us-east-1", description="signing region")
-    addressing: Literal["path", "virtual", "auto"] = Field("path", description="path-style (Score's only mode) or virtual-host")
+    addressing: Literal["path", "virtual", "auto"] = Field(
+        "path", description="path-style (Score's only mode) or virtual-host"
+    )
     access_key: SecretStr | None = Field(None, description="s3.accessKey; unset = environment/profile/instance role")
     secret_key: SecretStr | None = Field(None, description="s3.secretKey")
     profile: str | None = Field(None, description="AWS shared-config profile when no static keys are set")
@@ -101,7 +106,8 @@ class AzureStorageSettings(BaseModel):
         None, description="azure.accountKey; unset = Azure AD (DefaultAzureCredential) with user-delegation SAS"
     )
     endpoint: str | None = Field(
-        None, description="account URL; None = https://<account>.blob.core.windows.net (Azurite: http://host:port/<account>)"
+        None,
+        description="account URL; None = https://<account>.blob.core.windows.net (Azurite: http://host:port/<account>)",
     )
     container: str = Field("data", description="bucket.name.object: the one container (Score's default 'data')")
     api_version: str | None = Field(None, description="Blob service API version (Azurite 3.35 needs 2025-01-05)")
@@ -133,8 +139,9 @@ class GcsStorageSettings(BaseModel):
     bucket: str = Field("score-data", description="the bucket of objects and state")
     project: str | None = Field(None, description="project for bucket creation; None = the credentials' project")
     credentials_file: Path | None = Field(
-        None, description="service-account JSON key: signs URLs locally; None = Application Default Credentials, "
-        "URLs signed by the IAM signBlob API"
+        None,
+        description="service-account JSON key: signs URLs locally; None = Application Default Credentials, "
+        "URLs signed by the IAM signBlob API",
     )
     service_account_email: str | None = Field(
         None, description="the account whose IAM signBlob signs URLs when there is no key file"
@@ -214,7 +221,8 @@ class AuthSettings(BaseModel):
     jwks_url: str | None = Field(None, description="SCORE_AUTH__JWKS_URL")
     jwks_cache_ttl: timedelta = Field(timedelta(minutes=5), description="SCORE_AUTH__JWKS_CACHE_TTL")
     jwks_refetch_cooldown: timedelta = Field(
-        timedelta(seconds=30), description="SCORE_AUTH__JWKS_REFETCH_COOLDOWN: least time between fetches for an unknown kid"
+        timedelta(seconds=30),
+        description="SCORE_AUTH__JWKS_REFETCH_COOLDOWN: least time between fetches for an unknown kid",
     )
     public_key_file: Path | None = Field(None, description="SCORE_AUTH__PUBLIC_KEY_FILE (PEM)")
     issuer: str | None = Field("score-server", description="SCORE_AUTH__ISSUER; empty = not checked")
@@ -232,7 +240,9 @@ class AuthSettings(BaseModel):
     )
     read_scope: str = Field("score.READ", description="SCORE_AUTH__READ_SCOPE")
     write_scope: str = Field("score.WRITE", description="SCORE_AUTH__WRITE_SCOPE")
-    study_prefix: str = Field("PROGRAMDATA-", description="SCORE_AUTH__STUDY_PREFIX (Score: auth.server.scope.*.study.prefix)")
+    study_prefix: str = Field(
+        "PROGRAMDATA-", description="SCORE_AUTH__STUDY_PREFIX (Score: auth.server.scope.*.study.prefix)"
+    )
     study_read_suffix: str = Field(".READ", description="SCORE_AUTH__STUDY_READ_SUFFIX")
     study_write_suffix: str = Field(".WRITE", description="SCORE_AUTH__STUDY_WRITE_SUFFIX")
 
@@ -276,7 +286,9 @@ class ServerSettings(BaseSettings):
         default_factory=list, description="SCORE_TRUSTED_PROXIES: JSON list of CIDRs whose X-Forwarded-For is believed"
     )
     max_header_bytes: int = Field(
-        64 * 1024, ge=8 * 1024, le=1024 * 1024,
+        64 * 1024,
+        ge=8 * 1024,
+        le=1024 * 1024,
         description="SCORE_MAX_HEADER_BYTES: largest request head (request line + headers); larger is 431",
     )
     storage: StorageSettings = Field(default_factory=LocalStorageSettings)
@@ -332,8 +344,8 @@ class ServerSettings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003  pydantic-settings' hook signature
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003  pydantic-settings' hook signature
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Flags (init) > environment > TOML file > defaults."""
         return (init_settings, env_settings, _TomlSource(settings_cls))

@@ -38,8 +38,7 @@ def hex_to_b64(md5_hex: str) -> str:
 def normalize_etag(etag: str) -> str:
     """Strip quotes and weak markers from an ETag and lowercase it."""
     e = etag.strip()
-    if e.startswith("W/"):
-        e = e[2:]
+    e = e.removeprefix("W/")
     return e.strip('"').lower()
 
 

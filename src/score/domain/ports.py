@@ -6,7 +6,7 @@ only these.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from score.domain.model import (
@@ -39,7 +39,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         """Return the current UTC time."""
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ObjectStore(Protocol):
@@ -79,9 +79,7 @@ class ObjectStore(Protocol):
         """
         ...
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
-    ) -> None:
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         """Assemble the object from ``(part number, etag)`` pairs.
 
         The whole-object *md5* (hex) is stored as user metadata (``md5chksum``, base64, as Score

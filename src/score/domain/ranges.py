@@ -45,9 +45,7 @@ def resolve_range(offset: int, length: int, size: int) -> ByteRange:
     if length == -1:
         length = size - offset
     if offset + length > size:
-        raise RangeNotSatisfiableError(
-            f"range offset={offset} length={length} reaches past the object's size {size}"
-        )
+        raise RangeNotSatisfiableError(f"range offset={offset} length={length} reaches past the object's size {size}")
     return ByteRange(offset, length)
 
 

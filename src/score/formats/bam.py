@@ -1,5 +1,6 @@
 """The BAM header: reference names and where the first record begins (SAM spec section 4.2); the
-BGZF header walk that BCF and bgzipped VCF share."""
+BGZF header walk that BCF and bgzipped VCF share.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class BamHeader:
     block: bytes = b""  # the inflated block where the header ends, when records share it
 
 
-class NeedMore(Exception):
+class NeedMore(Exception):  # noqa: N818  a control-flow signal, not an error
     """The bytes read so far end inside the header: read more of the object."""
 
 
@@ -52,7 +53,7 @@ def parse_bgzf_header(buf: bytes, scan: Callable[[bytearray], tuple[int, list[st
         if scanned is not None:
             break
     else:
-        raise NeedMore()
+        raise NeedMore
     assert last is not None
     end, names = scanned
     within = end - first
@@ -80,7 +81,7 @@ def _scan(data: bytearray) -> tuple[int, list[str]] | None:
         l_name = struct.unpack_from("<i", data, pos)[0]
         if len(data) < pos + 4 + l_name + 4:
             return None
-        names.append(bytes(data[pos + 4: pos + 4 + l_name - 1]).decode("utf-8", "replace"))
+        names.append(bytes(data[pos + 4 : pos + 4 + l_name - 1]).decode("utf-8", "replace"))
         pos += 4 + l_name + 4
     return int(pos), names
 
@@ -117,8 +118,7 @@ def record_at(buf: bytes | bytearray, start: int) -> Record | None:
     length = 0
     if not flag & _UNMAPPED and n_cigar:
         cigar = start + 36 + l_name
-        for (op,) in struct.iter_unpack("<I", buf[cigar: cigar + 4 * n_cigar]):
+        for (op,) in struct.iter_unpack("<I", buf[cigar : cigar + 4 * n_cigar]):
             if op & 15 in _REFERENCE_OPS:
                 length += op >> 4
     return Record(start, 4 + block_size, tid, pos, pos + (length or 1))
-

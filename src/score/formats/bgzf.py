@@ -46,7 +46,7 @@ def blocks(buf: bytes, base: int = 0) -> Iterator[Block]:
         if pos + size > len(buf):
             return
         try:
-            data = zlib.decompress(buf[start: pos + size - 8], -15)
+            data = zlib.decompress(buf[start : pos + size - 8], -15)
         except zlib.error:
             raise corrupt(base + pos) from None
         if (zlib.crc32(data), len(data)) != FOOTER.unpack_from(buf, pos + size - 8):
@@ -74,12 +74,13 @@ def block_frame(buf: Buf, pos: int) -> tuple[int, int] | None:
 
 def corrupt(offset: int) -> IntegrityError:
     """The error for a block that does not inflate to the data its CRC32 and ISIZE describe."""
-    return IntegrityError(f"the BGZF block at byte {offset} is corrupt (it does not inflate to the data its CRC32 "
-                          "and size describe)")
+    return IntegrityError(
+        f"the BGZF block at byte {offset} is corrupt (it does not inflate to the data its CRC32 and size describe)"
+    )
 
 
 def _block_size(buf: Buf, pos: int, xlen: int) -> int:
-    extra = bytes(buf[pos + 12: pos + 12 + xlen])
+    extra = bytes(buf[pos + 12 : pos + 12 + xlen])
     i = 0
     while i + 4 <= len(extra):
         si1, si2, slen = extra[i], extra[i + 1], struct.unpack_from("<H", extra, i + 2)[0]
@@ -96,7 +97,7 @@ def compress(data: bytes) -> bytes:
     """*data* as BGZF blocks (no EOF block)."""
     out = bytearray()
     for start in range(0, len(data), 0xFF00):
-        chunk = data[start: start + 0xFF00]
+        chunk = data[start : start + 0xFF00]
         deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
         cdata = deflater.compress(chunk) + deflater.flush()
         size = len(cdata) + 25

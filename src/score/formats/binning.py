@@ -1,5 +1,6 @@
 """BAI, CSI and TBI: the binning indexes of BAM, BCF and bgzipped VCF (SAM spec section 5; CSI and
-tabix specs). Parsing and the region query, in virtual offsets."""
+tabix specs). Parsing and the region query, in virtual offsets.
+"""
 
 from __future__ import annotations
 
@@ -49,8 +50,7 @@ class BinningIndex:
 
     def placed_end(self) -> int:
         """The virtual offset after the last placed record (where unplaced reads begin)."""
-        ends = [end for ref in self.refs for b, chunks in ref.bins.items() if b != self.pseudo_bin
-                for _, end in chunks]
+        ends = [end for ref in self.refs for b, chunks in ref.bins.items() if b != self.pseudo_bin for _, end in chunks]
         return max(ends, default=0)
 
     def query(self, ref: int, beg: int, end: int) -> list[Chunk]:
@@ -63,8 +63,9 @@ class BinningIndex:
             return []
         # BAI/TBI: no record overlapping beg lies before the linear index's offset of beg's window
         min_off = index.linear[min(beg >> self.min_shift, len(index.linear) - 1)] if index.linear else 0
-        chunks = [c for b in reg2bins(beg, end, self.min_shift, self.depth) for c in index.bins.get(b, [])
-                  if c[1] > min_off]
+        chunks = [
+            c for b in reg2bins(beg, end, self.min_shift, self.depth) for c in index.bins.get(b, []) if c[1] > min_off
+        ]
         return merge_chunks(chunks)
 
 
@@ -110,7 +111,7 @@ class _Reader:
     def raw(self, size: int) -> bytes:
         if self.pos + size > len(self.data):
             raise InvalidRequestError("the index file is truncated")
-        out = self.data[self.pos: self.pos + size]
+        out = self.data[self.pos : self.pos + size]
         self.pos += size
         return out
 
@@ -125,7 +126,7 @@ def _refs(r: _Reader, n_ref: int, csi: bool) -> list[RefIndex]:
                 ref.loffsets[number] = r.one("<Q")
             n = r.one("<i")
             flat = r.take(f"<{2 * n}Q")
-            ref.bins.setdefault(number, []).extend(zip(flat[0::2], flat[1::2]))
+            ref.bins.setdefault(number, []).extend(zip(flat[0::2], flat[1::2], strict=False))
         if not csi:
             n = r.one("<i")
             ref.linear = list(r.take(f"<{n}Q"))
@@ -159,4 +160,3 @@ def parse_index(raw: bytes) -> BinningIndex:
         names = _tabix_names(aux[28:]) if l_aux >= 28 else []  # tabix's fields, then the names
         return BinningIndex(min_shift, depth, _refs(r, r.one("<i"), csi=True), names)
     raise InvalidRequestError("the index is not BAI, CSI or TBI")
-

@@ -1,5 +1,6 @@
 """CRAM: the file definition and header container (reference names), the CRAI index and the EOF
-container (CRAM spec sections 6-9 and 12)."""
+container (CRAM spec sections 6-9 and 12).
+"""
 
 from __future__ import annotations
 
@@ -31,18 +32,24 @@ class CraiEntry:
 def _varint(buf: bytes, pos: int, long: bool) -> tuple[int, int]:
     """ITF8 (*long* False) or LTF8: the value and the position after it."""
     if pos >= len(buf):
-        raise NeedMore()
+        raise NeedMore
     b0 = buf[pos]
     n = 0
     while n < 8 and b0 & (0x80 >> n):
         n += 1
     if not long and n >= 4:  # ITF8's five-byte form keeps only the low 4 bits of the last byte
         if pos + 5 > len(buf):
-            raise NeedMore()
-        v = ((b0 & 0x0F) << 28) | (buf[pos + 1] << 20) | (buf[pos + 2] << 12) | (buf[pos + 3] << 4) | (buf[pos + 4] & 0x0F)
+            raise NeedMore
+        v = (
+            ((b0 & 0x0F) << 28)
+            | (buf[pos + 1] << 20)
+            | (buf[pos + 2] << 12)
+            | (buf[pos + 3] << 4)
+            | (buf[pos + 4] & 0x0F)
+        )
         return (v - (1 << 32) if v & (1 << 31) else v), pos + 5
     if pos + n + 1 > len(buf):
-        raise NeedMore()
+        raise NeedMore
     value = b0 & (0xFF >> (n + 1)) if n < 8 else 0
     for i in range(1, n + 1):
         value = (value << 8) | buf[pos + i]
@@ -63,8 +70,7 @@ def _inflate(method: int, data: bytes) -> bytes:
             return lzma.decompress(data)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
         raise InvalidRequestError("the CRAM header block does not decompress") from None
-    raise InvalidRequestError(f"the CRAM header block uses compression method {method}, which htsget here "
-                              "cannot read")
+    raise InvalidRequestError(f"the CRAM header block uses compression method {method}, which htsget here cannot read")
 
 
 def parse_cram_header(buf: bytes) -> tuple[int, list[str]]:
@@ -75,13 +81,13 @@ def parse_cram_header(buf: bytes) -> tuple[int, list[str]]:
         InvalidRequestError: not CRAM.
     """
     if len(buf) < 26:
-        raise NeedMore()
+        raise NeedMore
     if buf[:4] != b"CRAM":
         raise InvalidRequestError("the object is not a CRAM file")
     major = buf[4]
     pos = 26 + 4  # the container's length
     if len(buf) < pos:
-        raise NeedMore()
+        raise NeedMore
     for _ in range(4):  # reference id, start, span, records
         _, pos = _varint(buf, pos, long=False)
     _, pos = _varint(buf, pos, long=major >= 3)  # record counter
@@ -92,19 +98,19 @@ def parse_cram_header(buf: bytes) -> tuple[int, list[str]]:
         _, pos = _varint(buf, pos, long=False)
     pos += 4 if major >= 3 else 0  # CRC32
     if pos + 2 > len(buf):
-        raise NeedMore()
+        raise NeedMore
     method = buf[pos]
     pos += 2  # method, content type
     _, pos = _varint(buf, pos, long=False)  # content id
     size, pos = _varint(buf, pos, long=False)
     _, pos = _varint(buf, pos, long=False)  # raw size
     if pos + size > len(buf):
-        raise NeedMore()
-    raw = _inflate(method, buf[pos: pos + size])
+        raise NeedMore
+    raw = _inflate(method, buf[pos : pos + size])
     if len(raw) < 4:
         raise InvalidRequestError("the CRAM header block is too short")
     length = struct.unpack_from("<i", raw)[0]
-    text = raw[4: 4 + length].decode("utf-8", "replace")
+    text = raw[4 : 4 + length].decode("utf-8", "replace")
     names = [m.group(1) for m in re.finditer(r"^@SQ\t(?:.*\t)?SN:([^\t\n]+)", text, re.MULTILINE)]
     return major, names
 

@@ -6,7 +6,8 @@ record that overlaps the regions (and possibly a few more, as htsget allows).
 BAM writers keep records inside BGZF blocks, so whole blocks are cut. bgzip and BCF writers do
 not: a VCF line or a BCF record may run from one block into the next, so their edges are *exact*:
 an :class:`Segment` names the first and last block and the offsets within them, and the caller
-(who can read the store) re-packs the partial edge blocks."""
+(who can read the store) re-packs the partial edge blocks.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class Piece:
 class Segment:
     """Records from virtual offset ``(first, within_first)`` to ``(last, within_last)``: the tail of block
     *first* from *within_first*, every whole block after it and before *last*, and the head of block
-    *last* up to *within_last* (nothing of it when 0). Resolved into pieces by whoever reads the blocks."""
+    *last* up to *within_last* (nothing of it when 0). Resolved into pieces by whoever reads the blocks.
+    """
 
     first: int
     within_first: int
@@ -82,6 +84,7 @@ class BamLayout:
     size: int
     has_eof: bool
     exact: bool = False  # records may span blocks (BCF, bgzipped VCF): cut at record edges
+
     @property
     def data_end(self) -> int:
         """Where the last block of records ends (before the EOF block)."""
@@ -115,8 +118,9 @@ class BamLayout:
     def segments(self, wanted: list[Wanted] | None) -> list[Piece | Segment]:
         """For an *exact* layout: the header, a :class:`Segment` per run of records of *wanted*, the EOF block."""
         block, within = self.header.end
-        out: list[Piece | Segment] = [Piece("header", 0, block) if within == 0
-                                      else Piece("header", data=bgzf.compress(self.header.text))]
+        out: list[Piece | Segment] = [
+            Piece("header", 0, block) if within == 0 else Piece("header", data=bgzf.compress(self.header.text))
+        ]
         chunks = [c for w in wanted or [] for c in self.index.query(_ref(self.header.names, w.name), w.start, w.end)]
         for beg, end in merge_chunks(chunks):
             first, within_first = bgzf.virtual(beg)
@@ -128,12 +132,10 @@ class BamLayout:
     def pieces(self, wanted: list[Wanted] | None) -> list[Piece]:
         """The header, then the records of *wanted* (none: header only), then the EOF block."""
         block, within = self.header.end
-        out: list[Piece]
-        if within == 0:
-            out = [Piece("header", 0, block)]
-        else:  # the header ends inside a block: send it re-packed, and records of that block apart
-            out = [Piece("header", data=bgzf.compress(self.header.text))]
-        for start, end in self._byte_ranges(wanted or []):
+        # when the header ends inside a block, it is sent re-packed, and the records of that block apart
+        out = [Piece("header", 0, block)] if within == 0 else [Piece("header", data=bgzf.compress(self.header.text))]
+        for first, end in self._byte_ranges(wanted or []):
+            start = first
             if within and start == block:
                 out.append(Piece("body", data=bgzf.compress(self.header.block[within:])))
                 start = self._next_block(block)
@@ -185,7 +187,8 @@ class CramLayout:
 
 def resolve(segment: Segment, first: bgzf.Block, last: bgzf.Block) -> list[Piece]:
     """The pieces of *segment*, given its first and last blocks (read from the store; the same block
-    when they coincide): inline re-packed edges where a block is cut, a byte range between."""
+    when they coincide): inline re-packed edges where a block is cut, a byte range between.
+    """
     if segment.first == segment.last:
         data = first.data[segment.within_first : segment.within_last]
         return [Piece("body", data=bgzf.compress(data))] if data else []

@@ -1,5 +1,6 @@
 """The headers of bgzipped VCF and of BCF: where the first record begins, and BCF's contig names
-(VCF 4.3 spec section 1; BCF2 section 6). A bgzipped VCF's contig names come from its tabix index."""
+(VCF 4.3 spec section 1; BCF2 section 6). A bgzipped VCF's contig names come from its tabix index.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import struct
 from score.domain.errors import InvalidRequestError
 from score.formats.bam import BamHeader, parse_bgzf_header
 
-_CONTIG = re.compile(rb"^##contig=<(.*)>\s*$", re.M)
+_CONTIG = re.compile(rb"^##contig=<(.*)>\s*$", re.MULTILINE)
 _FIELD = re.compile(rb"(?:^|,)(ID|IDX)=([^,>]+)")
 
 
@@ -61,7 +62,7 @@ def contig_names(text: bytes) -> list[str]:
     """Contig names by their BCF index: ``IDX=`` where given, else the order of the ``##contig`` lines."""
     placed: dict[int, str] = {}
     for n, line in enumerate(_CONTIG.findall(text)):
-        fields = {k: v for k, v in _FIELD.findall(line)}
+        fields = dict(_FIELD.findall(line))
         if b"ID" not in fields:
             continue
         idx = int(fields[b"IDX"]) if fields.get(b"IDX", b"").isdigit() else n

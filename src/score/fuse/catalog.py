@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from score.domain import errors as e
-from score.domain.ids import is_object_id
 from score.client.layout import Named
 from score.client.pairing import pair_indexes
+from score.domain import errors as e
+from score.domain.ids import is_object_id
 from score.fuse.tree import Listed, Naming, Tree, build_tree
 from score.wire.plain import ObjectInfoOut
 
@@ -77,8 +77,12 @@ def _load_cache(path: Path, metadata_url: str) -> tuple[dict[str, Naming], set[s
 
 
 def _save_cache(path: Path, metadata_url: str, names: dict[str, Naming], unnamed: set[str]) -> None:
-    body = {"version": _CACHE_VERSION, "metadataUrl": metadata_url,
-            "names": {oid: [n.analysis_id, n.file_name] for oid, n in names.items()}, "unnamed": sorted(unnamed)}
+    body = {
+        "version": _CACHE_VERSION,
+        "metadataUrl": metadata_url,
+        "names": {oid: [n.analysis_id, n.file_name] for oid, n in names.items()},
+        "unnamed": sorted(unnamed),
+    }
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -89,7 +93,9 @@ def _save_cache(path: Path, metadata_url: str, names: dict[str, Naming], unnamed
         raise
 
 
-def _names(finder: EntityFinder, selection: Selection, wanted: set[str], say: Callable[[str], None]) -> dict[str, Naming]:
+def _names(
+    finder: EntityFinder, selection: Selection, wanted: set[str], say: Callable[[str], None]
+) -> dict[str, Naming]:
     path = selection.cache_file
     if path is not None:
         cached = _load_cache(path, selection.metadata_url)
@@ -107,13 +113,16 @@ def _names(finder: EntityFinder, selection: Selection, wanted: set[str], say: Ca
 
 def _with_indexes(chosen: set[str], listed: dict[str, Listed], names: dict[str, Naming]) -> set[str]:
     """Add, for each chosen data file, its index file from the same analysis (when readable):
-    ``download --index``'s pairing, over the files the listing shows."""
+    ``download --index``'s pairing, over the files the listing shows.
+    """
     files: dict[str, list[Named]] = {}
     for oid, n in names.items():
         if oid in listed:
             files.setdefault(n.analysis_id, []).append(Named(oid, n.file_name, n.analysis_id))
-    selected = [Named(oid, names[oid].file_name, names[oid].analysis_id) if oid in names else Named(oid)
-                for oid in sorted(chosen)]
+    selected = [
+        Named(oid, names[oid].file_name, names[oid].analysis_id) if oid in names else Named(oid)
+        for oid in sorted(chosen)
+    ]
     return {item.object_id for item in pair_indexes(selected, files).items}
 
 
@@ -125,16 +134,21 @@ def gather(lister: Lister, finder: EntityFinder | None, selection: Selection, sa
         InvalidRequestError: a manifest none of whose objects the token may read.
         UpstreamUnavailableError: the server or the metadata service cannot be reached.
     """
-    listed = {item.id: Listed(item.id, item.size, item.lastModified) for item in lister.listing()
-              if is_object_id(item.id) and item.size >= 0}
+    listed = {
+        item.id: Listed(item.id, item.size, item.lastModified)
+        for item in lister.listing()
+        if is_object_id(item.id) and item.size >= 0
+    }
     chosen = set(listed)
     if selection.manifest_ids is not None:
         asked = set(selection.manifest_ids)
         chosen = asked & listed.keys()
         hidden = sorted(asked - chosen)
         if hidden:
-            say(f"{len(hidden)} object(s) of the manifest are not shown: they do not exist or this token may not "
-                f"read them ({', '.join(hidden[:3])}{', ...' if len(hidden) > 3 else ''})")
+            say(
+                f"{len(hidden)} object(s) of the manifest are not shown: they do not exist or this token may not "
+                f"read them ({', '.join(hidden[:3])}{', ...' if len(hidden) > 3 else ''})"
+            )
         if not chosen:
             raise e.InvalidRequestError("no object of the manifest can be read with this token; nothing to mount")
     names: dict[str, Naming] = {}

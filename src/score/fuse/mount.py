@@ -25,8 +25,8 @@ def parse_fuse_options(text: str | None) -> dict[str, str | bool]:
         InvalidRequestError: an empty or malformed option.
     """
     out: dict[str, str | bool] = {}
-    for item in (text or "").split(","):
-        item = item.strip()
+    for raw in (text or "").split(","):
+        item = raw.strip()
         if not item:
             continue
         key, sep, value = item.partition("=")
@@ -45,11 +45,15 @@ def check_fuse() -> None:
         ConfigError: what is missing and how to install it.
     """
     if not os.path.exists("/dev/fuse"):
-        raise e.ConfigError("/dev/fuse does not exist: this machine (or container) has no FUSE; "
-                            "load the fuse module or run the container with --device /dev/fuse")
+        raise e.ConfigError(
+            "/dev/fuse does not exist: this machine (or container) has no FUSE; "
+            "load the fuse module or run the container with --device /dev/fuse"
+        )
     if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-        raise e.ConfigError("/dev/fuse is not readable and writable by this user: add the user to the group "
-                            "that owns it, or mount as root")
+        raise e.ConfigError(
+            "/dev/fuse is not readable and writable by this user: add the user to the group "
+            "that owns it, or mount as root"
+        )
     if shutil.which(FUSERMOUNT) is None:
         raise e.ConfigError("fusermount3 is missing: install FUSE 3 (Debian/Ubuntu: apt-get install fuse3)")
     try:
@@ -73,7 +77,8 @@ def check_mount_point(path: Path) -> None:
     except OSError as exc:
         if exc.errno == errno.ENOTCONN:
             raise e.InvalidRequestError(
-                f"{path} is a mount whose process has died: run {FUSERMOUNT} -u {path} and try again") from None
+                f"{path} is a mount whose process has died: run {FUSERMOUNT} -u {path} and try again"
+            ) from None
         raise e.InvalidRequestError(f"mount point {path}: {exc.strerror}") from None
     if not path.is_dir():
         raise e.InvalidRequestError(f"mount point {path} is not a directory")
@@ -82,8 +87,9 @@ def check_mount_point(path: Path) -> None:
     if not os.access(path, os.W_OK | os.X_OK):
         raise e.InvalidRequestError(f"mount point {path} must be a directory you may write")
     if any(path.iterdir()):
-        raise e.InvalidRequestError(f"mount point {path} is not empty: mounting would hide its files; use an "
-                                    "empty directory")
+        raise e.InvalidRequestError(
+            f"mount point {path} is not empty: mounting would hide its files; use an empty directory"
+        )
 
 
 def serve(operations: object, mount_point: Path, options: dict[str, str | bool]) -> None:
@@ -96,8 +102,13 @@ def serve(operations: object, mount_point: Path, options: dict[str, str | bool])
 
     from score.fuse.ops import KERNEL_OPTIONS
 
-    fuse_options: dict[str, str | bool] = {"fsname": "score", "subtype": "score", **KERNEL_OPTIONS, **options,
-                                           "ro": True}
+    fuse_options: dict[str, str | bool] = {
+        "fsname": "score",
+        "subtype": "score",
+        **KERNEL_OPTIONS,
+        **options,
+        "ro": True,
+    }
     try:
         mfusepy.FUSE(operations, str(mount_point), foreground=True, nothreads=False, **fuse_options)
     except RuntimeError as exc:

@@ -28,16 +28,21 @@ log = logging.getLogger("score.mount")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 # Objects do not change under a mount: the kernel may keep pages across opens, and names and
 # attributes for an hour (as Score's mount).
-KERNEL_OPTIONS: dict[str, str | bool] = {"kernel_cache": True, "entry_timeout": "3600", "attr_timeout": "3600",
-                                         "negative_timeout": "3600"}
+KERNEL_OPTIONS: dict[str, str | bool] = {
+    "kernel_cache": True,
+    "entry_timeout": "3600",
+    "attr_timeout": "3600",
+    "negative_timeout": "3600",
+}
 
 
 def errno_for(exc: BaseException) -> int:
     """The errno a reader sees for a failure."""
     if isinstance(exc, e.NotFoundError):
         return errno.ENOENT
-    if isinstance(exc, (e.ForbiddenError, e.UnauthenticatedError, e.ConflictError)) and \
-            not isinstance(exc, e.SignatureError):
+    if isinstance(exc, (e.ForbiddenError, e.UnauthenticatedError, e.ConflictError)) and not isinstance(
+        exc, e.SignatureError
+    ):
         return errno.EACCES  # no scope, or no longer published
     return errno.EIO
 
@@ -68,13 +73,24 @@ class ScoreOperations(mfusepy.Operations):  # type: ignore[misc]  # mfusepy is u
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
         """Directories ``r-x``, files ``r--``, owned by whoever mounted."""
         node = self._node(path)
-        common = {"st_uid": self._uid, "st_gid": self._gid, "st_mtime": node.mtime_ns,
-                  "st_ctime": node.mtime_ns, "st_atime": node.mtime_ns}
+        common = {
+            "st_uid": self._uid,
+            "st_gid": self._gid,
+            "st_mtime": node.mtime_ns,
+            "st_ctime": node.mtime_ns,
+            "st_atime": node.mtime_ns,
+        }
         if isinstance(node, DirNode):
             subdirs = sum(isinstance(c, DirNode) for c in node.children.values())
             return {**common, "st_mode": stat.S_IFDIR | 0o555, "st_nlink": 2 + subdirs, "st_size": 0}
-        return {**common, "st_mode": stat.S_IFREG | 0o444, "st_nlink": 1, "st_size": node.size,
-                "st_blocks": (node.size + 511) // 512, "st_blksize": self._cache.config.block_size}
+        return {
+            **common,
+            "st_mode": stat.S_IFREG | 0o444,
+            "st_nlink": 1,
+            "st_size": node.size,
+            "st_blocks": (node.size + 511) // 512,
+            "st_blksize": self._cache.config.block_size,
+        }
 
     def readdir(self, path: str, fh: int) -> list[str]:
         """``.``, ``..`` and the children."""
@@ -96,7 +112,7 @@ class ScoreOperations(mfusepy.Operations):  # type: ignore[misc]  # mfusepy is u
             except e.ScoreError as exc:
                 log.warning("open %s (%s): %s", path, node.object_id, exc.message)
                 raise mfusepy.FuseOSError(errno_for(exc)) from None
-            except Exception as exc:  # a malformed answer: the opener gets EIO, never EINVAL and a traceback
+            except Exception as exc:  # a malformed answer: the opener gets EIO, never EINVAL and a traceback  # noqa: BLE001  a FUSE callback must turn any failure into an errno
                 log.warning("open %s (%s): %s", path, node.object_id, type(exc).__name__)
                 raise mfusepy.FuseOSError(errno.EIO) from None
         with self._lock:
@@ -116,7 +132,7 @@ class ScoreOperations(mfusepy.Operations):  # type: ignore[misc]  # mfusepy is u
         except e.ScoreError as exc:
             log.warning("read %s at %d (%s): %s", path, offset, node.object_id, exc.message)
             raise mfusepy.FuseOSError(errno_for(exc)) from None
-        except Exception as exc:  # a timeout or a shut-down pool: the reader gets EIO, never a hang
+        except Exception as exc:  # a timeout or a shut-down pool: the reader gets EIO, never a hang  # noqa: BLE001  a FUSE callback must turn any failure into an errno
             log.warning("read %s at %d (%s): %s", path, offset, node.object_id, type(exc).__name__)
             raise mfusepy.FuseOSError(errno.EIO) from None
         self.bytes_read += len(data)
@@ -130,8 +146,16 @@ class ScoreOperations(mfusepy.Operations):  # type: ignore[misc]  # mfusepy is u
 
     def statfs(self, path: str) -> dict[str, int]:
         """A read-only file system with as many files as objects and no free space."""
-        return {"f_bsize": self._cache.config.block_size, "f_frsize": 512, "f_blocks": 0, "f_bfree": 0,
-                "f_bavail": 0, "f_files": self._tree.files, "f_ffree": 0, "f_namemax": 255}
+        return {
+            "f_bsize": self._cache.config.block_size,
+            "f_frsize": 512,
+            "f_blocks": 0,
+            "f_bfree": 0,
+            "f_bavail": 0,
+            "f_files": self._tree.files,
+            "f_ffree": 0,
+            "f_namemax": 255,
+        }
 
     def destroy(self, path: str) -> None:
         """Unmounted: stop the read-ahead."""

@@ -72,7 +72,8 @@ class Tree:
 
 def is_safe_name(name: str) -> bool:
     """A single path component that cannot climb out or confuse the kernel or a terminal: valid
-    UTF-8 of at most 255 bytes, no ``/``, no control characters, not ``.`` or ``..``."""
+    UTF-8 of at most 255 bytes, no ``/``, no control characters, not ``.`` or ``..``.
+    """
     if not name or name in (".", "..") or "/" in name:
         return False
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
@@ -93,13 +94,23 @@ def build_tree(objects: list[Listed], names: dict[str, Naming], layout: str) -> 
         raise ValueError(f"unknown layout {layout!r}")
     tree = Tree(DirNode())
     by_id = 0
-    for obj in sorted(objects, key=lambda o: (names[o.object_id].analysis_id, names[o.object_id].file_name)
-                      if o.object_id in names else ("", o.object_id)):
+    for obj in sorted(
+        objects,
+        key=lambda o: (
+            (names[o.object_id].analysis_id, names[o.object_id].file_name)
+            if o.object_id in names
+            else ("", o.object_id)
+        ),
+    ):
         node = FileNode(obj.object_id, obj.size, obj.last_modified_ms * 1_000_000)
         naming = names.get(obj.object_id)
         placed = False
-        if layout == "bundle" and naming is not None and is_safe_name(naming.analysis_id) \
-                and is_safe_name(naming.file_name):
+        if (
+            layout == "bundle"
+            and naming is not None
+            and is_safe_name(naming.analysis_id)
+            and is_safe_name(naming.file_name)
+        ):
             folder = tree.root.children.get(naming.analysis_id)
             if folder is None:
                 folder = tree.root.children[naming.analysis_id] = DirNode()

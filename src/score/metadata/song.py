@@ -80,19 +80,30 @@ class SongMetadata:
         try:
             state = AnalysisState(str(analysis.get("analysisState")))
         except ValueError:
-            raise UpstreamUnavailableError("the metadata service (Song) sent an unknown analysis state",
-                                           retryable=False) from None
+            raise UpstreamUnavailableError(
+                "the metadata service (Song) sent an unknown analysis state", retryable=False
+            ) from None
         size: int | None = None
         md5: str | None = None
-        siblings = tuple((str(f["objectId"]), str(f["fileName"])) for f in analysis.get("files") or []
-                         if isinstance(f, dict) and f.get("objectId") and f.get("fileName"))
+        siblings = tuple(
+            (str(f["objectId"]), str(f["fileName"]))
+            for f in analysis.get("files") or []
+            if isinstance(f, dict) and f.get("objectId") and f.get("fileName")
+        )
         for f in analysis.get("files") or []:
             if isinstance(f, dict) and f.get("objectId") == object_id:
                 size = f.get("fileSize") if isinstance(f.get("fileSize"), int) else None
                 md5 = str(f["fileMd5sum"]).lower() if f.get("fileMd5sum") else None
         return ObjectRecord(
-            object_id=object_id, study_id=study, access=access, analysis_id=analysis_id, analysis_state=state,
-            file_name=entity.get("fileName"), file_size=size, file_md5=md5, analysis_files=siblings,
+            object_id=object_id,
+            study_id=study,
+            access=access,
+            analysis_id=analysis_id,
+            analysis_state=state,
+            file_name=entity.get("fileName"),
+            file_size=size,
+            file_md5=md5,
+            analysis_files=siblings,
         )
 
     async def analysis_objects(self, analysis_id: str) -> list[str]:

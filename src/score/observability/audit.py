@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from score.domain.model import AuditEvent
@@ -41,7 +41,7 @@ class RequestInfo:
     client_ip: str = ""
 
 
-CURRENT_REQUEST: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar("score_request", default=RequestInfo())
+CURRENT_REQUEST: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar("score_request", default=RequestInfo())  # noqa: B039  RequestInfo is frozen
 
 
 def parse_networks(values: Sequence[str]) -> list[Network]:
@@ -89,7 +89,7 @@ class LogAuditor:
         """Write one line (with the current request's id and client IP)."""
         req = CURRENT_REQUEST.get()
         line = {
-            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "type": "audit",
             "request_id": req.request_id,
             "client_ip": req.client_ip,

@@ -33,20 +33,33 @@ class Metrics:
         """Create the collectors in a fresh registry."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("score_http_requests", "HTTP requests served", ["method", "route", "status"],
-                                registry=r)
-        self.latency = Histogram("score_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            "score_http_requests", "HTTP requests served", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "score_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.urls = Counter("score_urls_issued", "pre-signed URLs handed out", ["action"], registry=r)
-        self.store_bytes = Counter("score_local_store_bytes", "bytes the embedded local store sent or received",
-                                   ["direction"], registry=r)
-        self.denials = Counter("score_authorization_denials", "requests refused with 401 or 403", ["reason"],
-                               registry=r)
-        self.upstream = Histogram("score_upstream_duration_seconds",
-                                  "calls to the object store, metadata service and identity provider",
-                                  ["upstream", "operation", "outcome"], buckets=LATENCY_BUCKETS, registry=r)
-        self.upstream_errors = Counter("score_upstream_errors", "failed calls to an upstream service",
-                                       ["upstream", "operation"], registry=r)
+        self.store_bytes = Counter(
+            "score_local_store_bytes", "bytes the embedded local store sent or received", ["direction"], registry=r
+        )
+        self.denials = Counter(
+            "score_authorization_denials", "requests refused with 401 or 403", ["reason"], registry=r
+        )
+        self.upstream = Histogram(
+            "score_upstream_duration_seconds",
+            "calls to the object store, metadata service and identity provider",
+            ["upstream", "operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "score_upstream_errors", "failed calls to an upstream service", ["upstream", "operation"], registry=r
+        )
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
@@ -75,7 +88,8 @@ class MeteredAuditor:
 class Metered:
     """Wraps an adapter (store, metadata service, token verifier): each coroutine method is timed,
     and failures that are the upstream's (unreachable, or not a domain error at all) are counted.
-    Domain answers such as "not found" or "invalid token" are outcomes, not upstream errors."""
+    Domain answers such as "not found" or "invalid token" are outcomes, not upstream errors.
+    """
 
     def __init__(self, inner: object, upstream: str, metrics: Metrics) -> None:
         """Wrap *inner*, labelled *upstream*."""
@@ -85,7 +99,8 @@ class Metered:
 
     def __getattr__(self, name: str) -> Any:
         """Only for names not set yet: a coroutine method is wrapped once and kept, so later calls
-        cost no lookup here (properties and plain methods pass through every time)."""
+        cost no lookup here (properties and plain methods pass through every time).
+        """
         attr = getattr(self._inner, name)
         if not inspect.iscoroutinefunction(attr):
             return attr

@@ -1,7 +1,7 @@
 """A bounded block cache over a :class:`RangeFetcher`, with sequential read-ahead.
 
-Objects are cut into fixed blocks (256 KiB by default), the unit of caching, each in its own buffer. A read waits only for
-the blocks it covers and has the missing ones fetched at once as one ranged GET on a pool of its
+Objects are cut into fixed blocks (256 KiB by default), the unit of caching, each in its own buffer. A read waits only
+for the blocks it covers and has the missing ones fetched at once as one ranged GET on a pool of its
 own (never queued behind read-ahead); so a random 4 KiB read costs one small request. Fetches run
 on threads this module owns: libfuse's threads lose Python's thread-local state between calls, so
 per-thread connections would leak there. When a :class:`Stream` (one open file) reads
@@ -96,7 +96,7 @@ class CacheStats:
 class _Run:
     """Consecutive missing blocks fetched by one GET; started once, by whichever pool gets to it first."""
 
-    __slots__ = ("object_id", "object_size", "futures", "started")
+    __slots__ = ("futures", "object_id", "object_size", "started")
 
     def __init__(self, object_id: str, object_size: int) -> None:
         self.object_id = object_id
@@ -174,7 +174,8 @@ class BlockCache:
         self, object_id: str, object_size: int, first: int, last: int, *, demand: bool
     ) -> tuple[list[tuple[int, Future[memoryview]]], list[_Run]]:
         """Futures for blocks *first..last*, and the runs to submit: the missing blocks in new runs
-        and, for a demand read, queued read-ahead runs it is waiting for (so it never waits in that queue)."""
+        and, for a demand read, queued read-ahead runs it is waiting for (so it never waits in that queue).
+        """
         waits: list[tuple[int, Future[memoryview]]] = []
         runs: list[_Run] = []
         current: _Run | None = None
@@ -229,10 +230,11 @@ class BlockCache:
         bs = self.config.block_size
         first, last = min(run.futures), max(run.futures)
         try:
-            blocks = {i: memoryview(bytearray(min((i + 1) * bs, run.object_size) - i * bs))
-                      for i in range(first, last + 1)}
+            blocks = {
+                i: memoryview(bytearray(min((i + 1) * bs, run.object_size) - i * bs)) for i in range(first, last + 1)
+            }
             self._fetch(run.object_id, first * bs, list(blocks.values()))
-        except BaseException as exc:  # every waiter must hear of it, whatever it is
+        except BaseException as exc:  # every waiter must hear of it, whatever it is  # noqa: BLE001  every waiter must hear of any failure
             self._fail(run, exc)
             return
         with self._lock:

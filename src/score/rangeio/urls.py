@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ UrlSource = Callable[[str], SignedUrl]
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -78,7 +78,7 @@ class RenewingUrls:
             expires = fresh.expires_at
             if expires is not None:
                 if expires.tzinfo is None:
-                    expires = expires.replace(tzinfo=timezone.utc)
+                    expires = expires.replace(tzinfo=UTC)
                 lifetime = expires - now
                 if lifetime >= timedelta(seconds=1):
                     renew_at = expires - min(max(self._min_margin, lifetime / 5), lifetime / 2)

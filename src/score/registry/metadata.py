@@ -22,8 +22,14 @@ class RegistryMetadata:
             raise NotFoundError(f"object {object_id} is not registered; submit its analysis first")
         analysis = self._store.analysis(f.study, f.analysis_id)
         return ObjectRecord(
-            object_id=f.object_id, study_id=f.study, access=f.access, analysis_id=f.analysis_id,
-            analysis_state=analysis.state, file_name=f.name, file_size=f.size, file_md5=f.md5,
+            object_id=f.object_id,
+            study_id=f.study,
+            access=f.access,
+            analysis_id=f.analysis_id,
+            analysis_state=analysis.state,
+            file_name=f.name,
+            file_size=f.size,
+            file_md5=f.md5,
             analysis_files=tuple((x.object_id, x.name) for x in analysis.files),
         )
 

@@ -85,8 +85,7 @@ def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
         if access not in (Access.OPEN.value, Access.CONTROLLED.value):
             raise InvalidRequestError(f"files[{i}].fileAccess must be 'open' or 'controlled'")
         file_type = _check_text(f"files[{i}].fileType", str(f.get("fileType") or ""))
-        out.append({"name": name, "size": size, "md5": md5.lower(), "type": file_type,
-                    "access": access})
+        out.append({"name": name, "size": size, "md5": md5.lower(), "type": file_type, "access": access})
     return out
 
 
@@ -120,13 +119,23 @@ class RegistryStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT INTO analysis VALUES (?, ?, ?, ?)",
-                                 (analysis_id, study, AnalysisState.UNPUBLISHED.value, json.dumps(payload)))
+                self._db.execute(
+                    "INSERT INTO analysis VALUES (?, ?, ?, ?)",
+                    (analysis_id, study, AnalysisState.UNPUBLISHED.value, json.dumps(payload)),
+                )
                 for f in files:
                     self._db.execute(
                         "INSERT INTO file VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (file_object_id(analysis_id, f["name"]), analysis_id, study, f["name"], f["size"],
-                         f["md5"], f["type"], f["access"]),
+                        (
+                            file_object_id(analysis_id, f["name"]),
+                            analysis_id,
+                            study,
+                            f["name"],
+                            f["size"],
+                            f["md5"],
+                            f["type"],
+                            f["access"],
+                        ),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -149,8 +158,9 @@ class RegistryStore:
             NotFoundError: no such analysis in that study.
         """
         with self._lock:
-            row = self._db.execute("SELECT id, study, state, payload FROM analysis WHERE id = ? AND study = ?",
-                                   (analysis_id, study)).fetchone()
+            row = self._db.execute(
+                "SELECT id, study, state, payload FROM analysis WHERE id = ? AND study = ?", (analysis_id, study)
+            ).fetchone()
             if row is None:
                 raise NotFoundError(f"analysis {analysis_id[:64]!r} not found in study {study[:64]!r}")
             files = self._files("analysis_id = ?", (analysis_id,))
@@ -176,9 +186,7 @@ class RegistryStore:
             rows = self._files("object_id = ?", (object_id,))
         return rows[0] if rows else None
 
-    def entities(
-        self, analysis_id: str | None, study: str | None, page: int, size: int
-    ) -> tuple[list[FileRow], int]:
+    def entities(self, analysis_id: str | None, study: str | None, page: int, size: int) -> tuple[list[FileRow], int]:
         """A page of files filtered by analysis and/or study, and the total count."""
         clauses, args = [], []
         if analysis_id:

@@ -9,25 +9,50 @@ from score.domain.model import AnalysisRow, FileRow
 
 def entity_json(f: FileRow) -> dict[str, Any]:
     """Song's legacy entity (``GET /entities/{id}``), as Score reads it."""
-    return {"id": f.object_id, "gnosId": f.analysis_id, "fileName": f.name, "projectCode": f.study,
-            "access": f.access.value}
+    return {
+        "id": f.object_id,
+        "gnosId": f.analysis_id,
+        "fileName": f.name,
+        "projectCode": f.study,
+        "access": f.access.value,
+    }
 
 
 def file_json(f: FileRow) -> dict[str, Any]:
     """One file of an analysis."""
-    return {"objectId": f.object_id, "studyId": f.study, "analysisId": f.analysis_id, "fileName": f.name,
-            "fileSize": f.size, "fileMd5sum": f.md5, "fileType": f.type, "fileAccess": f.access.value}
+    return {
+        "objectId": f.object_id,
+        "studyId": f.study,
+        "analysisId": f.analysis_id,
+        "fileName": f.name,
+        "fileSize": f.size,
+        "fileMd5sum": f.md5,
+        "fileType": f.type,
+        "fileAccess": f.access.value,
+    }
 
 
 def analysis_json(a: AnalysisRow) -> dict[str, Any]:
     """An analysis: the submitted payload with Song's identity, state and files."""
-    return {**a.payload, "analysisId": a.analysis_id, "studyId": a.study, "analysisState": a.state.value,
-            "files": [file_json(f) for f in a.files]}
+    return {
+        **a.payload,
+        "analysisId": a.analysis_id,
+        "studyId": a.study,
+        "analysisState": a.state.value,
+        "files": [file_json(f) for f in a.files],
+    }
 
 
 def page_json(rows: list[FileRow], total: int, page: int, size: int) -> dict[str, Any]:
     """A Spring Data page of entities (Song's ``GET /entities``)."""
     pages = -(-total // size) if size else 0
-    return {"content": [entity_json(f) for f in rows], "totalElements": total, "totalPages": pages,
-            "number": page, "size": size, "numberOfElements": len(rows), "first": page == 0,
-            "last": page + 1 >= pages}
+    return {
+        "content": [entity_json(f) for f in rows],
+        "totalElements": total,
+        "totalPages": pages,
+        "number": page,
+        "size": size,
+        "numberOfElements": len(rows),
+        "first": page == 0,
+        "last": page + 1 >= pages,
+    }

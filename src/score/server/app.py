@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Sequence
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -29,10 +29,7 @@ from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
 from score.domain.ports import Clock, MetadataSource, ObjectStore, ProvisionableStore, SystemClock, TokenVerifier
 from score.metadata.song import SongMetadata
-from score.registry.metadata import RegistryMetadata
-from score.registry.store import RegistryStore
 from score.metadata.unregistered import UnregisteredMetadata
-from score.observability.metrics import Metered, MeteredAuditor, Metrics
 from score.observability.audit import (
     CURRENT_REQUEST,
     LogAuditor,
@@ -42,6 +39,9 @@ from score.observability.audit import (
     forwarded_request_id,
     parse_networks,
 )
+from score.observability.metrics import Metered, MeteredAuditor, Metrics
+from score.registry.metadata import RegistryMetadata
+from score.registry.store import RegistryStore
 from score.server.disconnect import CancelOnDisconnect
 from score.server.errors import install_error_handlers
 from score.server.limits import HeaderLimitMiddleware
@@ -160,12 +160,13 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
         metadata = RegistryMetadata(registry)
     elif settings.metadata.kind == "song":
         assert settings.metadata.url is not None
-        metadata = SongMetadata(settings.metadata.url, timeout=settings.metadata.timeout,
-                                cache_ttl=settings.metadata.cache_ttl)
+        metadata = SongMetadata(
+            settings.metadata.url, timeout=settings.metadata.timeout, cache_ttl=settings.metadata.cache_ttl
+        )
     metrics = Metrics()
     ctx = ServiceContext(
-        store=cast(ObjectStore, Metered(store, "store", metrics)),
-        metadata=cast(MetadataSource, Metered(metadata, "metadata", metrics)),
+        store=cast("ObjectStore", Metered(store, "store", metrics)),
+        metadata=cast("MetadataSource", Metered(metadata, "metadata", metrics)),
         policy=ScopePolicy(
             read_scope=auth.read_scope,
             write_scope=auth.write_scope,
@@ -178,7 +179,7 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
         clock=clock or SystemClock(),
         auditor=MeteredAuditor(LogAuditor(), metrics),
     )
-    verifier = cast(TokenVerifier, Metered(verifier, "identity_provider", metrics))
+    verifier = cast("TokenVerifier", Metered(verifier, "identity_provider", metrics))
     return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx, registry=registry, metrics=metrics)
 
 
@@ -187,7 +188,8 @@ class RequestLogMiddleware:
 
     def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = (), metrics: Metrics | None = None) -> None:
         """Wrap *app*; X-Forwarded-For and X-Request-Id are believed only from *trusted_proxies*; count
-        requests in *metrics*."""
+        requests in *metrics*.
+        """
         self.app = app
         self.proxies = list(trusted_proxies)
         self.metrics = metrics
@@ -287,6 +289,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     app.state.metrics = components.metrics
     app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(CancelOnDisconnect)  # inside the request log, which records the cancelled request
-    app.add_middleware(RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies),
-                       metrics=components.metrics)
+    app.add_middleware(
+        RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies), metrics=components.metrics
+    )
     return app

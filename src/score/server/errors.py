@@ -71,11 +71,16 @@ HTSGET_ERRORS: list[tuple[type[e.ScoreError], str, int]] = [
 
 def htsget_error(exc: e.ScoreError) -> JSONResponse:
     """Render a domain error as htsget's ``{"htsget": {"error", "message"}}``."""
-    name, status = next(((n, s) for cls, n, s in HTSGET_ERRORS if isinstance(exc, cls)),
-                        ("ServiceUnavailable" if status_for(exc) == 503 else "InternalError", status_for(exc)))
-    return JSONResponse({"htsget": {"error": name, "message": exc.message}}, status_code=status,
-                        headers=status_headers(status),
-                        media_type=HTSGET_MEDIA_TYPE)
+    name, status = next(
+        ((n, s) for cls, n, s in HTSGET_ERRORS if isinstance(exc, cls)),
+        ("ServiceUnavailable" if status_for(exc) == 503 else "InternalError", status_for(exc)),
+    )
+    return JSONResponse(
+        {"htsget": {"error": name, "message": exc.message}},
+        status_code=status,
+        headers=status_headers(status),
+        media_type=HTSGET_MEDIA_TYPE,
+    )
 
 
 DRS_PATH = "/ga4gh/drs/"
@@ -156,13 +161,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(e.InvalidRequestError(f"invalid request body: {exc.detail}"), request.url.path)
         headers = http_error_headers(request, exc)
         if request.url.path.startswith(DRS_PATH):
-            return JSONResponse({"msg": str(exc.detail), "status_code": exc.status_code}, status_code=exc.status_code,
-                                headers=headers)
+            return JSONResponse(
+                {"msg": str(exc.detail), "status_code": exc.status_code}, status_code=exc.status_code, headers=headers
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = ErrorBody(code=code, message=str(exc.detail), retryable=False)
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
 
-    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001  Starlette's exception-handler signature
         log.error("unhandled error", exc_info=exc)
         body = ErrorBody(code="internal", message="internal server error", retryable=True)
         return JSONResponse(body.model_dump(), status_code=500)

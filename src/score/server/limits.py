@@ -31,8 +31,9 @@ REASON = b"Request Header Fields Too Large"
 
 def too_large_body(limit_bytes: int) -> bytes:
     """The JSON error body of a 431."""
-    body = ErrorBody(code="header_too_large", message=f"the request's headers exceed {limit_bytes} bytes",
-                     retryable=False)
+    body = ErrorBody(
+        code="header_too_large", message=f"the request's headers exceed {limit_bytes} bytes", retryable=False
+    )
     return body.model_dump_json().encode()
 
 
@@ -56,9 +57,17 @@ class HeaderLimitMiddleware:
             await self.app(scope, receive, send)
             return
         body = too_large_body(self.max_bytes)
-        await send({"type": "http.response.start", "status": STATUS, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": STATUS,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -69,17 +78,23 @@ class HeadCappedH11Protocol(H11Protocol):
     """
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn's answer to an unparseable request; 431 when h11 gave up on an oversized head."""
+        """Uvicorn's answer to an unparseable request; 431 when h11 gave up on an oversized head."""
         limit = self.config.h11_max_incomplete_event_size
         if limit is None or len(self.conn.trailing_data[0]) <= limit:
             super().send_400_response(msg)
             return
         log.warning("request head over %d bytes refused (431)", limit)
         body = too_large_body(limit)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]
-        for event in (h11.Response(status_code=STATUS, headers=headers, reason=REASON), h11.Data(data=body),
-                      h11.EndOfMessage()):
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(status_code=STATUS, headers=headers, reason=REASON),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
             output = self.conn.send(event)
             if output:
                 self.transport.write(output)

@@ -134,10 +134,7 @@ class DownloadService:
             part = Part(partNumber=1, partSize=-1, offset=0, url=url)
             return spec.model_copy(update={**base, "parts": [part]})
         whole = rng.start == 0 and rng.length == spec.objectSize
-        if whole:
-            parts = [p.model_copy(update={"md5": None}) for p in stored_parts]
-        else:
-            parts = split_range(stored_parts, rng)
+        parts = [p.model_copy(update={"md5": None}) for p in stored_parts] if whole else split_range(stored_parts, rng)
         if not exclude_urls:
             signed = []
             for p in parts:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from score.domain import errors as e
@@ -23,7 +23,7 @@ _DRS_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")  # fullmatch: "$" would let a tr
 
 
 def _time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_id(drs_id: str) -> None:
@@ -80,7 +80,9 @@ class DrsService:
         if record is not None and record.file_name:
             out["name"] = record.file_name
             if record.analysis_id:
-                out["description"] = f"file {record.file_name} of analysis {record.analysis_id} (study {record.study_id})"
+                out["description"] = (
+                    f"file {record.file_name} of analysis {record.analysis_id} (study {record.study_id})"
+                )
         return out
 
     async def _bundle(self, principal: Principal, analysis_id: str, host: str) -> dict[str, Any]:

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from score.domain import errors as e
 from score.domain import ids
 from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
 from score.domain.ranges import ByteRange
+from score.formats import bgzf
 from score.formats.bam import BamHeader, NeedMore, parse_bam_header
 from score.formats.bgzf import EOF_BLOCK as _BGZF_EOF
 from score.formats.binning import parse_index
 from score.formats.cram import eof_length, parse_crai, parse_cram_header
 from score.formats.naming import index_names
-from score.formats import bgzf
 from score.formats.pieces import UNPLACED, BamLayout, CramLayout, Piece, Segment, Wanted, join, resolve
 from score.formats.vcf import parse_bcf_header, parse_vcf_header
 from score.services.auditing import url_issued
@@ -62,8 +62,9 @@ def stored_format(record: ObjectRecord | None, object_id: str, datatype: str = "
         if name.lower().endswith(suffix):
             return fmt
     wanted = " or ".join(sorted(set(FORMATS[datatype].values())))
-    raise e.UnsupportedFormatError(f"object {object_id} ({name or 'no file name'}) is not {wanted}; htsget serves "
-                                   f"{datatype} from {wanted} objects")
+    raise e.UnsupportedFormatError(
+        f"object {object_id} ({name or 'no file name'}) is not {wanted}; htsget serves {datatype} from {wanted} objects"
+    )
 
 
 class HtsgetService:
@@ -85,8 +86,9 @@ class HtsgetService:
         if req.datatype == "variants" and any(w.name == UNPLACED for w in req.regions or ()):
             raise e.InvalidRequestError("referenceName '*' (unplaced reads) is for reads only")
         if req.format is not None and req.format.upper() != fmt:
-            raise e.UnsupportedFormatError(f"object {req.object_id} is stored as {fmt}; it cannot be served as "
-                                           f"{req.format} (no conversion)")
+            raise e.UnsupportedFormatError(
+                f"object {req.object_id} is stored as {fmt}; it cannot be served as {req.format} (no conversion)"
+            )
         if req.klass not in (None, "header"):
             raise e.InvalidRequestError(f"class must be 'header' when given, not {req.klass!r}")
         key = ids.object_key(req.object_id)
@@ -94,8 +96,9 @@ class HtsgetService:
         if info is None:
             raise e.NotFoundError(f"object {req.object_id} is registered but its data is missing from the store")
         if req.klass is None and req.regions is None:
-            pieces = [Piece("body", start, min(start + MAX_BLOCK, info.size))
-                      for start in range(0, info.size, MAX_BLOCK)]
+            pieces = [
+                Piece("body", start, min(start + MAX_BLOCK, info.size)) for start in range(0, info.size, MAX_BLOCK)
+            ]
         else:
             layout = await self._layout(req.object_id, record, fmt, info)
             regions = None if req.klass == "header" else list(req.regions or ())
@@ -119,20 +122,28 @@ class HtsgetService:
 
     async def _block(self, info: ObjectInfo, offset: int) -> bgzf.Block:
         raw = await self._ctx.store.read_range(
-            GetTarget(info.key, ByteRange(offset, min(bgzf.MAX_BLOCK, info.size - offset)), info.location))
+            GetTarget(info.key, ByteRange(offset, min(bgzf.MAX_BLOCK, info.size - offset)), info.location)
+        )
         block = next(bgzf.blocks(raw, offset), None)
         if block is None:
-            raise e.InvalidRequestError(f"no complete BGZF block at offset {offset}: the object or its index is corrupt")
+            raise e.InvalidRequestError(
+                f"no complete BGZF block at offset {offset}: the object or its index is corrupt"
+            )
         return block
 
-    def _urls(self, principal: Principal, object_id: str, record: ObjectRecord | None, info: ObjectInfo,
-              pieces: list[Piece]) -> list[dict[str, Any]]:
+    def _urls(
+        self, principal: Principal, object_id: str, record: ObjectRecord | None, info: ObjectInfo, pieces: list[Piece]
+    ) -> list[dict[str, Any]]:
         expires = self._ctx.clock.now() + self._ctx.download_url_ttl
         out: list[dict[str, Any]] = []
         for p in pieces:
             if p.data is not None:
-                out.append({"url": "data:application/octet-stream;base64," + base64.b64encode(p.data).decode(),
-                            "class": p.klass})
+                out.append(
+                    {
+                        "url": "data:application/octet-stream;base64," + base64.b64encode(p.data).decode(),
+                        "class": p.klass,
+                    }
+                )
                 continue
             for start in range(p.start, p.end, MAX_BLOCK):
                 rng = ByteRange(start, min(p.end, start + MAX_BLOCK) - start)
@@ -147,11 +158,14 @@ class HtsgetService:
         for candidate in index_names(name):
             if candidate in by_name:
                 return by_name[candidate]
-        raise e.NotFoundError(f"no index for {name or object_id} in its analysis (expected one of "
-                              f"{', '.join(index_names(name)) or '.bai/.crai/.tbi/.csi'}); regions need an index")
+        raise e.NotFoundError(
+            f"no index for {name or object_id} in its analysis (expected one of "
+            f"{', '.join(index_names(name)) or '.bai/.crai/.tbi/.csi'}); regions need an index"
+        )
 
-    async def _layout(self, object_id: str, record: ObjectRecord | None, fmt: str,
-                      info: ObjectInfo) -> BamLayout | CramLayout:
+    async def _layout(
+        self, object_id: str, record: ObjectRecord | None, fmt: str, info: ObjectInfo
+    ) -> BamLayout | CramLayout:
         index_id = self._index_id(record, object_id)
         cache_key = (object_id, info.size, f"{index_id}/{info.etag or info.last_modified.isoformat()}")
         hit = self._layouts.get(cache_key)
@@ -161,7 +175,8 @@ class HtsgetService:
         index_raw = await self._ctx.store.read_range(GetTarget(ids.object_key(index_id)))
         tail_len = min(info.size, 64)
         tail = await self._ctx.store.read_range(
-            GetTarget(info.key, ByteRange(info.size - tail_len, tail_len), info.location))
+            GetTarget(info.key, ByteRange(info.size - tail_len, tail_len), info.location)
+        )
         layout: BamLayout | CramLayout
         if fmt in ("BAM", "VCF", "BCF"):
             index = parse_index(index_raw)
@@ -174,7 +189,7 @@ class HtsgetService:
         else:
             major, names = await self._read_header(info, parse_cram_header)
             eof = eof_length(major, tail)
-            layout = CramLayout(names, parse_crai(index_raw), info.size, tail[len(tail) - eof:])
+            layout = CramLayout(names, parse_crai(index_raw), info.size, tail[len(tail) - eof :])
         self._layouts[cache_key] = layout
         while len(self._layouts) > CACHE_SIZE:
             self._layouts.popitem(last=False)
@@ -192,4 +207,3 @@ class HtsgetService:
                 if length >= min(info.size, MAX_HEADER):
                     raise e.InvalidRequestError("the object's header is truncated or larger than 64 MiB") from None
                 length *= 4
-

@@ -43,9 +43,7 @@ class RegistryService:
         """Read one analysis."""
         return await anyio.to_thread.run_sync(self._store.analysis, study, analysis_id)
 
-    async def set_state(
-        self, principal: Principal, study: str, analysis_id: str, state: AnalysisState
-    ) -> AnalysisRow:
+    async def set_state(self, principal: Principal, study: str, analysis_id: str, state: AnalysisState) -> AnalysisRow:
         """Publish (after checking the store), unpublish or suppress.
 
         Raises:

@@ -18,7 +18,6 @@ from score.domain.errors import UpstreamUnavailableError
 from score.domain.ports import ObjectStore
 from score.wire.schemas import ObjectSpecification
 
-
 DELETE_CONCURRENCY = 16
 
 

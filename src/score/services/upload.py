@@ -12,6 +12,7 @@ import hmac
 import re
 
 from score.domain import ids
+from score.domain.access import check_upload_state
 from score.domain.errors import (
     ConflictError,
     IntegrityError,
@@ -20,14 +21,12 @@ from score.domain.errors import (
 )
 from score.domain.integrity import multipart_etag, normalize_etag, normalize_md5
 from score.domain.model import ObjectRecord, Principal, UploadPartTarget
-from score.domain.ranges import ByteRange
 from score.domain.parts import plan_parts
-from score.domain.access import check_upload_state
+from score.domain.ranges import ByteRange
 from score.services.auditing import authorized_record, url_issued
 from score.services.context import ServiceContext
 from score.services.state import PartMarker, UploadOwner, UploadStateRepository
 from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgress
-
 
 _UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 _PARTS_MD5 = re.compile(r"[0-9a-fA-F]{32}-[0-9]{1,5}")
@@ -86,7 +85,11 @@ class UploadService:
         return await authorized_record(self._ctx, principal, object_id, upload=True)
 
     async def _owned(
-        self, principal: Principal, object_id: str, spec: ObjectSpecification, token: str | None,
+        self,
+        principal: Principal,
+        object_id: str,
+        spec: ObjectSpecification,
+        token: str | None,
         record: ObjectRecord | None,
     ) -> None:
         """Refuse a caller that does not own the upload, or an upload whose analysis was published meanwhile.
@@ -108,13 +111,19 @@ class UploadService:
             if p.partNumber not in skip:
                 target = UploadPartTarget(spec.objectKey, spec.uploadId, p.partNumber, p.offset, p.partSize)
                 url = self._ctx.store.sign_upload_part(target, None, expires)
-                url_issued(self._ctx, principal, "url:upload-part", spec.objectId, record,
-                           ByteRange(p.offset, p.partSize))
+                url_issued(
+                    self._ctx, principal, "url:upload-part", spec.objectId, record, ByteRange(p.offset, p.partSize)
+                )
             out.append(p.model_copy(update={"url": url}))
         return out
 
     async def initiate(
-        self, principal: Principal, object_id: str, file_size: int, md5: str | None, overwrite: bool,
+        self,
+        principal: Principal,
+        object_id: str,
+        file_size: int,
+        md5: str | None,
+        overwrite: bool,
         token: str | None = None,
     ) -> ObjectSpecification:
         """Start an upload owned by *principal* (and *token*) and return its part plan with signed part URLs.
@@ -150,8 +159,9 @@ class UploadService:
             await self._ctx.store.abort_multipart(key, old)
             await self._state.delete_upload(object_id, old)
         upload_id = await self._ctx.store.create_multipart(key, declared)
-        await self._state.save_owner(object_id, upload_id, UploadOwner(principal.subject,
-                                                                       _token_hash(token) if token else None))
+        await self._state.save_owner(
+            object_id, upload_id, UploadOwner(principal.subject, _token_hash(token) if token else None)
+        )
         spec = ObjectSpecification(
             objectKey=key,
             objectId=object_id,
@@ -181,7 +191,13 @@ class UploadService:
         return spec
 
     async def confirm_part(
-        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str, etag: str,
+        self,
+        principal: Principal,
+        object_id: str,
+        upload_id: str,
+        part_number: int,
+        md5: str,
+        etag: str,
         token: str | None = None,
     ) -> None:
         """Record a part after checking that the store holds it with that ETag.
@@ -202,8 +218,11 @@ class UploadService:
         md5_hex = normalize_md5(md5)
         etag_n = normalize_etag(etag)
         # A store may hold a part twice while a re-sent copy is pending (Azure's uncommitted blocks).
-        stored = [p for p in await self._ctx.store.list_parts(spec.objectKey, upload_id, part_number)
-                  if p.number == part_number]
+        stored = [
+            p
+            for p in await self._ctx.store.list_parts(spec.objectKey, upload_id, part_number)
+            if p.number == part_number
+        ]
         if not stored:
             raise InvalidRequestError(f"the store holds no part {part_number} for this upload; upload it first")
         held = next((p for p in stored if normalize_etag(p.etag) == etag_n), None)
@@ -214,7 +233,12 @@ class UploadService:
         await self._state.save_marker(object_id, upload_id, PartMarker(part_number, md5_hex, etag_n))
 
     async def part_url(
-        self, principal: Principal, object_id: str, upload_id: str, part_number: int, md5: str,
+        self,
+        principal: Principal,
+        object_id: str,
+        upload_id: str,
+        part_number: int,
+        md5: str,
         token: str | None = None,
     ) -> PartUrl:
         """A fresh PUT URL for one part, its signature bound to the part's MD5.
@@ -232,8 +256,9 @@ class UploadService:
         md5_hex = normalize_md5(md5)
         expires = self._ctx.clock.now() + self._ctx.upload_url_ttl
         target = UploadPartTarget(spec.objectKey, upload_id, part_number, planned.offset, planned.partSize)
-        url_issued(self._ctx, principal, "url:upload-part", object_id, record,
-                   ByteRange(planned.offset, planned.partSize))
+        url_issued(
+            self._ctx, principal, "url:upload-part", object_id, record, ByteRange(planned.offset, planned.partSize)
+        )
         return PartUrl(
             partNumber=part_number,
             partSize=planned.partSize,
@@ -294,15 +319,18 @@ class UploadService:
             urlsExpireAt=self._ctx.clock.now() + self._ctx.upload_url_ttl,
         )
 
-    async def recovery(
-        self, principal: Principal, object_id: str, file_size: int, token: str | None = None
-    ) -> None:
+    async def recovery(self, principal: Principal, object_id: str, file_size: int, token: str | None = None) -> None:
         """Score's recovery check: 400 when the size changed, 404 without an upload."""
         await self.status(principal, object_id, file_size, token)
 
     async def finalize(
-        self, principal: Principal, object_id: str, upload_id: str, md5: str | None,
-        parts_md5: str | None = None, token: str | None = None,
+        self,
+        principal: Principal,
+        object_id: str,
+        upload_id: str,
+        md5: str | None,
+        parts_md5: str | None = None,
+        token: str | None = None,
     ) -> ObjectSpecification:
         """Complete the upload and return the finished object's spec. Idempotent: a retry after success succeeds.
 
@@ -365,8 +393,7 @@ class UploadService:
             raise IntegrityError(
                 f"upload {upload_id} finished with the MD5 {done.objectMd5}, not {md5}: the object holds another file"
             )
-        _check_parts(parts_md5, [p.sourceMd5 or "" for p in sorted(done.parts, key=lambda p: p.partNumber)],
-                     object_id)
+        _check_parts(parts_md5, [p.sourceMd5 or "" for p in sorted(done.parts, key=lambda p: p.partNumber)], object_id)
         return done
 
     async def exists(self, principal: Principal, object_id: str) -> bool:

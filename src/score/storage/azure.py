@@ -79,8 +79,9 @@ def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
     if isinstance(exc, HttpResponseError):
         code = getattr(exc, "error_code", None) or exc.status_code
         if code == "ContainerNotFound":
-            return UpstreamUnavailableError(f"the storage account has no such container ({what}); "
-                                            "check the configuration", retryable=False)
+            return UpstreamUnavailableError(
+                f"the storage account has no such container ({what}); check the configuration", retryable=False
+            )
         return UpstreamUnavailableError(f"Azure failed during {what}: {code}")
     return UpstreamUnavailableError(f"Azure is unreachable during {what}: {type(exc).__name__}")
 
@@ -89,7 +90,13 @@ class AzureObjectStore:
     """The :class:`score.domain.ports.ObjectStore` for Azure Blob Storage."""
 
     def __init__(
-        self, service: Any, container: str, signer: SasSigner, limits: PartLimits, *, md5_metadata_key: str = "md5chksum"
+        self,
+        service: Any,
+        container: str,
+        signer: SasSigner,
+        limits: PartLimits,
+        *,
+        md5_metadata_key: str = "md5chksum",
     ) -> None:
         """Wrap a ``BlobServiceClient`` and one *container*; *signer* makes the SAS of every URL."""
         self._service = service
@@ -161,9 +168,7 @@ class AzureObjectStore:
                 out.append(StoredPart(parsed[0], parsed[1], int(block.size)))
         return sorted(out, key=lambda p: p.number)
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
-    ) -> None:
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         """Put Block List of the confirmed blocks, with the blob's MD5 stored."""
         upload = await self._ledger.find(key, upload_id)
         staged = {str(b.id) for b in await self._uncommitted(key)}
@@ -174,11 +179,17 @@ class AzureObjectStore:
                 raise IntegrityError(f"the store holds no block for part {number} with that MD5; upload it again")
             blocks.append(BlobBlock(block_id=bid))
         whole = md5 or upload.md5
-        settings = ContentSettings(content_type="application/octet-stream",
-                                   content_md5=bytearray(bytes.fromhex(whole)) if whole else None)
+        settings = ContentSettings(
+            content_type="application/octet-stream", content_md5=bytearray(bytes.fromhex(whole)) if whole else None
+        )
         metadata = {self._md5_key: hex_to_b64(whole)} if whole else {}
-        await self._call("completing an upload", self._blob(key).commit_block_list, blocks,
-                         content_settings=settings, metadata=metadata)
+        await self._call(
+            "completing an upload",
+            self._blob(key).commit_block_list,
+            blocks,
+            content_settings=settings,
+            metadata=metadata,
+        )
         await self._ledger.close(upload_id)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -218,9 +229,14 @@ class AzureObjectStore:
             props = await self._call("reading an object", self._blob(key).get_blob_properties)
         except ResourceNotFoundError:
             return None
-        return ObjectInfo(key=key, size=int(props.size), last_modified=props.last_modified,
-                          etag=str(props.etag).strip('"') or None, md5=self._md5_of(props),
-                          location=self._container_name)
+        return ObjectInfo(
+            key=key,
+            size=int(props.size),
+            last_modified=props.last_modified,
+            etag=str(props.etag).strip('"') or None,
+            md5=self._md5_of(props),
+            location=self._container_name,
+        )
 
     async def read_range(self, target: GetTarget) -> bytes:
         """Get Blob with ``x-ms-range`` (the whole blob without a range)."""
@@ -256,12 +272,15 @@ class AzureObjectStore:
 
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
         """List Blobs under *prefix*; with a delimiter, its virtual directories as prefixes."""
+
         def walk() -> Listing:
             keys: list[str] = []
             prefixes: list[str] = []
             if delimiter:
                 for item in self._container.walk_blobs(name_starts_with=prefix, delimiter=delimiter):
-                    (prefixes if item.name.endswith(delimiter) and not hasattr(item, "size") else keys).append(item.name)
+                    (prefixes if item.name.endswith(delimiter) and not hasattr(item, "size") else keys).append(
+                        item.name
+                    )
             else:
                 keys.extend(self._container.list_blob_names(name_starts_with=prefix))
             return Listing(keys=sorted(keys), prefixes=sorted(prefixes))

@@ -46,12 +46,17 @@ def make_azure_store(settings: AzureStorageSettings) -> AzureObjectStore:
             try:
                 from azure.identity import DefaultAzureCredential
             except ImportError as exc:
-                raise ConfigError("Azure AD credentials need azure-identity: pip install 'score[azure]' "
-                                  "(or set storage.account_key)") from exc
+                raise ConfigError(
+                    "Azure AD credentials need azure-identity: pip install 'score[azure]' (or set storage.account_key)"
+                ) from exc
             service = BlobServiceClient(account_url(settings), credential=DefaultAzureCredential(), **options)
             signer = UserDelegationSas(service, settings.account_name)
     except ValueError as exc:
         raise ConfigError(f"cannot configure the Azure client: {exc}") from exc
-    limits = PartLimits(min_part_bytes=settings.min_part_size_bytes, max_parts=settings.max_parts,
-                        max_part_bytes=MAX_BLOCK_BYTES, max_object_bytes=MAX_BLOCK_BYTES * settings.max_parts)
+    limits = PartLimits(
+        min_part_bytes=settings.min_part_size_bytes,
+        max_parts=settings.max_parts,
+        max_part_bytes=MAX_BLOCK_BYTES,
+        max_object_bytes=MAX_BLOCK_BYTES * settings.max_parts,
+    )
     return AzureObjectStore(service, settings.container, signer, limits, md5_metadata_key=settings.md5_metadata_key)

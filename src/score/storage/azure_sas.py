@@ -9,7 +9,7 @@ lifetimes are what keeps it harmless (see README "Azure").
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 DELEGATION_KEY_LIFETIME = timedelta(hours=24)
@@ -37,8 +37,11 @@ class AccountKeySas:
         """An account-key service SAS for one blob."""
         from azure.storage.blob import generate_blob_sas
 
-        return str(generate_blob_sas(self._name, container, blob, account_key=self._key, permission=permission,
-                                     expiry=expires_at))
+        return str(
+            generate_blob_sas(
+                self._name, container, blob, account_key=self._key, permission=permission, expiry=expires_at
+            )
+        )
 
 
 class UserDelegationSas:
@@ -53,13 +56,13 @@ class UserDelegationSas:
         self._service = service
         self._name = account_name
         self._key: Any = None
-        self._key_expires = datetime.min.replace(tzinfo=timezone.utc)
+        self._key_expires = datetime.min.replace(tzinfo=UTC)
         self._lock = threading.Lock()
 
     def _delegation_key(self, needed_until: datetime) -> Any:
         with self._lock:
             if self._key is None or self._key_expires - DELEGATION_KEY_MARGIN < needed_until:
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 expires = max(now + DELEGATION_KEY_LIFETIME, needed_until + DELEGATION_KEY_MARGIN)
                 self._key = self._service.get_user_delegation_key(now - CLOCK_SKEW, expires)
                 self._key_expires = expires
@@ -70,5 +73,8 @@ class UserDelegationSas:
         from azure.storage.blob import generate_blob_sas
 
         key = self._delegation_key(expires_at)
-        return str(generate_blob_sas(self._name, container, blob, user_delegation_key=key, permission=permission,
-                                     expiry=expires_at))
+        return str(
+            generate_blob_sas(
+                self._name, container, blob, user_delegation_key=key, permission=permission, expiry=expires_at
+            )
+        )

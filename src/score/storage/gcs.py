@@ -54,8 +54,10 @@ def compose_plan(sources: list[str], upload_id: str) -> tuple[list[list[tuple[st
     """
     levels: list[list[tuple[str, list[str]]]] = []
     while len(sources) > COMPOSE_MAX_SOURCES:
-        steps = [(f"{PREFIX}{upload_id}/c{len(levels)}-{i // COMPOSE_MAX_SOURCES:05d}",
-                  sources[i:i + COMPOSE_MAX_SOURCES]) for i in range(0, len(sources), COMPOSE_MAX_SOURCES)]
+        steps = [
+            (f"{PREFIX}{upload_id}/c{len(levels)}-{i // COMPOSE_MAX_SOURCES:05d}", sources[i : i + COMPOSE_MAX_SOURCES])
+            for i in range(0, len(sources), COMPOSE_MAX_SOURCES)
+        ]
         levels.append(steps)
         sources = [dest for dest, _ in steps]
     return levels, sources
@@ -155,17 +157,16 @@ class GcsObjectStore:
         if number is None:
             return await self._call("listing parts", self._parts, upload_id)
         try:
-            blob = await self._call("listing parts", self._bucket.get_blob, part_key(upload_id, number),
-                                    timeout=self._timeout)
+            blob = await self._call(
+                "listing parts", self._bucket.get_blob, part_key(upload_id, number), timeout=self._timeout
+            )
         except NotFound:
             return []
         if blob is None or not blob.md5_hash:
             return []
         return [StoredPart(number, normalize_md5(blob.md5_hash), int(blob.size))]
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
-    ) -> None:
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         """Compose the confirmed parts into *key* with the MD5 as metadata, then delete the parts."""
         upload = await self._ledger.find(key, upload_id)
         held = {p.number: p.etag for p in await self._call("listing parts", self._parts, upload_id)}
@@ -211,8 +212,9 @@ class GcsObjectStore:
     # ---- downloads ---------------------------------------------------------------------
     def sign_get(self, target: GetTarget, expires_at: datetime) -> str:
         """A V4 GET URL; with a range the signature covers the ``Range`` header (as the S3 URLs do)."""
-        headers = {"Range": target.byte_range.header()} if target.byte_range is not None and target.byte_range.length \
-            else {}
+        headers = (
+            {"Range": target.byte_range.header()} if target.byte_range is not None and target.byte_range.length else {}
+        )
         return self._sign(target.key, "GET", expires_at, headers)
 
     async def head(self, key: str) -> ObjectInfo | None:
@@ -223,16 +225,27 @@ class GcsObjectStore:
             return None
         if blob is None:
             return None
-        return ObjectInfo(key=key, size=int(blob.size), last_modified=blob.updated, etag=blob.etag,
-                          md5=self._md5_of(blob), location=self._bucket_name)
+        return ObjectInfo(
+            key=key,
+            size=int(blob.size),
+            last_modified=blob.updated,
+            etag=blob.etag,
+            md5=self._md5_of(blob),
+            location=self._bucket_name,
+        )
 
     async def read_range(self, target: GetTarget) -> bytes:
         """A ranged read (the whole object without a range)."""
         rng = target.byte_range
         kwargs: dict[str, Any] = {"start": rng.start, "end": rng.end - 1} if rng is not None and rng.length else {}
         try:
-            data = await self._call("reading an object", self._bucket.blob(target.key).download_as_bytes,
-                                    timeout=self._timeout, checksum=None, **kwargs)
+            data = await self._call(
+                "reading an object",
+                self._bucket.blob(target.key).download_as_bytes,
+                timeout=self._timeout,
+                checksum=None,
+                **kwargs,
+            )
         except NotFound:
             raise NotFoundError(f"object {target.key} not found") from None
         return bytes(data)
@@ -240,8 +253,13 @@ class GcsObjectStore:
     # ---- small objects -------------------------------------------------------------------
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Upload a small object (replacing any object there)."""
-        await self._call("writing state", self._bucket.blob(key).upload_from_string, data,
-                         content_type="application/octet-stream", timeout=self._timeout)
+        await self._call(
+            "writing state",
+            self._bucket.blob(key).upload_from_string,
+            data,
+            content_type="application/octet-stream",
+            timeout=self._timeout,
+        )
 
     async def get_bytes(self, key: str) -> bytes | None:
         """A whole small object, or None."""
@@ -259,9 +277,11 @@ class GcsObjectStore:
 
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
         """List objects under *prefix*; with a delimiter, the prefixes below it."""
+
         def walk() -> Listing:
-            pages = self._client.list_blobs(self._bucket_name, prefix=prefix, delimiter=delimiter,
-                                            timeout=self._timeout)
+            pages = self._client.list_blobs(
+                self._bucket_name, prefix=prefix, delimiter=delimiter, timeout=self._timeout
+            )
             keys = [b.name for b in pages]
             return Listing(keys=sorted(keys), prefixes=sorted(pages.prefixes))
 

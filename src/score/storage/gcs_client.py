@@ -20,8 +20,9 @@ from score.storage.gcs import GcsObjectStore
 MAX_PART_BYTES = 5 * 1024 * 1024 * 1024 * 1024  # one part object can be as large as any object (5 TiB)
 
 
-def v4_signer(client: Any, bucket: str, endpoint: str, credentials: Any,
-              service_account_email: str | None = None) -> Callable[[str, str, datetime, dict[str, str]], str]:
+def v4_signer(
+    client: Any, bucket: str, endpoint: str, credentials: Any, service_account_email: str | None = None
+) -> Callable[[str, str, datetime, dict[str, str]], str]:
     """A function ``(key, method, expires_at, signed headers) -> V4 URL`` on *endpoint* (path style)."""
     lock = threading.Lock()
     keyless = not hasattr(credentials, "sign_bytes") or service_account_email is not None
@@ -40,10 +41,21 @@ def v4_signer(client: Any, bucket: str, endpoint: str, credentials: Any,
         blob = client.bucket(bucket).blob(key)
         extra: dict[str, Any] = {}
         if keyless:
-            extra = {"service_account_email": service_account_email or credentials.service_account_email,
-                     "access_token": token()}
-        return str(blob.generate_signed_url(version="v4", expiration=expires_at, method=method, headers=headers or None,
-                                            credentials=credentials, api_access_endpoint=endpoint, **extra))
+            extra = {
+                "service_account_email": service_account_email or credentials.service_account_email,
+                "access_token": token(),
+            }
+        return str(
+            blob.generate_signed_url(
+                version="v4",
+                expiration=expires_at,
+                method=method,
+                headers=headers or None,
+                credentials=credentials,
+                api_access_endpoint=endpoint,
+                **extra,
+            )
+        )
 
     return sign
 
@@ -79,7 +91,14 @@ def make_gcs_store(settings: GcsStorageSettings) -> GcsObjectStore:
     api_credentials = AnonymousCredentials() if settings.emulator else credentials  # type: ignore[no-untyped-call]
     client = storage.Client(project=project or "score", credentials=api_credentials, client_options=options)
     signer = v4_signer(client, settings.bucket, settings.endpoint, credentials, settings.service_account_email)
-    limits = PartLimits(min_part_bytes=settings.min_part_size_bytes, max_parts=settings.max_parts,
-                        max_part_bytes=MAX_PART_BYTES)
-    return GcsObjectStore(client, settings.bucket, signer, limits, md5_metadata_key=settings.md5_metadata_key,
-                          timeout=settings.read_timeout)
+    limits = PartLimits(
+        min_part_bytes=settings.min_part_size_bytes, max_parts=settings.max_parts, max_part_bytes=MAX_PART_BYTES
+    )
+    return GcsObjectStore(
+        client,
+        settings.bucket,
+        signer,
+        limits,
+        md5_metadata_key=settings.md5_metadata_key,
+        timeout=settings.read_timeout,
+    )

@@ -14,7 +14,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from score.domain.errors import InvalidRequestError, NotFoundError
 from score.domain.ids import validate_upload_id
@@ -62,7 +62,7 @@ class UploadLedger:
 
     async def open(self, key: str, md5: str | None, now: datetime | None = None) -> OpenUpload:
         """Record a new upload of *key* under a fresh random id (32 hex digits)."""
-        upload = OpenUpload(key, secrets.token_hex(16), now or datetime.now(timezone.utc), md5)
+        upload = OpenUpload(key, secrets.token_hex(16), now or datetime.now(UTC), md5)
         body = {"key": key, "initiated": upload.initiated.isoformat(), "md5": md5}
         await self._put(self.record_key(upload.upload_id), json.dumps(body).encode())
         return upload
@@ -96,7 +96,7 @@ class UploadLedger:
         """Every recorded upload, oldest first."""
         out: list[PendingUpload] = []
         for record in (await self._list(PREFIX)).keys:
-            upload_id = record[len(PREFIX):].removesuffix(".json")
+            upload_id = record[len(PREFIX) :].removesuffix(".json")
             if not is_upload_id(upload_id):
                 continue  # not one of ours
             found = await self._read(upload_id)

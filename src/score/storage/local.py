@@ -31,7 +31,7 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -150,7 +150,7 @@ class LocalObjectStore:
                 with disk_errors("starting an upload"):
                     (udir / "parts").mkdir(parents=True)
                     (udir / "data").touch()
-                    created = datetime.now(timezone.utc).isoformat()
+                    created = datetime.now(UTC).isoformat()
                     atomic_write(udir / "upload.json", json.dumps({"key": key, "created": created}).encode())
             except BaseException:
                 shutil.rmtree(udir, ignore_errors=True)
@@ -246,15 +246,12 @@ class LocalObjectStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 meta = {"md5chksum": hex_to_b64(md5)} if md5 else {}
                 meta["etag"] = multipart_etag(md5s)
-                atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"),
-                             json.dumps(meta).encode())
+                atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"), json.dumps(meta).encode())
             os.replace(data, target)
             fsync_dir(target.parent)
             shutil.rmtree(udir, ignore_errors=True)
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
-    ) -> None:
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         """Assemble the object by renaming the staging file into place."""
         await anyio.to_thread.run_sync(self._complete, key, upload_id, parts, md5)
 
@@ -285,7 +282,7 @@ class LocalObjectStore:
                 except (OSError, ValueError, KeyError, TypeError):
                     with contextlib.suppress(OSError):
                         if udir.is_dir() and not udir.name.startswith(TMP_PREFIX):
-                            mtime = datetime.fromtimestamp(udir.stat().st_mtime, timezone.utc)
+                            mtime = datetime.fromtimestamp(udir.stat().st_mtime, UTC)
                             out.append(PendingUpload("", udir.name, mtime))
             return sorted(out, key=lambda u: u.initiated)
 
@@ -439,7 +436,7 @@ class LocalObjectStore:
             return ObjectInfo(
                 key=key,
                 size=st.st_size,
-                last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+                last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
                 etag=meta.get("etag"),
                 md5=normalize_md5(md5) if md5 else None,
             )

@@ -38,6 +38,7 @@ def disk_errors(what: str) -> Iterator[None]:
 
 
 def fsync_dir(path: Path) -> None:
+    """Flush *path*'s directory entries to disk (after a rename or unlink in it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -95,6 +96,7 @@ def open_part_file(tmp: Path) -> int:
 
 @contextlib.contextmanager
 def part_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the lock file *path* (created if missing) for the block."""
     fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -113,8 +115,9 @@ def copy_into(src: Path, dst: Path, offset: int, size: int) -> None:
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
                     raise
-                n = os.pwrite(fout.fileno(), os.pread(fin.fileno(), min(COPY_BUFFER_BYTES, size - done), done),
-                              offset + done)
+                n = os.pwrite(
+                    fout.fileno(), os.pread(fin.fileno(), min(COPY_BUFFER_BYTES, size - done), done), offset + done
+                )
             if n <= 0:
                 raise IntegrityError(f"the received part ended after {done} of {size} bytes")
             done += n

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -53,8 +53,9 @@ def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
                 f"the object store refused the server's credentials ({code}) during {what}", retryable=False
             )
         if code in _NO_BUCKET:
-            return UpstreamUnavailableError(f"the store has no such bucket ({what}); check the configuration",
-                                            retryable=False)
+            return UpstreamUnavailableError(
+                f"the store has no such bucket ({what}); check the configuration", retryable=False
+            )
         return UpstreamUnavailableError(f"the object store failed during {what}: {code or status}")
     return UpstreamUnavailableError(f"the object store is unreachable during {what}: {type(exc).__name__}")
 
@@ -125,7 +126,7 @@ class S3ObjectStore:
         return {self._md5_key: hex_to_b64(md5)} if md5 else {}
 
     def _presign(self, operation: str, params: dict[str, Any], expires_at: datetime, method: str) -> str:
-        seconds = int((expires_at - datetime.now(timezone.utc)).total_seconds())
+        seconds = int((expires_at - datetime.now(UTC)).total_seconds())
         url: str = self._s3.generate_presigned_url(
             operation, Params=params, ExpiresIn=max(1, min(seconds, 7 * 24 * 3600)), HttpMethod=method
         )
@@ -190,9 +191,7 @@ class S3ObjectStore:
                 return out
             marker = int(page["NextPartNumberMarker"])
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None
-    ) -> None:
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         """CompleteMultipartUpload, then make sure the object carries the MD5 as metadata."""
         bucket = self._layout.write_bucket(key)
         body = {"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in sorted(parts)]}
@@ -254,14 +253,19 @@ class S3ObjectStore:
         upload_id = self._s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, **self._sse())[
             "UploadId"
         ]
-        ranges = [(i + 1, off, min(off + COPY_PART_BYTES, size) - 1) for i, off in
-                  enumerate(range(0, size, COPY_PART_BYTES))]
+        ranges = [
+            (i + 1, off, min(off + COPY_PART_BYTES, size) - 1) for i, off in enumerate(range(0, size, COPY_PART_BYTES))
+        ]
 
         def copy(r: tuple[int, int, int]) -> dict[str, Any]:
             n, first, last = r
             out = self._s3.upload_part_copy(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n,
-                CopySource={"Bucket": bucket, "Key": key}, CopySourceRange=f"bytes={first}-{last}",
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=n,
+                CopySource={"Bucket": bucket, "Key": key},
+                CopySourceRange=f"bytes={first}-{last}",
             )
             return {"PartNumber": n, "ETag": out["CopyPartResult"]["ETag"]}
 
@@ -386,9 +390,7 @@ class S3ObjectStore:
     async def delete(self, key: str) -> None:
         """DeleteObject (absent keys are fine)."""
         try:
-            await self._call(
-                "deleting state", self._s3.delete_object, Bucket=self._layout.write_bucket(key), Key=key
-            )
+            await self._call("deleting state", self._s3.delete_object, Bucket=self._layout.write_bucket(key), Key=key)
         except ClientError as exc:
             if _code(exc) not in _MISSING:
                 raise _upstream(exc, "deleting state") from None

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from score.domain.errors import SignatureError, UrlExpiredError
 
@@ -27,9 +27,7 @@ class UrlSigner:
     secret: bytes
 
     def _mac(self, method: str, key: str, params: Mapping[str, str], expires: str) -> str:
-        canonical = "\n".join(
-            [method.upper(), key, *(f"{p}={params.get(p, '')}" for p in SIGNED_PARAMS), expires]
-        )
+        canonical = "\n".join([method.upper(), key, *(f"{p}={params.get(p, '')}" for p in SIGNED_PARAMS), expires])
         return hmac.new(self.secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def sign(self, method: str, key: str, params: Mapping[str, str], expires_at: datetime) -> dict[str, str]:
@@ -54,5 +52,5 @@ class UrlSigner:
         expected = self._mac(method, key, query, expires)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise SignatureError("the URL's signature does not match this request", reason="bad_signature")
-        if int(expires) < int(now.astimezone(timezone.utc).timestamp()):
+        if int(expires) < int(now.astimezone(UTC).timestamp()):
             raise UrlExpiredError("the pre-signed URL has expired; ask the server for a new one", reason="expired_url")

@@ -90,9 +90,14 @@ class Part:
     def parse(cls, raw: Any) -> Part:
         """From decoded JSON."""
         d = _object(raw)
-        return cls(partNumber=_int(d, "partNumber"), partSize=_int(d, "partSize"), offset=_int(d, "offset"),
-                   url=_str(d, "url", required=False), md5=_str(d, "md5", required=False),
-                   sourceMd5=_str(d, "sourceMd5", required=False))
+        return cls(
+            partNumber=_int(d, "partNumber"),
+            partSize=_int(d, "partSize"),
+            offset=_int(d, "offset"),
+            url=_str(d, "url", required=False),
+            md5=_str(d, "md5", required=False),
+            sourceMd5=_str(d, "sourceMd5", required=False),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,9 +116,15 @@ class ObjectSpecification:
     def parse(cls, raw: Any) -> ObjectSpecification:
         """From decoded JSON."""
         d = _object(raw)
-        return cls(objectKey=_str(d, "objectKey"), objectId=_str(d, "objectId"), uploadId=_str(d, "uploadId"),
-                   parts=[Part.parse(p) for p in _list(d, "parts")], objectSize=_int(d, "objectSize"),
-                   objectMd5=_str(d, "objectMd5", required=False), urlsExpireAt=_time(d, "urlsExpireAt"))
+        return cls(
+            objectKey=_str(d, "objectKey"),
+            objectId=_str(d, "objectId"),
+            uploadId=_str(d, "uploadId"),
+            parts=[Part.parse(p) for p in _list(d, "parts")],
+            objectSize=_int(d, "objectSize"),
+            objectMd5=_str(d, "objectMd5", required=False),
+            urlsExpireAt=_time(d, "urlsExpireAt"),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,9 +142,14 @@ class UploadProgress:
     def parse(cls, raw: Any) -> UploadProgress:
         """From decoded JSON."""
         d = _object(raw)
-        return cls(objectId=_str(d, "objectId"), uploadId=_str(d, "uploadId"),
-                   parts=[Part.parse(p) for p in _list(d, "parts")], objectSize=_int(d, "objectSize", required=False),
-                   objectMd5=_str(d, "objectMd5", required=False), urlsExpireAt=_time(d, "urlsExpireAt"))
+        return cls(
+            objectId=_str(d, "objectId"),
+            uploadId=_str(d, "uploadId"),
+            parts=[Part.parse(p) for p in _list(d, "parts")],
+            objectSize=_int(d, "objectSize", required=False),
+            objectMd5=_str(d, "objectMd5", required=False),
+            urlsExpireAt=_time(d, "urlsExpireAt"),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,9 +168,15 @@ class PartUrl:
     def parse(cls, raw: Any) -> PartUrl:
         """From decoded JSON."""
         d = _object(raw)
-        return cls(partNumber=_int(d, "partNumber"), partSize=_int(d, "partSize"), offset=_int(d, "offset"),
-                   url=_str(d, "url"), md5=_str(d, "md5"), expiresAt=_time(d, "expiresAt", required=True),
-                   etagIsMd5=_bool(d, "etagIsMd5", True))
+        return cls(
+            partNumber=_int(d, "partNumber"),
+            partSize=_int(d, "partSize"),
+            offset=_int(d, "offset"),
+            url=_str(d, "url"),
+            md5=_str(d, "md5"),
+            expiresAt=_time(d, "expiresAt", required=True),
+            etagIsMd5=_bool(d, "etagIsMd5", True),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,8 +20,7 @@ async def ping(svc: DownloadSvc) -> str:
     return await svc.ping()
 
 
-@router.get("/{object_id}", response_model=ObjectSpecification,
-            responses=errors(400, 401, 403, 404, 409, 416, 503))
+@router.get("/{object_id}", response_model=ObjectSpecification, responses=errors(400, 401, 403, 404, 409, 416, 503))
 async def download_spec(
     object_id: ObjectIdPath,
     principal: CurrentPrincipal,

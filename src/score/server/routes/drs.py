@@ -1,5 +1,6 @@
 """GA4GH DRS 1.2: service-info, objects (blobs and analysis bundles), access URLs, and the
-authorization info of ``OPTIONS`` (DRS 1.3+). Errors are DRS's ``{"msg", "status_code"}``."""
+authorization info of ``OPTIONS`` (DRS 1.3+). Errors are DRS's ``{"msg", "status_code"}``.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from score.services.drs import DrsService
 PREFIX = "/ga4gh/drs/v1"
 router = APIRouter(prefix=PREFIX, tags=["drs"])
 # services/drs.py checks the id (its 400 is DRS's error body); the pattern here only documents it
-DrsIdPath = Annotated[str, Path(description="an object id or an analysis id",
-                                json_schema_extra={"pattern": "^[A-Za-z0-9._~-]{1,128}$"})]
+DrsIdPath = Annotated[
+    str, Path(description="an object id or an analysis id", json_schema_extra={"pattern": "^[A-Za-z0-9._~-]{1,128}$"})
+]
 OBJECT_ERRORS = errors(400, 401, 403, 404, 409, 503, shape=DRS)
 
 
@@ -51,30 +53,45 @@ async def service_info() -> dict[str, Any]:
 
 
 @router.get("/objects/{object_id}", responses=OBJECT_ERRORS)
-async def get_object(object_id: DrsIdPath, request: Request, principal: CurrentPrincipal, svc: DrsSvc,
-                     expand: bool = False) -> dict[str, Any]:
+async def get_object(
+    object_id: DrsIdPath,
+    request: Request,
+    principal: CurrentPrincipal,
+    svc: DrsSvc,
+    expand: bool = False,  # noqa: ARG001  part of the documented signature (FastAPI reads it)
+) -> dict[str, Any]:
     """A blob (an object) or a bundle (an analysis: its files the token may read). *expand* changes
-    nothing here: a bundle's contents are files, never nested bundles."""
+    nothing here: a bundle's contents are files, never nested bundles.
+    """
     return await svc.object(principal, object_id, _host(request))
 
 
 @router.post("/objects/{object_id}", responses=OBJECT_ERRORS)
-async def post_object(object_id: DrsIdPath, request: Request, principal: CurrentPrincipal, svc: DrsSvc,
-                      body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+async def post_object(
+    object_id: DrsIdPath,
+    request: Request,
+    principal: CurrentPrincipal,
+    svc: DrsSvc,
+    body: Annotated[dict[str, Any] | None, Body()] = None,  # noqa: ARG001  part of the documented signature (FastAPI reads it)
+) -> dict[str, Any]:
     """As GET; passports in the body are not used (authorization is by bearer token)."""
     return await svc.object(principal, object_id, _host(request))
 
 
 @router.get("/objects/{object_id}/access/{access_id}", responses=OBJECT_ERRORS)
-async def get_access(object_id: DrsIdPath, access_id: str, principal: CurrentPrincipal,
-                     svc: DrsSvc) -> dict[str, Any]:
+async def get_access(object_id: DrsIdPath, access_id: str, principal: CurrentPrincipal, svc: DrsSvc) -> dict[str, Any]:
     """The object's pre-signed URL (as ``GET /download/{id}?external=true``; audited)."""
     return await svc.access_url(principal, object_id, access_id)
 
 
 @router.post("/objects/{object_id}/access/{access_id}", responses=OBJECT_ERRORS)
-async def post_access(object_id: DrsIdPath, access_id: str, principal: CurrentPrincipal, svc: DrsSvc,
-                      body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+async def post_access(
+    object_id: DrsIdPath,
+    access_id: str,
+    principal: CurrentPrincipal,
+    svc: DrsSvc,
+    body: Annotated[dict[str, Any] | None, Body()] = None,  # noqa: ARG001  part of the documented signature (FastAPI reads it)
+) -> dict[str, Any]:
     """As GET; passports in the body are not used."""
     return await svc.access_url(principal, object_id, access_id)
 
@@ -82,8 +99,14 @@ async def post_access(object_id: DrsIdPath, access_id: str, principal: CurrentPr
 @router.options("/objects/{object_id}", responses=errors())
 async def authorizations(object_id: str, request: Request) -> JSONResponse:
     """How to authorize (DRS 1.3+): bearer tokens from this server's issuer. Answered for any id, so
-    that it tells nobody which objects exist."""
+    that it tells nobody which objects exist.
+    """
     auth = request.app.state.settings.auth
     issuer = auth.oidc_issuer or auth.issuer
-    return JSONResponse({"drs_object_id": object_id, "supported_types": ["BearerAuth"],
-                         "bearer_auth_issuers": [issuer] if issuer else []})
+    return JSONResponse(
+        {
+            "drs_object_id": object_id,
+            "supported_types": ["BearerAuth"],
+            "bearer_auth_issuers": [issuer] if issuer else [],
+        }
+    )

@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from score import __version__
 from score.domain import errors as e
-from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
 from score.domain.model import Principal
+from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
 from score.server.deps import CurrentPrincipal
 from score.server.openapi import HTSGET, HTSGET_MEDIA_TYPE, ObjectIdPath, errors
-from score.services.htsget import HtsgetService, Request as TicketRequest
+from score.services.htsget import HtsgetService
+from score.services.htsget import Request as TicketRequest
 
 PREFIX = "/ga4gh/htsget/v1"
 
@@ -42,7 +43,7 @@ class RegionIn(BaseModel):
     """One region of a POST body."""
 
     model_config = ConfigDict(extra="ignore")
-    referenceName: str  # noqa: N815 - htsget's name
+    referenceName: str
     start: int | None = None
     end: int | None = None
 
@@ -82,22 +83,30 @@ def _ticket(body: dict[str, Any]) -> JSONResponse:
     return HtsgetResponse(body)
 
 
-_KINDS = {"reads": (["BAM", "CRAM"], "Slices of BAM and CRAM objects"),
-          "variants": (["VCF", "BCF"], "Slices of bgzipped VCF and BCF objects")}
+_KINDS = {
+    "reads": (["BAM", "CRAM"], "Slices of BAM and CRAM objects"),
+    "variants": (["VCF", "BCF"], "Slices of bgzipped VCF and BCF objects"),
+}
 
 
 def _service_info(datatype: str) -> JSONResponse:
     formats, what = _KINDS[datatype]
-    return _ticket({
-        "id": f"org.overture.score.htsget.{datatype}",
-        "name": f"Score htsget ({datatype})",
-        "type": {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"},
-        "description": f"{what} as pre-signed byte ranges of the object store",
-        "organization": {"name": "Score", "url": "https://github.com/overture-stack/score"},
-        "version": __version__,
-        "htsget": {"datatype": datatype, "formats": formats,
-                   "fieldsParametersEffective": False, "tagsParametersEffective": False},
-    })
+    return _ticket(
+        {
+            "id": f"org.overture.score.htsget.{datatype}",
+            "name": f"Score htsget ({datatype})",
+            "type": {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"},
+            "description": f"{what} as pre-signed byte ranges of the object store",
+            "organization": {"name": "Score", "url": "https://github.com/overture-stack/score"},
+            "version": __version__,
+            "htsget": {
+                "datatype": datatype,
+                "formats": formats,
+                "fieldsParametersEffective": False,
+                "tagsParametersEffective": False,
+            },
+        }
+    )
 
 
 @router.get("/reads/service-info", responses=errors())
@@ -112,16 +121,26 @@ async def variants_service_info() -> JSONResponse:
     return _service_info("variants")
 
 
-async def _get(datatype: str, object_id: str, principal: Principal, svc: HtsgetService, format: str | None,  # noqa: A002
-               klass: str | None, name: str | None, start: int | None, end: int | None) -> JSONResponse:
+async def _get(
+    datatype: str,
+    object_id: str,
+    principal: Principal,
+    svc: HtsgetService,
+    format: str | None,  # noqa: A002
+    klass: str | None,
+    name: str | None,
+    start: int | None,
+    end: int | None,
+) -> JSONResponse:
     if name is None and (start is not None or end is not None):
         raise e.InvalidRequestError("start and end need referenceName")
     regions = None if name is None else (wanted(name, start, end),)
     return _ticket(await svc.ticket(principal, TicketRequest(object_id, format, klass, regions, datatype)))
 
 
-async def _post(datatype: str, object_id: str, principal: Principal, svc: HtsgetService,
-                body: TicketIn | None) -> JSONResponse:
+async def _post(
+    datatype: str, object_id: str, principal: Principal, svc: HtsgetService, body: TicketIn | None
+) -> JSONResponse:
     body = body or TicketIn()
     regions = None
     if body.regions is not None:
@@ -148,16 +167,20 @@ def _add_ticket_routes(datatype: str) -> None:
         return await _get(datatype, object_id, principal, svc, format, klass, referenceName, start, end)
 
     async def ticket_post(
-        object_id: ObjectIdPath, principal: CurrentPrincipal, svc: HtsgetSvc,
+        object_id: ObjectIdPath,
+        principal: CurrentPrincipal,
+        svc: HtsgetSvc,
         body: Annotated[TicketIn | None, Body()] = None,
     ) -> JSONResponse:
         """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
         return await _post(datatype, object_id, principal, svc, body)
 
-    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get",
-                         responses=TICKET_ERRORS)
-    router.add_api_route(f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post",
-                         responses=TICKET_ERRORS)
+    router.add_api_route(
+        f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get", responses=TICKET_ERRORS
+    )
+    router.add_api_route(
+        f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post", responses=TICKET_ERRORS
+    )
 
 
 _add_ticket_routes("reads")

@@ -29,7 +29,7 @@ async def listing(principal: AuthenticatedPrincipal, svc: DownloadSvc) -> list[O
 
 
 @router.get("/profile", response_class=PlainTextResponse, tags=["info"], responses=errors(401, 503))
-async def profile(request: Request, principal: AuthenticatedPrincipal) -> str:
+async def profile(request: Request, principal: AuthenticatedPrincipal) -> str:  # noqa: ARG001  the dependency authenticates the caller
     """The storage profile (``s3`` for S3-like stores, as Score's client expects)."""
     return str(request.app.state.store.profile)
 
@@ -52,8 +52,10 @@ async def _health(request: Request) -> JSONResponse:
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     **errors(),
     200: {"description": "The store is reachable", "content": {"application/json": {"schema": {"type": "object"}}}},
-    503: {"description": "The store is unreachable, or below its free-space floor (the same body, status DOWN)",
-          "content": {"application/json": {"schema": {"type": "object"}}}},
+    503: {
+        "description": "The store is unreachable, or below its free-space floor (the same body, status DOWN)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
 }
 
 

@@ -26,8 +26,9 @@ STATE_ERRORS = errors(401, 403, 404, 409, 503)
 
 
 @router.post("/submit/{study}", responses=errors(400, 401, 403, 503))
-async def submit(study: str, principal: AuthenticatedPrincipal, svc: Svc,
-                 payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def submit(
+    study: str, principal: AuthenticatedPrincipal, svc: Svc, payload: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
     """Song's submit: register an analysis (UNPUBLISHED) and mint its files' object ids."""
     a = await svc.submit(principal, study, payload)
     return {"analysisId": a.analysis_id, "status": "OK", "files": [wire.file_json(f) for f in a.files]}
@@ -45,7 +46,9 @@ async def get_files(study: str, analysis_id: str, svc: Svc) -> list[dict[str, An
     return [wire.file_json(f) for f in (await svc.analysis(study, analysis_id)).files]
 
 
-async def _set(principal: Any, svc: RegistryService, study: str, analysis_id: str, state: AnalysisState) -> dict[str, Any]:
+async def _set(
+    principal: Any, svc: RegistryService, study: str, analysis_id: str, state: AnalysisState
+) -> dict[str, Any]:
     a = await svc.set_state(principal, study, analysis_id, state)
     return {"analysisId": a.analysis_id, "analysisState": a.state.value, "status": "OK"}
 

@@ -22,8 +22,12 @@ UploadToken = Annotated[
 ]
 
 
-@router.post("/{object_id}/uploads", response_model=ObjectSpecification, response_model_exclude_none=False,
-             responses=errors(400, 401, 403, 404, 409, 503, 507))
+@router.post(
+    "/{object_id}/uploads",
+    response_model=ObjectSpecification,
+    response_model_exclude_none=False,
+    responses=errors(400, 401, 403, 404, 409, 503, 507),
+)
 async def initiate_upload(
     object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
@@ -106,8 +110,9 @@ async def recover_upload(
     return Response(status_code=200)
 
 
-@router.post("/{object_id}", response_model=ObjectSpecification,
-             responses=errors(400, 401, 403, 404, 409, 422, 503, 507))
+@router.post(
+    "/{object_id}", response_model=ObjectSpecification, responses=errors(400, 401, 403, 404, 409, 422, 503, 507)
+)
 async def finalize_upload(
     object_id: ObjectIdPath,
     principal: AuthenticatedPrincipal,
