@@ -37,12 +37,12 @@ def _store(kind: str, emulator: Any, container: str) -> Any:
 
     if kind == "azure":
         from score.config.settings import AzureStorageSettings
-        from score.storage.azure_client import make_azure_store
+        from score.server.stores.azure import make_azure_store
 
         store: Any = make_azure_store(AzureStorageSettings(**emulator.settings(container)))
     else:
         from score.config.settings import GcsStorageSettings
-        from score.storage.gcs_client import make_gcs_store
+        from score.server.stores.gcs import make_gcs_store
 
         store = make_gcs_store(GcsStorageSettings(**emulator.settings(container)))
     anyio.run(store.ensure_buckets)

@@ -82,7 +82,7 @@ def moto_endpoint() -> Iterator[str]:
 def s3_backend(name: str, endpoint: str, key: str, secret: str, refuses: bool, **settings: Any) -> Backend:
     """An S3 store built exactly as the server builds it (settings -> make_store), over fresh buckets."""
     from score.config.settings import S3StorageSettings
-    from score.storage.s3_client import make_store
+    from score.server.stores.s3 import make_store
 
     bucket = f"contract-{uuid.uuid4().hex[:12]}"
     config = S3StorageSettings(
@@ -102,7 +102,7 @@ def s3_backend(name: str, endpoint: str, key: str, secret: str, refuses: bool, *
 def azure_backend(emulator: Azurite) -> Backend:
     """An Azure store built as the server builds it, over a fresh container."""
     from score.config.settings import AzureStorageSettings
-    from score.storage.azure_client import make_azure_store
+    from score.server.stores.azure import make_azure_store
 
     config = AzureStorageSettings(**emulator.settings(f"contract-{uuid.uuid4().hex[:12]}", min_part_size_bytes=5 * MIB))
     store = make_azure_store(config)
@@ -113,7 +113,7 @@ def azure_backend(emulator: Azurite) -> Backend:
 def gcs_backend(emulator: FakeGcs) -> Backend:
     """A GCS store built as the server builds it, over a fresh bucket."""
     from score.config.settings import GcsStorageSettings
-    from score.storage.gcs_client import make_gcs_store
+    from score.server.stores.gcs import make_gcs_store
 
     config = GcsStorageSettings(**emulator.settings(f"contract-{uuid.uuid4().hex[:12]}", min_part_size_bytes=5 * MIB))
     store = make_gcs_store(config)

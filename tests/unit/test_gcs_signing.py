@@ -22,7 +22,7 @@ from score.config.settings import GcsStorageSettings
 from score.domain.integrity import hex_to_b64
 from score.domain.model import GetTarget, UploadPartTarget
 from score.domain.ranges import ByteRange
-from score.storage.gcs_client import make_gcs_store
+from score.server.stores.gcs import make_gcs_store
 from tests.kit.gcs_emulator import write_service_account
 
 ENDPOINT = "https://storage.example.test"

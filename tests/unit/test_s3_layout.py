@@ -11,7 +11,7 @@ from score.config.settings import S3StorageSettings, load_server_settings
 from score.domain.errors import ConfigError
 from score.domain.model import GetTarget, UploadPartTarget
 from score.domain.ranges import ByteRange
-from score.storage.s3_client import make_store
+from score.server.stores.s3 import make_store
 from score.storage.s3_layout import BucketLayout, Role, classify
 
 OID = "ab6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"

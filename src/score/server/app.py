@@ -83,14 +83,14 @@ def build_store(settings: ServerSettings) -> ObjectStore:
         limits = PartLimits(min_part_bytes=storage.min_part_size_bytes, max_parts=storage.max_parts)
         return LocalObjectStore(settings.data_dir, settings.base_url, signer, limits, storage.min_free_bytes)
     if isinstance(storage, AzureStorageSettings):
-        from score.storage.azure_client import make_azure_store
+        from score.server.stores.azure import make_azure_store
 
         return make_azure_store(storage)
     if isinstance(storage, GcsStorageSettings):
-        from score.storage.gcs_client import make_gcs_store
+        from score.server.stores.gcs import make_gcs_store
 
         return make_gcs_store(storage)
-    from score.storage.s3_client import make_store
+    from score.server.stores.s3 import make_store
 
     return make_store(storage)
 

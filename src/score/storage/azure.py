@@ -11,7 +11,7 @@ Mapping of the multipart port onto block blobs:
 - resuming reads the uncommitted block list.
 
 The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does). This module
-imports azure-storage-blob; only ``storage.azure_client`` imports it, when the store is Azure.
+imports azure-storage-blob; only ``server.stores.azure`` imports it, when the store is Azure.
 """
 
 from __future__ import annotations

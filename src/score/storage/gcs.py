@@ -12,7 +12,7 @@ Mapping of the multipart port onto GCS (which has no multipart API that its emul
 - resuming lists the part objects.
 
 The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does). This module
-imports google-cloud-storage's stack; only ``storage.gcs_client`` imports it, when the store is GCS.
+imports google-cloud-storage's stack; only ``server.stores.gcs`` imports it, when the store is GCS.
 """
 
 from __future__ import annotations
