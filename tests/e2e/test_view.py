@@ -366,7 +366,7 @@ def test_a_small_region_of_a_large_bam_transfers_a_small_fraction(tmp_path: Path
 def test_slices_around_the_small_slice_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
     """A small slice is written on the calling thread, a larger one on htslib's pool after the records read
     ahead: the same records either way, the read-ahead ones written once and first."""
-    from score.client import viewer
+    from score.slicing import viewer
 
     require_test_data()
     bam = HTSLIB_TEST / "range.bam"

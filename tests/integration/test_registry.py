@@ -237,7 +237,7 @@ def test_song_adapter_contract_against_the_registry(server: ServerProcess, tmp_p
         anyio.run(both)
         httpx.put(f"{server.url}/studies/XYZ/analysis/suppress/{many['analysisId']}", headers=_h(writer))
         anyio.run(both)
-        from score.client.metadata import MetadataApi
+        from score.client.http.metadata_api import MetadataApi
 
         api = MetadataApi(server.url, None)
         try:

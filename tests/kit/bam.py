@@ -89,12 +89,12 @@ def corrupt_copied_block(bam: Path, how: str, tid: int, beg: int, end: int) -> t
     changed (``isize``). Returns them and the block's offset."""
     import struct
 
-    from score.client import bamslice
-    from score.formats import bgzf
+    from score.formats import bam_plan, bgzf
     from score.formats.binning import parse_index
+    from score.slicing import bam_copy
 
-    local = bamslice.local_bytes(bam)
-    plan = bamslice.plan(local.read, local.size, parse_index(Path(f"{bam}.bai").read_bytes()), tid, beg, end)
+    local = bam_copy.local_bytes(bam)
+    plan = bam_plan.plan(local.read, local.size, parse_index(Path(f"{bam}.bai").read_bytes()), tid, beg, end)
     data = bytearray(bam.read_bytes())
     copied = list(bgzf.blocks(bytes(data[plan.copy_start : plan.copy_end]), plan.copy_start))
     assert len(copied) > 4, "the region copies too few blocks"

@@ -152,7 +152,7 @@ def start_client(
 
 def owner_headers(token: str, object_id: str, path: Path) -> dict[str, str]:
     """The headers of the score-client that uploads *path* as *object_id* (its bearer and upload tokens)."""
-    from score.client.upload import upload_token
+    from score.client.transfer.upload import upload_token
     from score.wire.headers import UPLOAD_TOKEN_HEADER
 
     return {"Authorization": f"Bearer {token}", UPLOAD_TOKEN_HEADER: upload_token(object_id, path)}

@@ -1,4 +1,4 @@
-"""BAM slices by copying whole BGZF blocks (client/bamslice.py through viewer.view): for many regions of
+"""BAM slices by copying whole BGZF blocks (slicing/bam_copy.py through viewer.view): for many regions of
 BAMs with spliced, long and unmapped-but-placed reads, written by htslib and re-blocked so that records
 run across blocks (as htsjdk writes them), the records equal ``samtools view`` of the same region."""
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from score.client import bamslice, viewer
-from score.client.viewer import Query, Source
-from score.formats import bgzf
+from score.formats import bam_plan, bgzf
+from score.slicing import bam_copy, viewer
+from score.slicing.viewer import Query, Source
 from tests.kit.bam import file_records, require_test_data, samtools, samtools_records
 
 CONTIGS = [("chr1", 3_000_000), ("chr2", 1_500_000), ("chr3", 40_000)]
@@ -99,7 +99,7 @@ def _regions(seed: int) -> list[str]:
 
 def _slice(bam: Path, region: str, out: Path, index: Path | None = None) -> int | None:
     idx = index or Path(str(bam) + ".bai")
-    local = bamslice.local_bytes(bam)
+    local = bam_copy.local_bytes(bam)
     read_bytes = 0
 
     def read(start: int, end: int) -> bytes:
@@ -107,10 +107,10 @@ def _slice(bam: Path, region: str, out: Path, index: Path | None = None) -> int 
         read_bytes += end - start
         return local.read(start, end)
 
-    src = Source(str(bam), idx, bam.name, bamslice.ObjectBytes(local.size, read, local.copy))
+    src = Source(str(bam), idx, bam.name, bam_copy.ObjectBytes(local.size, read, local.copy))
     records = viewer.view(src, Query(queries=(region,), output_format="BAM", output=out)).records
     # the edges are a few blocks each: walking must not fetch a window's worth per window of a gap
-    assert read_bytes <= 6 * bamslice.STEP or (records is not None and records * 200 > read_bytes / 4), region
+    assert read_bytes <= 6 * bam_plan.STEP or (records is not None and records * 200 > read_bytes / 4), region
     return records
 
 
@@ -171,7 +171,7 @@ def test_no_linear_index_or_edges_too_far_apart_go_record_by_record(
     assert _slice(bam, region, tmp_path / "csi.bam", csi) == len(expected)  # counted: decoded one by one
     assert file_records(tmp_path / "csi.bam") == expected
     assert _slice(bam, region, tmp_path / "copied.bam") is None
-    monkeypatch.setattr(bamslice, "EDGE_LIMIT", 10_000)
+    monkeypatch.setattr(bam_plan, "EDGE_LIMIT", 10_000)
     assert _slice(bam, region, tmp_path / "limited.bam") == len(expected)
     assert file_records(tmp_path / "limited.bam") == expected
 
@@ -205,7 +205,7 @@ def test_the_header_is_written_as_the_record_path_writes_it(
         outs = []
         for blocks in (True, False):
             out = tmp_path / f"{bam.stem}-{blocks}.bam"
-            src = Source(str(bam), Path(str(bam) + ".bai"), bam.name, bamslice.local_bytes(bam) if blocks else None)
+            src = Source(str(bam), Path(str(bam) + ".bai"), bam.name, bam_copy.local_bytes(bam) if blocks else None)
             viewer.view(
                 src,
                 Query(
@@ -231,11 +231,11 @@ def test_a_file_cut_inside_a_block_is_truncated_not_short(bams: dict[str, Path],
     cut = tmp_path / "cut.bam"
     cut.write_bytes(data[: last.offset + last.size // 2])
     index = parse_index(Path(str(bam) + ".bai").read_bytes())
-    local = bamslice.local_bytes(cut)
+    local = bam_copy.local_bytes(cut)
     with pytest.raises(e.IntegrityError, match="truncated"):
-        bamslice.plan(local.read, local.size, index, 2, 0, 40_000)
-    with pytest.raises(bamslice.Fallback):  # an index of a longer file: not this file's
-        bamslice.plan(local.read, local.size // 100, index, 2, 0, 40_000)
+        bam_plan.plan(local.read, local.size, index, 2, 0, 40_000)
+    with pytest.raises(bam_plan.Fallback):  # an index of a longer file: not this file's
+        bam_plan.plan(local.read, local.size // 100, index, 2, 0, 40_000)
 
 
 class _FlakyPlane:
@@ -263,7 +263,7 @@ def test_a_remote_copy_resumes_after_what_it_wrote(tmp_path: Path) -> None:
 
     data = bytes(range(256)) * 400
     plane = _FlakyPlane(data, failures=2)
-    remote = bamslice.remote_bytes(
+    remote = bam_copy.remote_bytes(
         plane.get_range, "http://store/x", len(data), RetryPolicy(attempts=3, base_seconds=0.001)
     )
     with open(tmp_path / "out", "wb") as out:
@@ -283,7 +283,7 @@ def test_a_full_disk_is_said_once_not_retried_as_a_network_error() -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 
     plane = _FlakyPlane(bytes(10_000), failures=0)
-    remote = bamslice.remote_bytes(
+    remote = bam_copy.remote_bytes(
         plane.get_range, "http://store/x", 10_000, RetryPolicy(attempts=5, base_seconds=0.001)
     )
     with pytest.raises(e.DiskSpaceError, match="no space left"):
@@ -320,8 +320,8 @@ def test_a_corrupt_edge_block_is_an_integrity_error_not_laundered(
     from score.formats.binning import parse_index
 
     bam = bams["htslib"]
-    local = bamslice.local_bytes(bam)
-    the_plan = bamslice.plan(
+    local = bam_copy.local_bytes(bam)
+    the_plan = bam_plan.plan(
         local.read, local.size, parse_index(Path(str(bam) + ".bai").read_bytes()), 0, 999_999, 2_000_000
     )
     edge = next(bgzf.blocks(local.read(the_plan.copy_end, the_plan.copy_end + bgzf.MAX_BLOCK), the_plan.copy_end))
@@ -343,8 +343,8 @@ def test_checked_writer_passes_whole_checked_batches_in_order(
     before it; bytes that end inside a block are an error, not a short output."""
     import io
 
-    from score.client import blockcheck
     from score.domain import errors as e
+    from score.slicing import block_check as blockcheck
     from tests.kit.bam import corrupt_copied_block
 
     monkeypatch.setattr(blockcheck, "BATCH_BYTES", 100_000)

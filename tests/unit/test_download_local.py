@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from score.client.dataplane import pwrite_all as real
-from score.client.download import Downloader
+from score.client.transfer.data_plane import pwrite_all as real
+from score.client.transfer.download import Downloader
 from score.domain import errors as e
 from score.domain.ranges import ByteRange, resolve_range
-from score.wire.plain import ObjectSpecification, Part
+from score.wire.client_models import ObjectSpecification, Part
 
 OID = "5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
 PART = 1000
@@ -158,7 +158,7 @@ def test_a_full_disk_stops_the_download_at_once_and_keeps_what_was_written(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, chunk, offset)
 
-    monkeypatch.setattr("score.client.download.pwrite_all", pwrite_all)
+    monkeypatch.setattr("score.client.transfer.download.pwrite_all", pwrite_all)
     dl = _downloader(data)
     try:
         with pytest.raises(e.DiskSpaceError) as full:
@@ -170,7 +170,7 @@ def test_a_full_disk_stops_the_download_at_once_and_keeps_what_was_written(
         )
         assert len(set(data.urls)) == len(data.urls)  # no part was fetched again: a full disk is not retried
         assert not (tmp_path / OID).exists()
-        monkeypatch.setattr("score.client.download.pwrite_all", real)
+        monkeypatch.setattr("score.client.transfer.download.pwrite_all", real)
         r = dl.download(OID, tmp_path)
         assert r.parts_resumed == 1 and r.parts_fetched == 3 and r.path.read_bytes() == DATA
     finally:

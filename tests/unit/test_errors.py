@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from score.cli import exit_codes
-from score.client.api import error_from_response
-from score.client.signedhttp import classify_store_refusal
+from score.client.http.server_api import error_from_response
+from score.client.http.signed_urls import classify_store_refusal
 from score.domain import errors as e
 from score.server.errors import error_response, status_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from score.client.journal import DownloadJournal, JournalHeader
+from score.client.transfer.journal import DownloadJournal, JournalHeader
 
 HEADER = JournalHeader("oid", 30, "md5", 0, 30, [(1, 0, 10, "a"), (2, 10, 10, "b"), (3, 20, 10, None)])
 

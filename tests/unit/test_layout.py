@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from score.client.layout import Named, plan_targets, range_bytes, range_name, ranged, relative_target
-from score.client.manifest import read_download_manifest
+from score.client.transfer.manifest import read_download_manifest
+from score.client.transfer.output_layout import (
+    ObjectEntry,
+    plan_targets,
+    range_bytes,
+    range_name,
+    ranged,
+    relative_target,
+)
 from score.domain.errors import InvalidRequestError
 
 A = "5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
@@ -15,18 +22,18 @@ B = "6c6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a02"
 
 
 def test_layouts() -> None:
-    item = Named(A, "x.bam", "AN1")
+    item = ObjectEntry(A, "x.bam", "AN1")
     assert relative_target(item, "filename") == "x.bam"
     assert relative_target(item, "bundle") == "AN1/x.bam"
     assert relative_target(item, "id") == A
-    assert relative_target(Named(A), "bundle") == A  # unknown to the metadata service: by id
+    assert relative_target(ObjectEntry(A), "bundle") == A  # unknown to the metadata service: by id
     for bad in ("../x", "a/b", "..", ""):
         with pytest.raises(InvalidRequestError):
-            relative_target(Named(A, bad, "AN1"), "filename")
+            relative_target(ObjectEntry(A, bad, "AN1"), "filename")
 
 
 def test_duplicates_are_refused_not_overwritten() -> None:
-    items = [Named(A, "x.bam", "AN1"), Named(B, "x.bam", "AN2")]
+    items = [ObjectEntry(A, "x.bam", "AN1"), ObjectEntry(B, "x.bam", "AN2")]
     with pytest.raises(InvalidRequestError, match="x.bam"):
         plan_targets(items, "filename")
     assert plan_targets(items, "bundle") == {A: "AN1/x.bam", B: "AN2/x.bam"}

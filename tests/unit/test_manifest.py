@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from score.client.manifest import UploadEntry, read_download_manifest, read_upload_manifest, write_upload_manifest
+from score.client.transfer.manifest import (
+    UploadEntry,
+    read_download_manifest,
+    read_upload_manifest,
+    write_upload_manifest,
+)
 from score.domain.errors import InvalidRequestError
 
 OID = "5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"

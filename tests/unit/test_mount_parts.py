@@ -14,7 +14,7 @@ from score.domain import errors as e
 from score.fuse.catalog import Selection, gather
 from score.fuse.mount import check_mount_point, parse_fuse_options
 from score.fuse.tree import DirNode, FileNode, Listed, Naming, build_tree
-from score.wire.plain import ObjectInfoOut
+from score.wire.client_models import ObjectInfoOut
 
 A, B, C, D, E, X = (f"{c * 8}-0000-0000-0000-000000000000" for c in "abcdex")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from score.client.layout import Named
-from score.client.pairing import index_names, pair_indexes
+from score.client.transfer.index_pairing import index_names, pair_indexes
+from score.client.transfer.output_layout import ObjectEntry
 
 
 @pytest.mark.parametrize(
@@ -28,8 +28,8 @@ def test_not_indexable() -> None:
     assert index_names("reads.fastq.gz") == [] and index_names("") == []
 
 
-def f(oid: str, name: str, analysis: str = "A1") -> Named:
-    return Named(oid, name, analysis)
+def f(oid: str, name: str, analysis: str = "A1") -> ObjectEntry:
+    return ObjectEntry(oid, name, analysis)
 
 
 def test_pairs_within_the_analysis_prefers_the_long_name_and_never_adds_twice() -> None:
@@ -51,7 +51,7 @@ def test_pairs_within_the_analysis_prefers_the_long_name_and_never_adds_twice() 
         f("5", "y.crai"),
         f("6", "z.vcf.gz"),
         f("7", "notes.txt"),
-        Named("9"),
+        ObjectEntry("9"),
     ]
     p = pair_indexes(selected, files)
     assert [i.object_id for i in p.items] == ["1", "3", "4", "5", "6", "7", "9"]

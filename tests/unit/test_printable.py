@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from score.client.api import error_from_response
+from score.client.http.server_api import error_from_response
 from score.client.printable import printable, printable_lines
-from score.client.progress import Board
+from score.client.transfer.progress import Board
 from score.domain import errors as e
 
 

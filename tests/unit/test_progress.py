@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from score.client.progress import Board, Progress, human
+from score.client.transfer.progress import Board, Progress, human
 
 
 class Clock:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from score.client.regions import Region, merge, output_name, parse_region, read_bed
 from score.domain import errors as e
+from score.slicing.regions import Region, merge, output_name, parse_region, read_bed
 
 CONTIGS = {"chr1": 1000, "chr1:100": 500, "chr1:100-200": 500, "chr2": 2000, "HLA-A*01:01": 300}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from score.client.urlexpiry import has_expired, url_expiry
+from score.client.http.url_expiry import has_expired, url_expiry
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 

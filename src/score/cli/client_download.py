@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.diskspace import allocated, check_free
-from score.client.layout import LAYOUTS, Named, plan_targets, range_bytes, range_name, ranged
 from score.client.printable import printable
-from score.client.progress import Board
+from score.client.transfer.disk_space import allocated, check_free
+from score.client.transfer.output_layout import LAYOUTS, ObjectEntry, plan_targets, range_bytes, range_name, ranged
+from score.client.transfer.progress import Board
 from score.domain import errors as e
 
 if TYPE_CHECKING:
-    from score.client.download import DownloadResult
+    from score.client.transfer.download import DownloadResult
 
 
 def add_arguments(
@@ -68,24 +68,24 @@ def add_arguments(
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
-def _select(args: argparse.Namespace, session: Session) -> list[Named]:
+def _select(args: argparse.Namespace, session: Session) -> list[ObjectEntry]:
     chosen = [x for x in (args.object_id, args.manifest, args.analysis_id) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --manifest, --analysis-id (with --study-id)")
     if args.object_id:
-        return [Named(oid) for oid in dict.fromkeys(args.object_id)]
+        return [ObjectEntry(oid) for oid in dict.fromkeys(args.object_id)]
     if args.manifest:
-        from score.client.manifest import read_download_manifest
+        from score.client.transfer.manifest import read_download_manifest
 
-        return [Named(oid) for oid in read_download_manifest(args.manifest)]
+        return [ObjectEntry(oid) for oid in read_download_manifest(args.manifest)]
     if not args.study_id:
         raise e.InvalidRequestError("--analysis-id needs --study-id")
     return client_metadata.analysis_files(session, args.analysis_id, args.study_id)
 
 
 def _resolve(
-    session: Session, items: list[Named], layout: str, want_index: bool, warn: Callable[[str], None]
-) -> list[Named]:
+    session: Session, items: list[ObjectEntry], layout: str, want_index: bool, warn: Callable[[str], None]
+) -> list[ObjectEntry]:
     """Complete the selection from the metadata service: names and analyses (one lookup per object
     that lacks them), then sizes and index files from each analysis (one request per analysis).
 
@@ -93,7 +93,7 @@ def _resolve(
     """
     if not want_index and (layout == "id" or all(item.file_name for item in items)):
         return items
-    from score.client.pairing import pair_indexes
+    from score.client.transfer.index_pairing import pair_indexes
 
     api = session.metadata()
     try:
@@ -101,7 +101,7 @@ def _resolve(
         for item in items:
             entity = None if item.analysis_id else api.entity(item.object_id)
             known.append(client_metadata.named(entity) if entity is not None else item)
-        files: dict[str, list[Named]] = {}
+        files: dict[str, list[ObjectEntry]] = {}
         for analysis, study in dict.fromkeys(
             (str(i.analysis_id), str(i.study)) for i in known if i.analysis_id and i.study
         ):
@@ -121,7 +121,7 @@ def _resolve(
     return pairing.items
 
 
-def _check_space(items: list[Named], targets: dict[str, str], args: argparse.Namespace) -> None:
+def _check_space(items: list[ObjectEntry], targets: dict[str, str], args: argparse.Namespace) -> None:
     """Refuse up front when the known sizes of what is still to fetch exceed the free space.
 
     Sizes come from the metadata service (of a range, the bytes it selects); partial downloads count
@@ -210,7 +210,7 @@ def run(
     args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None], err: Callable[[str], None]
 ) -> int:
     """Download every selected object, several at once; the exit code is the worst failure's (0 if none)."""
-    from score.client.download import Downloader
+    from score.client.transfer.download import Downloader
 
     settings = session.settings
     if args.length == 0:

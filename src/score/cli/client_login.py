@@ -8,7 +8,7 @@ from typing import Any
 
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.tokens import OAuthTokens
+from score.client.http.tokens import OAuthTokens
 from score.domain import errors as e
 
 DEFAULT_SCOPE = "openid offline_access"
@@ -33,7 +33,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def login(args: argparse.Namespace, session: Session, show: Callable[[str], None]) -> int:
     """Run the device flow and save the tokens to the profile's token file."""
-    from score.client.login import device_login
+    from score.client.http.login import device_login
 
     s = session.settings
     issuer = args.issuer or s.oidc_issuer

@@ -17,9 +17,9 @@ from score.cli import exit_codes as ec
 from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
 from score.client.printable import printable_lines
-from score.client.viewer import reader_gone
 from score.domain import errors as e
 from score.domain.ids import validate_object_id
+from score.slicing.viewer import reader_gone
 
 
 def _bool(text: str) -> bool:
@@ -91,7 +91,7 @@ def _url(args: argparse.Namespace, session: Session) -> int:
 
 
 def _renewal(settings: ClientSettings) -> str:
-    from score.client.tokens import TokenCache
+    from score.client.http.tokens import TokenCache
 
     saved = TokenCache(settings.token_file).load() if settings.token_file else {}
     if settings.client_id and settings.client_secret:
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             return _info(args, settings)
         if args.command == "manifest":
-            from score.client.manifest import read_manifest_text
+            from score.client.transfer.manifest import read_manifest_text
 
             _say(args, read_manifest_text(args.manifest).rstrip("\n"))
             return ec.OK

@@ -10,10 +10,10 @@ from typing import Any
 
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.layout import Named
-from score.client.manifest import UploadEntry, write_upload_manifest
-from score.client.metadata import MetadataApi
+from score.client.http.metadata_api import MetadataApi
 from score.client.printable import printable
+from score.client.transfer.manifest import UploadEntry, write_upload_manifest
+from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
 
 
@@ -137,7 +137,7 @@ def set_state(args: argparse.Namespace, session: Session, say: Any) -> int:
     return ec.OK
 
 
-def analysis_files(session: Session, analysis_id: str, study: str) -> list[Named]:
+def analysis_files(session: Session, analysis_id: str, study: str) -> list[ObjectEntry]:
     """The files of an analysis, with their names (for ``download --analysis-id``).
 
     Raises:
@@ -157,9 +157,9 @@ def _text(value: Any) -> str | None:
     return str(value or "") or None
 
 
-def named(entity: dict[str, Any]) -> Named:
+def named(entity: dict[str, Any]) -> ObjectEntry:
     """An object, its name, analysis and study from a Song entity (which carries no size)."""
-    return Named(
+    return ObjectEntry(
         str(entity["id"]),
         _text(entity.get("fileName")),
         _text(entity.get("gnosId")),
@@ -167,14 +167,14 @@ def named(entity: dict[str, Any]) -> Named:
     )
 
 
-def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[Named]:
+def analysis_file_list(api: MetadataApi, study: str, analysis_id: str) -> list[ObjectEntry]:
     """The files of an analysis with names and sizes (``GET /studies/{study}/analysis/{id}``)."""
     out = []
     for f in api.analysis(study, analysis_id).get("files") or []:
         if isinstance(f, dict) and f.get("objectId"):
             size = f.get("fileSize")
             out.append(
-                Named(
+                ObjectEntry(
                     str(f["objectId"]),
                     _text(f.get("fileName")),
                     analysis_id,

@@ -23,7 +23,7 @@ from score.client.printable import printable
 from score.domain import errors as e
 
 if TYPE_CHECKING:
-    from score.client.api import ServerApi
+    from score.client.http.server_api import ServerApi
     from score.rangeio.urls import RenewingUrls
 
 MIB = 1024 * 1024
@@ -143,7 +143,7 @@ def _serve(
     say: Callable[[str], None],
     warn: Callable[[str], None],
 ) -> int:
-    from score.client.dataplane import DataPlane
+    from score.client.transfer.data_plane import DataPlane
     from score.fuse.catalog import CACHE_FILE, Selection, gather
     from score.fuse.mount import serve
     from score.fuse.ops import ScoreOperations
@@ -152,7 +152,7 @@ def _serve(
 
     manifest_ids = None
     if args.manifest:
-        from score.client.manifest import read_download_manifest
+        from score.client.transfer.manifest import read_download_manifest
 
         manifest_ids = tuple(read_download_manifest(args.manifest))
     settings = session.settings
@@ -203,7 +203,7 @@ def _serve(
 
 def _renewing_urls(api: ServerApi) -> RenewingUrls:
     """Whole-object URLs from ``GET /download/{id}?external=true``, with the expiry the server states."""
-    from score.client.urlexpiry import url_expiry
+    from score.client.http.url_expiry import url_expiry
     from score.rangeio.urls import RenewingUrls, SignedUrl
 
     def source(object_id: str) -> SignedUrl:

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 import httpx
 
 from score.cli.client_config import ClientSettings
-from score.client.tokens import OAuthTokens, StaticToken, TokenCache, TokenSource
+from score.client.http.tokens import OAuthTokens, StaticToken, TokenCache, TokenSource
 from score.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from score.client.api import ServerApi
-    from score.client.dataplane import DataPlane
-    from score.client.metadata import MetadataApi
+    from score.client.http.metadata_api import MetadataApi
+    from score.client.http.server_api import ServerApi
+    from score.client.transfer.data_plane import DataPlane
 
 
 def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
@@ -86,7 +86,7 @@ class Session:
 
     def server(self) -> ServerApi:
         """The Score API."""
-        from score.client.api import ServerApi
+        from score.client.http.server_api import ServerApi
 
         return ServerApi(
             self.settings.server_url,
@@ -97,7 +97,7 @@ class Session:
 
     def metadata(self) -> MetadataApi:
         """Song, or score-server's registry."""
-        from score.client.metadata import MetadataApi
+        from score.client.http.metadata_api import MetadataApi
 
         return MetadataApi(
             self.settings.metadata_url,
@@ -108,7 +108,7 @@ class Session:
 
     def data_plane(self) -> DataPlane:
         """Transfers over pre-signed URLs (no token)."""
-        from score.client.dataplane import DataPlane
+        from score.client.transfer.data_plane import DataPlane
 
         return DataPlane(timeout=self.settings.timeout_seconds, ssl_context=lambda: self.tls)
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.manifest import UploadEntry, read_upload_manifest
+from score.client.transfer.manifest import UploadEntry, read_upload_manifest
 from score.domain import errors as e
 
 if TYPE_CHECKING:
-    from score.client.upload import UploadResult
+    from score.client.transfer.upload import UploadResult
 
 
 def _entries(args: argparse.Namespace) -> list[UploadEntry]:
@@ -38,7 +38,7 @@ def _entries(args: argparse.Namespace) -> list[UploadEntry]:
 
 def run(args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None]) -> int:
     """Upload; the first failure stops the batch (what was uploaded stays, a re-run resumes the rest)."""
-    from score.client.upload import Uploader
+    from score.client.transfer.upload import Uploader
 
     entries = _entries(args)
     s = session.settings

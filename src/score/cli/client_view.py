@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.layout import Named
-from score.client.regions import output_name
-from score.client.viewer import Query, Source, check_query, view
+from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
 from score.formats.naming import index_names
+from score.slicing.regions import output_name
+from score.slicing.viewer import Query, Source, check_query, view
 
 if TYPE_CHECKING:
-    from score.client.dataplane import DataPlane
+    from score.client.transfer.data_plane import DataPlane
 
 READABLE = (".bam", ".cram", ".sam")
 
@@ -115,20 +115,20 @@ def _local(args: argparse.Namespace) -> Source:
         index = next((c for c in (path.with_name(n) for n in index_names(path.name)) if c.is_file()), None)
     elif not index.is_file():
         raise e.InvalidRequestError(f"index file {index} does not exist")
-    from score.client.bamslice import local_bytes
+    from score.slicing.bam_copy import local_bytes
 
     return Source(str(path.resolve()), index.resolve() if index else None, path.name, local_bytes(path.resolve()))
 
 
-def _lookup(session: Session, object_id: str) -> tuple[Named, Named | None]:
+def _lookup(session: Session, object_id: str) -> tuple[ObjectEntry, ObjectEntry | None]:
     """The object's name and its index object from the same analysis (None when there is none)."""
-    from score.client.pairing import pair_indexes
+    from score.client.transfer.index_pairing import pair_indexes
 
     api = session.metadata()
     try:
         entity = api.entity(object_id)
         if entity is None:
-            return Named(object_id), None
+            return ObjectEntry(object_id), None
         item = client_metadata.named(entity)
         if not item.analysis_id or not item.study:
             return item, None
@@ -143,8 +143,8 @@ def _remote(
     session: Session, data: DataPlane, object_id: str, work: Path, need_index: bool, alignments_only: bool
 ) -> Source | None:
     """The object behind its URL, its index downloaded into *work*; None to skip it."""
-    from score.client.bamslice import remote_bytes
-    from score.client.download import Downloader
+    from score.client.transfer.download import Downloader
+    from score.slicing.bam_copy import remote_bytes
 
     item, index = _lookup(session, object_id)
     name = item.file_name or object_id
@@ -222,7 +222,7 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
         return _one(args, session, args.object_id, tell)
     if to_stdout:
         raise e.InvalidRequestError("--manifest needs --output-dir (one output file per object)")
-    from score.client.manifest import read_download_manifest
+    from score.client.transfer.manifest import read_download_manifest
 
     worst = ec.OK
     taken: set[Path] = set()

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from score.client.layout import Named
-from score.client.pairing import pair_indexes
+from score.client.transfer.index_pairing import pair_indexes
+from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
 from score.domain.ids import is_object_id
 from score.fuse.tree import Listed, Naming, Tree, build_tree
-from score.wire.plain import ObjectInfoOut
+from score.wire.client_models import ObjectInfoOut
 
 CACHE_FILE = ".score-mount-entities.json"
 _CACHE_VERSION = 1
@@ -115,12 +115,12 @@ def _with_indexes(chosen: set[str], listed: dict[str, Listed], names: dict[str, 
     """Add, for each chosen data file, its index file from the same analysis (when readable):
     ``download --index``'s pairing, over the files the listing shows.
     """
-    files: dict[str, list[Named]] = {}
+    files: dict[str, list[ObjectEntry]] = {}
     for oid, n in names.items():
         if oid in listed:
-            files.setdefault(n.analysis_id, []).append(Named(oid, n.file_name, n.analysis_id))
+            files.setdefault(n.analysis_id, []).append(ObjectEntry(oid, n.file_name, n.analysis_id))
     selected = [
-        Named(oid, names[oid].file_name, names[oid].analysis_id) if oid in names else Named(oid)
+        ObjectEntry(oid, names[oid].file_name, names[oid].analysis_id) if oid in names else ObjectEntry(oid)
         for oid in sorted(chosen)
     ]
     return {item.object_id for item in pair_indexes(selected, files).items}

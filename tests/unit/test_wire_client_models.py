@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from score.client.api import ServerApi
+from score.client.http.server_api import ServerApi
 from score.domain import errors as e
-from score.wire import plain, schemas
+from score.wire import client_models, schemas
 
 PAIRS = [
-    (schemas.Part, plain.Part),
-    (schemas.ObjectSpecification, plain.ObjectSpecification),
-    (schemas.UploadProgress, plain.UploadProgress),
-    (schemas.PartUrl, plain.PartUrl),
-    (schemas.ObjectInfoOut, plain.ObjectInfoOut),
-    (schemas.ErrorBody, plain.ErrorBody),
+    (schemas.Part, client_models.Part),
+    (schemas.ObjectSpecification, client_models.ObjectSpecification),
+    (schemas.UploadProgress, client_models.UploadProgress),
+    (schemas.PartUrl, client_models.PartUrl),
+    (schemas.ObjectInfoOut, client_models.ObjectInfoOut),
+    (schemas.ErrorBody, client_models.ErrorBody),
 ]
 
 WHEN = datetime(2026, 11, 25, 3, 4, 5, 678000, tzinfo=UTC)
@@ -64,7 +64,7 @@ def _hints(cls: type) -> dict[str, str]:
 @pytest.mark.parametrize(("model", "dc"), PAIRS, ids=[m.__name__ for m, _ in PAIRS])
 def test_same_fields_and_types(model: Any, dc: Any) -> None:
     plain_hints = _hints(dc)
-    wire_hints = {k: v.replace("schemas.", "plain.") for k, v in _hints(model).items()}
+    wire_hints = {k: v.replace("schemas.", "client_models.") for k, v in _hints(model).items()}
     assert plain_hints == wire_hints
     required = {
         f.name
@@ -76,13 +76,13 @@ def test_same_fields_and_types(model: Any, dc: Any) -> None:
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: type(s).__name__)
 def test_what_the_server_sends_parses_to_the_same_values(sample: Any) -> None:
-    parsed = getattr(plain, type(sample).__name__).parse(plain.loads(sample.model_dump_json()))
+    parsed = getattr(client_models, type(sample).__name__).parse(client_models.loads(sample.model_dump_json()))
     assert dataclasses.asdict(parsed) == _values(sample)
 
 
 def test_unknown_fields_are_ignored() -> None:
-    parsed = plain.ObjectInfoOut.parse({"id": "x", "lastModified": 1, "size": 2, "storageClass": "GLACIER"})
-    assert parsed == plain.ObjectInfoOut(id="x", lastModified=1, size=2)
+    parsed = client_models.ObjectInfoOut.parse({"id": "x", "lastModified": 1, "size": 2, "storageClass": "GLACIER"})
+    assert parsed == client_models.ObjectInfoOut(id="x", lastModified=1, size=2)
 
 
 @pytest.mark.parametrize(
@@ -97,20 +97,20 @@ def test_unknown_fields_are_ignored() -> None:
     ],
 )
 def test_a_malformed_part_is_refused(raw: Any) -> None:
-    with pytest.raises(plain.MalformedError):
-        plain.Part.parse(raw)
+    with pytest.raises(client_models.MalformedError):
+        client_models.Part.parse(raw)
 
 
 def test_malformed_times_lists_and_json_are_refused() -> None:
     base = {"objectId": "x", "uploadId": "u"}
-    with pytest.raises(plain.MalformedError, match="urlsExpireAt"):
-        plain.UploadProgress.parse({**base, "urlsExpireAt": "yesterday"})
-    with pytest.raises(plain.MalformedError, match="parts"):
-        plain.UploadProgress.parse({**base, "parts": {"1": {}}})
-    with pytest.raises(plain.MalformedError, match="not JSON"):
-        plain.loads(b"<html>proxy error</html>")
-    with pytest.raises(plain.MalformedError, match="retryable"):
-        plain.ErrorBody.parse({"code": "x", "message": "m", "retryable": "yes"})
+    with pytest.raises(client_models.MalformedError, match="urlsExpireAt"):
+        client_models.UploadProgress.parse({**base, "urlsExpireAt": "yesterday"})
+    with pytest.raises(client_models.MalformedError, match="parts"):
+        client_models.UploadProgress.parse({**base, "parts": {"1": {}}})
+    with pytest.raises(client_models.MalformedError, match="not JSON"):
+        client_models.loads(b"<html>proxy error</html>")
+    with pytest.raises(client_models.MalformedError, match="retryable"):
+        client_models.ErrorBody.parse({"code": "x", "message": "m", "retryable": "yes"})
 
 
 def test_the_client_reports_a_body_that_is_not_the_contract() -> None:
@@ -138,8 +138,8 @@ def test_the_client_does_not_import_pydantic_or_the_server() -> None:
     import sys
 
     code = (
-        "import sys; import score.cli.client_main, score.client.download, score.client.upload, "
-        "score.client.viewer, score.fuse.catalog, score.fuse.ops; "
+        "import sys; import score.cli.client_main, score.client.transfer.download, score.client.transfer.upload, "
+        "score.slicing.viewer, score.fuse.catalog, score.fuse.ops; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'fastapi') "
         "or m.startswith(('score.server', 'score.services', 'score.config', 'score.wire.schemas'))))"
     )

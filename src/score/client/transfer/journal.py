@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from score.client.diskspace import is_disk_full, write_error
+from score.client.transfer.disk_space import is_disk_full, write_error
 from score.domain.errors import ResumeStateError
 
 VERSION = 1

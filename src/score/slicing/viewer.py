@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from score import __version__
-from score.client import bamslice
-from score.client.regions import UNMAPPED, Region, merge, parse_region, read_bed
 from score.domain import errors as e
-from score.formats import bgzf
+from score.formats import bam_plan, bgzf
 from score.formats.binning import parse_index
+from score.slicing import bam_copy
+from score.slicing.regions import UNMAPPED, Region, merge, parse_region, read_bed
 
 FORMATS = {"SAM": ("w", "sam"), "BAM": ("wb", "bam"), "CRAM": ("wc", "cram")}
 # keep MD and NM exactly as read (htslib would otherwise drop them and make them up on decoding)
@@ -47,7 +47,7 @@ class Source:
     location: str
     index: Path | None
     name: str
-    bytes: bamslice.ObjectBytes | None = None  # ranged access, for copying whole blocks of BAM slices
+    bytes: bam_copy.ObjectBytes | None = None  # ranged access, for copying whole blocks of BAM slices
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _reading_error(exc: Exception, name: str) -> e.ScoreError:
     text = str(exc)
     low = text.lower()
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return bamslice.output_error(exc)
+        return bam_copy.output_error(exc)
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM):
         return e.ForbiddenError(f"{name}: the store refused the URL (it may have expired); run the command again")
     if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
@@ -191,7 +191,7 @@ def _records(source: Any, regions: list[Region], contained: bool) -> Iterator[An
         previous = region
 
 
-def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -> bamslice.Plan | None:
+def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -> bam_plan.Plan | None:
     """A plan to copy whole blocks, for one region of a BAM written as BAM; None to go record by record."""
     if (
         src.bytes is None
@@ -206,20 +206,20 @@ def _block_plan(src: Source, source: Any, query: Query, regions: list[Region]) -
     region = regions[0]
     try:
         index = parse_index(src.index.read_bytes())
-        return bamslice.plan(
+        return bam_plan.plan(
             src.bytes.read, src.bytes.size, index, source.get_tid(region.contig), region.start, region.end
         )
-    except (bamslice.Fallback, e.InvalidRequestError):
+    except (bam_plan.Fallback, e.InvalidRequestError):
         return None
     except e.IntegrityError as exc:
         raise e.IntegrityError(f"{src.name}: {exc.message}") from None
 
 
-def _write_blocks(src: Source, header: Any, the_plan: bamslice.Plan, part: Path | None) -> None:
+def _write_blocks(src: Source, header: Any, the_plan: bam_plan.Plan, part: Path | None) -> None:
     assert src.bytes is not None
     with open(part, "wb") if part else contextlib.nullcontext(sys.stdout.buffer) as out:
         try:
-            bamslice.write(out, _header_blocks(header), the_plan, src.bytes.copy)
+            bam_copy.write(out, _header_blocks(header), the_plan, src.bytes.copy)
         except e.IntegrityError as exc:
             raise e.IntegrityError(f"{src.name}: {exc.message}") from None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from score.client.layout import Named
+from score.client.transfer.output_layout import ObjectEntry
 from score.formats.naming import index_names
 
 __all__ = ["Pairing", "index_names", "pair_indexes"]
@@ -18,12 +18,12 @@ __all__ = ["Pairing", "index_names", "pair_indexes"]
 class Pairing:
     """The selection with the indexes added, and the data files for which none was found."""
 
-    items: list[Named]
+    items: list[ObjectEntry]
     added: int = 0
-    unpaired: list[Named] = field(default_factory=list)
+    unpaired: list[ObjectEntry] = field(default_factory=list)
 
 
-def pair_indexes(selected: list[Named], analysis_files: dict[str, list[Named]]) -> Pairing:
+def pair_indexes(selected: list[ObjectEntry], analysis_files: dict[str, list[ObjectEntry]]) -> Pairing:
     """Add, right after each indexable data file, its index from the same analysis.
 
     *analysis_files* maps an analysis id to its files. An index that is already selected is not

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 
 from score import __version__
-from score.client.api import error_from_response, transport_error
-from score.client.tokens import BearerAuth, TokenSource, as_source
+from score.client.http.server_api import error_from_response, transport_error
+from score.client.http.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
 
 PAGE_SIZE = 2000

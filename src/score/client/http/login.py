@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from score.client.tokens import DEVICE_GRANT, ProviderRefusal, post_token, token_endpoint
+from score.client.http.tokens import DEVICE_GRANT, ProviderRefusal, post_token, token_endpoint
 from score.domain import errors as e
 
 DEFAULT_INTERVAL = 5  # seconds, RFC 8628 section 3.2, when the provider does not say

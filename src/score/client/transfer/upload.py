@@ -21,14 +21,14 @@ from io import FileIO
 from pathlib import Path
 from typing import Any
 
-from score.client.api import ServerApi
-from score.client.dataplane import Cancelled, DataPlane
-from score.client.progress import Progress
+from score.client.http.server_api import ServerApi
+from score.client.http.url_expiry import count_expiry
 from score.client.retry import RetryPolicy
-from score.client.urlexpiry import count_expiry
+from score.client.transfer.data_plane import Cancelled, DataPlane
+from score.client.transfer.progress import Progress
 from score.domain import errors as e
 from score.domain.integrity import multipart_etag, normalize_md5
-from score.wire.plain import Part
+from score.wire.client_models import Part
 
 HASH_CHUNK = 4 * 1024 * 1024
 

@@ -11,7 +11,7 @@ LAYOUTS = ("filename", "bundle", "id")
 
 
 @dataclass(frozen=True, slots=True)
-class Named:
+class ObjectEntry:
     """An object and what the metadata service knows of it (None when it knows nothing)."""
 
     object_id: str
@@ -27,7 +27,7 @@ def _safe(name: str) -> str:
     return name
 
 
-def relative_target(item: Named, layout: str) -> str:
+def relative_target(item: ObjectEntry, layout: str) -> str:
     """The file's path under the output directory.
 
     ``filename``: ``<file name>``; ``bundle``: ``<analysis id>/<file name>``; ``id``: ``<object id>``.
@@ -64,7 +64,7 @@ def range_name(name: str, first: int, size: int) -> str:
     return f"{name}.{first}-{first + size - 1}"
 
 
-def plan_targets(items: list[Named], layout: str) -> dict[str, str]:
+def plan_targets(items: list[ObjectEntry], layout: str) -> dict[str, str]:
     """Targets by object id; two objects never share a target.
 
     Raises:

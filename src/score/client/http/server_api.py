@@ -10,12 +10,11 @@ from typing import Any, TypeVar
 import httpx
 
 from score import __version__
+from score.client.http.tokens import BearerAuth, TokenSource, as_source
 from score.client.printable import printable
 from score.client.retry import RetryPolicy, with_retry
-from score.client.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
-from score.wire.headers import UPLOAD_TOKEN_HEADER
-from score.wire.plain import (
+from score.wire.client_models import (
     ErrorBody,
     MalformedError,
     ObjectInfoOut,
@@ -24,6 +23,7 @@ from score.wire.plain import (
     UploadProgress,
     loads,
 )
+from score.wire.headers import UPLOAD_TOKEN_HEADER
 
 T = TypeVar("T")
 INSUFFICIENT_STORAGE = 507  # the server's store is full: retrying at once cannot help

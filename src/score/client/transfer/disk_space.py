@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from score.client.progress import Progress, human
+from score.client.transfer.progress import Progress, human
 from score.domain import errors as e
 
 

@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from score.client.api import error_from_response, untrusted_certificate
-from score.client.urlexpiry import has_expired
+from score.client.http.server_api import error_from_response, untrusted_certificate
+from score.client.http.url_expiry import has_expired
 from score.domain import errors as e
 from score.domain.integrity import hex_to_b64, normalize_etag, normalize_md5
 from score.domain.ranges import ByteRange

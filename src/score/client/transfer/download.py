@@ -13,7 +13,7 @@ limits a download on a fast network (bench/README.md):
   MD5 is checked against ``sourceMd5`` as it streams.
 
 The file appears under its final name only once complete and verified. A byte range has a name
-of its own (``<name>.<first>-<last>``, :func:`score.client.layout.range_name`), so it is never
+of its own (``<name>.<first>-<last>``, :func:`score.client.transfer.output_layout.range_name`), so it is never
 taken for the whole object. A file already under the name is skipped only once its size and MD5
 are found to be the server's; any other file there is left as it is and refused (``force``
 replaces it). Expired URLs are refreshed by asking the server again; a killed download resumes
@@ -22,7 +22,7 @@ from its recorded parts, and a full disk stops it with the parts written so far 
 One :class:`Downloader` may download several objects at once (from several threads): their
 parts share one pool of ``parallel`` workers, so connections and buffers stay bounded however
 many files are in flight, and the free-space check before each download counts what the others
-still need (:mod:`score.client.diskspace`).
+still need (:mod:`score.client.transfer.disk_space`).
 """
 
 from __future__ import annotations
@@ -35,17 +35,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from score.client.api import ServerApi
-from score.client.dataplane import Cancelled, DataPlane, pwrite_all
-from score.client.diskspace import Claim, SpaceBook, write_error
-from score.client.journal import DownloadJournal, JournalHeader
-from score.client.layout import range_name, ranged
-from score.client.progress import Board, Progress
+from score.client.http.server_api import ServerApi
+from score.client.http.url_expiry import count_expiry
 from score.client.retry import RetryPolicy, with_retry
-from score.client.urlexpiry import count_expiry
+from score.client.transfer.data_plane import Cancelled, DataPlane, pwrite_all
+from score.client.transfer.disk_space import Claim, SpaceBook, write_error
+from score.client.transfer.journal import DownloadJournal, JournalHeader
+from score.client.transfer.output_layout import range_name, ranged
+from score.client.transfer.progress import Board, Progress
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
-from score.wire.plain import ObjectSpecification, Part
+from score.wire.client_models import ObjectSpecification, Part
 
 READ_CHUNK = 4 * 1024 * 1024
 RECEIVED = "received"  # journal value of a part written but not hashed on its own (whole-object mode)

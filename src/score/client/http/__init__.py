@@ -1,0 +1,1 @@
+"""The client's HTTP side: Score's REST API, tokens and login, the metadata service, signed URLs."""

@@ -1,0 +1,1 @@
+"""Uploads and downloads: parts, journals, resume, output layouts, manifests, progress."""
