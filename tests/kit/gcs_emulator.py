@@ -2,7 +2,7 @@
 
 The emulator checks neither signatures nor expiry nor Content-MD5, so tests sign URLs with a
 locally minted service-account key and verify those signatures themselves
-(tests/unit/test_gcs_signing.py).
+(tests/unit/storage/test_gcs_signing.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 score-client starts once per command; importing pydantic and building the models cost ~80 ms of a
 0.3 s ``view`` of a small region, more than all its HTTP calls together. These classes keep schemas.py's
-field names (Score's) and types; ``tests/unit/test_wire_client_models.py`` fails when the two drift apart.
+field names (Score's) and types; ``tests/unit/wire/test_client_models.py`` fails when the two drift apart.
 Parsing is strict on what the client uses (types, required fields) and ignores unknown fields, as
 old clients ignore our additions.
 """
