@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.kit.checks import ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.servers import ServerProcess, run_client
 
@@ -18,19 +19,13 @@ ICGC_COLUMNS = (
 ICGC_HEADER = "\t".join(ICGC_COLUMNS.split())
 
 
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
-
-
 def _publish_one(srv: ServerProcess, token: str, tmp: Path, name: str, size: int) -> tuple[str, str, Path]:
     """Submit, upload and publish one file called *name*; return (analysis id, object id, source)."""
     src_dir = tmp / f"src-{len(list(tmp.glob('src-*')))}"
     src_dir.mkdir()
     src = random_file(src_dir / name, size)
     manifest = src_dir / "manifest.txt"
-    out = _ok(
+    out = ok(
         run_client(
             ["submit", "--study-id", "BAT", "--files", str(src), "--manifest", str(manifest)],
             server=srv.url,
@@ -39,8 +34,8 @@ def _publish_one(srv: ServerProcess, token: str, tmp: Path, name: str, size: int
     )
     analysis = out.split("submitted analysis ")[1].split()[0]
     object_id = manifest.read_text().splitlines()[1].split("\t")[0]
-    _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
-    _ok(run_client(["publish", "--study-id", "BAT", "--analysis-id", analysis], server=srv.url, token=token))
+    ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
+    ok(run_client(["publish", "--study-id", "BAT", "--analysis-id", analysis], server=srv.url, token=token))
     return analysis, object_id, src
 
 
@@ -59,7 +54,7 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
     )
     assert clash.returncode == 2 and "same.bam" in clash.stderr and "--output-layout" in clash.stderr
     assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
-    _ok(
+    ok(
         run_client(
             ["download", "--manifest", str(manifest), "--output-dir", str(tmp_path / "b"), "--output-layout", "bundle"],
             server=srv.url,
@@ -68,7 +63,7 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
     )
     for analysis, name, src in ((a1, "same.bam", s1), (a2, "same.bam", s2), (a3, "other.vcf.gz", s3)):
         assert md5_of(tmp_path / "b" / analysis / name) == md5_of(src)
-    _ok(run_client(["download", "--object-id", o3, "--output-dir", str(tmp_path / "n")], server=srv.url, token=token))
+    ok(run_client(["download", "--object-id", o3, "--output-dir", str(tmp_path / "n")], server=srv.url, token=token))
     assert md5_of(tmp_path / "n" / "other.vcf.gz") == md5_of(s3)  # Score's default layout: the file name
     # one object corrupted in the store: reported failed with its reason, the others succeed, exit non-zero
     stored = srv.data_dir / "objects" / "data" / o1
@@ -155,7 +150,7 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
     names = ["x.bam", "x.bam.bai", "y.cram", "y.crai", "z.vcf.gz", "notes.txt"]
     paths = [random_file(src / n, 3000 + i) for i, n in enumerate(names)]
     manifest = tmp_path / "manifest.txt"
-    out = _ok(
+    out = ok(
         run_client(
             ["submit", "--study-id", "IDX", "--files", *map(str, paths), "--manifest", str(manifest)],
             server=srv.url,
@@ -163,14 +158,14 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
         )
     )
     analysis = out.split("submitted analysis ")[1].split()[0]
-    _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
-    _ok(run_client(["publish", "--study-id", "IDX", "--analysis-id", analysis], server=srv.url, token=token))
+    ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
+    ok(run_client(["publish", "--study-id", "IDX", "--analysis-id", analysis], server=srv.url, token=token))
     ids = {Path(line.split("\t")[1]).name: line.split("\t")[0] for line in manifest.read_text().splitlines()[1:]}
     data = [ids["x.bam"], ids["y.cram"], ids["z.vcf.gz"]]
     r = run_client(
         ["download", "--object-id", *data, "--output-dir", str(tmp_path / "with")], server=srv.url, token=token
     )
-    _ok(r)
+    ok(r)
     got = sorted(p.name for p in (tmp_path / "with").iterdir() if p.is_file())
     assert got == ["x.bam", "x.bam.bai", "y.crai", "y.cram", "z.vcf.gz"]
     for name in got:
@@ -179,7 +174,7 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
     # the same through an ICGC portal manifest, bundle layout
     portal = tmp_path / "portal.tsv"
     portal.write_text("\n".join([ICGC_HEADER, f"collab\tFI1\t{ids['y.cram']}\tCRAM\ty.cram\t1\tm\t\tD\tP\tS"]) + "\n")
-    _ok(
+    ok(
         run_client(
             ["download", "--manifest", str(portal), "--output-dir", str(tmp_path / "b"), "--output-layout", "bundle"],
             server=srv.url,
@@ -188,7 +183,7 @@ def test_index_files_come_with_their_data_files(server_factory: Any, tmp_path: P
     )
     assert sorted(p.name for p in (tmp_path / "b" / analysis).iterdir()) == ["y.crai", "y.cram"]
     # --index false: only what was asked for
-    _ok(
+    ok(
         run_client(
             ["download", "--object-id", ids["x.bam"], "--output-dir", str(tmp_path / "without"), "--index", "false"],
             server=srv.url,
@@ -210,7 +205,7 @@ def test_uploads_write_nothing_beside_the_data(server_factory: Any, tmp_path: Pa
     data.chmod(0o555)
     try:
         oid = "6a1d1d52-0b7e-5a50-9d1c-3d9a4bb1c002"
-        _ok(
+        ok(
             run_client(
                 ["upload", "--object-id", oid, "--file", str(src)],
                 server=srv.url,
@@ -220,7 +215,7 @@ def test_uploads_write_nothing_beside_the_data(server_factory: Any, tmp_path: Pa
         )
         assert {p: p.stat().st_mtime_ns for p in data.rglob("*")} == before
         assert not (tmp_path / "ignored").exists()
-        _ok(
+        ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--index", "false"],
                 server=srv.url,

@@ -11,17 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests.kit.checks import ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.proxy import FaultProxy
 from tests.kit.servers import free_port, run_client, start_client
 
 pytestmark = pytest.mark.e2e
 SMALL, LARGE = 50, 2
-
-
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    return str(result.stdout)
 
 
 def _finished(out: Path) -> set[str]:
@@ -44,7 +40,7 @@ def test_batch_of_52_with_a_corrupt_object_killed_and_resumed(server_factory: An
         files = [random_file(src / f"small-{i:02d}.txt", 1000 + 997 * i) for i in range(SMALL)]
         files += [random_file(src / f"large-{i}.bam", 24 * MIB + i) for i in range(LARGE)]
         manifest = tmp_path / "manifest.txt"
-        out = _ok(
+        out = ok(
             run_client(
                 [
                     "submit",
@@ -62,8 +58,8 @@ def test_batch_of_52_with_a_corrupt_object_killed_and_resumed(server_factory: An
             )
         )
         analysis = out.split("submitted analysis ")[1].split()[0]
-        _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token, timeout=600))
-        _ok(run_client(["publish", "--study-id", "BIG", "--analysis-id", analysis], server=srv.url, token=token))
+        ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token, timeout=600))
+        ok(run_client(["publish", "--study-id", "BIG", "--analysis-id", analysis], server=srv.url, token=token))
         ids = {
             line.split("\t")[1].rsplit("/", 1)[-1]: line.split("\t")[0]
             for line in manifest.read_text().splitlines()[1:]

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.kit.checks import bearer, ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.proxy import FaultProxy
 from tests.kit.servers import confirmed_parts, run_client, start_client
@@ -93,46 +94,36 @@ def proxied(emulated: Cloud) -> Iterator[Callable[..., FaultProxy]]:
         proxy.stop()
 
 
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_round_trip_with_md5_everywhere(cloud: Cloud, server_factory: Any, tmp_path: Path) -> None:
     env = cloud.env()
     srv = server_factory(**env)
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bam", 5 * PART + 1234)
     oid = str(uuid.uuid4())
-    out = _ok(
+    out = ok(
         run_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "3"], server=srv.url, token=token)
     )
     assert "6 of 6 parts sent" in out
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
     assert cloud.stored_md5(env, f"data/{oid}") == md5_of(src)  # for other tools
     # Song's publish check, and a sub-range download that validates
     r = httpx.get(
-        f"{srv.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"}, headers=_auth(token)
+        f"{srv.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"}, headers=bearer(token)
     )
     assert r.status_code == 200 and (r.json()["objectSize"], r.json()["objectMd5"]) == (src.stat().st_size, md5_of(src))
-    assert httpx.get(f"{srv.url}/upload/{oid}", headers=_auth(token)).json() is True
-    assert httpx.get(f"{srv.url}/profile", headers=_auth(token)).text == ("az" if cloud.name == "azure" else "s3")
+    assert httpx.get(f"{srv.url}/upload/{oid}", headers=bearer(token)).json() is True
+    assert httpx.get(f"{srv.url}/profile", headers=bearer(token)).text == ("az" if cloud.name == "azure" else "s3")
     # an existing object is not overwritten unless asked
     again = run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token)
     assert again.returncode != 0 and "exists" in (again.stderr + again.stdout).lower()
     zero = tmp_path / "empty.vcf"
     zero.write_bytes(b"")
     zid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", zid, "--file", str(zero)], server=srv.url, token=token))
-    _ok(run_client(["download", "--object-id", zid, "--output-dir", str(tmp_path / "z")], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", zid, "--file", str(zero)], server=srv.url, token=token))
+    ok(run_client(["download", "--object-id", zid, "--output-dir", str(tmp_path / "z")], server=srv.url, token=token))
     assert (tmp_path / "z" / zid).read_bytes() == b""
 
 
@@ -153,11 +144,11 @@ def test_sigkill_mid_upload_resumes_without_resending(cloud: Cloud, server_facto
     proc.communicate()
     before = confirmed_parts(srv, token, oid, src)
     assert 4 <= before < total
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    out = ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     sent = int(out.split(" parts sent")[0].rsplit(" ", 3)[-3])
     skipped = int(out.split(" already on the server")[0].rsplit(" ", 1)[-1])
     assert skipped >= before and sent + skipped == total
-    _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token))
+    ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token))
     assert md5_of(tmp_path / "o" / oid) == md5_of(src)
 
 
@@ -169,11 +160,11 @@ def test_corrupted_part_in_flight_is_detected_and_resent(
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bam", 5 * PART)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     # Azure refuses the bytes (Content-MD5); on the GCS emulator, which does not, the server's check
     # of the part's MD5 at confirmation catches them
     assert proxy.corrupted == 2
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
@@ -187,8 +178,8 @@ def test_corrupted_download_in_flight_is_fetched_again(
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bam", 3 * PART + 5)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-    out = _ok(
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert proxy.corrupted_gets == 1 and "md5 verified" in out
@@ -207,12 +198,12 @@ def test_expired_urls_are_refreshed_not_restarted(
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", 3 * PART)
     oid = str(uuid.uuid4())
-    out = _ok(
+    out = ok(
         run_client(["upload", "--object-id", oid, "--file", str(src), "--parallel", "1"], server=srv.url, token=token)
     )
     assert "3 of 3 parts sent" in out
     assert srv.log().count(f"/upload/{oid}/parts/url") == 3  # one fresh URL per part, just before it is sent
-    _ok(
+    ok(
         run_client(
             ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), "--parallel", "1"],
             server=srv.url,

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from score.wire.headers import UPLOAD_TOKEN_HEADER
+from tests.kit.checks import bearer, ok
 from tests.kit.fake_song import EndlessSong, SongDouble
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.radosgw import Radosgw
@@ -40,16 +41,6 @@ PART = 5 * MIB
 SIZE = 40 * MIB + 321  # 9 parts, the last one short
 RESUME_HINT = "re-run the same command to resume"
 UPSTREAM_HINT = f"the server, the object store or the metadata service is unavailable; {RESUME_HINT}"
-
-
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _confirmed(srv: ServerProcess, token: str, oid: str, path: Path) -> int:
@@ -93,7 +84,7 @@ def _gave_up(proc: subprocess.Popen[str]) -> None:
 
 def _resumed(args: list[str], srv: ServerProcess, token: str, kept: int = 2) -> str:
     """Run *args* again: it must end with 0 and resume (at least *kept* parts), not start over."""
-    out = _ok(run_client(args, server=srv.url, token=token))
+    out = ok(run_client(args, server=srv.url, token=token))
     if args[0] == "upload":
         assert int(out.split(" already on the server")[0].rsplit(" ", 1)[-1]) >= kept, out
     else:
@@ -114,7 +105,7 @@ def _outlived_or_exit_6(proc: subprocess.Popen[str], args: list[str], srv: Serve
 
 def _object_md5(srv: ServerProcess, token: str, oid: str) -> str | None:
     """The MD5 the server records for a finished object, or None when there is none (404)."""
-    r = httpx.get(f"{srv.url}/download/{oid}", params={"exclude-urls": "true"}, headers=_auth(token))
+    r = httpx.get(f"{srv.url}/download/{oid}", params={"exclude-urls": "true"}, headers=bearer(token))
     if r.status_code == 404:
         return None
     assert r.status_code == 200, r.text
@@ -140,7 +131,7 @@ def _no_temporary_files(srv: ServerProcess) -> None:
 
 
 def _download_and_compare(srv: ServerProcess, token: str, oid: str, src: Path, out_dir: Path) -> None:
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(out_dir)], server=srv.url, token=token))
+    out = ok(run_client(["download", "--object-id", oid, "--output-dir", str(out_dir)], server=srv.url, token=token))
     assert "md5 verified" in out and md5_of(out_dir / oid) == md5_of(src)
     assert not (out_dir / f".{oid}").exists()  # no resume state left behind
 
@@ -207,7 +198,7 @@ def test_server_sigkill_mid_download_then_restart(
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", SIZE)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     out_dir = tmp_path / "o"
     target = out_dir / oid
     down = ["download", "--object-id", oid, "--output-dir", str(out_dir), "--parallel", "1"]
@@ -247,7 +238,7 @@ def test_radosgw_restart_mid_transfer(radosgw: Radosgw, server_factory: Any, tmp
         proc = start_client(args, server=srv.url, token=token)
         _wait_for(lambda: _confirmed(srv, token, oid, src) >= 2, proc, "two parts were confirmed")
     else:
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
         args = ["download", "--object-id", oid, "--output-dir", str(out_dir), "--parallel", "1"]
         proc = start_client(args, server=srv.url, token=token)
         _wait_for(lambda: _logged_parts(out_dir / f".{oid}") >= 2, proc, "two parts were written")
@@ -257,7 +248,7 @@ def test_radosgw_restart_mid_transfer(radosgw: Radosgw, server_factory: Any, tmp
         assert health.status_code == 503 and health.json()["components"]["store"]["status"] == "DOWN"
         if direction == "upload":
             r = httpx.get(
-                f"{srv.url}/download/{oid}", params={"exclude-urls": "true"}, headers=_auth(token), timeout=60
+                f"{srv.url}/download/{oid}", params={"exclude-urls": "true"}, headers=bearer(token), timeout=60
             )
             assert (r.status_code, r.headers.get("retry-after"), r.json()["code"]) == (503, "5", "upstream_unavailable")
         else:
@@ -278,7 +269,7 @@ def test_a_part_put_cut_off_by_its_client_keeps_nothing_and_is_not_a_500(server_
     """A client killed (or giving up) mid-part left a traceback and a 500 in the server's log and metrics:
     starlette's ClientDisconnect escaped the store's PUT route as an unhandled error."""
     srv: ServerProcess = server_factory(SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART))
-    headers = {**_auth(srv.token("score.WRITE")), UPLOAD_TOKEN_HEADER: "c" * 32}
+    headers = {**bearer(srv.token("score.WRITE")), UPLOAD_TOKEN_HEADER: "c" * 32}
     oid, data = str(uuid.uuid4()), os.urandom(PART)
     md5 = hashlib.md5(data).hexdigest()
     upload_id = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": PART}, headers=headers).json()[
@@ -436,7 +427,7 @@ def published(server_factory: Any, tmp_path: Path) -> Published:
             SCORE_METADATA__CACHE_TTL="0",
         )
         token = srv.token("score.READ", "score.WRITE")
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
         record["state"] = "PUBLISHED"
     finally:
         song.stop()
@@ -453,7 +444,7 @@ def test_metadata_service_fault_is_503_exit_6_then_the_next_download_works(
     song = SongDouble(published.objects, fault=fault, port=published.song_port).start() if fault != "dead" else None
     try:
         started = time.monotonic()
-        r = httpx.get(f"{srv.url}/download/{oid}", headers=_auth(token), timeout=60)
+        r = httpx.get(f"{srv.url}/download/{oid}", headers=bearer(token), timeout=60)
         took = time.monotonic() - started
         assert (r.status_code, r.headers["retry-after"], r.headers["content-type"]) == (503, "5", "application/json")
         assert r.json() == {"code": "upstream_unavailable", "message": SONG_FAULTS[fault], "retryable": True}
@@ -467,7 +458,7 @@ def test_metadata_service_fault_is_503_exit_6_then_the_next_download_works(
             song.stop()
     song = SongDouble(published.objects, port=published.song_port).start()  # back, where it was
     try:
-        out = _ok(run_client(down, server=srv.url, token=token))
+        out = ok(run_client(down, server=srv.url, token=token))
         assert "md5 verified" in out and md5_of(out_dir / oid) == md5_of(published.src), out  # no /entities: by id
     finally:
         song.stop()
@@ -494,7 +485,7 @@ def test_a_metadata_service_that_pages_forever_is_exit_6_then_the_next_download_
     assert endless.pages == list(range(100)) and not out_dir.exists()
     song = SongDouble(published.objects, port=published.song_port).start()
     try:
-        out = _ok(run_client([*down, "--metadata-url", song.url], server=srv.url, token=token))
+        out = ok(run_client([*down, "--metadata-url", song.url], server=srv.url, token=token))
         assert "md5 verified" in out and md5_of(out_dir / "reads.bam") == md5_of(published.src), out
     finally:
         song.stop()

@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests.kit.checks import ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.servers import ServerProcess, run_client
 
 pytestmark = pytest.mark.e2e
-
-
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
 
 
 def _flow(meta: ServerProcess, data_srv: ServerProcess, tmp_path: Path, study: str) -> None:
@@ -51,7 +46,7 @@ def _flow(meta: ServerProcess, data_srv: ServerProcess, tmp_path: Path, study: s
     (inputs / "analysis.json").write_text(json.dumps(payload))
     manifest = tmp_path / "manifest.txt"
     env = {"METADATA_URL": meta.url}
-    out = _ok(
+    out = ok(
         run_client(
             ["submit", "--study-id", study, "--file", str(inputs / "analysis.json"), "--manifest", str(manifest)],
             server=data_srv.url,
@@ -62,7 +57,7 @@ def _flow(meta: ServerProcess, data_srv: ServerProcess, tmp_path: Path, study: s
     analysis = out.split("submitted analysis ")[1].split()[0]
     lines = manifest.read_text().splitlines()
     assert lines[0] == f"{analysis}\t\t" and len(lines) == 3
-    out = _ok(run_client(["upload", "--manifest", str(manifest)], server=data_srv.url, token=writer, env=env))
+    out = ok(run_client(["upload", "--manifest", str(manifest)], server=data_srv.url, token=writer, env=env))
     assert out.count("uploaded ") == 2
     early = run_client(
         ["download", "--analysis-id", analysis, "--study-id", study, "--output-dir", str(tmp_path / "early")],
@@ -71,12 +66,12 @@ def _flow(meta: ServerProcess, data_srv: ServerProcess, tmp_path: Path, study: s
         env=env,
     )
     assert early.returncode != 0 and "PUBLISHED" in early.stderr and "Traceback" not in early.stderr
-    _ok(
+    ok(
         run_client(
             ["publish", "--study-id", study, "--analysis-id", analysis], server=data_srv.url, token=writer, env=env
         )
     )
-    out = _ok(
+    out = ok(
         run_client(
             ["download", "--analysis-id", analysis, "--study-id", study, "--output-dir", str(tmp_path / "out")],
             server=data_srv.url,
@@ -130,7 +125,7 @@ def test_quick_start_flow_on_the_default_server(tmp_path: Path) -> None:
             token=token,
         )
         assert bare.returncode == 4 and "not registered" in bare.stderr  # registration comes first
-        out = _ok(
+        out = ok(
             run_client(
                 ["submit", "--study-id", "DEMO", "--files", str(sample), "--manifest", str(manifest)],
                 server=srv.url,
@@ -138,9 +133,9 @@ def test_quick_start_flow_on_the_default_server(tmp_path: Path) -> None:
             )
         )
         analysis = out.split("submitted analysis ")[1].split()[0]
-        _ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
-        _ok(run_client(["publish", "--study-id", "DEMO", "--analysis-id", analysis], server=srv.url, token=token))
-        out = _ok(
+        ok(run_client(["upload", "--manifest", str(manifest)], server=srv.url, token=token))
+        ok(run_client(["publish", "--study-id", "DEMO", "--analysis-id", analysis], server=srv.url, token=token))
+        out = ok(
             run_client(
                 ["download", "--study-id", "DEMO", "--analysis-id", analysis, "--output-dir", str(tmp_path / "out")],
                 server=srv.url,

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.kit.checks import bearer, ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.radosgw import Radosgw
 from tests.kit.servers import PYTHON, ServerProcess, confirmed_parts, run_client, start_client
@@ -22,22 +23,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.radosgw]
 PART = 5 * MIB
 
 
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
-
-
 def _bucket() -> str:
     return f"score-{uuid.uuid4().hex[:12]}"
 
 
 def _env(rgw: Radosgw, bucket: str, **extra: str) -> dict[str, str]:
     return rgw.server_env(bucket, SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(PART), **extra)
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_sigkill_resume_across_two_servers_over_one_bucket(
@@ -62,9 +53,9 @@ def test_sigkill_resume_across_two_servers_over_one_bucket(
     proc.communicate()
     before = confirmed_parts(two, token, oid, src)  # the other replica sees the same upload state
     assert 4 <= before < total
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=two.url, token=token))
+    out = ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=two.url, token=token))
     assert f"{before} already on the server" in out or int(out.split(" already on")[0].rsplit(" ", 1)[-1]) >= before
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=one.url, token=token)
     )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
@@ -74,12 +65,12 @@ def test_sigkill_resume_across_two_servers_over_one_bucket(
     assert meta["objectMd5"] == md5_of(src) and len(meta["parts"]) == total
     # Song's publish check reads size and MD5 without URLs
     r = httpx.get(
-        f"{two.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"}, headers=_auth(token)
+        f"{two.url}/download/{oid}", params={"offset": 0, "length": -1, "exclude-urls": "true"}, headers=bearer(token)
     )
     assert r.status_code == 200
     assert (r.json()["objectSize"], r.json()["objectMd5"]) == (size, md5_of(src))
     assert all(p["url"] is None for p in r.json()["parts"])
-    assert httpx.get(f"{two.url}/upload/{oid}", headers=_auth(token)).json() is True
+    assert httpx.get(f"{two.url}/upload/{oid}", headers=bearer(token)).json() is True
 
 
 def _put_multipart(s3: Any, bucket: str, key: str, data: bytes, metadata: dict[str, str]) -> list[str]:
@@ -132,7 +123,7 @@ def test_buckets_written_by_score_and_by_other_tools(radosgw: Radosgw, server_fa
     )
     _put_multipart(s3, bucket, f"data/{bare}", payload, {})
     for oid in (score_id, tagged, bare):
-        out = _ok(
+        out = ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
             )
@@ -142,11 +133,11 @@ def test_buckets_written_by_score_and_by_other_tools(radosgw: Radosgw, server_fa
             assert "md5 verified" not in out  # nothing to verify against; the multipart ETag is never used
         else:
             assert "md5 verified" in out
-    r = httpx.get(f"{srv.url}/download/{bare}", params={"exclude-urls": "true"}, headers=_auth(token))
+    r = httpx.get(f"{srv.url}/download/{bare}", params={"exclude-urls": "true"}, headers=bearer(token))
     assert r.json()["objectMd5"] is None
-    r = httpx.get(f"{srv.url}/download/{score_id}", params={"exclude-urls": "true"}, headers=_auth(token))
+    r = httpx.get(f"{srv.url}/download/{score_id}", params={"exclude-urls": "true"}, headers=bearer(token))
     assert [p["sourceMd5"] for p in r.json()["parts"]] == md5s  # the upload's part layout is kept
-    listed = {o["id"] for o in httpx.get(f"{srv.url}/listing", headers=_auth(token)).json()}
+    listed = {o["id"] for o in httpx.get(f"{srv.url}/listing", headers=bearer(token)).json()}
     assert {score_id, tagged, bare} <= listed
 
 
@@ -157,7 +148,7 @@ def test_bucket_pool_shards_and_reads_relocated_objects(radosgw: Radosgw, server
     s3 = radosgw.client()
     src = random_file(tmp_path / "s.bin", 6 * MIB)
     oid = "ab" + str(uuid.uuid4())[2:]  # int("ab", 16) % 4 == 3
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     s3.head_object(Bucket=f"{base}.3", Key=f"data/{oid}")
     s3.head_object(Bucket=f"{base}.3", Key=f"data/{oid}.meta")
     with pytest.raises(Exception, match="404|Not Found"):
@@ -170,11 +161,11 @@ def test_bucket_pool_shards_and_reads_relocated_objects(radosgw: Radosgw, server
         Body=src.read_bytes(),
         Metadata={"md5chksum": base64.b64encode(bytes.fromhex(md5_of(src))).decode()},
     )
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", old, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / old) == md5_of(src)
-    ping = httpx.get(f"{srv.url}/download/ping", headers=_auth(token)).text
+    ping = httpx.get(f"{srv.url}/download/ping", headers=bearer(token)).text
     assert f"/{base}/data/heliograph" in ping and httpx.get(ping).status_code == 200
 
 
@@ -188,7 +179,7 @@ def test_cleanup_aborts_stale_uploads_and_their_state(radosgw: Radosgw, server_f
     srv = server_factory(**_env(radosgw, bucket))
     token = srv.token("score.WRITE")
     oid = str(uuid.uuid4())
-    r = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": 12 * MIB}, headers=_auth(token))
+    r = httpx.post(f"{srv.url}/upload/{oid}/uploads", params={"fileSize": 12 * MIB}, headers=bearer(token))
     upload_id = r.json()["uploadId"]
     s3 = radosgw.client()
     assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])] == [upload_id]
@@ -203,7 +194,7 @@ def test_cleanup_aborts_stale_uploads_and_their_state(radosgw: Radosgw, server_f
     assert f"aborted upload data/{oid} {upload_id}" in done.stdout
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
     assert not s3.list_objects_v2(Bucket=bucket, Prefix="upload/").get("Contents")
-    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": 12 * MIB}, headers=_auth(token))
+    r = httpx.get(f"{srv.url}/upload/{oid}/status", params={"fileSize": 12 * MIB}, headers=bearer(token))
     assert r.status_code == 404
     bad = _cleanup(srv, "--older-than", "soon")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
@@ -217,17 +208,17 @@ def test_sse_kms_round_trip(radosgw: Radosgw, server_factory: Any, tmp_path: Pat
     declared, undeclared = str(uuid.uuid4()), str(uuid.uuid4())
     # with the MD5 declared up front it is set when the upload starts (radosgw cannot copy a KMS
     # object onto itself to add it later; without it the MD5 stays in the .meta only)
-    _ok(
+    ok(
         run_client(
             ["upload", "--object-id", declared, "--file", str(src), "--md5", md5_of(src)], server=srv.url, token=token
         )
     )
-    _ok(run_client(["upload", "--object-id", undeclared, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", undeclared, "--file", str(src)], server=srv.url, token=token))
     head = radosgw.client().head_object(Bucket=bucket, Key=f"data/{declared}")
     assert head.get("ServerSideEncryption") == "aws:kms"
     assert base64.b64decode(head["Metadata"]["md5chksum"]).hex() == md5_of(src)
     for oid in (declared, undeclared):
-        out = _ok(
+        out = ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
             )
@@ -241,15 +232,15 @@ def test_separate_state_bucket_keeps_state_apart(radosgw: Radosgw, server_factor
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "s.vcf.gz", 7 * MIB)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     s3 = radosgw.client()
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=objects).get("Contents", [])] == [f"data/{oid}"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=state).get("Contents", [])] == [f"data/{oid}.meta"]
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert "md5 verified" in out and md5_of(tmp_path / "o" / oid) == md5_of(src)
     # the data gone but its .meta left behind: a clear 404, not URLs that fail later
     s3.delete_object(Bucket=objects, Key=f"data/{oid}")
-    r = httpx.get(f"{srv.url}/download/{oid}", headers=_auth(token))
+    r = httpx.get(f"{srv.url}/download/{oid}", headers=bearer(token))
     assert r.status_code == 404 and "missing" in r.json()["message"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.kit.checks import ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.forward_proxy import ForwardProxy
 from tests.kit.servers import run_client
@@ -18,12 +19,6 @@ OID = "0b5a1bd2-9a55-5a4b-8a47-2e51c0d4e001"
 NO_PROXY_VARS = {"NO_PROXY": "", "no_proxy": ""}
 
 
-def _ok(r: Any) -> str:
-    assert r.returncode == 0, f"rc={r.returncode}\n{r.stdout}\n{r.stderr}"
-    assert "Traceback" not in r.stderr
-    return str(r.stdout)
-
-
 def test_plain_http_through_a_proxy_with_credentials(server_factory: Any, tmp_path: Path) -> None:
     srv = server_factory(SCORE_STORAGE__MIN_PART_SIZE_BYTES=str(MIB))
     token = srv.token("score.READ", "score.WRITE")
@@ -31,8 +26,8 @@ def test_plain_http_through_a_proxy_with_credentials(server_factory: Any, tmp_pa
     proxy = ForwardProxy().start()
     try:
         env = {**NO_PROXY_VARS, "HTTP_PROXY": f"http://user:p%40ss@127.0.0.1:{proxy.port}"}
-        _ok(run_client(["upload", "--object-id", OID, "--file", str(src)], server=srv.url, token=token, env=env))
-        _ok(
+        ok(run_client(["upload", "--object-id", OID, "--file", str(src)], server=srv.url, token=token, env=env))
+        ok(
             run_client(
                 ["download", "--object-id", OID, "--output-dir", str(tmp_path / "o")],
                 server=srv.url,
@@ -50,7 +45,7 @@ def test_plain_http_through_a_proxy_with_credentials(server_factory: Any, tmp_pa
         # NO_PROXY exempts the host: nothing more goes through the proxy
         before = len(proxy.requests)
         env_bypass = {**env, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-        _ok(
+        ok(
             run_client(
                 ["download", "--object-id", OID, "--output-dir", str(tmp_path / "o2")],
                 server=srv.url,
@@ -76,7 +71,7 @@ def test_https_with_a_private_ca_and_through_a_connect_tunnel(server_factory: An
     assert untrusted.returncode == 2, untrusted.stderr
     assert "not trusted" in untrusted.stderr and "--ca-bundle" in untrusted.stderr
     assert "Traceback" not in untrusted.stderr
-    _ok(
+    ok(
         run_client(
             ["upload", "--object-id", OID, "--file", str(src), "--ca-bundle", str(ca)],
             server=srv.url,
@@ -87,7 +82,7 @@ def test_https_with_a_private_ca_and_through_a_connect_tunnel(server_factory: An
     proxy = ForwardProxy().start()
     try:
         env = {**NO_PROXY_VARS, "HTTPS_PROXY": proxy.url, "SCORE_CA_BUNDLE": str(ca)}
-        _ok(
+        ok(
             run_client(
                 ["download", "--object-id", OID, "--output-dir", str(tmp_path / "o")],
                 server=srv.url,

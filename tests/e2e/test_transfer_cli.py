@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.kit.checks import ok
 from tests.kit.files import MIB, md5_of, random_file
 from tests.kit.loopback import LoopbackServer
 from tests.kit.proxy import FaultProxy
@@ -22,12 +23,6 @@ from tests.kit.servers import confirmed_parts, free_port, run_client, start_clie
 
 pytestmark = pytest.mark.e2e
 SMALL_PARTS = {"SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(4 * MIB)}
-
-
-def _ok(result: Any) -> str:
-    assert result.returncode == 0, f"rc={result.returncode}\nstdout={result.stdout}\nstderr={result.stderr}"
-    assert "Traceback" not in result.stderr
-    return str(result.stdout)
 
 
 def _kill(proc: Any) -> None:
@@ -40,10 +35,10 @@ def test_256_mib_round_trip_with_md5(server_factory: Any, big_file: Path, tmp_pa
     srv = server_factory()
     token = srv.token("score.READ", "score.WRITE")
     oid = str(uuid.uuid4())
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
+    out = ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
     source_md5 = md5_of(big_file)
     assert source_md5 in out and "13 of 13 parts sent" in out
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")], server=srv.url, token=token)
     )
     assert "md5 verified" in out
@@ -51,7 +46,7 @@ def test_256_mib_round_trip_with_md5(server_factory: Any, big_file: Path, tmp_pa
     assert md5_of(target) == source_md5
     assert not (tmp_path / "out" / f".{oid}").exists()  # no resume state left behind
     # a second download skips the complete file; uploading again without --force is refused clearly
-    assert "skipped" in _ok(
+    assert "skipped" in ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")], server=srv.url, token=token)
     )
     again = run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token)
@@ -63,8 +58,8 @@ def test_partial_download_validates(server_factory: Any, tmp_path: Path) -> None
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", 10 * MIB)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-    out = _ok(
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    out = ok(
         run_client(
             [
                 "download",
@@ -93,8 +88,8 @@ def test_zero_byte_file(server_factory: Any, tmp_path: Path) -> None:
     empty = tmp_path / "empty.vcf"
     empty.write_bytes(b"")
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(empty)], server=srv.url, token=token))
-    out = _ok(
+    ok(run_client(["upload", "--object-id", oid, "--file", str(empty)], server=srv.url, token=token))
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert "md5 verified" in out and (tmp_path / "o" / oid).read_bytes() == b""
@@ -116,11 +111,11 @@ def test_sigkill_mid_upload_resumes_without_resending(server_factory: Any, big_f
     _kill(proc)
     done_before = confirmed_parts(srv, token, oid, big_file)
     assert 5 <= done_before < total
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
+    out = ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
     sent = int(out.split(" parts sent")[0].rsplit(" ", 3)[-3])
     skipped = int(out.split(" already on the server")[0].rsplit(" ", 1)[-1])
     assert skipped >= done_before and sent + skipped == total and sent <= total - done_before
-    out = _ok(
+    out = ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token)
     )
     assert md5_of(tmp_path / "o" / oid) == md5_of(big_file)
@@ -130,7 +125,7 @@ def test_sigkill_mid_download_resumes(server_factory: Any, big_file: Path, tmp_p
     srv = server_factory(**SMALL_PARTS)
     token = srv.token("score.READ", "score.WRITE")
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
     out_dir = tmp_path / "o"
     log = out_dir / f".{oid}" / "parts.log"
     proc = start_client(
@@ -152,7 +147,7 @@ def test_sigkill_mid_download_resumes(server_factory: Any, big_file: Path, tmp_p
         byte = fh.read(1)
         fh.seek(-1, 1)
         fh.write(bytes([byte[0] ^ 0xFF]))
-    out = _ok(run_client(["download", "--object-id", oid, "--output-dir", str(out_dir)], server=srv.url, token=token))
+    out = ok(run_client(["download", "--object-id", oid, "--output-dir", str(out_dir)], server=srv.url, token=token))
     resumed = int(out.split(" resumed")[0].rsplit(" ", 1)[-1])
     assert resumed >= 5 and "md5 verified" in out
     assert md5_of(out_dir / oid) == md5_of(big_file)
@@ -171,9 +166,9 @@ def test_two_servers_over_one_data_dir_serve_one_upload(server_factory: Any, big
     while confirmed_parts(b, token, oid, big_file) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     _kill(proc)
-    out = _ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=b.url, token=token))
+    out = ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=b.url, token=token))
     assert "already on the server" in out and " 0 already" not in out
-    _ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=a.url, token=token))
+    ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=a.url, token=token))
     assert md5_of(tmp_path / "o" / oid) == md5_of(big_file)
 
 
@@ -185,9 +180,9 @@ def test_corrupted_part_in_flight_is_detected_and_resent(server_factory: Any, tm
         token = srv.token("score.READ", "score.WRITE")
         src = random_file(tmp_path / "src.bam", 20 * MIB)
         oid = str(uuid.uuid4())
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
         assert proxy.corrupted == 2
-        _ok(
+        ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
             )
@@ -205,8 +200,8 @@ def test_corrupted_download_in_flight_refetches_only_the_bad_part(server_factory
         token = srv.token("score.READ", "score.WRITE")
         src = random_file(tmp_path / "src.bam", 20 * MIB + 77)  # 5 parts of 4 MiB and a short one
         oid = str(uuid.uuid4())
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
-        out = _ok(
+        ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        out = ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token
             )
@@ -217,7 +212,7 @@ def test_corrupted_download_in_flight_refetches_only_the_bad_part(server_factory
         assert md5_of(tmp_path / "o" / oid) == md5_of(src)
         # the same with part-by-part checking (no whole-object MD5): caught as the part streams
         proxy.corrupt_gets, proxy.corrupted_gets, proxy.store_gets = 1, 0, 0
-        out = _ok(
+        out = ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "p"), "--validate", "false"],
                 server=srv.url,
@@ -235,7 +230,7 @@ def test_corrupt_stored_object_fails_download_without_leaving_a_file(server_fact
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.cram", 9 * MIB)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     stored = srv.data_dir / "objects" / "data" / oid
     raw = bytearray(stored.read_bytes())
     raw[5 * MIB + 10] ^= 0xFF
@@ -256,12 +251,12 @@ def test_expired_urls_are_refreshed_not_restarted(server_factory: Any, tmp_path:
         src = random_file(tmp_path / "src.bin", 24 * MIB)
         oid = str(uuid.uuid4())
         args = ["--parallel", "1"]
-        out = _ok(run_client(["upload", "--object-id", oid, "--file", str(src), *args], server=srv.url, token=token))
+        out = ok(run_client(["upload", "--object-id", oid, "--file", str(src), *args], server=srv.url, token=token))
         assert "6 of 6 parts sent" in out
         # Each part gets a fresh URL bound to its MD5 just before it is sent, so 1-second URLs
         # cannot expire mid-upload.
         assert srv.log().count(f"/upload/{oid}/parts/url") == 6
-        out = _ok(
+        out = ok(
             run_client(
                 ["download", "--object-id", oid, "--output-dir", str(tmp_path / "o"), *args],
                 server=srv.url,
@@ -327,7 +322,7 @@ def _fast_retry_config(tmp_path: Path) -> Path:
 def test_info_shows_settings_never_the_token(server_factory: Any) -> None:
     srv = server_factory()
     token = srv.token("score.READ")
-    out = _ok(run_client(["info"], server=srv.url, token=token))
+    out = ok(run_client(["info"], server=srv.url, token=token))
     assert srv.url in out and "server:        UP" in out and "access token:  set" in out
     assert token not in out and token[:20] not in out
 
@@ -341,23 +336,23 @@ def test_a_range_is_never_taken_for_the_whole_file(server_factory: Any, tmp_path
     size = 9 * MIB
     src = random_file(tmp_path / "src.bin", size)
     oid = str(uuid.uuid4())
-    _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
     out_dir = tmp_path / "o"
     whole = out_dir / oid
     down = ["download", "--object-id", oid, "--output-dir", str(out_dir)]
-    out = _ok(run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token))
+    out = ok(run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token))
     first_ten = out_dir / f"{oid}.0-9"
     assert f"-> {first_ten}: 10 bytes" in out and first_ten.read_bytes() == src.read_bytes()[:10]
     assert not whole.exists()
-    out = _ok(run_client(down, server=srv.url, token=token))
+    out = ok(run_client(down, server=srv.url, token=token))
     assert f"-> {whole}: {size} bytes, md5 verified" in out and md5_of(whole) == md5_of(src)
     # to the end from an offset: the name says which bytes the file holds
-    _ok(run_client([*down, "--offset", str(size - 5)], server=srv.url, token=token))
+    ok(run_client([*down, "--offset", str(size - 5)], server=srv.url, token=token))
     assert (out_dir / f"{oid}.{size - 5}-{size - 1}").read_bytes() == src.read_bytes()[-5:]
     # a complete file (or range) is skipped once it is checked, even where the range cuts the stored parts
-    out = _ok(run_client(down, server=srv.url, token=token))
+    out = ok(run_client(down, server=srv.url, token=token))
     assert out.strip() == f"skipped {oid}: {whole} is already complete (size and MD5 checked)"
-    out = _ok(run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token))
+    out = ok(run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token))
     assert out.strip() == f"skipped {oid}: {first_ten} is already complete (size and MD5 checked)"
     # what the old client left under the final name: refused, left as it is, replaced only with --force
     whole.write_bytes(src.read_bytes()[:10])
@@ -377,7 +372,7 @@ def test_a_range_is_never_taken_for_the_whole_file(server_factory: Any, tmp_path
     first_ten.write_bytes(b"0123456789")
     r = run_client([*down, "--offset", "0", "--length", "10"], server=srv.url, token=token)
     assert r.returncode == 7 and f"{first_ten} exists but its bytes 0-9 have MD5 " in r.stderr, r.stderr
-    out = _ok(run_client([*down, "--force"], server=srv.url, token=token))
+    out = ok(run_client([*down, "--force"], server=srv.url, token=token))
     assert "md5 verified" in out and md5_of(whole) == md5_of(src)
     r = run_client([*down, "--length", "0"], server=srv.url, token=token)
     assert r.returncode == 2 and "--length 0 selects no bytes" in r.stderr and "Traceback" not in r.stderr
@@ -429,7 +424,7 @@ def test_control_characters_from_servers_are_escaped(server_factory: Any, tmp_pa
         assert "\x1b" not in r.stderr and "\r" not in r.stderr and "\u202e" not in r.stderr
         srv = server_factory()
         token = srv.token("score.READ", "score.WRITE")
-        _ok(
+        ok(
             run_client(
                 ["upload", "--object-id", oid, "--file", str(random_file(tmp_path / "x.bam", 100))],
                 server=srv.url,
@@ -441,7 +436,7 @@ def test_control_characters_from_servers_are_escaped(server_factory: Any, tmp_pa
             server=srv.url,
             token=token,
         )
-        out = _ok(r)
+        out = ok(r)
         assert (tmp_path / "o" / f"x{forged}\n.bam").stat().st_size == 100  # the file keeps its name
         name = "x\\x1b[2J\\x0dscore-client: error: forged\\u202e\\x0a.bam"
         assert (
@@ -489,7 +484,7 @@ def test_output_disk_full_mid_download_exits_8_and_resumes(
         token = srv.token("score.READ", "score.WRITE")
         src = random_file(tmp_path / "src.bin", 12 * MIB)  # 3 parts of 4 MiB; the disk takes 16 MiB
         oid = str(uuid.uuid4())
-        _ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
         down = ["download", "--object-id", oid, "--output-dir", str(small_tmpfs), "--parallel", "1"]
         proc = start_client(down, server=srv.url, token=token)
         data = small_tmpfs / f".{oid}" / "data"
@@ -507,7 +502,7 @@ def test_output_disk_full_mid_download_exits_8_and_resumes(
         assert "re-run to resume" in stderr and "Traceback" not in stderr
         assert not (small_tmpfs / oid).exists()
         filler.unlink()
-        out = _ok(run_client(down, server=srv.url, token=token))
+        out = ok(run_client(down, server=srv.url, token=token))
         assert "md5 verified, 2 of 3 parts fetched, 1 resumed" in out, out
         assert md5_of(small_tmpfs / oid) == md5_of(src)
     finally:

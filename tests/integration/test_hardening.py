@@ -14,14 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.kit.checks import bearer
 from tests.kit.fake_song import EndlessSong
 from tests.kit.servers import ServerProcess, free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize(
@@ -37,13 +34,13 @@ def test_ids_with_a_trailing_newline_are_400(
     server: ServerProcess, rw_token: str, method: str, path: str, params: dict[str, object]
 ) -> None:
     """Issue 20, defect 9: '$' matched before a final newline, so "<uuid>\\n" passed as an id."""
-    r = httpx.request(method, server.url + path.format(oid=uuid.uuid4()), params=params, headers=_auth(rw_token))
+    r = httpx.request(method, server.url + path.format(oid=uuid.uuid4()), params=params, headers=bearer(rw_token))
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "invalid_request"
 
 
 def test_drs_ids_with_a_trailing_newline_are_400(server: ServerProcess, rw_token: str) -> None:
-    r = httpx.get(f"{server.url}/ga4gh/drs/v1/objects/abc%0A", headers=_auth(rw_token))
+    r = httpx.get(f"{server.url}/ga4gh/drs/v1/objects/abc%0A", headers=bearer(rw_token))
     assert r.status_code == 400, r.text
     assert r.json() == {"msg": "a DRS id is 1 to 128 letters, digits or . _ ~ -", "status_code": 400}
 
@@ -69,7 +66,7 @@ def test_a_song_that_never_says_last_is_cut_off_with_a_clear_503(
 ) -> None:
     """Issue 20, defect 9: the Song adapter paged without end when Song never said `last`."""
     song, srv = endless_song
-    r = httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=_auth(srv.token("score.READ")), timeout=60)
+    r = httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=bearer(srv.token("score.READ")), timeout=60)
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"] == "5"
     assert r.json() == {
@@ -85,7 +82,7 @@ def test_the_song_walk_stops_when_the_caller_disconnects(endless_song: tuple[End
     song.delay = 0.2  # 100 pages would take 20 s
     token = srv.token("score.READ")
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=_auth(token), timeout=1)
+        httpx.get(f"{srv.url}/ga4gh/drs/v1/objects/AN1", headers=bearer(token), timeout=1)
     time.sleep(0.5)  # the page in flight when the client left may still be answered
     stopped_at = song.asked()
     time.sleep(1.5)
@@ -103,7 +100,7 @@ def test_503s_from_a_dead_song_carry_retry_after(tmp_path: Path) -> None:
         env={"SCORE_METADATA__KIND": "song", "SCORE_METADATA__URL": f"http://127.0.0.1:{free_port()}"},
     ).start()
     try:
-        token = _auth(srv.token("score.READ", "score.WRITE"))
+        token = bearer(srv.token("score.READ", "score.WRITE"))
         oid = uuid.uuid4()
         score = httpx.get(f"{srv.url}/download/{oid}", headers=token)
         htsget = httpx.get(f"{srv.url}/ga4gh/htsget/v1/reads/{oid}", headers=token)
@@ -140,7 +137,7 @@ def test_forwarded_for_and_request_id_are_believed_only_from_trusted_proxies(
     srv = ServerProcess(tmp_path / "data", free_port(), env=env).start()
     try:
         forged = {"X-Forwarded-For": "198.51.100.7", "X-Request-Id": "chosen-by-the-caller"}
-        r = httpx.get(f"{srv.url}/download/{uuid.uuid4()}", headers={**_auth(srv.token("score.WRITE")), **forged})
+        r = httpx.get(f"{srv.url}/download/{uuid.uuid4()}", headers={**bearer(srv.token("score.WRITE")), **forged})
         unsafe = httpx.get(f"{srv.url}/health", headers={"X-Request-Id": 'x","level":"ERROR'})
     finally:
         srv.stop()

@@ -11,14 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.kit.checks import bearer
 from tests.kit.servers import ServerProcess, mint_token
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _md5(data: bytes) -> str:
@@ -28,7 +25,7 @@ def _md5(data: bytes) -> str:
 def _upload(server: ServerProcess, token: str, data: bytes, object_id: str | None = None) -> str:
     """Upload *data* through the raw API as a client would; return the object id."""
     oid = object_id or str(uuid.uuid4())
-    r = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": len(data)}, headers=_auth(token))
+    r = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": len(data)}, headers=bearer(token))
     assert r.status_code == 200, r.text
     spec = r.json()
     for part in spec["parts"]:
@@ -40,12 +37,12 @@ def _upload(server: ServerProcess, token: str, data: bytes, object_id: str | Non
         c = httpx.post(
             f"{server.url}/upload/{oid}/parts",
             params={"uploadId": spec["uploadId"], "partNumber": part["partNumber"], "md5": etag, "etag": etag},
-            headers=_auth(token),
+            headers=bearer(token),
         )
         assert c.status_code == 200, c.text
     # like score-client, report the whole file's MD5 at finalize
     final = {"uploadId": spec["uploadId"], "md5": _md5(data)}
-    f = httpx.post(f"{server.url}/upload/{oid}", params=final, headers=_auth(token))
+    f = httpx.post(f"{server.url}/upload/{oid}", params=final, headers=bearer(token))
     assert f.status_code == 200, f.text
     return oid
 
@@ -66,7 +63,7 @@ def _error(r: httpx.Response, status: int, code: str | None = None) -> dict[str,
 def test_upload_then_download_round_trip_in_score_shapes(server: ServerProcess, rw_token: str) -> None:
     data = os.urandom(12 * MIB + 123)
     oid = _upload(server, rw_token, data)
-    r = httpx.get(f"{server.url}/download/{oid}", params={"offset": 0, "length": -1}, headers=_auth(rw_token))
+    r = httpx.get(f"{server.url}/download/{oid}", params={"offset": 0, "length": -1}, headers=bearer(rw_token))
     assert r.status_code == 200
     spec = r.json()
     assert spec["objectId"] == oid and spec["objectKey"] == f"data/{oid}"
@@ -90,13 +87,13 @@ def test_upload_then_download_round_trip_in_score_shapes(server: ServerProcess, 
 
 def test_exists_listing_profile_ping_and_docs(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"hello score")
-    assert httpx.get(f"{server.url}/upload/{oid}", headers=_auth(rw_token)).json() is True
-    assert httpx.get(f"{server.url}/upload/{uuid.uuid4()}", headers=_auth(rw_token)).json() is False
-    listing = httpx.get(f"{server.url}/listing", headers=_auth(rw_token)).json()
+    assert httpx.get(f"{server.url}/upload/{oid}", headers=bearer(rw_token)).json() is True
+    assert httpx.get(f"{server.url}/upload/{uuid.uuid4()}", headers=bearer(rw_token)).json() is False
+    listing = httpx.get(f"{server.url}/listing", headers=bearer(rw_token)).json()
     entry = next(e for e in listing if e["id"] == oid)
     assert entry["size"] == 11 and entry["lastModified"] > 0
     _error(httpx.get(f"{server.url}/listing"), 401, "unauthenticated")
-    assert httpx.get(f"{server.url}/profile", headers=_auth(rw_token)).text == "s3"
+    assert httpx.get(f"{server.url}/profile", headers=bearer(rw_token)).text == "s3"
     ping = httpx.get(f"{server.url}/download/ping")
     assert ping.status_code == 200 and ping.text.startswith(server.url)
     assert b"sentinel" in httpx.get(ping.text).content
@@ -110,19 +107,19 @@ def test_exists_listing_profile_ping_and_docs(server: ServerProcess, rw_token: s
 
 def test_zero_byte_object(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"")
-    spec = httpx.get(f"{server.url}/download/{oid}", headers=_auth(rw_token)).json()
+    spec = httpx.get(f"{server.url}/download/{oid}", headers=bearer(rw_token)).json()
     assert spec["objectSize"] == 0 and spec["parts"] == [] and spec["objectMd5"] == _md5(b"")
 
 
 def test_external_url_serves_any_range_and_exclude_urls_strips(server: ServerProcess, rw_token: str) -> None:
     data = os.urandom(7 * MIB)
     oid = _upload(server, rw_token, data)
-    ext = httpx.get(f"{server.url}/download/{oid}", params={"external": "true"}, headers=_auth(rw_token)).json()
+    ext = httpx.get(f"{server.url}/download/{oid}", params={"external": "true"}, headers=bearer(rw_token)).json()
     assert len(ext["parts"]) == 1 and ext["parts"][0]["partSize"] == -1
     url = ext["parts"][0]["url"]
     assert httpx.get(url).content == data
     assert httpx.get(url, headers={"Range": "bytes=100-199"}).content == data[100:200]
-    bare = httpx.get(f"{server.url}/download/{oid}", params={"exclude-urls": "true"}, headers=_auth(rw_token)).json()
+    bare = httpx.get(f"{server.url}/download/{oid}", params={"exclude-urls": "true"}, headers=bearer(rw_token)).json()
     assert bare["objectMd5"] == _md5(data) and all(p["url"] is None for p in bare["parts"])
 
 
@@ -130,7 +127,7 @@ def test_sub_range_spec_keeps_whole_part_md5s_and_drops_object_md5(server: Serve
     data = os.urandom(12 * MIB)
     oid = _upload(server, rw_token, data)
     params = {"offset": 1000, "length": 10 * MIB}
-    spec = httpx.get(f"{server.url}/download/{oid}", params=params, headers=_auth(rw_token)).json()
+    spec = httpx.get(f"{server.url}/download/{oid}", params=params, headers=bearer(rw_token)).json()
     assert spec["objectSize"] == 10 * MIB and spec["objectMd5"] is None
     parts = spec["parts"]
     assert parts[0]["offset"] == 1000 and "sourceMd5" not in parts[0]
@@ -149,14 +146,14 @@ def test_status_marks_completed_parts_and_finalize_is_idempotent(server: ServerP
     data = os.urandom(11 * MIB)
     oid = str(uuid.uuid4())
     declared = {"fileSize": len(data), "md5": _md5(data)}
-    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params=declared, headers=_auth(rw_token)).json()
+    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params=declared, headers=bearer(rw_token)).json()
     upload_id = spec["uploadId"]
     p1 = spec["parts"][0]
     etag = httpx.put(p1["url"], content=data[: p1["partSize"]]).headers["etag"].strip('"')
     base = {"uploadId": upload_id, "partNumber": 1}
     assert (
         httpx.post(
-            f"{server.url}/upload/{oid}/parts", params={**base, "md5": etag, "etag": etag}, headers=_auth(rw_token)
+            f"{server.url}/upload/{oid}/parts", params={**base, "md5": etag, "etag": etag}, headers=bearer(rw_token)
         ).status_code
         == 200
     )
@@ -167,20 +164,20 @@ def test_status_marks_completed_parts_and_finalize_is_idempotent(server: ServerP
         "md5": etag,
         "etag": etag,
     }
-    status = httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": len(data)}, headers=_auth(rw_token))
+    status = httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": len(data)}, headers=bearer(rw_token))
     parts = status.json()["parts"]
     assert parts[0]["md5"] == etag and parts[0]["sourceMd5"] == etag and parts[0]["url"] is None
     assert all(p["md5"] is None and p["url"] for p in parts[1:])
     # finalize before all parts are there: 400 naming the missing parts
     body = _error(
-        httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": upload_id}, headers=_auth(rw_token)), 400
+        httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": upload_id}, headers=bearer(rw_token)), 400
     )
     assert "2" in str(body["message"])
-    _error(httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 5}, headers=_auth(rw_token)), 400)
-    _error(httpx.post(f"{server.url}/upload/{oid}/recovery", params={"fileSize": 5}, headers=_auth(rw_token)), 400)
+    _error(httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 5}, headers=bearer(rw_token)), 400)
+    _error(httpx.post(f"{server.url}/upload/{oid}/recovery", params={"fileSize": 5}, headers=bearer(rw_token)), 400)
     assert (
         httpx.post(
-            f"{server.url}/upload/{oid}/recovery", params={"fileSize": len(data)}, headers=_auth(rw_token)
+            f"{server.url}/upload/{oid}/recovery", params={"fileSize": len(data)}, headers=bearer(rw_token)
         ).status_code
         == 200
     )
@@ -190,33 +187,33 @@ def test_status_marks_completed_parts_and_finalize_is_idempotent(server: ServerP
         httpx.post(
             f"{server.url}/upload/{oid}/parts",
             params={"uploadId": upload_id, "partNumber": p["partNumber"], "md5": et, "etag": et},
-            headers=_auth(rw_token),
+            headers=bearer(rw_token),
         ).raise_for_status()
     # a whole-file md5 that contradicts the declared one is refused, and nothing is finalized
     _error(
         httpx.post(
-            f"{server.url}/upload/{oid}", params={"uploadId": upload_id, "md5": "0" * 32}, headers=_auth(rw_token)
+            f"{server.url}/upload/{oid}", params={"uploadId": upload_id, "md5": "0" * 32}, headers=bearer(rw_token)
         ),
         422,
         "integrity",
     )
     ok = {"uploadId": upload_id, "md5": _md5(data)}
-    assert httpx.post(f"{server.url}/upload/{oid}", params=ok, headers=_auth(rw_token)).status_code == 200
-    assert httpx.post(f"{server.url}/upload/{oid}", params=ok, headers=_auth(rw_token)).status_code == 200
-    _error(httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": "other"}, headers=_auth(rw_token)), 404)
-    spec = httpx.get(f"{server.url}/download/{oid}", headers=_auth(rw_token)).json()
+    assert httpx.post(f"{server.url}/upload/{oid}", params=ok, headers=bearer(rw_token)).status_code == 200
+    assert httpx.post(f"{server.url}/upload/{oid}", params=ok, headers=bearer(rw_token)).status_code == 200
+    _error(httpx.post(f"{server.url}/upload/{oid}", params={"uploadId": "other"}, headers=bearer(rw_token)), 404)
+    spec = httpx.get(f"{server.url}/download/{oid}", headers=bearer(rw_token)).json()
     assert spec["objectMd5"] == _md5(data)
 
 
 def test_part_confirmation_is_checked_against_the_store(server: ServerProcess, rw_token: str) -> None:
     oid = str(uuid.uuid4())
-    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 100}, headers=_auth(rw_token)).json()
+    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 100}, headers=bearer(rw_token)).json()
     base = {"uploadId": spec["uploadId"], "partNumber": 1}
     md5 = _md5(b"x" * 100)
     # not uploaded yet
     _error(
         httpx.post(
-            f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5}, headers=_auth(rw_token)
+            f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5}, headers=bearer(rw_token)
         ),
         400,
     )
@@ -226,7 +223,7 @@ def test_part_confirmation_is_checked_against_the_store(server: ServerProcess, r
         httpx.post(
             f"{server.url}/upload/{oid}/parts",
             params={**base, "md5": "a" * 32, "etag": "a" * 32},
-            headers=_auth(rw_token),
+            headers=bearer(rw_token),
         ),
         422,
         "integrity",
@@ -235,38 +232,38 @@ def test_part_confirmation_is_checked_against_the_store(server: ServerProcess, r
         httpx.post(
             f"{server.url}/upload/{oid}/parts",
             params={**base, "partNumber": 9, "md5": md5, "etag": md5},
-            headers=_auth(rw_token),
+            headers=bearer(rw_token),
         ),
         400,
     )
     assert (
         httpx.post(
-            f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5}, headers=_auth(rw_token)
+            f"{server.url}/upload/{oid}/parts", params={**base, "md5": md5, "etag": md5}, headers=bearer(rw_token)
         ).status_code
         == 200
     )
     assert (
-        httpx.request("DELETE", f"{server.url}/upload/{oid}/parts", params=base, headers=_auth(rw_token)).status_code
+        httpx.request("DELETE", f"{server.url}/upload/{oid}/parts", params=base, headers=bearer(rw_token)).status_code
         == 200
     )
-    status = httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 100}, headers=_auth(rw_token)).json()
+    status = httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 100}, headers=bearer(rw_token)).json()
     assert status["parts"][0]["md5"] is None
     # cancel removes the upload entirely
-    assert httpx.delete(f"{server.url}/upload/{oid}", headers=_auth(rw_token)).status_code == 200
-    _error(httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 100}, headers=_auth(rw_token)), 404)
-    _error(httpx.delete(f"{server.url}/upload/{oid}", headers=_auth(rw_token)), 404)
+    assert httpx.delete(f"{server.url}/upload/{oid}", headers=bearer(rw_token)).status_code == 200
+    _error(httpx.get(f"{server.url}/upload/{oid}/status", params={"fileSize": 100}, headers=bearer(rw_token)), 404)
+    _error(httpx.delete(f"{server.url}/upload/{oid}", headers=bearer(rw_token)), 404)
 
 
 def test_overwrite_conflict_is_409_not_500(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"first")
     body = _error(
-        httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6}, headers=_auth(rw_token)),
+        httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6}, headers=bearer(rw_token)),
         409,
         "conflict",
     )
     assert "overwrite" in str(body["message"])
     r = httpx.post(
-        f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6, "overwrite": "true"}, headers=_auth(rw_token)
+        f"{server.url}/upload/{oid}/uploads", params={"fileSize": 6, "overwrite": "true"}, headers=bearer(rw_token)
     )
     assert r.status_code == 200
 
@@ -292,7 +289,7 @@ def test_overwrite_conflict_is_409_not_500(server: ServerProcess, rw_token: str)
 def test_bad_requests_get_json_4xx(
     server: ServerProcess, rw_token: str, method: str, path: str, params: dict[str, object], status: int
 ) -> None:
-    r = httpx.request(method, server.url + path.format(oid=uuid.uuid4()), params=params, headers=_auth(rw_token))
+    r = httpx.request(method, server.url + path.format(oid=uuid.uuid4()), params=params, headers=bearer(rw_token))
     _error(r, status)
 
 
@@ -300,11 +297,11 @@ def test_bad_ranges_are_416(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"0123456789")
     for params in ({"offset": 11, "length": 1}, {"offset": 5, "length": 6}):
         _error(
-            httpx.get(f"{server.url}/download/{oid}", params=params, headers=_auth(rw_token)),
+            httpx.get(f"{server.url}/download/{oid}", params=params, headers=bearer(rw_token)),
             416,
             "range_not_satisfiable",
         )
-    _error(httpx.get(f"{server.url}/download/{oid}", params={"offset": -1}, headers=_auth(rw_token)), 400)
+    _error(httpx.get(f"{server.url}/download/{oid}", params={"offset": -1}, headers=bearer(rw_token)), 400)
 
 
 def test_token_denials(server: ServerProcess, rw_token: str, tmp_path: Path) -> None:
@@ -312,20 +309,20 @@ def test_token_denials(server: ServerProcess, rw_token: str, tmp_path: Path) -> 
     up = f"{server.url}/upload/{uuid.uuid4()}/uploads"
     _error(httpx.post(up, params={"fileSize": 1}), 401, "unauthenticated")
     _error(httpx.post(up, params={"fileSize": 1}, headers={"Authorization": "Basic abc"}), 401)
-    _error(httpx.post(up, params={"fileSize": 1}, headers=_auth("not.a.jwt")), 401)
+    _error(httpx.post(up, params={"fileSize": 1}, headers=bearer("not.a.jwt")), 401)
     foreign = mint_token(tmp_path / "other-data", ["score.WRITE", "score.READ"])
-    _error(httpx.post(up, params={"fileSize": 1}, headers=_auth(foreign)), 401)
+    _error(httpx.post(up, params={"fileSize": 1}, headers=bearer(foreign)), 401)
     expired = server.token("score.WRITE", "score.READ", ttl="1s")
     import time
 
     time.sleep(2.5)  # beyond the 1 s leeway this server is configured with
-    _error(httpx.post(up, params={"fileSize": 1}, headers=_auth(expired)), 401)
+    _error(httpx.post(up, params={"fileSize": 1}, headers=bearer(expired)), 401)
     read_only = server.token("score.READ")
-    _error(httpx.post(up, params={"fileSize": 1}, headers=_auth(read_only)), 403, "forbidden")
+    _error(httpx.post(up, params={"fileSize": 1}, headers=bearer(read_only)), 403, "forbidden")
     write_only = server.token("score.WRITE")
-    _error(httpx.get(f"{server.url}/download/{oid}", headers=_auth(write_only)), 403, "forbidden")
+    _error(httpx.get(f"{server.url}/download/{oid}", headers=bearer(write_only)), 403, "forbidden")
     _error(httpx.get(f"{server.url}/download/{oid}"), 401)
-    assert httpx.get(f"{server.url}/download/{oid}", headers=_auth(read_only)).status_code == 200
+    assert httpx.get(f"{server.url}/download/{oid}", headers=bearer(read_only)).status_code == 200
 
 
 # ---- the data plane refuses misuse of signed URLs -------------------------------------------------
@@ -334,7 +331,7 @@ def test_token_denials(server: ServerProcess, rw_token: str, tmp_path: Path) -> 
 def test_signed_urls_refuse_tampering_other_methods_and_ranges(server: ServerProcess, rw_token: str) -> None:
     data = os.urandom(6 * MIB)
     oid = _upload(server, rw_token, data)
-    spec = httpx.get(f"{server.url}/download/{oid}", headers=_auth(rw_token)).json()
+    spec = httpx.get(f"{server.url}/download/{oid}", headers=bearer(rw_token)).json()
     p = spec["parts"][0]
     url = p["url"]
     good_range = {"Range": f"bytes=0-{p['partSize'] - 1}"}
@@ -358,7 +355,7 @@ def test_signed_urls_refuse_tampering_other_methods_and_ranges(server: ServerPro
 
 def test_part_put_with_wrong_content_md5_is_refused_and_not_recorded(server: ServerProcess, rw_token: str) -> None:
     oid = str(uuid.uuid4())
-    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 1000}, headers=_auth(rw_token)).json()
+    spec = httpx.post(f"{server.url}/upload/{oid}/uploads", params={"fileSize": 1000}, headers=bearer(rw_token)).json()
     url = spec["parts"][0]["url"]
     import base64
 
@@ -371,7 +368,7 @@ def test_part_put_with_wrong_content_md5_is_refused_and_not_recorded(server: Ser
         httpx.post(
             f"{server.url}/upload/{oid}/parts",
             params={"uploadId": spec["uploadId"], "partNumber": 1, "md5": md5, "etag": md5},
-            headers=_auth(rw_token),
+            headers=bearer(rw_token),
         ),
         400,
     )
@@ -379,7 +376,7 @@ def test_part_put_with_wrong_content_md5_is_refused_and_not_recorded(server: Ser
 
 def test_logs_never_contain_tokens_or_signatures(server: ServerProcess, rw_token: str) -> None:
     oid = _upload(server, rw_token, b"log check")
-    spec = httpx.get(f"{server.url}/download/{oid}", headers=_auth(rw_token)).json()
+    spec = httpx.get(f"{server.url}/download/{oid}", headers=bearer(rw_token)).json()
     httpx.get(spec["parts"][0]["url"])
     log = server.log()
     assert f"/download/{oid}" in log  # requests are logged...
@@ -396,9 +393,11 @@ def test_expired_urls_are_refused_by_the_data_plane(tmp_path: Path) -> None:
     try:
         token = srv.token("score.READ", "score.WRITE")
         oid = _upload(srv, token, b"expiring bytes")
-        dl = httpx.get(f"{srv.url}/download/{oid}", params={"external": "true"}, headers=_auth(token)).json()
+        dl = httpx.get(f"{srv.url}/download/{oid}", params={"external": "true"}, headers=bearer(token)).json()
         assert dl["urlsExpireAt"]
-        up = httpx.post(f"{srv.url}/upload/{uuid.uuid4()}/uploads", params={"fileSize": 3}, headers=_auth(token)).json()
+        up = httpx.post(
+            f"{srv.url}/upload/{uuid.uuid4()}/uploads", params={"fileSize": 3}, headers=bearer(token)
+        ).json()
         import time
 
         time.sleep(2.2)  # expiry has one-second resolution
@@ -406,7 +405,7 @@ def test_expired_urls_are_refused_by_the_data_plane(tmp_path: Path) -> None:
         assert "new one" in str(body["message"])
         _error(httpx.put(up["parts"][0]["url"], content=b"abc"), 403, "url_expired")
         # asking the server again gives a working URL: clients refresh, they never start over
-        fresh = httpx.get(f"{srv.url}/download/{oid}", params={"external": "true"}, headers=_auth(token)).json()
+        fresh = httpx.get(f"{srv.url}/download/{oid}", params={"external": "true"}, headers=bearer(token)).json()
         assert httpx.get(fresh["parts"][0]["url"]).content == b"expiring bytes"
     finally:
         srv.stop()
