@@ -10,13 +10,13 @@ import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from tests.kit.loopback import QuietServer
+from tests.kit.loopback import LoopbackServer
 
 
-class EndlessSong:
+class EndlessSong(LoopbackServer):
     """A Song whose entity listing never ends."""
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -46,32 +46,15 @@ class EndlessSong:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL of this Song."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(Handler)
 
     def asked(self) -> int:
         """How many pages were requested so far."""
         with self._lock:
             return len(self.pages)
 
-    def start(self) -> EndlessSong:
-        """Serve on a thread."""
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class SongDouble:
+class SongDouble(LoopbackServer):
     """A Song that knows a few objects, or fails in one chosen way: the metadata-service faults.
 
     ``objects`` maps an object id to its record (``study``, ``analysis``, ``state``, ``size``, ``md5``,
@@ -127,9 +110,7 @@ class SongDouble:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
                 pass
 
-        self._server = QuietServer(("127.0.0.1", port), Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler, port)
 
     def _entity(self, oid: str) -> dict[str, object]:
         o = self.objects[oid]
@@ -163,18 +144,7 @@ class SongDouble:
                 return 200, {"analysisId": parts[3], "analysisState": states.pop(), "files": files}
         return 404, {"errorId": "not.found", "message": "not found"}
 
-    @property
-    def url(self) -> str:
-        """Base URL of this Song."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> SongDouble:
-        """Serve on a thread."""
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop serving, letting go of the requests it holds; the port is free again."""
         self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()

@@ -22,9 +22,9 @@ class QuietServer(ThreadingHTTPServer):
 class LoopbackServer:
     """Serves *handler* on 127.0.0.1 in a background thread."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        """Bind a free port; :meth:`start` serves."""
-        self._server = QuietServer(("127.0.0.1", 0), handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        """Bind *port* (0: a free one); :meth:`start` serves."""
+        self._server = QuietServer(("127.0.0.1", port), handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
