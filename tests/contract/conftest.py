@@ -1,4 +1,4 @@
-"""The storage backends the contract suite runs against: local, moto, Ceph radosgw, Azurite, fake-gcs-server.
+"""The storage backends the contract suite runs against: memory, local, moto, Ceph radosgw, Azurite, fake-gcs-server.
 
 Every backend is driven only through the ObjectStore port and the URLs it signs, so the same
 tests run unchanged on each (``backend``). moto and the GCS emulators check neither signatures,
@@ -6,6 +6,11 @@ expiry nor Content-MD5 (shared/reference/environment.md), so the refusal tests u
 ``refusing_backend``: the local store, radosgw and Azurite. An Azure SAS cannot bind a byte range
 or a header, so the range-binding test uses ``range_binding_backend`` (local, radosgw); our GCS
 V4 signatures, which do bind them, are verified offline in tests/unit/storage/test_gcs_signing.py.
+
+The in-process memory store (score.storage.memory) checks all of these too and needs no server, so it
+always runs (the fast tier): the tests send their requests through :data:`http`, which hands its URLs
+to the store's transport. The emulator backends carry their markers (radosgw, azurite, gcs), so that
+``-m "not radosgw"`` starts no Ceph.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
+import httpx
 import pytest
 
 from score.domain.parts import PartLimits
 from score.domain.ports import ObjectStore
 from score.storage.local import LocalObjectStore, load_or_create_secret
+from score.storage.memory import MemoryObjectStore
 from score.storage.urlsign import UrlSigner
 from tests.kit.azurite import Azurite
 from tests.kit.gcs_emulator import FakeGcs
@@ -30,6 +37,29 @@ from tests.kit.servers import ServerProcess, free_port
 MIB = 1024 * 1024
 LIMITS = PartLimits(min_part_bytes=5 * MIB)
 T = TypeVar("T")
+MEMORY = MemoryObjectStore(limits=LIMITS)  # one for the session, as the local store's server is
+
+
+class _Http:
+    """``httpx.get``/``put``/``delete``, except that the memory store's URLs go to its in-process transport."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if url.startswith(MEMORY.base_url + "/"):
+            with httpx.Client(transport=MEMORY.transport) as client:
+                return client.request(method, url, **kwargs)
+        return httpx.request(method, url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+
+http = _Http()
 
 
 @dataclass
@@ -44,7 +74,7 @@ class Backend:
     @property
     def s3_etags(self) -> bool:
         """Object ETags follow S3's multipart rule (local and S3 backends)."""
-        return self.name in ("local", "moto", "radosgw")
+        return self.name in ("memory", "local", "moto", "radosgw")
 
     @property
     def md5_header_required(self) -> bool:
@@ -122,6 +152,8 @@ def gcs_backend(emulator: FakeGcs) -> Backend:
 
 
 def _make(request: pytest.FixtureRequest, name: str) -> Backend:
+    if name == "memory":
+        return Backend("memory", MEMORY, refuses_bad_urls=True)
     if name == "local":
         b: Backend = request.getfixturevalue("local_backend")
         return b
@@ -135,19 +167,24 @@ def _make(request: pytest.FixtureRequest, name: str) -> Backend:
     return s3_backend("radosgw", rgw.endpoint, "test", "testsecret", refuses=True)
 
 
-@pytest.fixture(params=["local", "moto", "radosgw", "azurite", "gcs"])
+RADOSGW = pytest.param("radosgw", marks=pytest.mark.radosgw)
+AZURITE = pytest.param("azurite", marks=pytest.mark.azurite)
+GCS = pytest.param("gcs", marks=pytest.mark.gcs)
+
+
+@pytest.fixture(params=["memory", "local", "moto", RADOSGW, AZURITE, GCS])
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each backend in turn (remote backends get a fresh bucket or container per test)."""
     return _make(request, request.param)
 
 
-@pytest.fixture(params=["local", "radosgw", "azurite"])
+@pytest.fixture(params=["memory", "local", RADOSGW, AZURITE])
 def refusing_backend(request: pytest.FixtureRequest) -> Backend:
     """The backends that check signatures, expiry and Content-MD5 (moto and the GCS emulator check none)."""
     return _make(request, request.param)
 
 
-@pytest.fixture(params=["local", "radosgw"])
+@pytest.fixture(params=["memory", "local", RADOSGW])
 def range_binding_backend(request: pytest.FixtureRequest) -> Backend:
     """The backends whose GET URLs can be bound to one byte range (an Azure SAS cannot)."""
     return _make(request, request.param)

@@ -1,4 +1,5 @@
-"""The ObjectStore contract: the same tests for the local store, moto, Ceph radosgw, Azurite and fake-gcs-server."""
+"""The ObjectStore contract: the same tests for the memory and local stores, moto, Ceph radosgw, Azurite and
+fake-gcs-server."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from score.domain.errors import IntegrityError, NotFoundError
 from score.domain.integrity import hex_to_b64, multipart_etag
 from score.domain.model import GetTarget, UploadPartTarget
 from score.domain.ranges import ByteRange
-from tests.contract.conftest import MIB, Backend, run
+from tests.contract.conftest import AZURITE, GCS, MIB, Backend, http, run
 
 
 def md5(data: bytes) -> str:
@@ -32,7 +33,7 @@ def new_key() -> str:
 
 def put(url: str, data: bytes, md5_hex: str | None) -> httpx.Response:
     headers = {"Content-MD5": hex_to_b64(md5_hex)} if md5_hex else {}
-    return httpx.put(url, content=data, headers={**headers, "Connection": "close"}, timeout=60)
+    return http.put(url, content=data, headers={**headers, "Connection": "close"}, timeout=60)
 
 
 def upload_two_parts(b: Backend, key: str) -> tuple[str, bytes, bytes]:
@@ -61,9 +62,9 @@ def test_multipart_round_trip_and_ranged_reads(backend: Backend) -> None:
     assert info.md5 == md5(a + z)  # from md5chksum metadata, never from the multipart ETag
     rng = ByteRange(len(a) - 10, 20)
     url = backend.store.sign_get(GetTarget(key, rng, info.location), soon())
-    r = httpx.get(url, headers={"Range": rng.header()})
+    r = http.get(url, headers={"Range": rng.header()})
     assert r.status_code == 206 and r.content == (a + z)[len(a) - 10 : len(a) + 10]
-    whole = httpx.get(backend.store.sign_get(GetTarget(key, location=info.location), soon()))
+    whole = http.get(backend.store.sign_get(GetTarget(key, location=info.location), soon()))
     assert whole.status_code == 200 and md5(whole.content) == md5(a + z)
     # the server reads ranges itself too (htsget reads indexes and headers)
     assert run(backend.store.read_range, GetTarget(key, rng, info.location)) == (a + z)[len(a) - 10 : len(a) + 10]
@@ -174,14 +175,14 @@ def test_url_used_with_another_method_or_key_is_refused(refusing_backend: Backen
     assert put(url, data, md5(data)).is_success
     run(backend.store.complete_multipart, key, upload_id, [(1, md5(data))], md5(data))
     get_url = backend.store.sign_get(GetTarget(key), soon())
-    assert httpx.get(get_url).content == data
+    assert http.get(get_url).content == data
     # (x-ms-blob-type makes it a well-formed Azure Put Blob; S3 stores ignore it)
-    assert httpx.put(get_url, content=b"overwrite", headers={"x-ms-blob-type": "BlockBlob"}).status_code in (403, 405)
-    assert httpx.delete(get_url).status_code in (403, 405)
+    assert http.put(get_url, content=b"overwrite", headers={"x-ms-blob-type": "BlockBlob"}).status_code in (403, 405)
+    assert http.delete(get_url).status_code in (403, 405)
     other = new_key()
-    assert httpx.get(get_url.replace(key, other)).status_code == 403
-    assert httpx.get(_tamper(get_url)).status_code == 403
-    assert httpx.get(backend.store.sign_get(GetTarget(key), soon())).content == data  # unchanged
+    assert http.get(get_url.replace(key, other)).status_code == 403
+    assert http.get(_tamper(get_url)).status_code == 403
+    assert http.get(backend.store.sign_get(GetTarget(key), soon())).content == data  # unchanged
 
 
 def test_range_bound_url_serves_only_its_range(range_binding_backend: Backend) -> None:
@@ -192,8 +193,8 @@ def test_range_bound_url_serves_only_its_range(range_binding_backend: Backend) -
     run(backend.store.complete_multipart, key, upload_id, [(1, md5(data))], md5(data))
     rng = ByteRange(100, 50)
     ranged = backend.store.sign_get(GetTarget(key, rng), soon())
-    assert httpx.get(ranged, headers={"Range": rng.header()}).content == data[100:150]
-    assert httpx.get(ranged, headers={"Range": "bytes=0-9999"}).status_code in (400, 403, 416)
+    assert http.get(ranged, headers={"Range": rng.header()}).content == data[100:150]
+    assert http.get(ranged, headers={"Range": "bytes=0-9999"}).status_code in (400, 403, 416)
 
 
 def test_a_part_sent_again_with_other_bytes_completes_with_the_confirmed_copy(backend: Backend) -> None:
@@ -232,7 +233,7 @@ def test_aborting_an_upload_over_an_existing_object_keeps_the_object(backend: Ba
         run(backend.store.list_parts, key, replacing)
 
 
-@pytest.mark.parametrize("name", ["local", "azurite", "gcs"])
+@pytest.mark.parametrize("name", ["memory", "local", AZURITE, GCS])
 def test_many_small_parts_assemble_in_order(name: str, request: pytest.FixtureRequest) -> None:
     """70 parts: more than one GCS compose request takes (32), so the compose tree has two levels."""
     from tests.contract.conftest import _make

@@ -26,6 +26,8 @@ def describe_storage(settings: ServerSettings) -> str:
         return f"azure account {storage.account_name}, container {storage.container}"
     if storage.kind == "gcs":
         return f"gcs {storage.endpoint}, bucket {storage.bucket}"
+    if storage.kind == "memory":
+        return "in-process memory store (tests: its URLs are served only in process)"
     return f"s3 store {storage.endpoint or 'AWS ' + storage.region}, bucket {storage.object_bucket}"
 
 

@@ -46,6 +46,15 @@ class LocalStorageSettings(BaseModel):
     )
 
 
+class MemoryStorageSettings(BaseModel):
+    """The in-process store (``KIND=memory``): for tests, whose clients reach its URLs through its transport."""
+
+    kind: Literal["memory"]
+    min_part_size_bytes: int = Field(5 * MIB, ge=1, description="SCORE_STORAGE__MIN_PART_SIZE_BYTES")
+    max_parts: int = Field(10_000, ge=1, le=10_000, description="SCORE_STORAGE__MAX_PARTS")
+    create_buckets: bool = Field(False, description="ignored: the in-process store has no buckets")
+
+
 class S3StorageSettings(BaseModel):
     """An S3-compatible store: AWS S3, Ceph radosgw, MinIO (env ``SCORE_STORAGE__*`` with ``KIND=s3``).
 
@@ -177,7 +186,8 @@ StorageSettings = Annotated[
     Annotated[LocalStorageSettings, Tag("local")]
     | Annotated[S3StorageSettings, Tag("s3")]
     | Annotated[AzureStorageSettings, Tag("azure")]
-    | Annotated[GcsStorageSettings, Tag("gcs")],
+    | Annotated[GcsStorageSettings, Tag("gcs")]
+    | Annotated[MemoryStorageSettings, Tag("memory")],
     Discriminator(_storage_kind),
 ]
 

@@ -22,6 +22,7 @@ from score.config.settings import (
     AzureStorageSettings,
     GcsStorageSettings,
     LocalStorageSettings,
+    MemoryStorageSettings,
     ServerSettings,
 )
 from score.domain.access import ScopePolicy
@@ -75,13 +76,20 @@ class Components:
     metrics: Metrics = field(default_factory=Metrics)
 
 
-def build_store(settings: ServerSettings) -> ObjectStore:
-    """The object store *settings* select: the embedded local store, S3-compatible, Azure Blob or GCS."""
+def build_store(settings: ServerSettings, clock: Clock | None = None) -> ObjectStore:
+    """The object store *settings* select: the embedded local store, S3-compatible, Azure Blob, GCS, or the
+    in-process store of tests (whose URLs expire by *clock*).
+    """
     storage = settings.storage
     if isinstance(storage, LocalStorageSettings):
         signer = UrlSigner(load_or_create_secret(settings.data_dir / SECRETS_DIR / URL_KEY_FILE))
         limits = PartLimits(min_part_bytes=storage.min_part_size_bytes, max_parts=storage.max_parts)
         return LocalObjectStore(settings.data_dir, settings.base_url, signer, limits, storage.min_free_bytes)
+    if isinstance(storage, MemoryStorageSettings):
+        from score.storage.memory import MemoryObjectStore
+
+        limits = PartLimits(min_part_bytes=storage.min_part_size_bytes, max_parts=storage.max_parts)
+        return MemoryObjectStore(limits=limits, clock=clock)
     if isinstance(storage, AzureStorageSettings):
         from score.server.stores.azure import make_azure_store
 
@@ -104,7 +112,7 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets_dir = data_dir / SECRETS_DIR
-    store = build_store(settings)
+    store = build_store(settings, clock)
     auth = settings.auth
     issuer: EmbeddedIssuer | None = None
     verifier: TokenVerifier
