@@ -1,7 +1,7 @@
 """Fetch a byte range of an object into buffers: current URL, one ranged GET, bounded retries.
 
 Every failure ends in a ``ScoreError`` within a bounded time (the GET's own timeout times the
-attempts), so a reader is never left hanging on a dead store.
+attempts), so a reader is never left hanging on a dead store. Retries follow ``score.attempts``.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
+from score.attempts import EXPIRED_IN_A_ROW, RetryPolicy, Sleep, UrlRefresh, attempt
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
 from score.rangeio.urls import RenewingUrls
 
-EXPIRED_IN_A_ROW = 6  # fresh URLs refused as expired before a fetch gives up (clock skew)
+__all__ = ["EXPIRED_IN_A_ROW", "RangeFetcher", "RangeGet"]  # EXPIRED_IN_A_ROW: expiries before a fetch gives up
 
 
 class RangeGet(Protocol):
@@ -46,13 +46,14 @@ class RangeFetcher:
         *,
         attempts: int = 4,
         backoff_seconds: float = 0.2,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
-        """Retry retryable failures *attempts* times in all, backing off exponentially from *backoff_seconds*."""
+        """Retry retryable failures *attempts* times in all, backing off exponentially (with full jitter,
+        capped at ``RetryPolicy.cap_seconds``) from *backoff_seconds*; *sleep* replaces the real clock (tests).
+        """
         self._urls = urls
         self._get = get
-        self._attempts = attempts
-        self._backoff = backoff_seconds
+        self._retry = RetryPolicy(attempts, backoff_seconds)
         self._sleep = sleep
         self.cancel = threading.Event()
         self.requests = 0
@@ -82,29 +83,32 @@ class RangeFetcher:
                 buffers[at][offset - base : offset - base + n] = chunk[:n]
                 chunk, offset, at = chunk[n:], offset + n, at + 1
 
-        failures = expired = 0
-        while True:
+        url = ""
+
+        def once() -> None:
+            nonlocal url
             if self.cancel.is_set():
-                raise e.UpstreamUnavailableError("the mount is shutting down")
+                raise e.UpstreamUnavailableError("the mount is shutting down", retryable=False)
             url = ""
-            try:
-                url = self._urls.get(object_id)  # a renewal can fail and be retried like a GET
-                self._get(url, ByteRange(start, length), sink, self.cancel, hash_bytes=False)
-            except e.UrlExpiredError:
-                self._urls.expired(object_id, url)
-                expired += 1
-                if expired >= EXPIRED_IN_A_ROW:
-                    raise
-                continue
-            except e.ScoreError as exc:
-                failures += 1
-                if not exc.retryable or failures >= self._attempts:
-                    raise
+            url = self._urls.get(object_id)  # a renewal can fail and be retried like a GET
+            self._get(url, ByteRange(start, length), sink, self.cancel, hash_bytes=False)
+
+        def give_up(exc: e.UrlExpiredError, _times: int) -> e.UrlExpiredError:
+            self._urls.expired(object_id, url)  # forgotten all the same: the next read asks afresh
+            return exc
+
+        def counted(exc: e.ScoreError) -> None:
+            if not isinstance(exc, e.UrlExpiredError):  # a renewed URL is not a retry of the store
                 with self._lock:
                     self.retries += 1
-                self._sleep(self._backoff * 2 ** (failures - 1))
-                continue
-            with self._lock:
-                self.requests += 1
-                self.bytes += length
-            return
+
+        attempt(
+            once,
+            self._retry,
+            sleep=self._sleep,
+            expiry=UrlRefresh(lambda _exc: self._urls.expired(object_id, url), exhausted=give_up),
+            on_retry=counted,
+        )
+        with self._lock:
+            self.requests += 1
+            self.bytes += length

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from score.client.retry import RetryPolicy, with_retry
+from score.attempts import RetryPolicy, Sleep, with_retry
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
 from score.formats import bgzf
@@ -73,9 +73,12 @@ def output_error(exc: OSError) -> e.ScoreError:
     return e.ScoreError(f"cannot write the output: {exc.strerror or exc}")
 
 
-def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None = None) -> ObjectBytes:
-    """A stored BAM behind a pre-signed URL. Transient failures are retried; a copy resumes after the
-    bytes it already wrote (to a file or a pipe alike), so nothing is fetched twice or written twice.
+def remote_bytes(
+    get: RangeGet, url: str, size: int, retry: RetryPolicy | None = None, sleep: Sleep | None = None
+) -> ObjectBytes:
+    """A stored BAM behind a pre-signed URL. Transient failures are retried (``score.attempts``; *sleep*
+    replaces the real clock); a copy resumes after the bytes it already wrote (to a file or a pipe alike),
+    so nothing is fetched twice or written twice.
     """
     policy = retry or RetryPolicy()
     never = threading.Event()
@@ -92,7 +95,7 @@ def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None =
             )
             return bytes(got)
 
-        return with_retry(once, policy)
+        return with_retry(once, policy, sleep)
 
     def copy(start: int, end: int, out: Sink) -> None:
         written = 0
@@ -110,7 +113,7 @@ def remote_bytes(get: RangeGet, url: str, size: int, retry: RetryPolicy | None =
                 get(url, ByteRange(start + written, end - start - written), sink, never, hash_bytes=False)
 
         try:
-            with_retry(once, policy)
+            with_retry(once, policy, sleep)
         except _OutputError as exc:
             if isinstance(exc.cause, BrokenPipeError):
                 raise exc.cause from None  # the reader went away: not a failure of ours

@@ -1,4 +1,4 @@
-"""Retry policy, durations and range splitting for partial downloads."""
+"""Durations and range splitting for partial downloads (the retry policy: tests/unit/test_attempts.py)."""
 
 from __future__ import annotations
 
@@ -9,56 +9,9 @@ import pytest
 
 from score.cli import server_main
 from score.cli.durations import parse_duration
-from score.client.retry import RetryPolicy, with_retry
-from score.domain.errors import ForbiddenError, UpstreamUnavailableError
 from score.domain.ranges import ByteRange
 from score.services.download import split_range
 from score.wire.schemas import Part
-
-
-def test_retryable_errors_are_retried_then_succeed() -> None:
-    calls: list[int] = []
-    sleeps: list[float] = []
-
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) < 3:
-            raise UpstreamUnavailableError("down")
-        return "ok"
-
-    assert with_retry(flaky, RetryPolicy(attempts=5), sleep=sleeps.append) == "ok"
-    assert len(calls) == 3 and len(sleeps) == 2
-
-
-def test_non_retryable_errors_fail_at_once() -> None:
-    calls: list[int] = []
-
-    def denied() -> None:
-        calls.append(1)
-        raise ForbiddenError("no")
-
-    with pytest.raises(ForbiddenError):
-        with_retry(denied, RetryPolicy(attempts=5), sleep=lambda s: None)
-    assert calls == [1]
-
-
-def test_attempts_are_bounded() -> None:
-    calls: list[int] = []
-
-    def down() -> None:
-        calls.append(1)
-        raise UpstreamUnavailableError("down")
-
-    with pytest.raises(UpstreamUnavailableError):
-        with_retry(down, RetryPolicy(attempts=4), sleep=lambda s: None)
-    assert len(calls) == 4
-
-
-def test_backoff_is_capped_with_jitter() -> None:
-    p = RetryPolicy(base_seconds=1, cap_seconds=3)
-    for attempt in range(1, 20):
-        d = p.delay(attempt)
-        assert 0 <= d <= min(3, 2 ** (attempt - 1))
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("15m", 900), ("1h", 3600), ("7d", 604800), ("1.5H", 5400)])

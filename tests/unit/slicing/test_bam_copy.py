@@ -259,7 +259,7 @@ class _FlakyPlane:
 
 
 def test_a_remote_copy_resumes_after_what_it_wrote(tmp_path: Path) -> None:
-    from score.client.retry import RetryPolicy
+    from score.attempts import RetryPolicy
 
     data = bytes(range(256)) * 400
     plane = _FlakyPlane(data, failures=2)
@@ -275,7 +275,7 @@ def test_a_remote_copy_resumes_after_what_it_wrote(tmp_path: Path) -> None:
 def test_a_full_disk_is_said_once_not_retried_as_a_network_error() -> None:
     import errno
 
-    from score.client.retry import RetryPolicy
+    from score.attempts import RetryPolicy
     from score.domain import errors as e
 
     class Full:

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 import httpx
 
 from score import __version__
+from score.attempts import RetryPolicy, Sleep, with_retry
 from score.client.http.tokens import BearerAuth, TokenSource, as_source
 from score.client.printable import printable
-from score.client.retry import RetryPolicy, with_retry
 from score.domain import errors as e
 from score.wire.client_models import (
     ErrorBody,
@@ -120,8 +120,12 @@ class ServerApi:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         verify: ssl.SSLContext | bool = True,
+        sleep: Sleep | None = None,
     ) -> None:
         """Talk to *base_url* with bearer tokens from *token* (None for anonymous).
+
+        Retryable failures are attempted again by *retry* (``score.attempts``); *sleep* replaces the
+        real clock between attempts (tests).
 
         HTTP(S) proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``...).
         """
@@ -135,6 +139,7 @@ class ServerApi:
             verify=verify,
         )
         self._retry = retry or RetryPolicy()
+        self._sleep = sleep
 
     def close(self) -> None:
         """Release connections."""
@@ -162,7 +167,7 @@ class ServerApi:
                 raise error_from_response(response)
             return response
 
-        return with_retry(once, self._retry)
+        return with_retry(once, self._retry, self._sleep)
 
     def initiate_upload(
         self, object_id: str, size: int, md5: str | None, overwrite: bool, upload_token: str | None = None

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from score.attempts import Cancelled
 from score.client.http.server_api import error_from_response, untrusted_certificate
 from score.client.http.url_expiry import has_expired
 from score.domain import errors as e
@@ -32,10 +33,6 @@ BUFFER_BYTES = 4 * 1024 * 1024
 SEND_BYTES = 1024 * 1024
 _S3_EXPIRED = re.compile(rb"Request has expired|<Code>ExpiredToken</Code>|AuthenticationFailed.*expired", re.DOTALL)
 _ERROR_BODY_LIMIT = 64 * 1024
-
-
-class Cancelled(Exception):  # noqa: N818  a control-flow signal, not an error
-    """The transfer was cancelled (Ctrl-C or another part failed fatally)."""
 
 
 def classify_store_refusal(status: int, body: bytes, url: str | None = None) -> e.ScoreError:

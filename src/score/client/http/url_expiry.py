@@ -13,23 +13,17 @@ from urllib.parse import parse_qsl, urlsplit
 from score.domain.errors import UrlExpiredError
 
 _STAMP = "%Y%m%dT%H%M%SZ"
-EXPIRED_ATTEMPTS = 6  # fresh URLs refused as expired, in a row, before a part gives up
 
 
-def count_expiry(part_number: int, so_far: int) -> int:
-    """Count one more fresh URL refused as expired for a part; return the new count.
-
-    Raises:
-        UrlExpiredError: the part has now had ``EXPIRED_ATTEMPTS`` in a row; refreshing again would loop.
+def expired_too_often(part_number: int, times: int) -> UrlExpiredError:
+    """The error that ends a part whose fresh URLs the store refused *times* times in a row as expired
+    (``score.attempts.UrlRefresh.exhausted``): refreshing again would loop.
     """
-    times = so_far + 1
-    if times >= EXPIRED_ATTEMPTS:
-        raise UrlExpiredError(
-            f"part {part_number}: the store refused {times} fresh URLs in a row as expired; the clocks of the "
-            "server and the store may disagree, or the URL lifetime (SCORE_UPLOAD_URL_TTL / "
-            "SCORE_DOWNLOAD_URL_TTL on the server) is shorter than a part takes to reach the store"
-        )
-    return times
+    return UrlExpiredError(
+        f"part {part_number}: the store refused {times} fresh URLs in a row as expired; the clocks of the "
+        "server and the store may disagree, or the URL lifetime (SCORE_UPLOAD_URL_TTL / "
+        "SCORE_DOWNLOAD_URL_TTL on the server) is shorter than a part takes to reach the store"
+    )
 
 
 def url_expiry(url: str) -> datetime | None:

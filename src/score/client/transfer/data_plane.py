@@ -6,7 +6,8 @@ import os
 import threading
 from collections.abc import Callable
 
-from score.client.http.signed_urls import Cancelled, SignedUrlHttp, TlsTrust
+from score.attempts import Cancelled
+from score.client.http.signed_urls import SignedUrlHttp, TlsTrust
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
 

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from score.attempts import Cancelled, IntegrityBudget, RetryPolicy, Sleep, UrlRefresh, attempt, with_retry
 from score.client.http.server_api import ServerApi
-from score.client.http.url_expiry import count_expiry
-from score.client.retry import RetryPolicy, with_retry
-from score.client.transfer.data_plane import Cancelled, DataPlane, pwrite_all
+from score.client.http.url_expiry import expired_too_often
+from score.client.transfer.data_plane import DataPlane, pwrite_all
 from score.client.transfer.disk_space import Claim, SpaceBook, write_error
 from score.client.transfer.journal import DownloadJournal, JournalHeader
 from score.client.transfer.output_layout import range_name, ranged
@@ -113,12 +113,18 @@ class Downloader:
         retry: RetryPolicy | None = None,
         board: Board | None = None,
         space: SpaceBook | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
-        """Fetch up to *parallel* parts at once, across every object in flight; report to *board*."""
+        """Fetch up to *parallel* parts at once, across every object in flight; report to *board*.
+
+        Failed parts are attempted again by *retry* (``score.attempts``); *sleep* replaces the real
+        clock between attempts (tests).
+        """
         self._api = api
         self._data = data
         self._parallel = max(1, parallel)
         self._retry = retry or RetryPolicy()
+        self._sleep = sleep
         self._board = board or Board(0, enabled=False)
         self._pool = ThreadPoolExecutor(self._parallel, "score-down")
         self._lock = threading.Lock()
@@ -235,7 +241,7 @@ class Downloader:
         if not url:
             raise e.NotFoundError(f"the server returned no URL for part {part.partNumber}")
         rng = ByteRange(part.offset, part.partSize)
-        return with_retry(lambda: self._data.get_range(url, rng, discard, threading.Event()), self._retry)
+        return with_retry(lambda: self._data.get_range(url, rng, discard, threading.Event()), self._retry, self._sleep)
 
     def _run(
         self,
@@ -387,55 +393,65 @@ class Downloader:
             shared.generation += 1
 
     def _fetch_part(self, job: _Job, part: Part, check: bool) -> None:
-        """Fetch one part into place; with *check*, its MD5 must equal ``sourceMd5``."""
-        if job.cancel.is_set():
-            raise Cancelled
+        """Fetch one part into place; with *check*, its MD5 must equal ``sourceMd5``.
+
+        Raises:
+            Cancelled: the download is being cancelled.
+            IntegrityError: the part's bytes failed their MD5 ``PART_ATTEMPTS`` times.
+            UrlExpiredError: fresh URLs keep arriving expired.
+            ScoreError: what is not retryable, or the last failure once the attempts are spent.
+        """
         base = part.offset - job.range_start
         rng = ByteRange(part.offset, part.partSize)
-        attempt = integrity_failures = expired = 0
         shared = job.shared
-        while True:
-            seen = shared.generation
-            url = shared.urls.get(part.partNumber)
-            received = [0]
+        seen = shared.generation
+        received = 0  # bytes of the current attempt, taken back from the progress if it fails
 
-            def sink(chunk: memoryview, at: int) -> None:
-                try:
-                    pwrite_all(job.fd, chunk, base + at)
-                except OSError as exc:  # here, not in the HTTP layer, which would take it for a network error
-                    raise write_error(exc, job.journal.data_path) from exc
-                received[0] += len(chunk)  # noqa: B023  used within this iteration only
-                job.progress.add(len(chunk))
-
+        def sink(chunk: memoryview, at: int) -> None:
+            nonlocal received
             try:
-                if url is None:
-                    raise e.UrlExpiredError("no URL for this part")
-                md5 = self._data.get_range(url, rng, sink, job.cancel, hash_bytes=check)
-                if check and part.sourceMd5 and md5 != part.sourceMd5.lower():
-                    raise e.IntegrityError(f"part {part.partNumber} has MD5 {md5}, expected {part.sourceMd5}")
-                job.journal.record(part.partNumber, md5 or RECEIVED)
-                with shared.changed:
-                    shared.done[part.partNumber] = md5 or RECEIVED
-                    shared.changed.notify_all()
-                return
-            except e.UrlExpiredError:
-                expired = count_expiry(part.partNumber, expired)
-                self._refresh(job, seen)
-            except e.IntegrityError as exc:
-                integrity_failures += 1
-                if integrity_failures >= PART_ATTEMPTS:
-                    raise e.IntegrityError(
-                        f"object {job.object_id}: {exc.message} (after {PART_ATTEMPTS} attempts)"
-                    ) from exc
-            except e.ScoreError as exc:
-                attempt += 1
-                if not exc.retryable or attempt >= self._retry.attempts:
-                    raise
-                if job.cancel.wait(self._retry.delay(attempt)):
-                    raise Cancelled from exc
-            job.progress.add(-received[0])
+                pwrite_all(job.fd, chunk, base + at)
+            except OSError as exc:  # here, not in the HTTP layer, which would take it for a network error
+                raise write_error(exc, job.journal.data_path) from exc
+            received += len(chunk)
+            job.progress.add(len(chunk))
+
+        def once() -> None:
+            nonlocal seen, received
+            seen, received = shared.generation, 0
+            url = shared.urls.get(part.partNumber)
+            if url is None:
+                raise e.UrlExpiredError("no URL for this part")
+            md5 = self._data.get_range(url, rng, sink, job.cancel, hash_bytes=check)
+            if check and part.sourceMd5 and md5 != part.sourceMd5.lower():
+                raise e.IntegrityError(f"part {part.partNumber} has MD5 {md5}, expected {part.sourceMd5}")
+            job.journal.record(part.partNumber, md5 or RECEIVED)
+            with shared.changed:
+                shared.done[part.partNumber] = md5 or RECEIVED
+                shared.changed.notify_all()
+
+        def failed(_exc: e.ScoreError) -> None:
+            job.progress.add(-received)
             with shared.lock:
                 shared.retries += 1
+
+        attempt(
+            once,
+            self._retry,
+            cancel=job.cancel,
+            sleep=self._sleep,
+            integrity=IntegrityBudget(
+                PART_ATTEMPTS,
+                exhausted=lambda exc, _n: e.IntegrityError(
+                    f"object {job.object_id}: {exc.message} (after {PART_ATTEMPTS} attempts)"
+                ),
+            ),
+            expiry=UrlRefresh(
+                lambda _exc: self._refresh(job, seen),
+                exhausted=lambda _exc, times: expired_too_often(part.partNumber, times),
+            ),
+            on_retry=failed,
+        )
 
     @staticmethod
     def _hash_in_order(job: _Job, parts: list[Part], whole: Any, futures: list[Future[None]]) -> None:

@@ -21,10 +21,10 @@ from io import FileIO
 from pathlib import Path
 from typing import Any
 
+from score.attempts import IntegrityBudget, RetryPolicy, Sleep, UrlRefresh, attempt
 from score.client.http.server_api import ServerApi
-from score.client.http.url_expiry import count_expiry
-from score.client.retry import RetryPolicy
-from score.client.transfer.data_plane import Cancelled, DataPlane
+from score.client.http.url_expiry import expired_too_often
+from score.client.transfer.data_plane import DataPlane
 from score.client.transfer.progress import Progress
 from score.domain import errors as e
 from score.domain.integrity import multipart_etag, normalize_md5
@@ -92,13 +92,19 @@ class Uploader:
         memory_bytes: int = 100 * 1024 * 1024,
         retry: RetryPolicy | None = None,
         show_progress: bool = False,
+        sleep: Sleep | None = None,
     ) -> None:
-        """Use up to *parallel* part transfers and about *memory_bytes* of part buffers."""
+        """Use up to *parallel* part transfers and about *memory_bytes* of part buffers.
+
+        Failed parts are attempted again by *retry* (``score.attempts``); *sleep* replaces the real
+        clock between attempts (tests).
+        """
         self._api = api
         self._data = data
         self._parallel = max(1, parallel)
         self._memory = memory_bytes
         self._retry = retry or RetryPolicy()
+        self._sleep = sleep
         self._show = show_progress
         self._retries = 0
         self._retry_lock = threading.Lock()
@@ -146,32 +152,39 @@ class Uploader:
             raise e.UrlExpiredError("no URL for this part")
         return url, True
 
+    def _count_retry(self, _error: e.ScoreError) -> None:
+        with self._retry_lock:
+            self._retries += 1
+
     def _put_part(self, sending: _Sending, data: memoryview, md5_hex: str) -> str:
-        """PUT one part through a URL signed for its MD5, with retries; return the store's ETag."""
-        part, book, cancel = sending.part, sending.book, sending.cancel
-        attempt = 0
-        integrity_failures = 0
-        expired = 0
-        while True:
-            generation = book.generation
-            try:
-                url, etag_is_md5 = self._part_url(sending, md5_hex)
-                return self._data.put_part(url, data, md5_hex, cancel, etag_is_md5=etag_is_md5)
-            except e.UrlExpiredError:
-                expired = count_expiry(part.partNumber, expired)
-                self._refresh(sending, generation)
-            except e.IntegrityError:
-                integrity_failures += 1
-                if integrity_failures >= 3:
-                    raise
-            except e.ScoreError as exc:
-                attempt += 1
-                if not exc.retryable or attempt >= self._retry.attempts:
-                    raise
-                if cancel.wait(self._retry.delay(attempt)):
-                    raise Cancelled from exc
-            with self._retry_lock:
-                self._retries += 1
+        """PUT one part through a URL signed for its MD5, with retries; return the store's ETag.
+
+        Raises:
+            Cancelled: the upload is being cancelled.
+            IntegrityError: the store refused the part's bytes three times.
+            UrlExpiredError: fresh URLs keep arriving expired.
+            ScoreError: what is not retryable, or the last failure once the attempts are spent.
+        """
+        seen = sending.book.generation
+
+        def once() -> str:
+            nonlocal seen
+            seen = sending.book.generation
+            url, etag_is_md5 = self._part_url(sending, md5_hex)
+            return self._data.put_part(url, data, md5_hex, sending.cancel, etag_is_md5=etag_is_md5)
+
+        return attempt(
+            once,
+            self._retry,
+            cancel=sending.cancel,
+            sleep=self._sleep,
+            integrity=IntegrityBudget(),
+            expiry=UrlRefresh(
+                lambda _exc: self._refresh(sending, seen),
+                exhausted=lambda _exc, times: expired_too_often(sending.part.partNumber, times),
+            ),
+            on_retry=self._count_retry,
+        )
 
     def _confirm(self, sending: _Sending, md5_hex: str, etag: str) -> None:
         """Confirm a part the store has accepted (on a confirm thread, beside the next PUTs).
@@ -179,28 +192,24 @@ class Uploader:
         If the store holds other bytes for the part, the part is read from the file again (its
         buffer has gone back to the pool), checked against its MD5 and sent again.
         """
-        number = sending.part.partNumber
-        attempt = 0
-        integrity_failures = 0
-        while True:
-            if sending.cancel.is_set():
-                raise Cancelled
-            try:
-                self._api.confirm_part(sending.object_id, sending.upload_id, number, md5_hex, etag, sending.token)
-                return
-            except e.IntegrityError:
-                integrity_failures += 1
-                if integrity_failures >= 3:
-                    raise
-                etag = self._put_part(sending, _reread_part(sending.path, sending.part, md5_hex), md5_hex)
-            except e.ScoreError as exc:
-                attempt += 1
-                if not exc.retryable or attempt >= self._retry.attempts:
-                    raise
-                if sending.cancel.wait(self._retry.delay(attempt)):
-                    raise Cancelled from exc
-            with self._retry_lock:
-                self._retries += 1
+
+        def once() -> None:
+            self._api.confirm_part(
+                sending.object_id, sending.upload_id, sending.part.partNumber, md5_hex, etag, sending.token
+            )
+
+        def send_again(_exc: e.IntegrityError) -> None:
+            nonlocal etag
+            etag = self._put_part(sending, _reread_part(sending.path, sending.part, md5_hex), md5_hex)
+
+        attempt(
+            once,
+            self._retry,
+            cancel=sending.cancel,
+            sleep=self._sleep,
+            integrity=IntegrityBudget(repair=send_again),
+            on_retry=self._count_retry,
+        )
 
     # ---- the pass over the file ----------------------------------------------------------------
     def upload(self, object_id: str, path: Path, md5: str | None = None, force: bool = False) -> UploadResult:
