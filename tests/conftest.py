@@ -1,9 +1,20 @@
-"""Shared fixtures: a clean environment for every test (no stray tokens or server URLs)."""
+"""Shared fixtures: a clean environment for every test (no stray tokens or server URLs); the tier markers.
+
+Markers applied here at collection, so that a selection by marker is true:
+
+* ``radosgw``, ``azurite``, ``gcs``: every test that would start that emulator, whether it asks for
+  the session fixture by name or through a parametrized fixture that picks it by its parameter
+  (``request.getfixturevalue``). :func:`pytest_fixture_setup` refuses to start an emulator for a
+  test without its marker, so ``-m "not radosgw"`` cannot start Ceph by accident.
+* ``fast``: tests that start no score-server, no emulator and no CLI process: ``tests/unit`` and the
+  contract suite on the memory store (``pytest -m fast``, under a minute).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +23,58 @@ if TYPE_CHECKING:
     from tests.kit.radosgw import Radosgw
 
 import pytest
+
+TESTS = Path(__file__).parent
+FAST_TREES = (TESTS / "unit",)
+# session fixture -> the marker of every test that may start it
+EMULATOR_MARKERS = {"radosgw": "radosgw", "azurite": "azurite", "fake_gcs": "gcs"}
+# the parameters by which parametrized fixtures pick an emulator (outside tests/unit)
+EMULATOR_PARAMS = {"radosgw": "radosgw", "azure": "azurite", "azurite": "azurite", "gcs": "gcs", "fake_gcs": "gcs"}
+
+
+def emulator_markers(item: pytest.Item) -> set[str]:
+    """The emulator markers *item* needs: by the fixtures it requests and the parameters it runs with."""
+    needed = {EMULATOR_MARKERS[name] for name in getattr(item, "fixturenames", ()) if name in EMULATOR_MARKERS}
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and not _under(item, FAST_TREES):
+        needed |= {EMULATOR_PARAMS[v] for v in callspec.params.values() if isinstance(v, str) and v in EMULATOR_PARAMS}
+    return needed
+
+
+def is_fast(item: pytest.Item) -> bool:
+    """True for tests that start no process and no server: tests/unit, and the contract suite on the memory store."""
+    if _under(item, FAST_TREES):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return _under(item, (TESTS / "contract",)) and callspec is not None and "memory" in callspec.params.values()
+
+
+def _under(item: pytest.Item, trees: tuple[Path, ...]) -> bool:
+    return any(item.path.is_relative_to(tree) for tree in trees)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Apply the emulator markers and ``fast`` (see the module docstring)."""
+    for item in items:
+        for name in sorted(emulator_markers(item)):
+            if item.get_closest_marker(name) is None:
+                item.add_marker(getattr(pytest.mark, name))
+        if is_fast(item):
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest) -> None:
+    """Refuse to start an emulator for a test that does not carry its marker (the markers would lie)."""
+    marker = EMULATOR_MARKERS.get(fixturedef.argname)
+    item = getattr(request, "_pyfuncitem", None)
+    if marker is not None and item is not None and item.get_closest_marker(marker) is None:
+        pytest.fail(
+            f"{item.nodeid} starts {fixturedef.argname} without @pytest.mark.{marker}: "
+            "add the marker (or a parameter tests/conftest.py recognises)"
+        )
+
 
 _CLEAN_PREFIXES = ("SCORE_",)
 _CLEAN_NAMES = ("ACCESSTOKEN", "STORAGE_URL", "METADATA_URL", "TRANSPORT_PARALLEL", "TRANSPORT_MEMORY")
