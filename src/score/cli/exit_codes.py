@@ -1,4 +1,4 @@
-"""THE map from domain errors to process exit codes (documented in the README)."""
+"""THE map from domain errors to process exit codes (documented in docs/errors.md)."""
 
 from __future__ import annotations
 

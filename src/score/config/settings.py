@@ -58,7 +58,7 @@ class MemoryStorageSettings(BaseModel):
 class S3StorageSettings(BaseModel):
     """An S3-compatible store: AWS S3, Ceph radosgw, MinIO (env ``SCORE_STORAGE__*`` with ``KIND=s3``).
 
-    Names follow Score's ``s3.*`` and ``bucket.*`` keys (see README "S3 and Ceph").
+    Names follow Score's ``s3.*`` and ``bucket.*`` keys (see docs/storage.md).
     """
 
     kind: Literal["s3"]
@@ -107,7 +107,7 @@ class S3StorageSettings(BaseModel):
 
 
 class AzureStorageSettings(BaseModel):
-    """Azure Blob Storage (env ``SCORE_STORAGE__*`` with ``KIND=azure``); see README "Azure"."""
+    """Azure Blob Storage (env ``SCORE_STORAGE__*`` with ``KIND=azure``); see docs/storage.md."""
 
     kind: Literal["azure"]
     account_name: str = Field(description="azure.accountName: the storage account")
@@ -142,7 +142,7 @@ class AzureStorageSettings(BaseModel):
 
 
 class GcsStorageSettings(BaseModel):
-    """Google Cloud Storage (env ``SCORE_STORAGE__*`` with ``KIND=gcs``); see README "Google Cloud Storage"."""
+    """Google Cloud Storage (env ``SCORE_STORAGE__*`` with ``KIND=gcs``); see docs/storage.md."""
 
     kind: Literal["gcs"]
     bucket: str = Field("score-data", description="the bucket of objects and state")
@@ -278,7 +278,7 @@ class AuthSettings(BaseModel):
 
 
 class ServerSettings(BaseSettings):
-    """Everything score-server can be told; see README "Configuration"."""
+    """Everything score-server can be told; see docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="SCORE_", env_nested_delimiter="__", extra="forbid")
 

@@ -3,7 +3,7 @@
 Every SAS is scoped to a single blob (``sr=b``), carries one permission (read for downloads,
 write for block uploads) and expires when the URL does. A service SAS cannot bind query
 parameters or headers, so a write SAS for a block is also a write SAS for that blob: short
-lifetimes are what keeps it harmless (see README "Azure").
+lifetimes are what keeps it harmless (see docs/storage.md).
 """
 
 from __future__ import annotations
