@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from score.domain.atomic_file import write_atomic
 
 KEY_FILE = "jwt-signing-key.pem"
 ALGORITHM = "ES256"
@@ -34,16 +35,7 @@ class EmbeddedIssuer:
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-            tmp = path.with_name(f".tmp-{secrets.token_hex(4)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-            try:
-                os.link(tmp, path)  # first writer wins when two servers start together
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            write_atomic(path, pem, mode=0o600, replace=False)  # first writer wins when two servers start together
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{path} is not an EC private key")  # noqa: TRY004  a key file of the wrong kind is a configuration error, not a programming one

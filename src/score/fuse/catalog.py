@@ -9,8 +9,6 @@ never shows more than the token may read now. (Score caches both.)
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any, Protocol
 from score.client.transfer.index_pairing import pair_indexes
 from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
+from score.domain.atomic_file import write_atomic
 from score.domain.ids import is_object_id
 from score.fuse.tree import Listed, Naming, Tree, build_tree
 from score.wire.client_models import ObjectInfoOut
@@ -83,14 +82,7 @@ def _save_cache(path: Path, metadata_url: str, names: dict[str, Naming], unnamed
         "names": {oid: [n.analysis_id, n.file_name] for oid, n in names.items()},
         "unnamed": sorted(unnamed),
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(body).encode(), mode=0o600)
 
 
 def _names(

@@ -10,7 +10,8 @@ Mapping of the multipart port onto block blobs:
 - completing is Put Block List with the blob's MD5 as ``Content-MD5`` and ``md5chksum`` metadata;
 - resuming reads the uncommitted block list.
 
-The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does). This module
+The SDK is blocking: each call goes through :func:`score.storage.errors.run_blocking` (a worker thread,
+and the Azure table of error codes). This module
 imports azure-storage-blob; only ``server.stores.azure`` imports it, when the store is Azure.
 """
 
@@ -18,34 +19,24 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-import anyio.to_thread
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-)
 from azure.storage.blob import BlobBlock, ContentSettings
 
-from score.domain.errors import IntegrityError, NotFoundError, UpstreamUnavailableError
+from score.domain.errors import IntegrityError, NotFoundError, ScoreError
 from score.domain.ids import is_md5_hex
 from score.domain.integrity import hex_to_b64
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.storage.azure_sas import SasSigner
+from score.storage.errors import ABSENT, AlreadyExistsError, azure_table, run_blocking
 from score.storage.ledger import UploadLedger
 from score.storage.stored_md5 import stored_md5
 
 log = logging.getLogger("score.storage.azure")
-T = TypeVar("T")
+_ERRORS = azure_table()
 _NO_MD5 = "A" * 22  # base64url of 16 zero bytes: a part signed without an MD5
 _ID_LENGTH = 32 + 5 + 22
 
@@ -70,20 +61,6 @@ def parse_block_id(upload_id: str, value: str) -> tuple[int, str] | None:
         return int(value[32:37]), base64.urlsafe_b64decode(md5 + "==").hex()
     except ValueError:
         return None
-
-
-def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
-    """Turn an SDK failure into our vocabulary (no URLs, no keys)."""
-    if isinstance(exc, ClientAuthenticationError):
-        return UpstreamUnavailableError(f"Azure refused the server's credentials during {what}", retryable=False)
-    if isinstance(exc, HttpResponseError):
-        code = getattr(exc, "error_code", None) or exc.status_code
-        if code == "ContainerNotFound":
-            return UpstreamUnavailableError(
-                f"the storage account has no such container ({what}); check the configuration", retryable=False
-            )
-        return UpstreamUnavailableError(f"Azure failed during {what}: {code}")
-    return UpstreamUnavailableError(f"Azure is unreachable during {what}: {type(exc).__name__}")
 
 
 class AzureObjectStore:
@@ -123,14 +100,6 @@ class AzureObjectStore:
         return True
 
     # ---- helpers -----------------------------------------------------------------------
-    async def _call(self, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        try:
-            return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
-        except (ResourceNotFoundError, ResourceExistsError):
-            raise  # answers the caller reads
-        except (HttpResponseError, ServiceRequestError) as exc:
-            raise _upstream(exc, what) from None
-
     def _blob(self, key: str) -> Any:
         return self._container.get_blob_client(key)
 
@@ -142,8 +111,10 @@ class AzureObjectStore:
 
     async def _uncommitted(self, key: str) -> list[Any]:
         try:
-            _, uncommitted = await self._call("listing blocks", self._blob(key).get_block_list, "uncommitted")
-        except ResourceNotFoundError:
+            _, uncommitted = await run_blocking(
+                _ERRORS, "listing blocks", self._blob(key).get_block_list, "uncommitted"
+            )
+        except ABSENT:
             return []
         return list(uncommitted)
 
@@ -183,7 +154,8 @@ class AzureObjectStore:
             content_type="application/octet-stream", content_md5=bytearray(bytes.fromhex(whole)) if whole else None
         )
         metadata = {self._md5_key: hex_to_b64(whole)} if whole else {}
-        await self._call(
+        await run_blocking(
+            _ERRORS,
             "completing an upload",
             self._blob(key).commit_block_list,
             blocks,
@@ -204,9 +176,9 @@ class AzureObjectStore:
             return
         blob = self._blob(key)
         try:
-            await self._call("aborting an upload", blob.commit_block_list, [])
-            await self._call("aborting an upload", blob.delete_blob)
-        except ResourceNotFoundError:
+            await run_blocking(_ERRORS, "aborting an upload", blob.commit_block_list, [])
+            await run_blocking(_ERRORS, "aborting an upload", blob.delete_blob)
+        except ABSENT:
             pass
 
     async def pending_uploads(self) -> list[PendingUpload]:
@@ -226,8 +198,8 @@ class AzureObjectStore:
     async def head(self, key: str) -> ObjectInfo | None:
         """Get Blob Properties (None when the blob does not exist or has only uncommitted blocks)."""
         try:
-            props = await self._call("reading an object", self._blob(key).get_blob_properties)
-        except ResourceNotFoundError:
+            props = await run_blocking(_ERRORS, "reading an object", self._blob(key).get_blob_properties)
+        except ABSENT:
             return None
         return ObjectInfo(
             key=key,
@@ -247,14 +219,14 @@ class AzureObjectStore:
             return bytes(self._blob(target.key).download_blob(**kwargs).readall())
 
         try:
-            return await self._call("reading an object", read)
-        except ResourceNotFoundError:
-            raise NotFoundError(f"object {target.key} not found") from None
+            return await run_blocking(_ERRORS, "reading an object", read)
+        except ABSENT as exc:
+            raise NotFoundError(f"object {target.key} not found") from exc
 
     # ---- small objects -------------------------------------------------------------------
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Put Blob (replacing any blob there)."""
-        await self._call("writing state", self._blob(key).upload_blob, data, overwrite=True)
+        await run_blocking(_ERRORS, "writing state", self._blob(key).upload_blob, data, overwrite=True)
 
     async def get_bytes(self, key: str) -> bytes | None:
         """A whole small blob, or None."""
@@ -266,8 +238,8 @@ class AzureObjectStore:
     async def delete(self, key: str) -> None:
         """Delete Blob (absent blobs are fine)."""
         try:
-            await self._call("deleting state", self._blob(key).delete_blob)
-        except ResourceNotFoundError:
+            await run_blocking(_ERRORS, "deleting state", self._blob(key).delete_blob)
+        except ABSENT:
             pass
 
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
@@ -285,19 +257,19 @@ class AzureObjectStore:
                 keys.extend(self._container.list_blob_names(name_starts_with=prefix))
             return Listing(keys=sorted(keys), prefixes=sorted(prefixes))
 
-        return await self._call("listing", walk)
+        return await run_blocking(_ERRORS, "listing", walk)
 
     async def healthy(self) -> bool:
         """The container exists and the credentials work."""
         try:
-            await anyio.to_thread.run_sync(self._container.get_container_properties)
-        except AzureError:
+            await run_blocking(_ERRORS, "health check", self._container.get_container_properties)
+        except ScoreError:
             return False
         return True
 
     async def ensure_buckets(self) -> None:
         """Create the container if it is missing (development and tests)."""
         try:
-            await self._call("creating a container", self._container.create_container)
-        except ResourceExistsError:
+            await run_blocking(_ERRORS, "creating a container", self._container.create_container)
+        except AlreadyExistsError:
             pass

@@ -11,32 +11,32 @@ Mapping of the multipart port onto GCS (which has no multipart API that its emul
   ``md5chksum`` metadata (and in Score's ``.meta``);
 - resuming lists the part objects.
 
-The SDK is blocking, so each call runs in a worker thread (as the S3 adapter does). This module
+The SDK is blocking: each call goes through :func:`score.storage.errors.run_blocking` (a worker thread,
+and the GCS table of error codes). This module
 imports google-cloud-storage's stack; only ``server.stores.gcs`` imports it, when the store is GCS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio.to_thread
-from google.api_core.exceptions import Conflict, Forbidden, GoogleAPICallError, NotFound, Unauthorized
-from requests.exceptions import RequestException
+from google.api_core.exceptions import NotFound
 
-from score.domain.errors import IntegrityError, NotFoundError, UpstreamUnavailableError
+from score.domain.errors import IntegrityError, NotFoundError, ScoreError
 from score.domain.integrity import hex_to_b64, normalize_md5
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
+from score.storage.errors import ABSENT, AlreadyExistsError, gcs_table, run_blocking
 from score.storage.ledger import PREFIX, UploadLedger
 from score.storage.stored_md5 import stored_md5
 
 log = logging.getLogger("score.storage.gcs")
-T = TypeVar("T")
+_ERRORS = gcs_table()
 COMPOSE_MAX_SOURCES = 32  # GCS's limit per compose request
 WORKERS = 16  # parallel deletes and composes
 
@@ -61,15 +61,6 @@ def compose_plan(sources: list[str], upload_id: str) -> tuple[list[list[tuple[st
         levels.append(steps)
         sources = [dest for dest, _ in steps]
     return levels, sources
-
-
-def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
-    """Turn an SDK failure into our vocabulary (no URLs, no keys)."""
-    if isinstance(exc, (Unauthorized, Forbidden)):
-        return UpstreamUnavailableError(f"GCS refused the server's credentials during {what}", retryable=False)
-    if isinstance(exc, GoogleAPICallError):
-        return UpstreamUnavailableError(f"GCS failed during {what}: {exc.code}")
-    return UpstreamUnavailableError(f"GCS is unreachable during {what}: {type(exc).__name__}")
 
 
 class GcsObjectStore:
@@ -111,14 +102,6 @@ class GcsObjectStore:
         return True
 
     # ---- helpers -----------------------------------------------------------------------
-    async def _call(self, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        try:
-            return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
-        except NotFound:
-            raise
-        except (GoogleAPICallError, RequestException) as exc:
-            raise _upstream(exc, what) from None
-
     def _md5_of(self, blob: Any) -> str | None:
         """The object's own MD5 (single objects), else its ``md5chksum`` metadata (composites)."""
         return stored_md5(blob.md5_hash, blob.metadata, self._md5_key)
@@ -133,10 +116,8 @@ class GcsObjectStore:
 
     def _delete_all(self, keys: list[str]) -> None:
         def drop(key: str) -> None:
-            try:
+            with contextlib.suppress(NotFound):  # already gone: this runs in the pool, below run_blocking
                 self._bucket.blob(key).delete(timeout=self._timeout)
-            except NotFound:
-                pass
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(drop, keys))
@@ -155,12 +136,12 @@ class GcsObjectStore:
         """The part objects of the upload with their MD5s."""
         await self._ledger.find(key, upload_id)
         if number is None:
-            return await self._call("listing parts", self._parts, upload_id)
+            return await run_blocking(_ERRORS, "listing parts", self._parts, upload_id)
         try:
-            blob = await self._call(
-                "listing parts", self._bucket.get_blob, part_key(upload_id, number), timeout=self._timeout
+            blob = await run_blocking(
+                _ERRORS, "listing parts", self._bucket.get_blob, part_key(upload_id, number), timeout=self._timeout
             )
-        except NotFound:
+        except ABSENT:
             return []
         if blob is None or not blob.md5_hash:
             return []
@@ -169,17 +150,19 @@ class GcsObjectStore:
     async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
         """Compose the confirmed parts into *key* with the MD5 as metadata, then delete the parts."""
         upload = await self._ledger.find(key, upload_id)
-        held = {p.number: p.etag for p in await self._call("listing parts", self._parts, upload_id)}
+        held = {p.number: p.etag for p in await run_blocking(_ERRORS, "listing parts", self._parts, upload_id)}
         for number, etag in parts:
             if held.get(number) != etag:
                 raise IntegrityError(f"the store holds part {number} with another MD5 or not at all; upload it again")
         whole = md5 or upload.md5
         sources = [part_key(upload_id, n) for n, _ in sorted(parts)]
-        intermediates = await self._call("completing an upload", self._compose, key, upload_id, sources, whole)
+        intermediates = await run_blocking(
+            _ERRORS, "completing an upload", self._compose, key, upload_id, sources, whole
+        )
         await self._ledger.close(upload_id)
         try:
-            await self._call("removing parts", self._delete_all, sources + intermediates)
-        except UpstreamUnavailableError:
+            await run_blocking(_ERRORS, "removing parts", self._delete_all, sources + intermediates)
+        except ScoreError:
             log.warning("an upload's part objects were not all deleted; they stay under %s%s/", PREFIX, upload_id)
 
     def _compose(self, key: str, upload_id: str, sources: list[str], md5: str | None) -> list[str]:
@@ -203,7 +186,7 @@ class GcsObjectStore:
         """Forget the upload and delete its part objects."""
         await self._ledger.close(upload_id)
         names = await self.list(f"{PREFIX}{upload_id}/")
-        await self._call("aborting an upload", self._delete_all, names.keys)
+        await run_blocking(_ERRORS, "aborting an upload", self._delete_all, names.keys)
 
     async def pending_uploads(self) -> list[PendingUpload]:
         """Every recorded upload."""
@@ -220,8 +203,8 @@ class GcsObjectStore:
     async def head(self, key: str) -> ObjectInfo | None:
         """The object's metadata, or None."""
         try:
-            blob = await self._call("reading an object", self._bucket.get_blob, key, timeout=self._timeout)
-        except NotFound:
+            blob = await run_blocking(_ERRORS, "reading an object", self._bucket.get_blob, key, timeout=self._timeout)
+        except ABSENT:
             return None
         if blob is None:
             return None
@@ -239,21 +222,23 @@ class GcsObjectStore:
         rng = target.byte_range
         kwargs: dict[str, Any] = {"start": rng.start, "end": rng.end - 1} if rng is not None and rng.length else {}
         try:
-            data = await self._call(
+            data = await run_blocking(
+                _ERRORS,
                 "reading an object",
                 self._bucket.blob(target.key).download_as_bytes,
                 timeout=self._timeout,
                 checksum=None,
                 **kwargs,
             )
-        except NotFound:
-            raise NotFoundError(f"object {target.key} not found") from None
+        except ABSENT as exc:
+            raise NotFoundError(f"object {target.key} not found") from exc
         return bytes(data)
 
     # ---- small objects -------------------------------------------------------------------
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Upload a small object (replacing any object there)."""
-        await self._call(
+        await run_blocking(
+            _ERRORS,
             "writing state",
             self._bucket.blob(key).upload_from_string,
             data,
@@ -271,8 +256,8 @@ class GcsObjectStore:
     async def delete(self, key: str) -> None:
         """Delete an object (absent objects are fine)."""
         try:
-            await self._call("deleting state", self._bucket.blob(key).delete, timeout=self._timeout)
-        except NotFound:
+            await run_blocking(_ERRORS, "deleting state", self._bucket.blob(key).delete, timeout=self._timeout)
+        except ABSENT:
             pass
 
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
@@ -285,13 +270,13 @@ class GcsObjectStore:
             keys = [b.name for b in pages]
             return Listing(keys=sorted(keys), prefixes=sorted(pages.prefixes))
 
-        return await self._call("listing", walk)
+        return await run_blocking(_ERRORS, "listing", walk)
 
     async def healthy(self) -> bool:
         """The bucket exists and the credentials work."""
         try:
-            return bool(await self._call("health check", self._bucket.exists, timeout=self._timeout))
-        except UpstreamUnavailableError:
+            return bool(await run_blocking(_ERRORS, "health check", self._bucket.exists, timeout=self._timeout))
+        except ScoreError:
             return False
 
     async def ensure_buckets(self) -> None:
@@ -299,6 +284,6 @@ class GcsObjectStore:
         if await self.healthy():
             return
         try:
-            await self._call("creating a bucket", self._client.create_bucket, self._bucket_name)
-        except Conflict:
+            await run_blocking(_ERRORS, "creating a bucket", self._client.create_bucket, self._bucket_name)
+        except AlreadyExistsError:
             pass

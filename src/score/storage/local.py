@@ -37,6 +37,7 @@ from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 
+from score.domain.atomic_file import TMP_PREFIX, fsync_dir, write_atomic
 from score.domain.errors import (
     IntegrityError,
     InvalidRequestError,
@@ -49,16 +50,7 @@ from score.domain.integrity import hex_to_b64, multipart_etag, normalize_md5
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.domain.ranges import ByteRange, parse_header, parse_token
-from score.storage.localfs import (
-    TMP_PREFIX,
-    atomic_write,
-    copy_into,
-    disk_errors,
-    fsync_dir,
-    load_or_create_secret,
-    open_part_file,
-    part_lock,
-)
+from score.storage.localfs import copy_into, disk_errors, load_or_create_secret, open_part_file, part_lock
 from score.storage.urlsign import UrlSigner
 
 __all__ = ["STORE_ROUTE", "LocalObjectStore", "ServedRange", "load_or_create_secret"]
@@ -151,7 +143,7 @@ class LocalObjectStore:
                     (udir / "parts").mkdir(parents=True)
                     (udir / "data").touch()
                     created = datetime.now(UTC).isoformat()
-                    atomic_write(udir / "upload.json", json.dumps({"key": key, "created": created}).encode())
+                    write_atomic(udir / "upload.json", json.dumps({"key": key, "created": created}).encode())
             except BaseException:
                 shutil.rmtree(udir, ignore_errors=True)
                 raise
@@ -162,8 +154,8 @@ class LocalObjectStore:
     def _read_upload_key(self, upload_id: str) -> str:
         try:
             info = json.loads((self._upload_dir(upload_id) / "upload.json").read_bytes())
-        except FileNotFoundError:
-            raise NotFoundError("no such multipart upload") from None
+        except FileNotFoundError as exc:
+            raise NotFoundError("no such multipart upload") from exc
         return str(info["key"])
 
     def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
@@ -208,8 +200,8 @@ class LocalObjectStore:
         lock_path = self._upload_dir(upload_id) / "upload.json"
         try:
             fd = os.open(lock_path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise NotFoundError("no such multipart upload (it was completed or cancelled)") from None
+        except FileNotFoundError as exc:
+            raise NotFoundError("no such multipart upload (it was completed or cancelled)") from exc
         try:
             fcntl.flock(fd, mode)
             if not lock_path.exists():  # removed by whoever held the lock before us
@@ -246,7 +238,8 @@ class LocalObjectStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 meta = {"md5chksum": hex_to_b64(md5)} if md5 else {}
                 meta["etag"] = multipart_etag(md5s)
-                atomic_write(self._path(key, self._objmeta).with_name(target.name + ".json"), json.dumps(meta).encode())
+                objmeta = self._path(key, self._objmeta).with_name(target.name + ".json")
+                write_atomic(objmeta, json.dumps(meta).encode(), make_parents=True)
             os.replace(data, target)
             fsync_dir(target.parent)
             shutil.rmtree(udir, ignore_errors=True)
@@ -370,7 +363,7 @@ class LocalObjectStore:
                 record.unlink()
             with disk_errors(f"storing part {number}"):
                 copy_into(tmp, udir / "data", int(rec["offset"]), int(rec["size"]))
-                atomic_write(record, json.dumps(rec).encode())
+                write_atomic(record, json.dumps(rec).encode())
 
     # ---- data plane: GET -----------------------------------------------------------------
     def resolve_get(self, key: str, query: dict[str, str], range_header: str | None) -> ServedRange:
@@ -387,8 +380,8 @@ class LocalObjectStore:
         path = self._path(key)
         try:
             size = path.stat().st_size
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFoundError("no such object") from None
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise NotFoundError("no such object") from exc
         etag = self._etag(key)
         signed = query.get("range")
         if signed:
@@ -455,8 +448,8 @@ class LocalObjectStore:
                         return f.read()
                     f.seek(rng.start)
                     return f.read(rng.length)
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                raise NotFoundError(f"object {target.key} not found") from None
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+                raise NotFoundError(f"object {target.key} not found") from exc
 
         return await anyio.to_thread.run_sync(_read)
 
@@ -470,7 +463,7 @@ class LocalObjectStore:
 
         def _put() -> None:
             with disk_errors("writing upload state"):
-                atomic_write(path, data)
+                write_atomic(path, data, make_parents=True)
 
         await anyio.to_thread.run_sync(_put)
 

@@ -1,4 +1,7 @@
-"""File-system helpers of the local store: atomic writes, secrets, locks, kernel copies, full disks."""
+"""File-system helpers of the local store: secrets, locks, kernel copies, full disks.
+
+Atomic writes are :func:`score.domain.atomic_file.write_atomic`, shared with the client and the other adapters.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from score.domain.atomic_file import write_atomic
 from score.domain.errors import DiskSpaceError, IntegrityError, InvalidRequestError, NotFoundError
 
-TMP_PREFIX = ".score-tmp-"
 COPY_BUFFER_BYTES = 8 * 1024 * 1024
 
 
@@ -33,51 +36,24 @@ def disk_errors(what: str) -> Iterator[None]:
             raise DiskSpaceError(
                 f"the server's store is out of disk space ({what}); nothing was kept: "
                 "try again once the operator has freed space"
-            ) from None
-        raise
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush *path*'s directory entries to disk (after a rename or unlink in it)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write *data* to *path* so that readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{secrets.token_hex(6)}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+            ) from exc
         raise
 
 
 def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
-    """Read a secret from *path*, creating it (mode 0600) on first use."""
+    """Read a secret from *path*, creating it (mode 0600) on first use; when two processes start at once,
+    the first one's secret wins and both read it.
+
+    Raises:
+        InvalidRequestError: the file holds fewer than 16 bytes.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_bytes()
-        if len(data) < 16:
-            raise InvalidRequestError(f"secret file {path} is too short") from None
-        return data
-    with os.fdopen(fd, "wb") as fh:
-        value = secrets.token_bytes(nbytes)
-        fh.write(value)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return value
+    if not path.exists():
+        write_atomic(path, secrets.token_bytes(nbytes), mode=0o600, replace=False)
+    data = path.read_bytes()
+    if len(data) < 16:
+        raise InvalidRequestError(f"secret file {path} is too short")
+    return data
 
 
 def open_part_file(tmp: Path) -> int:
@@ -90,8 +66,8 @@ def open_part_file(tmp: Path) -> int:
     try:
         with disk_errors("receiving a part"):
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except (FileNotFoundError, NotADirectoryError):
-        raise NotFoundError("no such multipart upload (it was completed or cancelled)") from None
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NotFoundError("no such multipart upload (it was completed or cancelled)") from exc
 
 
 @contextlib.contextmanager

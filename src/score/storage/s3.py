@@ -1,7 +1,8 @@
 """S3-compatible object store (AWS S3, Ceph radosgw, MinIO) through boto3/botocore.
 
 botocore presigns UploadPart (obstore cannot add ``partNumber``/``uploadId`` to a signature).
-Every boto3 call is blocking, so each runs in a worker thread; the botocore client is
+Every boto3 call is blocking, so each goes through :func:`score.storage.errors.run_blocking` (a worker
+thread, and the S3 table of error codes); the botocore client is
 thread-safe and keeps its own connection pool. Bucket choice (Score's object/state buckets and
 bucket pool) lives in :mod:`score.storage.s3_layout`.
 """
@@ -9,55 +10,32 @@ bucket pool) lives in :mod:`score.storage.s3_layout`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio.to_thread
-from botocore.exceptions import BotoCoreError, ClientError
-
-from score.domain.errors import (
-    IntegrityError,
-    NotFoundError,
-    UpstreamUnavailableError,
-)
+from score.domain.errors import NotFoundError, ScoreError
 from score.domain.integrity import hex_to_b64, normalize_etag
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
+from score.storage.errors import (
+    ABSENT,
+    AlreadyExistsError,
+    NoSuchBucketError,
+    NoSuchObjectError,
+    NoSuchUploadError,
+    run_blocking,
+    s3_table,
+)
 from score.storage.s3_layout import BucketLayout, Role
 from score.storage.stored_md5 import stored_md5
 
 log = logging.getLogger("score.storage.s3")
 
-T = TypeVar("T")
 
 COPY_PART_BYTES = 1024 * 1024 * 1024  # server-side copy in 1 GiB ranges (S3 allows up to 5 GiB)
 SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024
-_MISSING = {"NoSuchKey", "404", "NotFound"}
-_NO_UPLOAD = {"NoSuchUpload"}
-_NO_BUCKET = {"NoSuchBucket"}
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _upstream(exc: Exception, what: str) -> UpstreamUnavailableError:
-    """Turn a store failure into our vocabulary (never echoing URLs or credentials)."""
-    if isinstance(exc, ClientError):
-        code = _code(exc)
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return UpstreamUnavailableError(
-                f"the object store refused the server's credentials ({code}) during {what}", retryable=False
-            )
-        if code in _NO_BUCKET:
-            return UpstreamUnavailableError(
-                f"the store has no such bucket ({what}); check the configuration", retryable=False
-            )
-        return UpstreamUnavailableError(f"the object store failed during {what}: {code or status}")
-    return UpstreamUnavailableError(f"the object store is unreachable during {what}: {type(exc).__name__}")
+_ERRORS = s3_table()
 
 
 class S3ObjectStore:
@@ -110,15 +88,6 @@ class S3ObjectStore:
         return self._layout
 
     # ---- helpers -----------------------------------------------------------------------
-    async def _call(self, what: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        def run() -> T:
-            return fn(**kwargs)
-
-        try:
-            return await anyio.to_thread.run_sync(run)
-        except BotoCoreError as exc:  # no answer at all; a ClientError (an answer) is the caller's to read
-            raise _upstream(exc, what) from exc
-
     def _sse(self) -> dict[str, str]:
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms} if self._kms else {}
 
@@ -137,18 +106,15 @@ class S3ObjectStore:
     # ---- multipart ---------------------------------------------------------------------
     async def create_multipart(self, key: str, md5: str | None = None) -> str:
         """CreateMultipartUpload (SSE-KMS when configured; the MD5 as metadata when known)."""
-        bucket = self._layout.write_bucket(key)
-        try:
-            out = await self._call(
-                "starting an upload",
-                self._s3.create_multipart_upload,
-                Bucket=bucket,
-                Key=key,
-                Metadata=self._md5_metadata(md5),
-                **self._sse(),
-            )
-        except ClientError as exc:
-            raise _upstream(exc, "starting an upload") from None
+        out = await run_blocking(
+            _ERRORS,
+            "starting an upload",
+            self._s3.create_multipart_upload,
+            Bucket=self._layout.write_bucket(key),
+            Key=key,
+            Metadata=self._md5_metadata(md5),
+            **self._sse(),
+        )
         return str(out["UploadId"])
 
     def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
@@ -170,7 +136,8 @@ class S3ObjectStore:
         marker = 0 if number is None else number - 1
         while True:
             try:
-                page = await self._call(
+                page = await run_blocking(
+                    _ERRORS,
                     "listing parts",
                     self._s3.list_parts,
                     Bucket=bucket,
@@ -179,10 +146,8 @@ class S3ObjectStore:
                     PartNumberMarker=marker,
                     MaxParts=1000 if number is None else 1,
                 )
-            except ClientError as exc:
-                if _code(exc) in _NO_UPLOAD or _code(exc) in _MISSING:
-                    raise NotFoundError("no such multipart upload") from None
-                raise _upstream(exc, "listing parts") from None
+            except NoSuchObjectError as exc:
+                raise NoSuchUploadError("no such multipart upload") from exc
             for p in page.get("Parts", []):
                 out.append(StoredPart(int(p["PartNumber"]), normalize_etag(p["ETag"]), int(p["Size"])))
             if number is not None:
@@ -195,22 +160,15 @@ class S3ObjectStore:
         """CompleteMultipartUpload, then make sure the object carries the MD5 as metadata."""
         bucket = self._layout.write_bucket(key)
         body = {"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in sorted(parts)]}
-        try:
-            await self._call(
-                "completing an upload",
-                self._s3.complete_multipart_upload,
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload=body,
-            )
-        except ClientError as exc:
-            code = _code(exc)
-            if code in _NO_UPLOAD:
-                raise NotFoundError("no such multipart upload") from None
-            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
-                raise IntegrityError(f"the store refused the part list ({code}); upload the parts again") from None
-            raise _upstream(exc, "completing an upload") from None
+        await run_blocking(
+            _ERRORS,
+            "completing an upload",
+            self._s3.complete_multipart_upload,
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload=body,
+        )
         if md5:
             await self._ensure_md5_metadata(bucket, key, md5)
 
@@ -222,21 +180,21 @@ class S3ObjectStore:
         """
         try:
             await self._copy_with_md5(bucket, key, md5)
-        except (ClientError, UpstreamUnavailableError) as exc:
+        except ScoreError as exc:
             # The object is complete and its MD5 is in Score's .meta; the metadata only serves
             # other tools, so its absence must not fail the upload. (radosgw refuses the copy
             # under SSE-KMS with NotImplemented; there, pass md5 at initiate instead.)
-            code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-            log.warning("could not store the MD5 as object metadata (%s); it stays in the .meta record", code)
+            log.warning("could not store the MD5 as object metadata (%s); it stays in the .meta record", exc.message)
 
     async def _copy_with_md5(self, bucket: str, key: str, md5: str) -> None:
-        head = await self._call("reading an object", self._s3.head_object, Bucket=bucket, Key=key)
+        head = await run_blocking(_ERRORS, "reading an object", self._s3.head_object, Bucket=bucket, Key=key)
         if self._md5_from_head(head) == md5:
             return
         metadata = {**head.get("Metadata", {}), **self._md5_metadata(md5)}
         size = int(head["ContentLength"])
         if size <= SINGLE_COPY_LIMIT:
-            await self._call(
+            await run_blocking(
+                _ERRORS,
                 "recording the MD5",
                 self._s3.copy_object,
                 Bucket=bucket,
@@ -247,7 +205,7 @@ class S3ObjectStore:
                 **self._sse(),
             )
         else:
-            await anyio.to_thread.run_sync(self._multipart_copy, bucket, key, size, metadata)
+            await run_blocking(_ERRORS, "recording the MD5", self._multipart_copy, bucket, key, size, metadata)
 
     def _multipart_copy(self, bucket: str, key: str, size: int, metadata: dict[str, str]) -> None:
         upload_id = self._s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, **self._sse())[
@@ -283,14 +241,17 @@ class S3ObjectStore:
         """AbortMultipartUpload; absent uploads are fine."""
         for bucket in self._layout.read_buckets(key):
             try:
-                await self._call(
-                    "aborting an upload", self._s3.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id
+                await run_blocking(
+                    _ERRORS,
+                    "aborting an upload",
+                    self._s3.abort_multipart_upload,
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
                 )
                 return
-            except ClientError as exc:
-                if _code(exc) in _NO_UPLOAD | _MISSING | _NO_BUCKET:
-                    continue
-                raise _upstream(exc, "aborting an upload") from None
+            except (*ABSENT, NoSuchUploadError):
+                continue
 
     async def pending_uploads(self) -> list[PendingUpload]:
         """ListMultipartUploads over every object bucket."""
@@ -299,11 +260,9 @@ class S3ObjectStore:
             kwargs: dict[str, Any] = {"Bucket": bucket}
             while True:
                 try:
-                    page = await self._call("listing uploads", self._s3.list_multipart_uploads, **kwargs)
-                except ClientError as exc:
-                    if _code(exc) in _NO_BUCKET:
-                        break
-                    raise _upstream(exc, "listing uploads") from None
+                    page = await run_blocking(_ERRORS, "listing uploads", self._s3.list_multipart_uploads, **kwargs)
+                except NoSuchBucketError:
+                    break
                 for u in page.get("Uploads", []):
                     out.append(PendingUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"]))
                 if not page.get("IsTruncated"):
@@ -332,11 +291,9 @@ class S3ObjectStore:
         """HeadObject in the key's bucket, then in the base bucket (objects stored before pooling)."""
         for bucket in self._layout.read_buckets(key):
             try:
-                h = await self._call("reading an object", self._s3.head_object, Bucket=bucket, Key=key)
-            except ClientError as exc:
-                if _code(exc) in _MISSING | _NO_BUCKET:
-                    continue
-                raise _upstream(exc, "reading an object") from None
+                h = await run_blocking(_ERRORS, "reading an object", self._s3.head_object, Bucket=bucket, Key=key)
+            except ABSENT:
+                continue
             return ObjectInfo(
                 key=key,
                 size=int(h["ContentLength"]),
@@ -350,25 +307,20 @@ class S3ObjectStore:
     # ---- small objects ---------------------------------------------------------------
     async def put_bytes(self, key: str, data: bytes) -> None:
         """PutObject of a state record."""
-        try:
-            await self._call(
-                "writing state", self._s3.put_object, Bucket=self._layout.write_bucket(key), Key=key, Body=data
-            )
-        except ClientError as exc:
-            raise _upstream(exc, "writing state") from None
+        await run_blocking(
+            _ERRORS, "writing state", self._s3.put_object, Bucket=self._layout.write_bucket(key), Key=key, Body=data
+        )
 
     async def _get(self, what: str, key: str, buckets: list[str], **extra: Any) -> bytes | None:
         """GetObject from the first of *buckets* that holds *key*; None when none does."""
         for bucket in buckets:
             try:
-                out = await self._call(what, self._s3.get_object, Bucket=bucket, Key=key, **extra)
-            except ClientError as exc:
-                if _code(exc) in _MISSING | _NO_BUCKET:
-                    continue
-                raise _upstream(exc, what) from None
+                out = await run_blocking(_ERRORS, what, self._s3.get_object, Bucket=bucket, Key=key, **extra)
+            except ABSENT:
+                continue
             body = out["Body"]
             try:
-                data: bytes = await anyio.to_thread.run_sync(body.read)
+                data: bytes = await run_blocking(_ERRORS, what, body.read)
             finally:
                 body.close()
             return data
@@ -390,10 +342,11 @@ class S3ObjectStore:
     async def delete(self, key: str) -> None:
         """DeleteObject (absent keys are fine)."""
         try:
-            await self._call("deleting state", self._s3.delete_object, Bucket=self._layout.write_bucket(key), Key=key)
-        except ClientError as exc:
-            if _code(exc) not in _MISSING:
-                raise _upstream(exc, "deleting state") from None
+            await run_blocking(
+                _ERRORS, "deleting state", self._s3.delete_object, Bucket=self._layout.write_bucket(key), Key=key
+            )
+        except NoSuchObjectError:
+            pass
 
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
         """ListObjectsV2 over every bucket the prefix may live in, merged and sorted."""
@@ -405,11 +358,9 @@ class S3ObjectStore:
                 kwargs["Delimiter"] = delimiter
             while True:
                 try:
-                    page = await self._call("listing", self._s3.list_objects_v2, **kwargs)
-                except ClientError as exc:
-                    if _code(exc) in _NO_BUCKET:
-                        break
-                    raise _upstream(exc, "listing") from None
+                    page = await run_blocking(_ERRORS, "listing", self._s3.list_objects_v2, **kwargs)
+                except NoSuchBucketError:
+                    break
                 keys.update(o["Key"] for o in page.get("Contents", []))
                 prefixes.update(p["Prefix"] for p in page.get("CommonPrefixes", []))
                 if not page.get("IsTruncated"):
@@ -421,8 +372,8 @@ class S3ObjectStore:
         """The object and state buckets exist and the credentials work."""
         for bucket in self._layout.health_buckets():
             try:
-                await self._call("health check", self._s3.head_bucket, Bucket=bucket)
-            except (ClientError, UpstreamUnavailableError):
+                await run_blocking(_ERRORS, "health check", self._s3.head_bucket, Bucket=bucket)
+            except ScoreError:
                 return False
         return True
 
@@ -431,7 +382,6 @@ class S3ObjectStore:
         wanted = set(self._layout.all_buckets(Role.OBJECT)) | set(self._layout.all_buckets(Role.STATE))
         for bucket in sorted(wanted):
             try:
-                await self._call("creating a bucket", self._s3.create_bucket, Bucket=bucket)
-            except ClientError as exc:
-                if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise _upstream(exc, "creating a bucket") from None
+                await run_blocking(_ERRORS, "creating a bucket", self._s3.create_bucket, Bucket=bucket)
+            except AlreadyExistsError:
+                pass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import re
 import ssl
 import threading
 import urllib.request
@@ -28,23 +27,33 @@ from score.client.http.url_expiry import has_expired
 from score.domain import errors as e
 from score.domain.integrity import hex_to_b64, normalize_etag, normalize_md5
 from score.domain.ranges import ByteRange
+from score.wire.store_errors import StoreErrorBody, parse_error_body
 
 BUFFER_BYTES = 4 * 1024 * 1024
 SEND_BYTES = 1024 * 1024
-_S3_EXPIRED = re.compile(rb"Request has expired|<Code>ExpiredToken</Code>|AuthenticationFailed.*expired", re.DOTALL)
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
 def classify_store_refusal(status: int, body: bytes, url: str | None = None) -> e.ScoreError:
     """Classify an object store's refusal (our JSON, or S3/Azure XML) of a request on *url*."""
-    if status == 403 and (_S3_EXPIRED.search(body) or (url is not None and has_expired(url))):
+    refusal = parse_error_body(body)
+    if status == 403 and ((refusal is not None and _says_expired(refusal)) or (url is not None and has_expired(url))):
         return e.UrlExpiredError("the pre-signed URL has expired")
-    if status == 400 and b"BadDigest" in body:
+    if status == 400 and refusal is not None and refusal.code == "BadDigest":
         return e.IntegrityError("the store refused the part: its Content-MD5 does not match")
     err = error_from_response(httpx.Response(status, content=body))
     if isinstance(err, e.InvalidRequestError) and not isinstance(err, e.RangeNotSatisfiableError):
         err.retryable = True  # e.g. S3 RequestTimeout / a truncated body
     return err
+
+
+def _says_expired(refusal: StoreErrorBody) -> bool:
+    """S3's and GCS's ``ExpiredToken``, S3's "Request has expired", Azure's ``AuthenticationFailed`` (expired SAS)."""
+    return (
+        refusal.code == "ExpiredToken"
+        or "Request has expired" in refusal.message
+        or (refusal.code == "AuthenticationFailed" and refusal.mentions("expired"))
+    )
 
 
 def _describe(url: str) -> str:

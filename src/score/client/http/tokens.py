@@ -9,7 +9,6 @@ user can read; no token is ever logged.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 import httpx
 
 from score.domain import errors as e
+from score.domain.atomic_file import write_atomic
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -97,11 +97,7 @@ class TokenCache:
     def save(self, data: dict[str, Any]) -> None:
         """Replace the file atomically, mode 0600."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data).encode(), mode=0o600)
 
     def clear(self) -> None:
         """Forget the tokens."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from score.client.transfer.disk_space import is_disk_full, write_error
+from score.domain.atomic_file import write_atomic
 from score.domain.errors import ResumeStateError
 
 VERSION = 1
@@ -68,12 +69,7 @@ class DownloadJournal:
             if existing != header.to_json():
                 self.discard()
                 self.dir.mkdir(parents=True, exist_ok=True)
-                tmp = self.header_path.with_name(".journal.tmp")
-                with open(tmp, "w") as fh:
-                    json.dump(header.to_json(), fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.header_path)
+                write_atomic(self.header_path, json.dumps(header.to_json()).encode())
             done = self._read_log()
             self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
