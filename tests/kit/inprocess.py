@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -127,13 +128,15 @@ class Fault:
     ``fail``: a retryable network error before any byte moves (a refused connection, a 503);
     ``corrupt``: one byte flipped on the wire (PUT: the store refuses it by its Content-MD5; GET: the
     client gets wrong bytes); ``drop``: the connection drops mid-body (GET: half the bytes arrive);
-    ``stop``: a fatal error that ends the transfer, as if the client were killed.
+    ``stop``: a fatal error that ends the transfer, as if the client were killed. With *wait*, the
+    fault first waits (up to 10 s) until it returns true, to order it after the work of other threads.
     """
 
     method: str
     part: int
     kind: FaultKind
     times: int = 1
+    wait: Callable[[], bool] | None = None
 
 
 class Stopped(e.ScoreError):
@@ -160,11 +163,14 @@ class MemoryDataPlane(DataPlane):
     def _fault(self, method: str, part: int) -> FaultKind | None:
         with self._lock:
             self.requests.append((method, part))
-            for fault in self.faults:
-                if fault.method == method and fault.part == part and fault.times > 0:
-                    fault.times -= 1
-                    return fault.kind
-        return None
+            chosen = next((f for f in self.faults if f.method == method and f.part == part and f.times > 0), None)
+            if chosen is None:
+                return None
+            chosen.times -= 1
+        deadline = time.monotonic() + 10
+        while chosen.wait is not None and not chosen.wait() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return chosen.kind
 
     def count(self, method: str, part: int | None = None) -> int:
         return sum(1 for m, p in self.requests if m == method and (part is None or p == part))

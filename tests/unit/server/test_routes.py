@@ -41,7 +41,7 @@ async def upload(client: httpx.AsyncClient, oid: str, data: bytes) -> dict[str, 
     """Initiate, PUT every part through a URL signed for its MD5, confirm each part, finalize."""
     r = await client.post(f"/upload/{oid}/uploads", params={"fileSize": len(data), "md5": md5(data)})
     assert r.status_code == 200, r.text
-    spec = r.json()
+    spec: dict[str, Any] = r.json()
     for part in spec["parts"]:
         chunk = data[part["offset"] : part["offset"] + part["partSize"]]
         params = {"uploadId": spec["uploadId"], "partNumber": part["partNumber"], "md5": md5(chunk)}
