@@ -7,8 +7,8 @@ Every retry in the client, the mount and the slicer goes through :func:`attempt`
   full jitter (:class:`RetryPolicy`), until the policy's attempts are spent; any other error is raised at
   once. What is retryable is said by the error's type and its ``retryable`` flag, never by its text;
 * an ``IntegrityError`` (bytes that fail their MD5, an ETag that is not the part's) can have a budget of its
-  own (:class:`IntegrityBudget`): the part is fetched or sent again at once, a bounded number of times;
-* a ``UrlExpiredError`` can be answered by asking for a fresh URL (:class:`UrlRefresh`), at once, a bounded
+  own (:func:`integrity_budget`): the part is fetched or sent again at once, a bounded number of times;
+* a ``UrlExpiredError`` can be answered by asking for a fresh URL (:func:`url_refresh`), at once, a bounded
   number of times in a row (clocks that disagree would otherwise loop forever);
 * cancellation is its own type, :class:`Cancelled`: a cancelled attempt is never retried and never counts
   as a failure of the part.
@@ -25,11 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from score.domain.errors import IntegrityError, ScoreError, UrlExpiredError
 
 T = TypeVar("T")
+E = TypeVar("E", bound=ScoreError)
 
 Sleep = Callable[[float], None]
 """Wait this many seconds (``time.sleep``, or a test's recorder)."""
@@ -67,29 +68,53 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class IntegrityBudget:
-    """Bytes that fail their check are attempted again at once, *attempts* times in all.
+class Budget(Generic[E]):
+    """Failures of one *kind* attempted again at once (no backoff), *attempts* times in all.
 
-    *repair* runs before each new attempt (e.g. send the part again before confirming it anew);
+    *before_next* runs before each new attempt (send the part again, ask for a fresh URL...);
     *exhausted* makes the error raised once the budget is spent (by default the last one itself).
+    Made by :func:`integrity_budget` and :func:`url_refresh`.
     """
 
-    attempts: int = INTEGRITY_ATTEMPTS
-    repair: Callable[[IntegrityError], None] | None = None
-    exhausted: Callable[[IntegrityError, int], BaseException] | None = None
+    kind: type[E]
+    attempts: int
+    before_next: Callable[[E], None] | None = None
+    exhausted: Callable[[E, int], BaseException] | None = None
+
+    def spend(self, exc: E, times: int) -> None:
+        """Count failure number *times*: raise once the budget is spent, else get the next attempt ready.
+
+        Raises:
+            ScoreError: *exc*, or what ``exhausted`` makes of it, at the last attempt.
+        """
+        if times >= self.attempts:
+            _give_up(exc, None if self.exhausted is None else self.exhausted(exc, times))
+        if self.before_next is not None:
+            self.before_next(exc)
 
 
-@dataclass(frozen=True, slots=True)
-class UrlRefresh:
-    """An expired URL is replaced by *refresh* and attempted again at once, up to *limit* expiries in a row.
-
-    *exhausted* makes the error raised at the *limit*-th expiry (by default the last one itself); no
-    refresh is asked for then.
+def integrity_budget(
+    attempts: int = INTEGRITY_ATTEMPTS,
+    *,
+    repair: Callable[[IntegrityError], None] | None = None,
+    exhausted: Callable[[IntegrityError, int], BaseException] | None = None,
+) -> Budget[IntegrityError]:
+    """Bytes that fail their check are attempted again at once, *attempts* times in all; *repair* runs
+    before each new attempt (e.g. send the part again before confirming it anew).
     """
+    return Budget(IntegrityError, attempts, repair, exhausted)
 
-    refresh: Callable[[UrlExpiredError], None]
-    limit: int = EXPIRED_IN_A_ROW
-    exhausted: Callable[[UrlExpiredError, int], BaseException] | None = None
+
+def url_refresh(
+    refresh: Callable[[UrlExpiredError], None],
+    *,
+    limit: int = EXPIRED_IN_A_ROW,
+    exhausted: Callable[[UrlExpiredError, int], BaseException] | None = None,
+) -> Budget[UrlExpiredError]:
+    """An expired URL is replaced by *refresh* and attempted again at once, up to *limit* expiries in a
+    row; at the *limit*-th no refresh is asked for, and the error (or what *exhausted* makes of it) is raised.
+    """
+    return Budget(UrlExpiredError, limit, refresh, exhausted)
 
 
 def attempt(
@@ -98,8 +123,8 @@ def attempt(
     *,
     cancel: threading.Event | None = None,
     sleep: Sleep | None = None,
-    integrity: IntegrityBudget | None = None,
-    expiry: UrlRefresh | None = None,
+    integrity: Budget[IntegrityError] | None = None,
+    expiry: Budget[UrlExpiredError] | None = None,
     on_retry: Callable[[ScoreError], None] | None = None,
 ) -> T:
     """Call *once* until it returns, attempting again what the policy allows.
@@ -110,8 +135,10 @@ def attempt(
         cancel: when set, no new attempt starts and a backoff ends early, with :class:`Cancelled`.
         sleep: the wait between attempts; by default *cancel*'s ``wait`` (or the real clock). An injected
             *sleep* is not interrupted by *cancel*, which is checked when it returns.
-        integrity: a budget of its own for ``IntegrityError`` (without it, they count as any other error).
-        expiry: how to refresh an expired URL (without it, ``UrlExpiredError`` counts as any other error).
+        integrity: a budget of its own for ``IntegrityError`` (:func:`integrity_budget`; without it, they
+            count as any other error).
+        expiry: how to refresh an expired URL (:func:`url_refresh`; without it, ``UrlExpiredError`` counts
+            as any other error).
         on_retry: told of each failure just before the next attempt starts (e.g. to count retries).
 
     Raises:
@@ -119,36 +146,23 @@ def attempt(
         ScoreError: a non-retryable error at once; the last error when a budget is spent (or what
             the budget's ``exhausted`` makes of it).
     """
-    failures = integrity_failures = expired = 0
+    budgets: tuple[Budget[Any], ...] = tuple(b for b in (expiry, integrity) if b is not None)
+    spent = [0] * len(budgets)
+    failures = 0
     while True:
         if cancel is not None and cancel.is_set():
             raise Cancelled
         try:
             return once()
-        except UrlExpiredError as exc:
-            if expiry is None:
-                failures = _back_off(exc, failures, policy, cancel, sleep)
-            else:
-                expired += 1
-                if expired >= expiry.limit:
-                    _give_up(exc, None if expiry.exhausted is None else expiry.exhausted(exc, expired))
-                expiry.refresh(exc)
-            error: ScoreError = exc
-        except IntegrityError as exc:
-            if integrity is None:
-                failures = _back_off(exc, failures, policy, cancel, sleep)
-            else:
-                integrity_failures += 1
-                if integrity_failures >= integrity.attempts:
-                    _give_up(exc, None if integrity.exhausted is None else integrity.exhausted(exc, integrity_failures))
-                if integrity.repair is not None:
-                    integrity.repair(exc)
-            error = exc
         except ScoreError as exc:
-            failures = _back_off(exc, failures, policy, cancel, sleep)
-            error = exc
-        if on_retry is not None:
-            on_retry(error)
+            which = next((i for i, b in enumerate(budgets) if isinstance(exc, b.kind)), None)
+            if which is None:
+                failures = _back_off(exc, failures, policy, cancel, sleep)
+            else:
+                spent[which] += 1
+                budgets[which].spend(exc, spent[which])
+            if on_retry is not None:
+                on_retry(exc)
 
 
 def _give_up(exc: ScoreError, instead: BaseException | None) -> NoReturn:

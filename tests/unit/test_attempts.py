@@ -127,7 +127,7 @@ def test_the_integrity_budget_is_enforced_without_waiting() -> None:
     errors = [e.IntegrityError(f"md5 {n}") for n in range(5)]
     once, calls = failing(*errors)
     with pytest.raises(e.IntegrityError) as raised:
-        a.attempt(once, a.RetryPolicy(attempts=99), sleep=slept.append, integrity=a.IntegrityBudget(3))
+        a.attempt(once, a.RetryPolicy(attempts=99), sleep=slept.append, integrity=a.integrity_budget(3))
     assert len(calls) == 3 and raised.value is errors[2] and slept == []
 
 
@@ -139,14 +139,14 @@ def test_integrity_failures_are_repaired_and_counted_apart_from_other_failures()
         e.IntegrityError("md5 2"),
         e.UpstreamUnavailableError("down"),
     )
-    budget = a.IntegrityBudget(3, repair=lambda exc: repairs.append(exc.message))
+    budget = a.integrity_budget(3, repair=lambda exc: repairs.append(exc.message))
     assert a.attempt(once, a.RetryPolicy(attempts=3), sleep=lambda s: None, integrity=budget) == "ok"
     assert len(calls) == 5 and repairs == ["md5 1", "md5 2"]
 
 
 def test_a_spent_integrity_budget_can_say_more() -> None:
     once, _ = failing(*[e.IntegrityError("part 2 has MD5 x")] * 3)
-    budget = a.IntegrityBudget(
+    budget = a.integrity_budget(
         3, exhausted=lambda exc, n: e.IntegrityError(f"object o: {exc.message} (after {n} attempts)")
     )
     with pytest.raises(e.IntegrityError, match=r"^object o: part 2 has MD5 x \(after 3 attempts\)$") as raised:
@@ -161,7 +161,7 @@ def test_an_expired_url_is_refreshed_at_once() -> None:
     slept: list[float] = []
     refreshed: list[int] = []
     once, calls = failing(e.UrlExpiredError("expired"), e.UrlExpiredError("expired"))
-    refresh = a.UrlRefresh(lambda exc: refreshed.append(len(calls)))
+    refresh = a.url_refresh(lambda exc: refreshed.append(len(calls)))
     assert a.attempt(once, a.RetryPolicy(attempts=1), sleep=slept.append, expiry=refresh) == "ok"
     assert refreshed == [1, 2] and calls == [1, 2, 3] and slept == []
 
@@ -169,7 +169,7 @@ def test_an_expired_url_is_refreshed_at_once() -> None:
 def test_expiries_in_a_row_are_bounded() -> None:
     refreshed: list[int] = []
     once, calls = failing(*[e.UrlExpiredError("expired")] * 10)
-    refresh = a.UrlRefresh(
+    refresh = a.url_refresh(
         lambda exc: refreshed.append(1), exhausted=lambda exc, n: e.UrlExpiredError(f"{n} fresh URLs refused")
     )
     with pytest.raises(e.UrlExpiredError, match=f"^{a.EXPIRED_IN_A_ROW} fresh URLs refused$"):
@@ -180,10 +180,30 @@ def test_expiries_in_a_row_are_bounded() -> None:
 def test_a_spent_expiry_budget_may_raise_the_last_error_itself() -> None:
     errors = [e.UrlExpiredError(f"expired {n}") for n in range(3)]
     once, _ = failing(*errors)
-    refresh = a.UrlRefresh(lambda exc: None, limit=3, exhausted=lambda exc, n: exc)
+    refresh = a.url_refresh(lambda exc: None, limit=3, exhausted=lambda exc, n: exc)
     with pytest.raises(e.UrlExpiredError) as raised:
         a.attempt(once, a.RetryPolicy(), sleep=lambda s: None, expiry=refresh)
     assert raised.value is errors[2] and raised.value.__cause__ is None
+
+
+def test_each_budget_counts_its_own_failures() -> None:
+    once, calls = failing(
+        e.UrlExpiredError("expired"),
+        e.IntegrityError("md5"),
+        e.UrlExpiredError("expired"),
+        e.IntegrityError("md5"),
+    )
+    assert (
+        a.attempt(
+            once,
+            a.RetryPolicy(attempts=1),
+            sleep=lambda s: None,
+            integrity=a.integrity_budget(3),
+            expiry=a.url_refresh(lambda exc: None, limit=3),
+        )
+        == "ok"
+    )
+    assert len(calls) == 5
 
 
 # ---- cancellation ------------------------------------------------------------------------------------------
@@ -229,7 +249,7 @@ def test_cancelled_raised_by_an_attempt_is_never_retried() -> None:
         raise a.Cancelled
 
     with pytest.raises(a.Cancelled):
-        a.attempt(once, a.RetryPolicy(), sleep=lambda s: None, integrity=a.IntegrityBudget())
+        a.attempt(once, a.RetryPolicy(), sleep=lambda s: None, integrity=a.integrity_budget())
     assert next(tries) == 2
     assert not issubclass(a.Cancelled, e.ScoreError)
 

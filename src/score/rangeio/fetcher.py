@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from score.attempts import EXPIRED_IN_A_ROW, RetryPolicy, Sleep, UrlRefresh, attempt
+from score.attempts import EXPIRED_IN_A_ROW, RetryPolicy, Sleep, attempt, url_refresh
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
 from score.rangeio.urls import RenewingUrls
@@ -106,7 +106,7 @@ class RangeFetcher:
             once,
             self._retry,
             sleep=self._sleep,
-            expiry=UrlRefresh(lambda _exc: self._urls.expired(object_id, url), exhausted=give_up),
+            expiry=url_refresh(lambda _exc: self._urls.expired(object_id, url), exhausted=give_up),
             on_retry=counted,
         )
         with self._lock:

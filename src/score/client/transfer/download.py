@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from score.attempts import Cancelled, IntegrityBudget, RetryPolicy, Sleep, UrlRefresh, attempt, with_retry
+from score.attempts import Cancelled, RetryPolicy, Sleep, attempt, integrity_budget, url_refresh, with_retry
 from score.client.http.server_api import ServerApi
 from score.client.http.url_expiry import expired_too_often
 from score.client.transfer.data_plane import DataPlane, pwrite_all
@@ -440,13 +440,13 @@ class Downloader:
             self._retry,
             cancel=job.cancel,
             sleep=self._sleep,
-            integrity=IntegrityBudget(
+            integrity=integrity_budget(
                 PART_ATTEMPTS,
                 exhausted=lambda exc, _n: e.IntegrityError(
                     f"object {job.object_id}: {exc.message} (after {PART_ATTEMPTS} attempts)"
                 ),
             ),
-            expiry=UrlRefresh(
+            expiry=url_refresh(
                 lambda _exc: self._refresh(job, seen),
                 exhausted=lambda _exc, times: expired_too_often(part.partNumber, times),
             ),

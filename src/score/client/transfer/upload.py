@@ -21,7 +21,7 @@ from io import FileIO
 from pathlib import Path
 from typing import Any
 
-from score.attempts import IntegrityBudget, RetryPolicy, Sleep, UrlRefresh, attempt
+from score.attempts import RetryPolicy, Sleep, attempt, integrity_budget, url_refresh
 from score.client.http.server_api import ServerApi
 from score.client.http.url_expiry import expired_too_often
 from score.client.transfer.data_plane import DataPlane
@@ -178,8 +178,8 @@ class Uploader:
             self._retry,
             cancel=sending.cancel,
             sleep=self._sleep,
-            integrity=IntegrityBudget(),
-            expiry=UrlRefresh(
+            integrity=integrity_budget(),
+            expiry=url_refresh(
                 lambda _exc: self._refresh(sending, seen),
                 exhausted=lambda _exc, times: expired_too_often(sending.part.partNumber, times),
             ),
@@ -207,7 +207,7 @@ class Uploader:
             self._retry,
             cancel=sending.cancel,
             sleep=self._sleep,
-            integrity=IntegrityBudget(repair=send_again),
+            integrity=integrity_budget(repair=send_again),
             on_retry=self._count_retry,
         )
 
