@@ -35,7 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from score.attempts import Cancelled, RetryPolicy, Sleep, attempt, integrity_budget, url_refresh, with_retry
+from score.attempts import (
+    INTEGRITY_ATTEMPTS,
+    Cancelled,
+    RetryPolicy,
+    Sleep,
+    attempt,
+    integrity_budget,
+    url_refresh,
+    with_retry,
+)
 from score.client.http.server_api import ServerApi
 from score.client.http.url_expiry import expired_too_often
 from score.client.transfer.data_plane import DataPlane, pwrite_all
@@ -49,7 +58,7 @@ from score.wire.client_models import ObjectSpecification, Part
 
 READ_CHUNK = 4 * 1024 * 1024
 RECEIVED = "received"  # journal value of a part written but not hashed on its own (whole-object mode)
-PART_ATTEMPTS = 3
+PART_ATTEMPTS = INTEGRITY_ATTEMPTS  # a part whose bytes fail their MD5 is fetched this many times in all
 _LEFT_AS_IT_IS = "; it was left as it is: move it away, or use --force to replace it"
 
 
