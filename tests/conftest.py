@@ -4,8 +4,8 @@ Markers applied here at collection, so that a selection by marker is true:
 
 * ``radosgw``, ``azurite``, ``gcs``: every test that would start that emulator, whether it asks for
   the session fixture by name or through a parametrized fixture that picks it by its parameter
-  (``request.getfixturevalue``). :func:`pytest_fixture_setup` refuses to start an emulator for a
-  test without its marker, so ``-m "not radosgw"`` cannot start Ceph by accident.
+  (``request.getfixturevalue``). The emulator fixtures refuse to start for a test without its
+  marker (:func:`require_marker`), so ``-m "not radosgw"`` cannot start Ceph by accident.
 * ``fast``: tests that start no score-server, no emulator and no CLI process: ``tests/unit`` and the
   contract suite on the memory store (``pytest -m fast``, under a minute).
 """
@@ -64,15 +64,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.fast)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest) -> None:
-    """Refuse to start an emulator for a test that does not carry its marker (the markers would lie)."""
-    marker = EMULATOR_MARKERS.get(fixturedef.argname)
+def require_marker(request: pytest.FixtureRequest, fixture: str) -> None:
+    """Refuse to start an emulator for a test that does not carry its marker (the markers would lie).
+
+    Called by the emulator fixtures themselves: a conftest hook does not see a session fixture's setup.
+    """
+    marker = EMULATOR_MARKERS[fixture]
     item = getattr(request, "_pyfuncitem", None)
-    if marker is not None and item is not None and item.get_closest_marker(marker) is None:
+    if item is not None and item.get_closest_marker(marker) is None:
         pytest.fail(
-            f"{item.nodeid} starts {fixturedef.argname} without @pytest.mark.{marker}: "
-            "add the marker (or a parameter tests/conftest.py recognises)"
+            f"{item.nodeid} starts {fixture} without @pytest.mark.{marker}: add the marker "
+            "(or name the parameter that picks it in tests/conftest.py EMULATOR_PARAMS)",
+            pytrace=False,
         )
 
 
@@ -91,8 +94,9 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 
 
 @pytest.fixture(scope="session")
-def radosgw() -> Iterator[Radosgw]:
+def radosgw(request: pytest.FixtureRequest) -> Iterator[Radosgw]:
     """One Ceph radosgw for the whole session (started on first use, ~12 s)."""
+    require_marker(request, "radosgw")
     from tests.kit.radosgw import Radosgw, available
 
     if not available():
@@ -103,8 +107,9 @@ def radosgw() -> Iterator[Radosgw]:
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
+def azurite(request: pytest.FixtureRequest) -> Iterator[Azurite]:
     """One Azurite for the whole session (started on first use, ~1 s)."""
+    require_marker(request, "azurite")
     from tests.kit.azurite import Azurite, available
 
     if not available():
@@ -115,8 +120,9 @@ def azurite() -> Iterator[Azurite]:
 
 
 @pytest.fixture(scope="session")
-def fake_gcs() -> Iterator[FakeGcs]:
+def fake_gcs(request: pytest.FixtureRequest) -> Iterator[FakeGcs]:
     """One fake-gcs-server for the whole session (started on first use, well under 1 s)."""
+    require_marker(request, "fake_gcs")
     from tests.kit.gcs_emulator import FakeGcs
 
     emulator = FakeGcs().start()
