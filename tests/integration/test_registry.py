@@ -242,7 +242,7 @@ def test_song_adapter_contract_against_the_registry(server: ServerProcess, tmp_p
         api = MetadataApi(server.url, None)
         try:
             entities = api.analysis_entities(many["analysisId"], "XYZ", page_size=2)  # 3 pages
-            assert sorted(str(x["id"]) for x in entities) == sorted(oids)
+            assert sorted(x.object_id for x in entities) == sorted(oids)
         finally:
             api.close()
     finally:

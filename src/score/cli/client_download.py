@@ -1,6 +1,6 @@
-"""``score-client download``: choose the objects (ids, manifest, analysis), name the files (layout;
-a byte range as ``<name>.<first>-<last>``), download each, report per object (text or ``--json``
-lines) and a summary.
+"""``score-client download``: its flags, and the report of a batch: a line per object (text or
+``--json`` lines) and a summary. Choosing the objects, naming their files, the free-space check and
+the downloads themselves are :mod:`score.client.transfer.batch`'s.
 """
 
 from __future__ import annotations
@@ -9,17 +9,24 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.printable import printable
-from score.client.transfer.disk_space import allocated, check_free
-from score.client.transfer.output_layout import LAYOUTS, ObjectEntry, plan_targets, range_bytes, range_name, ranged
+from score.client.transfer import batch
+from score.client.transfer.batch import (
+    AnalysisSkipped,
+    BatchOptions,
+    ByAnalysis,
+    ByIds,
+    ByManifest,
+    Note,
+    Outcome,
+    Selection,
+)
+from score.client.transfer.output_layout import LAYOUTS
 from score.client.transfer.progress import Board
 from score.domain import errors as e
 
@@ -68,81 +75,28 @@ def add_arguments(
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
-def _select(args: argparse.Namespace, session: Session) -> list[ObjectEntry]:
+def _selection(args: argparse.Namespace) -> Selection:
     chosen = [x for x in (args.object_id, args.manifest, args.analysis_id) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --manifest, --analysis-id (with --study-id)")
     if args.object_id:
-        return [ObjectEntry(oid) for oid in dict.fromkeys(args.object_id)]
+        return ByIds(tuple(args.object_id))
     if args.manifest:
-        from score.client.transfer.manifest import read_download_manifest
-
-        return [ObjectEntry(oid) for oid in read_download_manifest(args.manifest)]
+        return ByManifest(args.manifest)
     if not args.study_id:
         raise e.InvalidRequestError("--analysis-id needs --study-id")
-    return client_metadata.analysis_files(session, args.analysis_id, args.study_id)
+    return ByAnalysis(args.analysis_id, args.study_id)
 
 
-def _resolve(
-    session: Session, items: list[ObjectEntry], layout: str, want_index: bool, warn: Callable[[str], None]
-) -> list[ObjectEntry]:
-    """Complete the selection from the metadata service: names and analyses (one lookup per object
-    that lacks them), then sizes and index files from each analysis (one request per analysis).
+def _note(err: Callable[[str], None]) -> Callable[[Note], None]:
+    def say(note: Note) -> None:
+        if isinstance(note, AnalysisSkipped):
+            err(f"analysis {printable(note.analysis_id)}: {note.reason} (its sizes and index files are not looked up)")
+        else:
+            item = note.item
+            err(f"no index file for {printable(str(item.file_name))} in analysis {printable(str(item.analysis_id))}")
 
-    Objects the metadata service does not know stay as they are (named by id).
-    """
-    if not want_index and (layout == "id" or all(item.file_name for item in items)):
-        return items
-    from score.client.transfer.index_pairing import pair_indexes
-
-    api = session.metadata()
-    try:
-        known = []
-        for item in items:
-            entity = None if item.analysis_id else api.entity(item.object_id)
-            known.append(client_metadata.named(entity) if entity is not None else item)
-        files: dict[str, list[ObjectEntry]] = {}
-        for analysis, study in dict.fromkeys(
-            (str(i.analysis_id), str(i.study)) for i in known if i.analysis_id and i.study
-        ):
-            try:
-                files[analysis] = client_metadata.analysis_file_list(api, study, analysis)
-            except (e.NotFoundError, e.ForbiddenError) as exc:
-                warn(f"analysis {printable(analysis)}: {exc.message} (its sizes and index files are not looked up)")
-    finally:
-        api.close()
-    sizes = {f.object_id: f.size for listed in files.values() for f in listed}
-    known = [replace(i, size=i.size if i.size is not None else sizes.get(i.object_id)) for i in known]
-    if not want_index:
-        return known
-    pairing = pair_indexes(known, files)
-    for item in pairing.unpaired:
-        warn(f"no index file for {printable(str(item.file_name))} in analysis {printable(str(item.analysis_id))}")
-    return pairing.items
-
-
-def _check_space(items: list[ObjectEntry], targets: dict[str, str], args: argparse.Namespace) -> None:
-    """Refuse up front when the known sizes of what is still to fetch exceed the free space.
-
-    Sizes come from the metadata service (of a range, the bytes it selects); partial downloads count
-    only what they still lack. Objects of unknown size are checked by the downloader when they start.
-
-    Raises:
-        DiskSpaceError: with the amounts, before anything is downloaded.
-    """
-    out_dir, force = args.output_dir, args.force
-    need = 0
-    for item in items:
-        if item.size is None:
-            continue
-        size, name, state = item.size, targets[item.object_id], f".{item.object_id}"
-        if ranged(args.offset, args.length):
-            size = range_bytes(args.offset, args.length, item.size)
-            name, state = range_name(name, args.offset, size), "." + range_name(item.object_id, args.offset, size)
-        if not force and (out_dir / name).exists():
-            continue
-        need += max(size - (0 if force else allocated(out_dir / state / "data")), 0)
-    check_free(out_dir, need, "the download (nothing was downloaded)")
+    return say
 
 
 class _Report:
@@ -215,9 +169,11 @@ def run(
     settings = session.settings
     if args.length == 0:
         raise e.InvalidRequestError("--length 0 selects no bytes: give a positive length, or -1 for the rest")
-    items = _resolve(session, _select(args, session), args.output_layout, args.index, err)
-    targets = plan_targets(items, args.output_layout)
-    _check_space(items, targets, args)
+    options = BatchOptions(
+        args.output_dir, args.output_layout, args.index, args.offset, args.length, args.validate, args.force
+    )
+    items = batch.complete(batch.select(_selection(args), session.metadata), options, session.metadata, _note(err))
+    plan = batch.plan(items, options)
     board = Board(len(items), progress and not args.json)
     report = _Report(args, board.above(say), board.above(err))
     api = session.server()
@@ -225,44 +181,17 @@ def run(
     dl = Downloader(api, data, parallel=settings.parallel, board=board)
     started = time.monotonic()
 
-    def one(oid: str) -> tuple[DownloadResult | e.ScoreError, float]:
-        t0 = time.monotonic()
-        try:
-            result: DownloadResult | e.ScoreError = dl.download(
-                oid,
-                args.output_dir,
-                offset=args.offset,
-                length=args.length,
-                validate=args.validate,
-                force=args.force,
-                target=args.output_dir / targets[oid],
-            )
-        except e.ScoreError as exc:
+    def show(outcome: Outcome) -> None:
+        line: dict[str, Any] = {"object_id": outcome.object_id, "file": str(outcome.file), "seconds": outcome.seconds}
+        if outcome.error is not None:
             if len(items) == 1 and not args.json:
-                raise  # one object: main() prints the error with its hint
-            result = exc
-        return result, round(time.monotonic() - t0, 3)
+                raise outcome.error  # one object: main() prints the error with its hint
+            report.failure(line, outcome.error)
+        elif outcome.result is not None:
+            report.success(line, outcome.result)
 
     try:
-        with ThreadPoolExecutor(min(settings.parallel, len(items)), "score-file") as files:
-            futures = {files.submit(one, item.object_id): item.object_id for item in items}
-            try:
-                for future in as_completed(futures):
-                    oid = futures[future]
-                    result, seconds = future.result()
-                    line: dict[str, Any] = {
-                        "object_id": oid,
-                        "file": str(args.output_dir / targets[oid]),
-                        "seconds": seconds,
-                    }
-                    if isinstance(result, e.ScoreError):
-                        report.failure(line, result)
-                    else:
-                        report.success(line, result)
-            except BaseException:
-                dl.cancel_all()
-                files.shutdown(wait=True, cancel_futures=True)
-                raise
+        batch.download_all(plan, dl, options, settings.parallel, show)
     finally:
         dl.close()
         api.close()

@@ -13,21 +13,13 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from score.cli import client_metadata
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
-from score.formats.naming import index_names
+from score.slicing.lookup import local_source, remote_source, stem
 from score.slicing.regions import output_name
 from score.slicing.viewer import Query, Source, check_query, view
-
-if TYPE_CHECKING:
-    from score.client.transfer.data_plane import DataPlane
-
-READABLE = (".bam", ".cram", ".sam")
 
 
 def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]) -> None:
@@ -68,13 +60,6 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
     view.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
 
 
-def _base(name: str) -> str:
-    for suffix in READABLE:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def _query(args: argparse.Namespace, output: Path | None) -> Query:
     return Query(
         queries=tuple(args.query),
@@ -98,78 +83,12 @@ def _output(args: argparse.Namespace, name: str, taken: set[Path] | None = None)
         return None
     ext = args.output_format.lower()
     out_dir: Path = args.output_dir
-    path = out_dir / output_name(_base(name), args.query, args.bed_query, args.header_only, ext)
+    path = out_dir / output_name(stem(name), args.query, args.bed_query, args.header_only, ext)
     if taken is not None:
         if path in taken:
             path = out_dir / output_name(name, args.query, args.bed_query, args.header_only, ext)
         taken.add(path)
     return path
-
-
-def _local(args: argparse.Namespace) -> Source:
-    path: Path = args.input_file
-    if not path.is_file():
-        raise e.InvalidRequestError(f"input file {path} does not exist")
-    index: Path | None = args.input_file_index
-    if index is None:  # beside it, named as htslib looks for it (x.bam.bai, then x.bai)
-        index = next((c for c in (path.with_name(n) for n in index_names(path.name)) if c.is_file()), None)
-    elif not index.is_file():
-        raise e.InvalidRequestError(f"index file {index} does not exist")
-    from score.slicing.bam_copy import local_bytes
-
-    return Source(str(path.resolve()), index.resolve() if index else None, path.name, local_bytes(path.resolve()))
-
-
-def _lookup(session: Session, object_id: str) -> tuple[ObjectEntry, ObjectEntry | None]:
-    """The object's name and its index object from the same analysis (None when there is none)."""
-    from score.client.transfer.index_pairing import pair_indexes
-
-    api = session.metadata()
-    try:
-        entity = api.entity(object_id)
-        if entity is None:
-            return ObjectEntry(object_id), None
-        item = client_metadata.named(entity)
-        if not item.analysis_id or not item.study:
-            return item, None
-        files = client_metadata.analysis_file_list(api, item.study, item.analysis_id)
-    finally:
-        api.close()
-    pairing = pair_indexes([item], {item.analysis_id: files})
-    return item, next((i for i in pairing.items if i.object_id != object_id), None)
-
-
-def _remote(
-    session: Session, data: DataPlane, object_id: str, work: Path, need_index: bool, alignments_only: bool
-) -> Source | None:
-    """The object behind its URL, its index downloaded into *work*; None to skip it."""
-    from score.client.transfer.download import Downloader
-    from score.slicing.bam_copy import remote_bytes
-
-    item, index = _lookup(session, object_id)
-    name = item.file_name or object_id
-    if alignments_only and not name.lower().endswith(READABLE):
-        return None
-    api = session.server()
-    try:
-        url, _, size = api.whole_object(object_id)
-        local_index = None
-        if index is not None and need_index:
-            local_index = work / (index.file_name or index.object_id)
-            dl = Downloader(api, data, parallel=2)
-            try:
-                dl.download(index.object_id, work, target=local_index)
-            finally:
-                dl.close()
-        elif need_index:
-            where = f"analysis {item.analysis_id}" if item.analysis_id else "the metadata service"
-            raise e.NotFoundError(
-                f"no index (.bai/.crai) for {name} in {where}; "
-                "upload its index to the same analysis, or use --header-only"
-            )
-    finally:
-        api.close()
-    return Source(url, local_index, name, remote_bytes(data.get_range, url, size))
 
 
 def _one(
@@ -187,9 +106,17 @@ def _one(
     try:
         need_index = not args.header_only and bool(args.query or args.bed_query)
         if object_id is None:
-            found: Source | None = _local(args)
+            found: Source | None = local_source(args.input_file, args.input_file_index)
         else:
-            found = _remote(session, data, object_id, work, need_index, alignments_only)
+            found = remote_source(
+                object_id,
+                session.metadata,
+                session.server,
+                data,
+                work,
+                need_index=need_index,
+                alignments_only=alignments_only,
+            )
         if found is None:
             say(f"skipped {object_id}: not a BAM, CRAM or SAM file")
             return ec.OK

@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from score.client.http.song_entities import FileEntity
 from score.client.transfer.index_pairing import pair_indexes
 from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
@@ -37,7 +38,7 @@ class Lister(Protocol):
 class EntityFinder(Protocol):
     """The part of the metadata API a catalog needs."""
 
-    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = ...) -> list[dict[str, Any]]:
+    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = ...) -> list[FileEntity]:
         """``GET /entities``, all pages."""
         ...
 
@@ -52,13 +53,12 @@ class Selection:
     metadata_url: str = ""
 
 
-def _namings(entities: Iterable[dict[str, Any]]) -> dict[str, Naming]:
-    out = {}
-    for entity in entities:
-        name, analysis = entity.get("fileName"), entity.get("gnosId")
-        if isinstance(name, str) and isinstance(analysis, str):
-            out[str(entity["id"])] = Naming(analysis, name)
-    return out
+def _namings(entities: Iterable[FileEntity]) -> dict[str, Naming]:
+    return {
+        entity.object_id: Naming(entity.analysis_id, entity.file_name)
+        for entity in entities
+        if entity.file_name is not None and entity.analysis_id is not None
+    }
 
 
 def _load_cache(path: Path, metadata_url: str) -> tuple[dict[str, Naming], set[str]] | None:

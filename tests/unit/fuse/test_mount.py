@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from score.client.http.song_entities import FileEntity
 from score.domain import errors as e
 from score.fuse.catalog import Selection, gather
 from score.fuse.mount import check_mount_point, parse_fuse_options
@@ -65,10 +66,10 @@ class Server:
 
 class Song:
     def __init__(self, entities: list[dict[str, Any]]) -> None:
-        self.entities = entities
+        self.entities = [x for x in map(FileEntity.parse, entities) if x is not None]
         self.calls = 0
 
-    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = 2000) -> list[dict[str, Any]]:
+    def find_entities(self, filters: dict[str, str] | None = None, page_size: int = 2000) -> list[FileEntity]:
         self.calls += 1
         return self.entities
 

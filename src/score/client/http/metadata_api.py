@@ -10,6 +10,7 @@ import httpx
 
 from score import __version__
 from score.client.http.server_api import error_from_response, transport_error
+from score.client.http.song_entities import Analysis, EntityPage, FileEntity, SubmitReceipt
 from score.client.http.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
 
@@ -27,8 +28,11 @@ class MetadataApi:
         *,
         timeout: float = 60.0,
         verify: ssl.SSLContext | bool = True,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """Talk to the metadata service at *base_url* (the token is sent for writes and reads alike)."""
+        """Talk to the metadata service at *base_url* (the token is sent for writes and reads alike;
+        *transport* replaces the network in tests).
+        """
         headers = {"User-Agent": f"score-client/{__version__}"}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -36,6 +40,7 @@ class MetadataApi:
             timeout=timeout,
             auth=BearerAuth(as_source(token)),
             verify=verify,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -54,36 +59,40 @@ class MetadataApi:
         except ValueError:
             raise e.UpstreamUnavailableError("the metadata service sent malformed JSON") from None
 
-    def submit(self, study: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """``POST /submit/{study}``: returns ``analysisId`` (and, from our registry, the files)."""
-        out: dict[str, Any] = self._call("POST", f"/submit/{quote(study, safe='')}", json=payload)
-        return out
+    def submit(self, study: str, payload: dict[str, Any]) -> SubmitReceipt:
+        """``POST /submit/{study}``: the analysis id (and, from our registry, the files)."""
+        return SubmitReceipt.parse(self._call("POST", f"/submit/{quote(study, safe='')}", json=payload))
 
-    def analysis(self, study: str, analysis_id: str) -> dict[str, Any]:
+    def analysis(self, study: str, analysis_id: str) -> Analysis:
         """``GET /studies/{study}/analysis/{id}``."""
-        out: dict[str, Any] = self._call(
-            "GET", f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}"
+        return Analysis.parse(
+            self._call("GET", f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}")
         )
-        return out
 
-    def set_state(self, study: str, analysis_id: str, action: str) -> dict[str, Any]:
-        """``PUT /studies/{study}/analysis/{publish|unpublish|suppress}/{id}``."""
+    def set_state(self, study: str, analysis_id: str, action: str) -> Analysis:
+        """``PUT /studies/{study}/analysis/{publish|unpublish|suppress}/{id}``; its state when the answer says it."""
         if action not in ("publish", "unpublish", "suppress"):
             raise ValueError(action)
-        out: dict[str, Any] = self._call(
-            "PUT", f"/studies/{quote(study, safe='')}/analysis/{action}/{quote(analysis_id, safe='')}"
+        return Analysis.parse(
+            self._call("PUT", f"/studies/{quote(study, safe='')}/analysis/{action}/{quote(analysis_id, safe='')}")
         )
-        return out
 
-    def entity(self, object_id: str) -> dict[str, object] | None:
-        """``GET /entities/{id}``; None when the service does not know the object (or has no registry)."""
+    def entity(self, object_id: str) -> FileEntity | None:
+        """``GET /entities/{id}``; None when the service does not know the object (or has no registry).
+
+        Raises:
+            UpstreamUnavailableError: the answer is not an entity.
+        """
         try:
-            out: dict[str, object] = self._call("GET", f"/entities/{quote(object_id, safe='')}")
+            raw = self._call("GET", f"/entities/{quote(object_id, safe='')}")
         except e.NotFoundError:
             return None
-        return out
+        entity = FileEntity.parse(raw)
+        if entity is None:
+            raise e.UpstreamUnavailableError("the metadata service sent a malformed entity")
+        return entity
 
-    def analysis_entities(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    def analysis_entities(self, analysis_id: str, study: str, page_size: int = PAGE_SIZE) -> list[FileEntity]:
         """Every file entity of an analysis (``GET /entities``, all pages, de-duplicated by id).
 
         Raises:
@@ -93,7 +102,7 @@ class MetadataApi:
 
     def find_entities(
         self, filters: dict[str, str] | None = None, page_size: int = PAGE_SIZE, max_pages: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[FileEntity]:
         """Every file entity matching *filters* (Song's ``gnosId``, ``projectCode``; none = all), all pages.
 
         A page that adds no new entity while the service says it is not the last ends the walk as
@@ -102,17 +111,16 @@ class MetadataApi:
         Raises:
             UpstreamUnavailableError: a malformed page (retryable), or one of the above (not retryable).
         """
-        seen: dict[str, dict[str, Any]] = {}
+        seen: dict[str, FileEntity] = {}
         page = 0
         while True:
-            data = self._call("GET", "/entities", params={**(filters or {}), "page": page, "size": page_size})
-            if not isinstance(data, dict):
-                raise e.UpstreamUnavailableError("the metadata service sent a malformed page of entities")
+            found = EntityPage.parse(
+                self._call("GET", "/entities", params={**(filters or {}), "page": page, "size": page_size})
+            )
             before = len(seen)
-            for entity in data.get("content", []):
-                if isinstance(entity, dict) and entity.get("id"):
-                    seen.setdefault(str(entity["id"]), entity)
-            if data.get("last", True) or not data.get("content"):
+            for entity in found.entities:
+                seen.setdefault(entity.object_id, entity)
+            if found.last:
                 return list(seen.values())
             page += 1
             if len(seen) == before or (max_pages is not None and page >= max_pages):

@@ -1,0 +1,183 @@
+"""Batch downloads as a use case: selection, completion from a fake metadata service, targets and
+the free-space check, and the parallel run with a fake downloader (no sockets)."""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+
+from score.client.http.song_entities import Analysis, AnalysisFile, FileEntity
+from score.client.transfer import batch
+from score.client.transfer.batch import (
+    AnalysisSkipped,
+    BatchOptions,
+    ByAnalysis,
+    ByIds,
+    ByManifest,
+    NoIndex,
+    Note,
+    Outcome,
+)
+from score.client.transfer.download import DownloadResult
+from score.client.transfer.output_layout import ObjectEntry
+from score.domain import errors as e
+
+A, B, C, D = (f"{c * 8}-0000-0000-0000-000000000000" for c in "abcd")
+Usage = namedtuple("Usage", "free")
+
+
+class FakeMetadata:
+    """Entities and analyses from memory; counts the clients opened and closed."""
+
+    def __init__(self, entities: dict[str, FileEntity], analyses: dict[str, Analysis | e.ScoreError]) -> None:
+        self.entities, self.analyses = entities, analyses
+        self.opened = self.closed = 0
+        self.asked: list[str] = []
+
+    def __call__(self) -> FakeMetadata:
+        self.opened += 1
+        return self
+
+    def entity(self, object_id: str) -> FileEntity | None:
+        self.asked.append(object_id)
+        return self.entities.get(object_id)
+
+    def analysis(self, study: str, analysis_id: str) -> Analysis:
+        found = self.analyses[analysis_id]
+        if isinstance(found, e.ScoreError):
+            raise found
+        return found
+
+    def analysis_entities(self, analysis_id: str, study: str) -> list[FileEntity]:
+        return [x for x in self.entities.values() if x.analysis_id == analysis_id and x.study == study]
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+SONG = FakeMetadata(
+    {
+        A: FileEntity(A, "r.bam", "an1", "ST1"),
+        B: FileEntity(B, "r.bam.bai", "an1", "ST1"),
+        C: FileEntity(C, "v.vcf.gz", "an2", "ST1"),
+    },
+    {
+        "an1": Analysis(None, (AnalysisFile(A, "r.bam", 100), AnalysisFile(B, "r.bam.bai", 10))),
+        "an2": e.ForbiddenError("not yours"),
+    },
+)
+
+
+def _song() -> FakeMetadata:
+    return FakeMetadata(SONG.entities, SONG.analyses)
+
+
+def test_ids_count_once_and_need_no_metadata(tmp_path: Path) -> None:
+    song = _song()
+    assert batch.select(ByIds((A, B, A)), song) == [ObjectEntry(A), ObjectEntry(B)]
+    assert song.opened == 0
+
+
+def test_a_manifest_selects_its_objects(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.txt"
+    manifest.write_text(f"an1\t\t\n{A}\t/x/r.bam\t{'a' * 32}\n")
+    assert batch.select(ByManifest(manifest), _song()) == [ObjectEntry(A)]
+
+
+def test_an_analysis_selects_its_named_files_or_is_not_found() -> None:
+    song = _song()
+    assert batch.select(ByAnalysis("an1", "ST1"), song) == [
+        ObjectEntry(A, "r.bam", "an1", study="ST1"),
+        ObjectEntry(B, "r.bam.bai", "an1", study="ST1"),
+    ]
+    assert song.opened == song.closed == 1
+    with pytest.raises(e.NotFoundError, match="analysis an9 of study ST1 has no files"):
+        batch.select(ByAnalysis("an9", "ST1"), song)
+    assert song.closed == 2
+
+
+def test_completion_names_sizes_and_pairs_indexes_and_notes_what_it_cannot(tmp_path: Path) -> None:
+    song = _song()
+    notes: list[Note] = []
+    items = batch.complete([ObjectEntry(A), ObjectEntry(C), ObjectEntry(D)], BatchOptions(tmp_path), song, notes.append)
+    assert items == [
+        ObjectEntry(A, "r.bam", "an1", 100, "ST1"),
+        ObjectEntry(B, "r.bam.bai", "an1", 10, "ST1"),  # its index, right after it
+        ObjectEntry(C, "v.vcf.gz", "an2", None, "ST1"),
+        ObjectEntry(D),  # unknown to the metadata service: named by id
+    ]
+    assert notes == [AnalysisSkipped("an2", "not yours"), NoIndex(items[2])]
+    assert song.opened == song.closed == 1
+
+
+def test_completion_asks_nothing_when_nothing_is_needed(tmp_path: Path) -> None:
+    song = _song()
+    items = [ObjectEntry(A), ObjectEntry(D)]
+    assert batch.complete(items, BatchOptions(tmp_path, layout="id", with_indexes=False), song, print) == items
+    named = [ObjectEntry(A, "r.bam", "an1", study="ST1")]
+    assert batch.complete(named, BatchOptions(tmp_path, with_indexes=False), song, print) == named
+    assert song.opened == 0
+
+
+def test_the_plan_refuses_two_objects_under_one_name(tmp_path: Path) -> None:
+    items = [ObjectEntry(A, "same"), ObjectEntry(B, "same")]
+    with pytest.raises(e.InvalidRequestError, match="same file"):
+        batch.plan(items, BatchOptions(tmp_path))
+    assert batch.plan(items, BatchOptions(tmp_path, layout="id")).targets == {A: A, B: B}
+
+
+def test_the_space_check_counts_what_is_still_missing(tmp_path: Path) -> None:
+    items = [ObjectEntry(A, "a", size=600), ObjectEntry(B, "b", size=500), ObjectEntry(C, "c")]  # C: size unknown
+    (tmp_path / "b").write_bytes(b"done")  # complete under its name: needs nothing (without force)
+    assert batch.plan(items, BatchOptions(tmp_path), lambda _p: Usage(600)).targets[A] == "a"
+    with pytest.raises(e.DiskSpaceError, match="nothing was downloaded"):
+        batch.plan(items, BatchOptions(tmp_path, force=True), lambda _p: Usage(1000))
+    # a range needs only its bytes, under its own name
+    batch.plan(items, BatchOptions(tmp_path, offset=0, length=10, force=True), lambda _p: Usage(20))
+
+
+class FakeDownloader:
+    def __init__(self, fail: set[str]) -> None:
+        self.fail = fail
+        self.cancelled = threading.Event()
+        self.calls: list[tuple[str, Path, int, int]] = []
+
+    def download(
+        self, object_id: str, out_dir: Path, *, offset: int, length: int, validate: bool, force: bool, target: Path
+    ) -> DownloadResult:
+        self.calls.append((object_id, target, offset, length))
+        if object_id in self.fail:
+            raise e.IntegrityError(f"{object_id}: md5 mismatch")
+        return DownloadResult(object_id, target, 5, None, validate, 1, 1)
+
+    def cancel_all(self) -> None:
+        self.cancelled.set()
+
+
+def test_every_object_ends_in_an_outcome(tmp_path: Path) -> None:
+    options = BatchOptions(tmp_path, layout="id")
+    plan = batch.plan([ObjectEntry(A), ObjectEntry(B), ObjectEntry(C)], options)
+    dl = FakeDownloader({B})
+    outcomes: list[Outcome] = []
+    batch.download_all(plan, dl, options, 2, outcomes.append)
+    by_id = {o.object_id: o for o in outcomes}
+    assert set(by_id) == {A, B, C} and not dl.cancelled.is_set()
+    assert by_id[A].result is not None and by_id[A].file == tmp_path / A and by_id[A].error is None
+    assert isinstance(by_id[B].error, e.IntegrityError) and by_id[B].result is None
+
+
+def test_what_the_caller_raises_cancels_the_batch(tmp_path: Path) -> None:
+    options = BatchOptions(tmp_path, layout="id")
+    plan = batch.plan([ObjectEntry(A)], options)
+    dl = FakeDownloader({A})
+
+    def stop(outcome: Outcome) -> None:
+        assert outcome.error is not None
+        raise outcome.error
+
+    with pytest.raises(e.IntegrityError):
+        batch.download_all(plan, dl, options, 4, stop)
+    assert dl.cancelled.is_set()
