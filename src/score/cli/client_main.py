@@ -12,9 +12,17 @@ import sys
 from pathlib import Path
 
 from score import __version__
-from score.cli import client_download, client_login, client_metadata, client_mount, client_upload, client_view
+from score.cli import (
+    client_download,
+    client_info,
+    client_login,
+    client_metadata,
+    client_mount,
+    client_upload,
+    client_view,
+)
 from score.cli import exit_codes as ec
-from score.cli.client_config import ClientSettings, load_client_settings
+from score.cli.client_config import load_client_settings
 from score.cli.client_session import Session
 from score.client.printable import printable_lines
 from score.domain import errors as e
@@ -90,49 +98,10 @@ def _url(args: argparse.Namespace, session: Session) -> int:
     return ec.OK
 
 
-def _renewal(settings: ClientSettings) -> str:
-    from score.client.http.tokens import TokenCache
-
-    saved = TokenCache(settings.token_file).load() if settings.token_file else {}
-    if settings.client_id and settings.client_secret:
-        return f"client credentials of {settings.client_id} (never shown)"
-    if saved.get("refresh_token"):
-        return f"login of client {saved.get('client_id')} at {saved.get('issuer')}, saved in {settings.token_file}"
-    return "none (set client_id and client_secret, or run score-client login)"
-
-
-def _info(args: argparse.Namespace, settings: ClientSettings) -> int:
-    import hashlib
-
-    import httpx
-
-    token = "not set"  # noqa: S105  a name, not a secret
-    if settings.token:
-        token = f"set (sha256 {hashlib.sha256(settings.token.encode()).hexdigest()[:12]}; never shown)"
-    lines = [
-        f"score-client {__version__}",
-        f"server URL:    {settings.server_url}",
-        f"metadata URL:  {settings.metadata_url}",
-        f"config file:   {settings.config_path}"
-        + ("" if settings.config_path and settings.config_path.exists() else " (absent)"),
-        f"profile:       {settings.profile or '(none)'}",
-        f"access token:  {token}",
-        f"renewal:       {_renewal(settings)}",
-        f"parallel:      {settings.parallel} parts, {settings.memory_bytes // (1024 * 1024)} MiB of upload buffers",
-    ]
-    try:
-        health = httpx.get(settings.server_url.rstrip("/") + "/health", timeout=5)
-        body = health.json() if health.headers.get("content-type", "").startswith("application/json") else {}
-        lines.append(f"server:        {body.get('status', health.status_code)}, version {body.get('version', '?')}")
-    except httpx.HTTPError as exc:
-        lines.append(f"server:        unreachable ({type(exc).__name__})")
-    for line in lines:
-        _say(args, line)
-    return ec.OK
-
-
 def _run(args: argparse.Namespace, session: Session) -> int:
     progress = sys.stderr.isatty() and not args.quiet and not args.silent
+    if args.command == "info":
+        return client_info.run(session, lambda text: _say(args, text))
     if args.command == "upload":
         return client_upload.run(args, session, progress, lambda text: _say(args, text))
     if args.command == "download":
@@ -187,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
             profile=args.profile,
             ca_bundle=args.ca_bundle,
         )
-        if args.command == "info":
-            return _info(args, settings)
         if args.command == "manifest":
             from score.client.transfer.manifest import read_manifest_text
 

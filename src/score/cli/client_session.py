@@ -18,6 +18,7 @@ from score.domain.errors import ConfigError
 if TYPE_CHECKING:
     from score.client.http.metadata_api import MetadataApi
     from score.client.http.server_api import ServerApi
+    from score.client.http.server_health import ServerHealth
     from score.client.transfer.data_plane import DataPlane
 
 
@@ -104,6 +105,18 @@ class Session:
             self.tokens,
             timeout=self.settings.timeout_seconds,
             verify=self._verify(self.settings.metadata_url),
+        )
+
+    def server_health(self, timeout_cap: float) -> ServerHealth:
+        """The server's ``/health``, asked once as the other clients ask (TLS trust, proxies), within
+        *timeout_cap* seconds per phase at most.
+        """
+        from score.client.http.server_health import probe_health
+
+        return probe_health(
+            self.settings.server_url,
+            timeout=min(self.settings.timeout_seconds, timeout_cap),
+            verify=self._verify(self.settings.server_url),
         )
 
     def data_plane(self) -> DataPlane:
