@@ -43,16 +43,13 @@ from score.observability.audit import (
 from score.observability.metrics import Metered, MeteredAuditor, Metrics
 from score.registry.metadata import RegistryMetadata
 from score.registry.store import RegistryStore
+from score.server.deps import install_services
 from score.server.disconnect import CancelOnDisconnect
 from score.server.errors import install_error_handlers
 from score.server.limits import HeaderLimitMiddleware
 from score.server.openapi import install_openapi
 from score.server.routes import download, drs, htsget, misc, registry, store, upload
 from score.services.context import ServiceContext
-from score.services.download import DownloadService
-from score.services.drs import DrsService
-from score.services.htsget import HtsgetService
-from score.services.upload import UploadService
 from score.storage.local import LocalObjectStore, load_or_create_secret
 from score.storage.urlsign import UrlSigner
 
@@ -279,10 +276,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     app.state.verifier = components.verifier
     app.state.issuer = components.issuer
     app.state.clock = components.ctx.clock
-    app.state.upload_service = UploadService(components.ctx)
-    app.state.download_service = DownloadService(components.ctx)
-    app.state.htsget_service = HtsgetService(components.ctx)
-    app.state.drs_service = DrsService(components.ctx, app.state.download_service)
+    install_services(app, components.ctx, components.registry)
     install_error_handlers(app)
     install_openapi(app)
     for module in (upload, download, misc, htsget, drs):
@@ -290,9 +284,6 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     if isinstance(components.store, LocalObjectStore):
         app.include_router(store.router)
     if components.registry is not None:
-        from score.services.registry import RegistryService
-
-        app.state.registry_service = RegistryService(components.ctx, components.registry)
         app.include_router(registry.router)
     app.state.metrics = components.metrics
     app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)

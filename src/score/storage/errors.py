@@ -69,6 +69,8 @@ class Failure:
 class ErrorTable:
     """How one provider's SDK fails, and what each of its error codes means."""
 
+    name: str
+    """The store in messages: "the object store", "Azure", "GCS"."""
     answered: tuple[type[BaseException], ...]
     """SDK exceptions that carry the store's answer (and so a code)."""
     unreachable: tuple[type[BaseException], ...]
@@ -76,10 +78,7 @@ class ErrorTable:
     codes_of: Callable[[Any], tuple[str, ...]]
     """The codes of an answered exception, most specific first (the first one names it in messages)."""
     codes: Mapping[str, Failure]
-    failed: str
-    """The message of an answer the table does not list (an UpstreamUnavailableError, retryable)."""
-    unreachable_message: str
-    """The message of no answer (``{name}``: the exception's class; retryable)."""
+    """What each code means; any other answer, and no answer, is a retryable UpstreamUnavailableError."""
 
     def translate(self, exc: BaseException, what: str) -> ScoreError | None:
         """The domain error for SDK failure *exc* during *what*; None when *exc* is not the SDK's."""
@@ -89,9 +88,9 @@ class ErrorTable:
                 failure = self.codes.get(code)
                 if failure is not None:
                     return failure.error(failure.message.format(what=what, code=code))
-            return UpstreamUnavailableError(self.failed.format(what=what, code=codes[0]))
+            return UpstreamUnavailableError(f"{self.name} failed during {what}: {codes[0]}")
         if isinstance(exc, self.unreachable):
-            return UpstreamUnavailableError(self.unreachable_message.format(what=what, name=type(exc).__name__))
+            return UpstreamUnavailableError(f"{self.name} is unreachable during {what}: {type(exc).__name__}")
         return None
 
 
@@ -149,14 +148,7 @@ def s3_table() -> ErrorTable:
     """botocore: a ``ClientError`` is an answer with a code; a ``BotoCoreError`` is no answer."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return ErrorTable(
-        answered=(ClientError,),
-        unreachable=(BotoCoreError,),
-        codes_of=_s3_codes,
-        codes=S3_CODES,
-        failed="the object store failed during {what}: {code}",
-        unreachable_message="the object store is unreachable during {what}: {name}",
-    )
+    return ErrorTable("the object store", (ClientError,), (BotoCoreError,), _s3_codes, S3_CODES)
 
 
 def _azure_codes(exc: Any) -> tuple[str, ...]:
@@ -183,14 +175,7 @@ def azure_table() -> ErrorTable:
     """azure-core: an ``HttpResponseError`` is an answer; any other ``AzureError`` is none."""
     from azure.core.exceptions import AzureError, HttpResponseError
 
-    return ErrorTable(
-        answered=(HttpResponseError,),
-        unreachable=(AzureError,),
-        codes_of=_azure_codes,
-        codes=AZURE_CODES,
-        failed="Azure failed during {what}: {code}",
-        unreachable_message="Azure is unreachable during {what}: {name}",
-    )
+    return ErrorTable("Azure", (HttpResponseError,), (AzureError,), _azure_codes, AZURE_CODES)
 
 
 def _gcs_codes(exc: Any) -> tuple[str, ...]:
@@ -214,11 +199,4 @@ def gcs_table() -> ErrorTable:
     from google.api_core.exceptions import GoogleAPICallError
     from requests.exceptions import RequestException
 
-    return ErrorTable(
-        answered=(GoogleAPICallError,),
-        unreachable=(RequestException,),
-        codes_of=_gcs_codes,
-        codes=GCS_CODES,
-        failed="GCS failed during {what}: {code}",
-        unreachable_message="GCS is unreachable during {what}: {name}",
-    )
+    return ErrorTable("GCS", (GoogleAPICallError,), (RequestException,), _gcs_codes, GCS_CODES)

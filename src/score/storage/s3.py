@@ -134,17 +134,12 @@ class S3ObjectStore:
         bucket = self._layout.write_bucket(key)
         out: list[StoredPart] = []
         marker = 0 if number is None else number - 1
+        max_parts = 1000 if number is None else 1
+        upload = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
         while True:
             try:
                 page = await run_blocking(
-                    _ERRORS,
-                    "listing parts",
-                    self._s3.list_parts,
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumberMarker=marker,
-                    MaxParts=1000 if number is None else 1,
+                    _ERRORS, "listing parts", self._s3.list_parts, **upload, PartNumberMarker=marker, MaxParts=max_parts
                 )
             except NoSuchObjectError as exc:
                 raise NoSuchUploadError("no such multipart upload") from exc

@@ -45,133 +45,98 @@ def translated(table: se.ErrorTable, exc: BaseException, what: str = "reading an
     return info.value
 
 
+S3_REFUSED = "the object store refused the server's credentials"
+S3_FAILED = "the object store failed during op:"
+PARTS = "the store refused the part list"
+CASES: list[tuple[se.ErrorTable, BaseException, type[e.ScoreError], str]] = [
+    (S3, s3_error("NoSuchKey", 404), se.NoSuchObjectError, "the object store has no such object (op)"),
+    (S3, s3_error("404", 404), se.NoSuchObjectError, "the object store has no such object (op)"),
+    (S3, s3_error("NotFound", 404), se.NoSuchObjectError, "the object store has no such object (op)"),
+    (S3, s3_error("NoSuchUpload", 404), se.NoSuchUploadError, "no such multipart upload"),
+    (
+        S3,
+        s3_error("NoSuchBucket", 404),
+        se.NoSuchBucketError,
+        "the store has no such bucket (op); check the configuration",
+    ),
+    (S3, s3_error("AccessDenied", 403), se.CredentialsRefusedError, f"{S3_REFUSED} (AccessDenied) during op"),
+    (
+        S3,
+        s3_error("SignatureDoesNotMatch", 403),
+        se.CredentialsRefusedError,
+        f"{S3_REFUSED} (SignatureDoesNotMatch) during op",
+    ),
+    (S3, s3_error("InvalidPart"), se.PartListRefusedError, f"{PARTS} (InvalidPart); upload the parts again"),
+    (S3, s3_error("EntityTooSmall"), se.PartListRefusedError, f"{PARTS} (EntityTooSmall); upload the parts again"),
+    (S3, s3_error("BucketAlreadyOwnedByYou", 409), se.AlreadyExistsError, "the bucket exists already (op)"),
+    (S3, s3_error("SlowDown", 503), e.UpstreamUnavailableError, f"{S3_FAILED} SlowDown"),
+    (S3, s3_error("403", 403), e.UpstreamUnavailableError, f"{S3_FAILED} 403"),
+    (S3, s3_error("", 500), e.UpstreamUnavailableError, f"{S3_FAILED} 500"),
+    (
+        S3,
+        EndpointConnectionError(endpoint_url="http://s3"),
+        e.UpstreamUnavailableError,
+        "the object store is unreachable during op: EndpointConnectionError",
+    ),
+    (AZURE, azure_error("BlobNotFound", 404), se.NoSuchObjectError, "Azure has no such blob (op)"),
+    (AZURE, azure_error(None, 404), se.NoSuchObjectError, "Azure has no such blob (op)"),
+    (
+        AZURE,
+        azure_error("ContainerNotFound", 404),
+        se.NoSuchBucketError,
+        "the storage account has no such container (op); check the configuration",
+    ),
+    (
+        AZURE,
+        azure_error("AuthenticationFailed", 403),
+        se.CredentialsRefusedError,
+        "Azure refused the server's credentials during op",
+    ),
+    (AZURE, azure_error("ContainerAlreadyExists", 409), se.AlreadyExistsError, "the container exists already (op)"),
+    (AZURE, azure_error("LeaseIdMissing", 412), e.UpstreamUnavailableError, "Azure failed during op: LeaseIdMissing"),
+    (AZURE, azure_error(None, 500), e.UpstreamUnavailableError, "Azure failed during op: 500"),
+    (
+        AZURE,
+        ServiceRequestError("no route"),
+        e.UpstreamUnavailableError,
+        "Azure is unreachable during op: ServiceRequestError",
+    ),
+    (
+        AZURE,
+        ServiceResponseError("reset"),
+        e.UpstreamUnavailableError,
+        "Azure is unreachable during op: ServiceResponseError",
+    ),
+    (GCS, gcs.NotFound("x"), se.NoSuchObjectError, "GCS has no such object (op)"),
+    (GCS, gcs.Conflict("x"), se.AlreadyExistsError, "the bucket exists already (op)"),
+    (GCS, gcs.Unauthorized("x"), se.CredentialsRefusedError, "GCS refused the server's credentials during op"),
+    (GCS, gcs.Forbidden("x"), se.CredentialsRefusedError, "GCS refused the server's credentials during op"),
+    (GCS, gcs.TooManyRequests("x"), e.UpstreamUnavailableError, "GCS failed during op: 429"),
+    (GCS, gcs.InternalServerError("x"), e.UpstreamUnavailableError, "GCS failed during op: 500"),
+    (GCS, RequestsConnectionError("x"), e.UpstreamUnavailableError, "GCS is unreachable during op: ConnectionError"),
+]
+
+
 @pytest.mark.parametrize(
-    ("code", "status", "cls", "message"),
-    [
-        ("NoSuchKey", 404, se.NoSuchObjectError, "the object store has no such object (reading an object)"),
-        ("404", 404, se.NoSuchObjectError, "the object store has no such object (reading an object)"),
-        ("NotFound", 404, se.NoSuchObjectError, "the object store has no such object (reading an object)"),
-        ("NoSuchUpload", 404, se.NoSuchUploadError, "no such multipart upload"),
-        (
-            "NoSuchBucket",
-            404,
-            se.NoSuchBucketError,
-            "the store has no such bucket (reading an object); check the configuration",
-        ),
-        (
-            "AccessDenied",
-            403,
-            se.CredentialsRefusedError,
-            "the object store refused the server's credentials (AccessDenied) during reading an object",
-        ),
-        (
-            "SignatureDoesNotMatch",
-            403,
-            se.CredentialsRefusedError,
-            "the object store refused the server's credentials (SignatureDoesNotMatch) during reading an object",
-        ),
-        (
-            "InvalidPart",
-            400,
-            se.PartListRefusedError,
-            "the store refused the part list (InvalidPart); upload the parts again",
-        ),
-        (
-            "EntityTooSmall",
-            400,
-            se.PartListRefusedError,
-            "the store refused the part list (EntityTooSmall); upload the parts again",
-        ),
-        ("BucketAlreadyOwnedByYou", 409, se.AlreadyExistsError, "the bucket exists already (reading an object)"),
-        ("SlowDown", 503, e.UpstreamUnavailableError, "the object store failed during reading an object: SlowDown"),
-        ("403", 403, e.UpstreamUnavailableError, "the object store failed during reading an object: 403"),
-        ("", 500, e.UpstreamUnavailableError, "the object store failed during reading an object: 500"),
-    ],
+    ("table", "exc", "cls", "message"), CASES, ids=[f"{t.name}-{x!r}"[:60] for t, x, _, _ in CASES]
 )
-def test_s3_codes(code: str, status: int, cls: type[e.ScoreError], message: str) -> None:
-    err = translated(S3, s3_error(code, status))
+def test_each_code_becomes_its_domain_error_with_the_sdk_error_as_cause(
+    table: se.ErrorTable, exc: BaseException, cls: type[e.ScoreError], message: str
+) -> None:
+    err = translated(table, exc, "op")
     assert type(err) is cls
     assert err.message == message
 
 
-def test_s3_statuses_and_retryability_follow_the_class() -> None:
+def test_statuses_and_retryability_follow_the_class() -> None:
     assert isinstance(translated(S3, s3_error("NoSuchKey", 404)), e.NotFoundError)
     assert isinstance(translated(S3, s3_error("InvalidPartOrder")), e.IntegrityError)
-    refused = translated(S3, s3_error("InvalidAccessKeyId", 403))
-    assert isinstance(refused, e.UpstreamUnavailableError) and not refused.retryable
-    assert not translated(S3, s3_error("NoSuchBucket", 404)).retryable
+    assert isinstance(translated(GCS, gcs.Conflict("x")), e.ConflictError)
+    for refused in (s3_error("InvalidAccessKeyId", 403), s3_error("NoSuchBucket", 404)):
+        err = translated(S3, refused)
+        assert isinstance(err, e.UpstreamUnavailableError) and not err.retryable
     assert translated(S3, s3_error("InternalError", 500)).retryable
-
-
-def test_s3_no_answer_is_retryable_unavailability() -> None:
-    err = translated(S3, EndpointConnectionError(endpoint_url="http://s3"), "listing")
-    assert type(err) is e.UpstreamUnavailableError and err.retryable
-    assert err.message == "the object store is unreachable during listing: EndpointConnectionError"
-
-
-@pytest.mark.parametrize(
-    ("code", "status", "cls", "message"),
-    [
-        ("BlobNotFound", 404, se.NoSuchObjectError, "Azure has no such blob (reading an object)"),
-        (None, 404, se.NoSuchObjectError, "Azure has no such blob (reading an object)"),
-        (
-            "ContainerNotFound",
-            404,
-            se.NoSuchBucketError,
-            "the storage account has no such container (reading an object); check the configuration",
-        ),
-        (
-            "AuthenticationFailed",
-            403,
-            se.CredentialsRefusedError,
-            "Azure refused the server's credentials during reading an object",
-        ),
-        ("ContainerAlreadyExists", 409, se.AlreadyExistsError, "the container exists already (reading an object)"),
-        ("LeaseIdMissing", 412, e.UpstreamUnavailableError, "Azure failed during reading an object: LeaseIdMissing"),
-        (None, 500, e.UpstreamUnavailableError, "Azure failed during reading an object: 500"),
-    ],
-)
-def test_azure_codes(code: str | None, status: int, cls: type[e.ScoreError], message: str) -> None:
-    err = translated(AZURE, azure_error(code, status))
-    assert type(err) is cls
-    assert err.message == message
-
-
-@pytest.mark.parametrize("exc", [ServiceRequestError("no route"), ServiceResponseError("reset")])
-def test_azure_no_answer_is_retryable_unavailability(exc: Exception) -> None:
-    err = translated(AZURE, exc, "listing")
-    assert type(err) is e.UpstreamUnavailableError and err.retryable
-    assert err.message == f"Azure is unreachable during listing: {type(exc).__name__}"
-
-
-@pytest.mark.parametrize(
-    ("exc", "cls", "message"),
-    [
-        (gcs.NotFound("x"), se.NoSuchObjectError, "GCS has no such object (reading an object)"),
-        (gcs.Conflict("x"), se.AlreadyExistsError, "the bucket exists already (reading an object)"),
-        (
-            gcs.Unauthorized("x"),
-            se.CredentialsRefusedError,
-            "GCS refused the server's credentials during reading an object",
-        ),
-        (
-            gcs.Forbidden("x"),
-            se.CredentialsRefusedError,
-            "GCS refused the server's credentials during reading an object",
-        ),
-        (gcs.TooManyRequests("x"), e.UpstreamUnavailableError, "GCS failed during reading an object: 429"),
-        (gcs.InternalServerError("x"), e.UpstreamUnavailableError, "GCS failed during reading an object: 500"),
-        (
-            RequestsConnectionError("x"),
-            e.UpstreamUnavailableError,
-            "GCS is unreachable during reading an object: ConnectionError",
-        ),
-    ],
-)
-def test_gcs_codes(exc: Exception, cls: type[e.ScoreError], message: str) -> None:
-    err = translated(GCS, exc)
-    assert type(err) is cls
-    assert err.message == message
+    assert translated(AZURE, ServiceRequestError("no route")).retryable
 
 
 def test_a_failure_that_is_not_the_sdks_passes_through_untouched() -> None:

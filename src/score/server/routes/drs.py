@@ -7,16 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 
 from score import __version__
-from score.server.deps import CurrentPrincipal
+from score.config.settings import ServerSettings
+from score.server.deps import CurrentPrincipal, DrsSvc, Settings
+from score.server.errors import DrsRoute
 from score.server.openapi import DRS, errors
-from score.services.drs import DrsService
 
 PREFIX = "/ga4gh/drs/v1"
-router = APIRouter(prefix=PREFIX, tags=["drs"])
+router = APIRouter(prefix=PREFIX, tags=["drs"], route_class=DrsRoute)  # errors in DRS's shape
 # services/drs.py checks the id (its 400 is DRS's error body); the pattern here only documents it
 DrsIdPath = Annotated[
     str, Path(description="an object id or an analysis id", json_schema_extra={"pattern": "^[A-Za-z0-9._~-]{1,128}$"})
@@ -24,18 +25,9 @@ DrsIdPath = Annotated[
 OBJECT_ERRORS = errors(400, 401, 403, 404, 409, 503, shape=DRS)
 
 
-def drs_service(request: Request) -> DrsService:
-    """The DRS use case."""
-    svc: DrsService = request.app.state.drs_service
-    return svc
-
-
-DrsSvc = Annotated[DrsService, Depends(drs_service)]
-
-
-def _host(request: Request) -> str:
+def _host(request: Request, settings: ServerSettings) -> str:
     """This server's name in ``drs://`` URIs: the public URL's host, else the request's Host."""
-    public = request.app.state.settings.public_url
+    public = settings.public_url
     return urlsplit(public).netloc if public else (request.headers.get("host") or request.url.netloc)
 
 
@@ -58,12 +50,13 @@ async def get_object(
     request: Request,
     principal: CurrentPrincipal,
     svc: DrsSvc,
+    settings: Settings,
     expand: bool = False,  # noqa: ARG001  part of the documented signature (FastAPI reads it)
 ) -> dict[str, Any]:
     """A blob (an object) or a bundle (an analysis: its files the token may read). *expand* changes
     nothing here: a bundle's contents are files, never nested bundles.
     """
-    return await svc.object(principal, object_id, _host(request))
+    return await svc.object(principal, object_id, _host(request, settings))
 
 
 @router.post("/objects/{object_id}", responses=OBJECT_ERRORS)
@@ -72,10 +65,11 @@ async def post_object(
     request: Request,
     principal: CurrentPrincipal,
     svc: DrsSvc,
+    settings: Settings,
     body: Annotated[dict[str, Any] | None, Body()] = None,  # noqa: ARG001  part of the documented signature (FastAPI reads it)
 ) -> dict[str, Any]:
     """As GET; passports in the body are not used (authorization is by bearer token)."""
-    return await svc.object(principal, object_id, _host(request))
+    return await svc.object(principal, object_id, _host(request, settings))
 
 
 @router.get("/objects/{object_id}/access/{access_id}", responses=OBJECT_ERRORS)
@@ -97,11 +91,11 @@ async def post_access(
 
 
 @router.options("/objects/{object_id}", responses=errors())
-async def authorizations(object_id: str, request: Request) -> JSONResponse:
+async def authorizations(object_id: str, settings: Settings) -> JSONResponse:
     """How to authorize (DRS 1.3+): bearer tokens from this server's issuer. Answered for any id, so
     that it tells nobody which objects exist.
     """
-    auth = request.app.state.settings.auth
+    auth = settings.auth
     issuer = auth.oidc_issuer or auth.issuer
     return JSONResponse(
         {

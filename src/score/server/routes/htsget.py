@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,7 +12,8 @@ from score import __version__
 from score.domain import errors as e
 from score.domain.model import Principal
 from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
-from score.server.deps import CurrentPrincipal
+from score.server.deps import CurrentPrincipal, HtsgetSvc
+from score.server.errors import HtsgetRoute
 from score.server.openapi import HTSGET, HTSGET_MEDIA_TYPE, ObjectIdPath, errors
 from score.services.htsget import HtsgetService
 from score.services.htsget import Request as TicketRequest
@@ -26,17 +27,10 @@ class HtsgetResponse(JSONResponse):
     media_type = HTSGET_MEDIA_TYPE
 
 
-router = APIRouter(prefix=PREFIX, tags=["htsget"], default_response_class=HtsgetResponse)
+router = APIRouter(
+    prefix=PREFIX, tags=["htsget"], default_response_class=HtsgetResponse, route_class=HtsgetRoute
+)  # errors in htsget's shape
 TICKET_ERRORS = errors(400, 401, 403, 404, 409, 503, shape=HTSGET)
-
-
-def htsget_service(request: Request) -> HtsgetService:
-    """The htsget use case."""
-    svc: HtsgetService = request.app.state.htsget_service
-    return svc
-
-
-HtsgetSvc = Annotated[HtsgetService, Depends(htsget_service)]
 
 
 class RegionIn(BaseModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 from score import __version__
-from score.server.deps import AuthenticatedPrincipal, DownloadSvc
+from score.domain.ports import ObjectStore
+from score.server.deps import AppMetrics, AuthenticatedPrincipal, DownloadSvc, Issuer, Store
 from score.server.openapi import errors
 from score.wire.schemas import ObjectInfoOut
 
@@ -16,9 +17,9 @@ router = APIRouter()
 
 
 @router.get("/metrics", tags=["health"], include_in_schema=False)
-async def metrics(request: Request) -> Response:
+async def metrics(app_metrics: AppMetrics) -> Response:
     """Prometheus metrics (text exposition format)."""
-    body, content_type = request.app.state.metrics.render()
+    body, content_type = app_metrics.render()
     return Response(body, media_type=content_type)
 
 
@@ -29,18 +30,17 @@ async def listing(principal: AuthenticatedPrincipal, svc: DownloadSvc) -> list[O
 
 
 @router.get("/profile", response_class=PlainTextResponse, tags=["info"], responses=errors(401, 503))
-async def profile(request: Request, principal: AuthenticatedPrincipal) -> str:  # noqa: ARG001  the dependency authenticates the caller
+async def profile(store: Store, principal: AuthenticatedPrincipal) -> str:  # noqa: ARG001  the dependency authenticates the caller
     """The storage profile (``s3`` for S3-like stores, as Score's client expects)."""
-    return str(request.app.state.store.profile)
+    return str(store.profile)
 
 
-async def _health(request: Request) -> JSONResponse:
-    store = request.app.state.store
+async def _health(store: ObjectStore) -> JSONResponse:
     ok = await store.healthy()
     details: dict[str, Any] = {"foundBucket": ok}
     free_bytes = getattr(store, "free_bytes", None)  # the local store: free space against its floor
     if callable(free_bytes):
-        details.update(freeBytes=free_bytes(), minFreeBytes=store.min_free_bytes)
+        details.update(freeBytes=free_bytes(), minFreeBytes=getattr(store, "min_free_bytes", 0))
     body = {
         "status": "UP" if ok else "OUT_OF_SERVICE",
         "version": __version__,
@@ -60,21 +60,20 @@ HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/health", tags=["health"], responses=HEALTH_RESPONSES)
-async def health(request: Request) -> JSONResponse:
+async def health(store: Store) -> JSONResponse:
     """Liveness and readiness: the store is reachable."""
-    return await _health(request)
+    return await _health(store)
 
 
 @router.get("/actuator/health", tags=["health"], responses=HEALTH_RESPONSES)
-async def actuator_health(request: Request) -> JSONResponse:
+async def actuator_health(store: Store) -> JSONResponse:
     """Spring-style alias of /health."""
-    return await _health(request)
+    return await _health(store)
 
 
 @router.get("/.well-known/jwks.json", tags=["auth"], responses=errors())
-async def jwks(request: Request) -> dict[str, Any]:
+async def jwks(issuer: Issuer) -> dict[str, Any]:
     """Public keys of the embedded issuer (empty when an external provider is used)."""
-    issuer = request.app.state.issuer
     return issuer.jwks() if issuer is not None else {"keys": []}
 
 

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query
 
 from score.domain.model import AnalysisState
 from score.registry import wire
 from score.server.deps import AuthenticatedPrincipal
+from score.server.deps import RegistrySvc as Svc
 from score.server.openapi import ObjectIdPath, errors
 from score.services.registry import MAX_PAGE_NUMBER, RegistryService
 
 router = APIRouter(tags=["registry (Song-compatible)"])
 
-
-def registry_service(request: Request) -> RegistryService:
-    """The registry use cases."""
-    svc: RegistryService = request.app.state.registry_service
-    return svc
-
-
-Svc = Annotated[RegistryService, Depends(registry_service)]
 STATE_ERRORS = errors(401, 403, 404, 409, 503)
 
 

@@ -13,16 +13,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from score.storage.local import STORE_ROUTE, LocalObjectStore, ServedRange
+from score.server.deps import AppClock, AppMetrics, LocalStore
+from score.storage.local import STORE_ROUTE, ServedRange
 
 router = APIRouter(include_in_schema=False)
 CHUNK_BYTES = 1024 * 1024
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned (as the request log's)
-
-
-def _store(request: Request) -> LocalObjectStore:
-    store: LocalObjectStore = request.app.state.store
-    return store
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -30,12 +26,11 @@ def _query(request: Request) -> dict[str, str]:
 
 
 @router.put(STORE_ROUTE + "{key:path}")
-async def put_part(key: str, request: Request) -> Response:
+async def put_part(key: str, request: Request, store: LocalStore, clock: AppClock, app_metrics: AppMetrics) -> Response:
     """Receive one part of a multipart upload; answers with its ETag like S3."""
-    store = _store(request)
     query = _query(request)
-    store.verify("PUT", key, query, request.app.state.clock.now())
-    counter = request.app.state.metrics.store_bytes.labels("received")
+    store.verify("PUT", key, query, clock.now())
+    counter = app_metrics.store_bytes.labels("received")
 
     async def counted() -> AsyncIterator[bytes]:
         async for chunk in request.stream():
@@ -80,14 +75,15 @@ def _headers(served: ServedRange) -> dict[str, str]:
 
 
 @router.get(STORE_ROUTE + "{key:path}")
-async def get_object(key: str, request: Request) -> Response:
+async def get_object(
+    key: str, request: Request, store: LocalStore, clock: AppClock, app_metrics: AppMetrics
+) -> Response:
     """Serve the signed object or range."""
-    store = _store(request)
     query = _query(request)
-    store.verify("GET", key, query, request.app.state.clock.now())
+    store.verify("GET", key, query, clock.now())
     served = store.resolve_get(key, query, request.headers.get("range"))
     return StreamingResponse(
-        _file_chunks(served, request.app.state.metrics.store_bytes.labels("sent").inc),
+        _file_chunks(served, app_metrics.store_bytes.labels("sent").inc),
         status_code=206 if served.partial else 200,
         headers=_headers(served),
         media_type="application/octet-stream",
@@ -95,10 +91,9 @@ async def get_object(key: str, request: Request) -> Response:
 
 
 @router.head(STORE_ROUTE + "{key:path}")
-async def head_object(key: str, request: Request) -> Response:
+async def head_object(key: str, request: Request, store: LocalStore, clock: AppClock) -> Response:
     """HEAD needs a URL signed for HEAD, as on S3."""
-    store = _store(request)
     query = _query(request)
-    store.verify("HEAD", key, query, request.app.state.clock.now())
+    store.verify("HEAD", key, query, clock.now())
     served = store.resolve_get(key, query, request.headers.get("range"))
     return Response(status_code=206 if served.partial else 200, headers=_headers(served))

@@ -123,3 +123,18 @@ def test_a_full_server_store_is_not_blamed_on_the_output_dir() -> None:
         assert hint is not None and "server's store is full" in hint and "--output-dir" not in hint
     local = exit_codes.hint_for(e.DiskSpaceError("the output file system is full"))
     assert local is not None and "--output-dir" in local
+
+
+def test_store_refusals_are_read_by_their_xml_code() -> None:
+    azure = (
+        b"<Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message>"
+        b"<AuthenticationErrorDetail>Signed expiry time [Mon, 01 Jan 2024] has expired</AuthenticationErrorDetail>"
+        b"</Error>"
+    )
+    assert isinstance(classify_store_refusal(403, azure), e.UrlExpiredError)
+    assert isinstance(classify_store_refusal(403, b"<Error><Code>ExpiredToken</Code></Error>"), e.UrlExpiredError)
+    # a DTD is refused, so its entity cannot smuggle a code in; nor does a code in a message count
+    dtd = b'<!DOCTYPE Error [<!ENTITY c "ExpiredToken">]><Error><Code>&c;</Code></Error>'
+    assert not isinstance(classify_store_refusal(403, dtd), e.UrlExpiredError)
+    digest_in_message = b"<Error><Code>InvalidArgument</Code><Message>not a BadDigest</Message></Error>"
+    assert not isinstance(classify_store_refusal(400, digest_in_message), e.IntegrityError)
