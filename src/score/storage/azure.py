@@ -32,6 +32,7 @@ from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, St
 from score.domain.parts import PartLimits
 from score.storage.azure_sas import SasSigner
 from score.storage.errors import ABSENT, AlreadyExistsError, azure_table, run_blocking
+from score.storage.facts import StoreFacts
 from score.storage.ledger import UploadLedger
 from score.storage.stored_md5 import stored_md5
 
@@ -63,7 +64,7 @@ def parse_block_id(upload_id: str, value: str) -> tuple[int, str] | None:
         return None
 
 
-class AzureObjectStore:
+class AzureObjectStore(StoreFacts):
     """The :class:`score.domain.ports.ObjectStore` for Azure Blob Storage."""
 
     def __init__(
@@ -80,24 +81,10 @@ class AzureObjectStore:
         self._container_name = container
         self._container = service.get_container_client(container)
         self._signer = signer
-        self._limits = limits
+        # Azure: a block's "etag" is the MD5 its id carries (Put Block answers with Content-MD5, no ETag).
+        self._set_facts("az", limits, etags_are_md5=True)
         self._md5_key = md5_metadata_key.lower()
         self._ledger = UploadLedger(self.put_bytes, self.get_bytes, self.delete, self.list)
-
-    @property
-    def profile(self) -> str:
-        """Score's profile name for Azure."""
-        return "az"
-
-    @property
-    def limits(self) -> PartLimits:
-        """Block limits with the configured minimum part size."""
-        return self._limits
-
-    @property
-    def etags_are_md5(self) -> bool:
-        """A block's "etag" is the MD5 its id carries (Put Block answers with Content-MD5, no ETag)."""
-        return True
 
     # ---- helpers -----------------------------------------------------------------------
     def _blob(self, key: str) -> Any:

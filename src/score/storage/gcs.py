@@ -32,6 +32,7 @@ from score.domain.integrity import hex_to_b64, normalize_md5
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.storage.errors import ABSENT, AlreadyExistsError, gcs_table, run_blocking
+from score.storage.facts import StoreFacts
 from score.storage.ledger import PREFIX, UploadLedger
 from score.storage.stored_md5 import stored_md5
 
@@ -63,7 +64,7 @@ def compose_plan(sources: list[str], upload_id: str) -> tuple[list[list[tuple[st
     return levels, sources
 
 
-class GcsObjectStore:
+class GcsObjectStore(StoreFacts):
     """The :class:`score.domain.ports.ObjectStore` for Google Cloud Storage."""
 
     def __init__(
@@ -81,25 +82,11 @@ class GcsObjectStore:
         self._bucket_name = bucket
         self._bucket = client.bucket(bucket)
         self._sign = sign
-        self._limits = limits
+        # GCS is reported as s3 (clients use ranged GETs on signed URLs); a single object's ETag is its MD5.
+        self._set_facts("s3", limits, etags_are_md5=True)
         self._md5_key = md5_metadata_key.lower()
         self._timeout = timeout
         self._ledger = UploadLedger(self.put_bytes, self.get_bytes, self.delete, self.list)
-
-    @property
-    def profile(self) -> str:
-        """Clients treat GCS like S3: ranged GETs on signed URLs."""
-        return "s3"
-
-    @property
-    def limits(self) -> PartLimits:
-        """Part limits with the configured minimum part size."""
-        return self._limits
-
-    @property
-    def etags_are_md5(self) -> bool:
-        """A single (non-composite) object's ETag is its MD5."""
-        return True
 
     # ---- helpers -----------------------------------------------------------------------
     def _md5_of(self, blob: Any) -> str | None:

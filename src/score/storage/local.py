@@ -50,6 +50,7 @@ from score.domain.integrity import hex_to_b64, multipart_etag, normalize_md5
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
 from score.domain.ranges import ByteRange, parse_header, parse_token
+from score.storage.facts import StoreFacts
 from score.storage.localfs import copy_into, disk_errors, load_or_create_secret, open_part_file, part_lock
 from score.storage.urlsign import UrlSigner
 
@@ -70,7 +71,7 @@ class ServedRange:
     etag: str | None
 
 
-class LocalObjectStore:
+class LocalObjectStore(StoreFacts):
     """The default store: files under a data directory, URLs served by score-server."""
 
     def __init__(
@@ -91,23 +92,8 @@ class LocalObjectStore:
         self._resolved = {d: d.resolve() for d in (self._objects, self._objmeta)}
         self._public_url = public_url.rstrip("/")
         self._signer = signer
-        self._limits = limits
-
-    # ---- port properties -------------------------------------------------------------
-    @property
-    def profile(self) -> str:
-        """Reported as ``s3``: the local store speaks the same part/ETag protocol."""
-        return "s3"
-
-    @property
-    def limits(self) -> PartLimits:
-        """Part limits (configurable for the local store)."""
-        return self._limits
-
-    @property
-    def etags_are_md5(self) -> bool:
-        """Part ETags are the parts' MD5s."""
-        return True
+        # The local store speaks S3's part/ETag protocol; part ETags are the parts' MD5s.
+        self._set_facts("s3", limits, etags_are_md5=True)
 
     # ---- paths -----------------------------------------------------------------------
     def _path(self, key: str, base: Path | None = None) -> Path:

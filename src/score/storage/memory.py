@@ -38,6 +38,7 @@ from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, St
 from score.domain.parts import PartLimits
 from score.domain.ports import Clock, SystemClock
 from score.domain.ranges import ByteRange, parse_header, parse_token
+from score.storage.facts import StoreFacts
 from score.storage.urlsign import UrlSigner
 
 __all__ = ["DEFAULT_BASE_URL", "MemoryObjectStore", "MemoryTransport"]
@@ -82,7 +83,7 @@ class _Upload:
     parts: dict[int, _Part] = field(default_factory=dict)
 
 
-class MemoryObjectStore:
+class MemoryObjectStore(StoreFacts):
     """An ObjectStore whose objects and uploads live in this process (see the module docstring)."""
 
     def __init__(
@@ -94,7 +95,8 @@ class MemoryObjectStore:
         secret: bytes | None = None,
     ) -> None:
         """A store with part *limits*, checking URL expiry against *clock*, signing URLs under *base_url*."""
-        self._limits = limits or PartLimits()
+        # Parts and ETags follow S3's rules; part ETags are the parts' MD5s.
+        self._set_facts("s3", limits or PartLimits(), etags_are_md5=True)
         self._clock = clock or SystemClock()
         self._base = base_url.rstrip("/")
         self._signer = UrlSigner(secret or secrets.token_bytes(32))
@@ -103,22 +105,6 @@ class MemoryObjectStore:
         self._uploads: dict[str, _Upload] = {}
         self._down = False
         self.transport = MemoryTransport(self)
-
-    # ---- port properties -------------------------------------------------------------
-    @property
-    def profile(self) -> str:
-        """Reported as ``s3``: parts and ETags follow S3's rules."""
-        return "s3"
-
-    @property
-    def limits(self) -> PartLimits:
-        """Part limits given at construction."""
-        return self._limits
-
-    @property
-    def etags_are_md5(self) -> bool:
-        """Part ETags are the parts' MD5s."""
-        return True
 
     @property
     def base_url(self) -> str:

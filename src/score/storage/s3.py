@@ -27,6 +27,7 @@ from score.storage.errors import (
     run_blocking,
     s3_table,
 )
+from score.storage.facts import StoreFacts
 from score.storage.s3_layout import BucketLayout, Role
 from score.storage.stored_md5 import stored_md5
 
@@ -38,7 +39,7 @@ SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024
 _ERRORS = s3_table()
 
 
-class S3ObjectStore:
+class S3ObjectStore(StoreFacts):
     """The :class:`score.domain.ports.ObjectStore` for S3-compatible stores."""
 
     def __init__(
@@ -55,27 +56,12 @@ class S3ObjectStore:
         """Wrap a botocore S3 *client*; *host_override* replaces *endpoint* in signed URLs (Score's proxy option)."""
         self._s3 = client
         self._layout = layout
-        self._limits = limits
+        # Under SSE-KMS, S3's ETags are not MD5s.
+        self._set_facts("s3", limits, etags_are_md5=kms_key_id is None)
         self._endpoint = (endpoint or "").rstrip("/")
         self._override = (host_override or "").rstrip("/")
         self._kms = kms_key_id
         self._md5_key = md5_metadata_key.lower()
-
-    # ---- port properties -------------------------------------------------------------
-    @property
-    def profile(self) -> str:
-        """Score's profile name for S3-like stores."""
-        return "s3"
-
-    @property
-    def limits(self) -> PartLimits:
-        """S3's part limits with the configured minimum part size."""
-        return self._limits
-
-    @property
-    def etags_are_md5(self) -> bool:
-        """False under SSE-KMS, where S3's ETags are not MD5s."""
-        return self._kms is None
 
     @property
     def client(self) -> Any:
