@@ -2,7 +2,7 @@
 
 Every backend is driven only through the ObjectStore port and the URLs it signs, so the same
 tests run unchanged on each (``backend``). moto and the GCS emulators check neither signatures,
-expiry nor Content-MD5 (shared/reference/environment.md), so the refusal tests use
+expiry nor Content-MD5 (checked when this suite was written), so the refusal tests use
 ``refusing_backend``: the local store, radosgw and Azurite. An Azure SAS cannot bind a byte range
 or a header, so the range-binding test uses ``range_binding_backend`` (local, radosgw); our GCS
 V4 signatures, which do bind them, are verified offline in tests/unit/storage/test_gcs_signing.py.
