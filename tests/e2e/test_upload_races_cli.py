@@ -7,6 +7,8 @@ other exits with a conflict (7) or integrity (5) error that says what happened. 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -78,10 +80,17 @@ def test_a_second_client_cannot_join_an_upload_under_way(
         time.sleep(0.02)
     proc.send_signal(signal.SIGSTOP)  # the first upload stays under way, however fast this machine is
     try:
-        late = run_client(["upload", "--object-id", oid, "--file", str(second)], server=srv.url, token=token)
+        late = run_client(
+            ["upload", "--object-id", oid, "--file", str(second)], server=srv.url, token=token, timeout=120
+        )
+    except subprocess.TimeoutExpired as exc:  # say what the server was doing, rather than only that time ran out
+        raise AssertionError(f"the second client hung: {exc.stderr!r}\nserver log:\n{srv.log()[-6000:]}") from None
     finally:
         proc.send_signal(signal.SIGCONT)
-    out, err = proc.communicate(timeout=300)
+        if sys.exc_info()[0] is not None:  # no stopped client (nor its pipes) outlives a failure
+            proc.kill()
+            proc.communicate()
+    out, err = proc.communicate(timeout=200)
     assert late.returncode == 7 and "started by another client" in late.stderr, late.stderr
     assert "--force" in late.stderr
     assert proc.returncode == 0, (out, err)
