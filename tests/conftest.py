@@ -83,11 +83,20 @@ _CLEAN_PREFIXES = ("SCORE_",)
 _CLEAN_NAMES = ("ACCESSTOKEN", "STORAGE_URL", "METADATA_URL", "TRANSPORT_PARALLEL", "TRANSPORT_MEMORY")
 
 
+def _score5_names() -> set[str]:
+    """Every environment name of Score 5.x's client settings (cli/score5_settings.py), read or warned about."""
+    from score.cli import score5_settings as score5
+
+    keys = (*score5.SUPPORTED, *score5.UNSUPPORTED)
+    return {score5.env_name(k) for k in keys} | set(score5.EXTRA_ENV) | {"STORAGE_PROFILE"}
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Remove variables that would change what the client or server does."""
+    score5_names = _score5_names()
     for name in list(os.environ):
-        if name.startswith(_CLEAN_PREFIXES) or name in _CLEAN_NAMES:
+        if name.startswith(_CLEAN_PREFIXES) or name in _CLEAN_NAMES or name in score5_names:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     return

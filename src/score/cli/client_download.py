@@ -38,7 +38,7 @@ def add_arguments(
     down: argparse.ArgumentParser, object_id: Callable[[str], str], boolean: Callable[[str], bool]
 ) -> None:
     """The download flags (Score's, plus ``--json``)."""
-    down.add_argument("--object-id", nargs="+", type=object_id)
+    down.add_argument("--object-id", nargs="+", action="extend", type=object_id)  # repeatable, as Score's
     down.add_argument("--manifest", type=Path, help="ICGC portal manifest (11 columns) or Song upload manifest")
     down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
     down.add_argument("--study-id", "--program-id", dest="study_id")
@@ -46,6 +46,7 @@ def add_arguments(
     down.add_argument("--output-dir", required=True, type=Path)
     down.add_argument(
         "--output-layout",
+        type=str.lower,  # Score's enum flags take any case
         choices=LAYOUTS,
         default="filename",
         help="filename (default), bundle (<analysis>/<file>) or id; unknown objects are named by id",

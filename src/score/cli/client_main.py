@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from score import __version__
 from score.cli import (
@@ -22,7 +23,7 @@ from score.cli import (
     client_view,
 )
 from score.cli import exit_codes as ec
-from score.cli.client_config import load_client_settings
+from score.cli.client_config import ClientSettings, load_client_settings
 from score.cli.client_session import Session
 from score.client.printable import printable_lines
 from score.domain import errors as e
@@ -45,17 +46,53 @@ def _object_id(text: str) -> str:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(before_command: bool) -> argparse.ArgumentParser:
+    """The options of every command, taken before the command (Score's place: ``score-client --profile collab
+    download ...``) and after it. After it they default to nothing at all, so one given before is kept.
+    """
+    d: dict[str, Any] = {} if before_command else {"default": argparse.SUPPRESS}
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--server-url", help="score-server URL (env STORAGE_URL; default http://127.0.0.1:5431)")
-    common.add_argument("--config", type=Path, help="client TOML file (default ~/.config/score/client.toml)")
-    common.add_argument("--profile", help="a [profiles.NAME] table of the config file (env SCORE_PROFILE)")
-    common.add_argument("--parallel", type=int, help="parallel part transfers (env TRANSPORT_PARALLEL; default 4)")
-    common.add_argument("--memory", type=int, metavar="MIB", help="upload buffer budget in MiB (default 100)")
-    common.add_argument("--ca-bundle", type=Path, help="PEM file of the CAs to trust (env SCORE_CA_BUNDLE)")
-    common.add_argument("--quiet", action="store_true", help="no progress bar")
-    common.add_argument("--silent", action="store_true", help="print nothing at all")
-    p = argparse.ArgumentParser(prog="score-client", description="Transfer files through a Score server.")
+    common.add_argument("--server-url", **d, help="score-server URL (env STORAGE_URL; default http://127.0.0.1:5431)")
+    common.add_argument("--config", type=Path, **d, help="client TOML file (default ~/.config/score/client.toml)")
+    common.add_argument(
+        "--profile",
+        **d,
+        help="a [profiles.NAME] table of the config file, or Score's profile (collab, aws, azure, default...; "
+        "env SCORE_PROFILE or STORAGE_PROFILE)",
+    )
+    common.add_argument("--parallel", type=int, **d, help="parallel part transfers (env TRANSPORT_PARALLEL; default 4)")
+    common.add_argument(
+        "--memory",
+        type=int,
+        metavar="MIB",
+        **d,
+        help="upload buffer budget in MiB (default 100; env TRANSPORT_MEMORY in GiB as Score, SCORE_MEMORY in MiB)",
+    )
+    common.add_argument("--ca-bundle", type=Path, **d, help="PEM file of the CAs to trust (env SCORE_CA_BUNDLE)")
+    common.add_argument("--quiet", action="store_true", **d, help="no progress bar")
+    common.add_argument("--silent", action="store_true", **d, help="print nothing at all")
+    return common
+
+
+def _verify_connection(parser: argparse.ArgumentParser) -> None:
+    """Score's ``--verify-connection [true|false]`` (upload, download, view)."""
+    parser.add_argument(
+        "--verify-connection",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="true|false",
+        help="first check that the server and its object store answer (GET /download/ping, then the URL it "
+        "returns), stopping if not; Score checks by default, score-client only when asked",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(before_command=False)
+    p = argparse.ArgumentParser(
+        prog="score-client", description="Transfer files through a Score server.", parents=[_common(True)]
+    )
     p.add_argument("--version", action="version", version=f"score-client {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("upload", parents=[common], help="upload a file, or every file of a manifest")
@@ -68,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     client_download.add_arguments(down, _object_id, _bool)
     view = sub.add_parser("view", parents=[common], help="slice BAM/CRAM by region (SAM, BAM or CRAM output)")
     client_view.add_arguments(view, _object_id)
+    for command in (up, down, view):
+        _verify_connection(command)
     mount = sub.add_parser("mount", parents=[common], help="show readable objects as a read-only file system (FUSE)")
     client_mount.add_arguments(mount)
     url = sub.add_parser("url", parents=[common], help="print a pre-signed URL of the whole object")
@@ -100,6 +139,8 @@ def _url(args: argparse.Namespace, session: Session) -> int:
 
 def _run(args: argparse.Namespace, session: Session) -> int:
     progress = sys.stderr.isatty() and not args.quiet and not args.silent
+    if getattr(args, "verify_connection", None):  # upload, download, view
+        session.verify_connection()
     if args.command == "info":
         return client_info.run(session, lambda text: _say(args, text))
     if args.command == "upload":
@@ -131,6 +172,18 @@ def _err(args: argparse.Namespace, text: str) -> None:
         print(f"score-client: error: {printable_lines(text)}", file=sys.stderr, flush=True)
 
 
+def _apply_output_settings(args: argparse.Namespace, settings: ClientSettings) -> None:
+    """Score's ``client.quiet`` / ``client.silent`` settings, as the flags; then the settings' warnings
+    (Score settings this client does not support), on stderr.
+    """
+    args.quiet = args.quiet or settings.quiet
+    if settings.silent and not args.silent:
+        args.silent = True
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Score's --silent closes output
+    for warning in settings.warnings:
+        _err_plain(args, f"score-client: {warning}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-client``."""
     parser = _parser()
@@ -156,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             profile=args.profile,
             ca_bundle=args.ca_bundle,
         )
+        _apply_output_settings(args, settings)
         if args.command == "manifest":
             from score.client.transfer.manifest import read_manifest_text
 

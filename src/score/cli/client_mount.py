@@ -41,6 +41,7 @@ def add_arguments(mount: argparse.ArgumentParser) -> None:
     )
     mount.add_argument(
         "--layout",
+        type=lambda v: v.lower().replace("_", "-"),  # Score's enum flags: any case, OBJECT_ID too
         choices=("bundle", "object-id"),
         default="bundle",
         help="bundle (default): <analysis id>/<file name>; object-id: /<object id>",

@@ -119,6 +119,26 @@ class Session:
             verify=self._verify(self.settings.server_url),
         )
 
+    def verify_connection(self) -> None:
+        """Score's ``--verify-connection``: the server's ``/download/ping`` and the URL it returns, each asked
+        once (:mod:`score.client.http.connection_check`).
+        """
+        from score.attempts import RetryPolicy
+        from score.client.http.connection_check import verify_connection
+        from score.client.http.server_api import ServerApi
+
+        api = ServerApi(
+            self.settings.server_url,
+            self.tokens,
+            timeout=self.settings.timeout_seconds,
+            retry=RetryPolicy(attempts=1),  # Score's ping is not retried either
+            verify=self._verify(self.settings.server_url),
+        )
+        try:
+            verify_connection(api, self._verify)
+        finally:
+            api.close()
+
     def data_plane(self) -> DataPlane:
         """Transfers over pre-signed URLs (no token)."""
         from score.client.transfer.data_plane import DataPlane

@@ -119,9 +119,9 @@ def test_client_profiles_memory_env_and_unknown_profile(monkeypatch: pytest.Monk
     collab = load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None, profile="collab")
     assert (collab.server_url, collab.parallel, collab.profile) == ("https://collab:443", 3, "collab")
     monkeypatch.setenv("SCORE_PROFILE", "collab")
-    monkeypatch.setenv("TRANSPORT_MEMORY", "300")
+    monkeypatch.setenv("TRANSPORT_MEMORY", "2")  # GiB, as Score reads it (issue 22)
     env = load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None)
-    assert env.server_url == "https://collab:443" and env.memory_bytes == 300 * 1024 * 1024
+    assert env.server_url == "https://collab:443" and env.memory_bytes == 2 * 1024**3
     with pytest.raises(ConfigError, match="no profile 'nope'.*collab"):
         load_client_settings(config=cfg, server_url=None, parallel=None, memory_mib=None, profile="nope")
 

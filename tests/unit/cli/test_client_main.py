@@ -1,0 +1,84 @@
+"""client_main with Score 5.x's habits (issue 22): global options before the command reach the settings,
+Score settings we do not support are warned about on stderr, ``--verify-connection`` checks before a transfer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from score.cli import client_main, client_upload
+from score.cli import exit_codes as ec
+from score.cli.client_session import Session
+from score.domain import errors as e
+
+OID = "9a0b3a8e-3f1f-5d0e-9c7e-8e5f0d3b1a2c"
+
+
+@contextmanager
+def _stdout_restored() -> Iterator[None]:
+    """main() sends stdout to /dev/null under --silent (Score closes it): close that and put ours back."""
+    saved = sys.stdout
+    try:
+        yield
+    finally:
+        if sys.stdout is not saved:
+            sys.stdout.close()
+            sys.stdout = saved
+
+
+def test_profile_before_the_command_reaches_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert client_main.main(["--profile", "nope", "logout"]) == ec.USAGE
+    assert "no profile 'nope'" in capsys.readouterr().err
+    assert client_main.main(["--profile", "collab", "--quiet", "logout"]) == ec.OK
+
+
+def test_unsupported_settings_are_warned_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLIENT_SSL_CUSTOM", "true")
+    assert client_main.main(["logout"]) == ec.OK
+    captured = capsys.readouterr()
+    assert "score-client: warning: Score setting CLIENT_SSL_CUSTOM (environment) is not supported" in captured.err
+    assert "--ca-bundle" in captured.err and "signed out" in captured.out
+    with _stdout_restored():
+        assert client_main.main(["--silent", "logout"]) == ec.OK  # Score's --silent: nothing at all
+    assert capsys.readouterr().err == ""
+
+
+def test_score_quiet_and_silent_settings(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CLIENT_SILENT", "true")
+    monkeypatch.setenv("CLIENT_SSL_CUSTOM", "true")  # its warning is not printed either
+    with _stdout_restored():
+        assert client_main.main(["logout"]) == ec.OK
+        assert sys.stdout.name == "/dev/null"
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verify_connection_runs_before_the_transfer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"x")
+    calls: list[str] = []
+
+    def failing_check(_session: Session) -> None:
+        calls.append("ping")
+        raise e.UpstreamUnavailableError("could not verify the connection to the repository: down")
+
+    def upload(*_args: object) -> int:
+        calls.append("upload")
+        return ec.OK
+
+    monkeypatch.setattr(Session, "verify_connection", failing_check)
+    monkeypatch.setattr(client_upload, "run", upload)
+    argv = ["--quiet", "upload", "--object-id", OID, "--file", str(f)]
+    assert client_main.main([*argv, "--verify-connection"]) == ec.UPSTREAM
+    assert calls == ["ping"] and "could not verify the connection" in capsys.readouterr().err
+    calls.clear()
+    assert client_main.main([*argv, "--verify-connection", "false"]) == ec.OK
+    assert client_main.main(argv) == ec.OK
+    assert calls == ["upload", "upload"]
