@@ -1,6 +1,7 @@
 """GA4GH DRS 1.2 on score-server: the GA4GH compliance suite (PyPI ``drs-compliance-suite``, in its
 own venv made by scripts/setup) passes every case; every access URL serves the bytes its checksum
-advertises; bundles are analyses; every denial has its DRS error."""
+advertises and says when it expires; every object has a checksum, whatever recorded (or did not
+record) its MD5; bundles are analyses; every denial has its DRS error."""
 
 from __future__ import annotations
 
@@ -8,17 +9,22 @@ import hashlib
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from score.services.drs import bundle_checksum
-from tests.e2e.conftest import publish
+from score.storage.urlsign import EXPIRES_PARAM
+from tests.e2e.conftest import ok, publish
 from tests.kit.files import MIB, random_file
-from tests.kit.servers import ServerProcess, free_port
+from tests.kit.servers import ServerProcess, free_port, run_client
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +211,85 @@ def test_unknown_access_ids_and_bundle_access_are_404_and_options_says_how_to_au
     assert post.status_code == 200 and post.json()["id"] == drs.ids["notes.txt"]
     info = _get(drs, "/service-info").json()
     assert info["type"] == {"group": "org.ga4gh", "artifact": "drs", "version": "1.2.0"}
+
+
+def test_an_access_url_says_when_it_expires_in_the_expires_header(drs: Drs) -> None:
+    """DRS's AccessURL has no expiry field, and the 1.2 schema refuses extra ones: HTTP's ``Expires`` says it."""
+    oid = drs.ids["notes.txt"]
+    for method in ("GET", "POST"):
+        before = datetime.now(UTC).replace(microsecond=0)
+        r = _get(drs, f"/objects/{oid}/access/https", drs.reader, method=method)
+        assert r.status_code == 200 and set(r.json()) == {"url"}, r.text  # the body stays DRS's AccessURL
+        expires = parsedate_to_datetime(r.headers["expires"])
+        url_expires = int(parse_qs(urlsplit(r.json()["url"]).query)[EXPIRES_PARAM][0])
+        assert int(expires.timestamp()) == url_expires and expires > before
+        assert r.headers["cache-control"] == "no-store"  # nobody else gets this caller's URL from a cache
+    for path in (f"/objects/{oid}", "/service-info"):  # no URL, no expiry
+        assert "expires" not in _get(drs, path, drs.reader).headers
+
+
+def test_a_blob_on_a_local_store_has_no_region(drs: Drs) -> None:
+    method = _get(drs, f"/objects/{drs.ids['notes.txt']}", drs.reader).json()["access_methods"]
+    assert method == [{"type": "https", "access_id": "https"}]  # a region only where the store is in a cloud's
+
+
+@dataclass
+class Bare:
+    srv: ServerProcess
+    token: str
+    data: Path
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bare]:
+    """No metadata service (so no Song ``fileMd5`` to fall back on) and objects put in the store by hand."""
+    data = tmp_path_factory.mktemp("drs-bare") / "data"
+    srv = ServerProcess(data, free_port(), env={"SCORE_METADATA__KIND": "none"}).start()
+    try:
+        yield Bare(srv, srv.token("score.READ", "score.WRITE"), data)
+    finally:
+        srv.stop()
+
+
+def _by_hand(bare: Bare, body: bytes, objmeta: dict[str, str] | None = None) -> str:
+    """An object copied into the store by another tool: bytes, perhaps store metadata, no ``.meta``."""
+    oid = str(uuid.uuid4())
+    (bare.data / "objects" / "data").mkdir(parents=True, exist_ok=True)
+    (bare.data / "objects" / "data" / oid).write_bytes(body)
+    if objmeta is not None:
+        (bare.data / "objmeta" / "data").mkdir(parents=True, exist_ok=True)
+        (bare.data / "objmeta" / "data" / f"{oid}.json").write_text(json.dumps(objmeta))
+    return oid
+
+
+def _checksums(bare: Bare, oid: str) -> list[dict[str, str]]:
+    r = httpx.get(f"{bare.srv.url}{BASE}/objects/{oid}", headers={"Authorization": f"Bearer {bare.token}"}, timeout=60)
+    assert r.status_code == 200, r.text
+    checksums: list[dict[str, str]] = r.json()["checksums"]
+    return checksums
+
+
+def test_an_object_whose_md5_nothing_recorded_gets_the_md5_of_its_bytes(bare: Bare) -> None:
+    body = os.urandom(3 * MIB + 5)
+    oid = _by_hand(bare, body)
+    expected = [{"type": "md5", "checksum": hashlib.md5(body).hexdigest()}]
+    assert _checksums(bare, oid) == expected  # DRS: "at least one checksum must be provided"
+    assert _checksums(bare, oid) == expected  # computed once, then remembered
+    assert _checksums(bare, _by_hand(bare, b"")) == [{"type": "md5", "checksum": hashlib.md5(b"").hexdigest()}]
+
+
+def test_an_object_with_only_an_etag_gets_it_as_drs_etag_checksum(bare: Bare) -> None:
+    etag = "0cc175b9c0f1b6a831c399e269772661-2"  # a multipart ETag is no MD5: DRS's "etag" type says so
+    assert _checksums(bare, _by_hand(bare, b"two parts", {"etag": etag})) == [{"type": "etag", "checksum": etag}]
+
+
+def test_an_md5_missing_from_meta_comes_from_the_stores_metadata(bare: Bare, tmp_path: Path) -> None:
+    """Score's ``.meta`` may lack ``objectMd5``; the store's ``md5chksum`` still knows it."""
+    oid = str(uuid.uuid4())
+    src = random_file(tmp_path / "up.bin", 100_000)
+    ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=bare.srv.url, token=bare.token))
+    meta_path = bare.data / "objects" / "data" / f"{oid}.meta"
+    meta = json.loads(meta_path.read_text())
+    meta["objectMd5"] = None
+    meta_path.write_text(json.dumps(meta))
+    assert _checksums(bare, oid) == [{"type": "md5", "checksum": hashlib.md5(src.read_bytes()).hexdigest()}]

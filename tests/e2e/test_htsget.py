@@ -1,16 +1,20 @@
 """htsget 1.3 on score-server: tickets of pre-signed byte ranges, fetched, concatenated and parsed
-by samtools and pysam; an independent client (PyPI ``htsget``); htsget's errors; the audit trail."""
+by samtools and pysam; an independent client (PyPI ``htsget``); htsget's errors; the audit trail;
+when a ticket's URLs expire; service-info where GA4GH clients look for it."""
 
 from __future__ import annotations
 
 import base64
 import json
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from score.storage.urlsign import EXPIRES_PARAM
 from tests.e2e.conftest import Served, publish
 from tests.kit.bam import HTSLIB_TEST, file_records, large_bam, samtools, samtools_records
 from tests.kit.servers import free_port
@@ -214,6 +218,45 @@ def test_unknown_ids_and_routes_and_service_info(served: Served) -> None:
     info = r.json()
     assert r.status_code == 200 and info["type"] == {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"}
     assert info["htsget"]["datatype"] == "reads" and info["htsget"]["formats"] == ["BAM", "CRAM"]
+
+
+def test_a_ticket_says_when_its_urls_expire_in_the_expires_header(served: Served) -> None:
+    """htsget's ticket has no expiry field (its schema refuses extra ones): HTTP's ``Expires`` says it."""
+    for r in (
+        _ticket(served, served.ids["range.bam"], referenceName="CHROMOSOME_I"),
+        _ticket(served, served.ids["range.cram"], body={"regions": [{"referenceName": "CHROMOSOME_II"}]}),
+        _ticket(served, served.ids["range.bam"]),  # the whole file
+    ):
+        assert r.status_code == 200, r.text
+        assert set(r.json()) == {"htsget"} and set(r.json()["htsget"]) == {"format", "urls"}
+        signed = [u["url"] for u in r.json()["htsget"]["urls"] if not u["url"].startswith("data:")]
+        expires = int(parsedate_to_datetime(r.headers["expires"]).timestamp())
+        assert signed and {int(parse_qs(urlsplit(u).query)[EXPIRES_PARAM][0]) for u in signed} == {expires}
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_service_info_at_the_api_root_and_405_for_post(served: Served) -> None:
+    """GA4GH service-info clients ask ``{base}/service-info``; htsget 1.3 names the fields
+    ``fieldsParameterEffective`` and ``tagsParametersEffective``; a POST there is no ticket request."""
+    root = served.srv.url + BASE.rsplit("/", 1)[0]
+    r = httpx.get(f"{root}/service-info", timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.ga4gh.htsget.v1.3.0+json")
+    info = r.json()
+    assert info["type"] == {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"}
+    assert info["htsget"] == {
+        "formats": ["BAM", "CRAM", "VCF", "BCF"],
+        "fieldsParameterEffective": False,
+        "tagsParametersEffective": False,
+    }
+    assert "expires" not in r.headers
+    for datatype in ("reads", "variants"):
+        block = httpx.get(f"{root}/{datatype}/service-info", timeout=10).json()["htsget"]
+        assert block["datatype"] == datatype and "fieldsParametersEffective" not in block
+        assert block["fieldsParameterEffective"] is False and block["tagsParametersEffective"] is False
+    for path in ("service-info", "reads/service-info", "variants/service-info"):
+        r = httpx.post(f"{root}/{path}", json={}, timeout=10)
+        assert (r.status_code, r.headers.get("allow")) == (405, "GET"), (path, r.text)
+        assert r.json()["code"] == "method_not_allowed"
 
 
 def test_every_url_in_a_ticket_is_audited(served: Served) -> None:

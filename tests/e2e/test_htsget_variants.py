@@ -1,6 +1,6 @@
 """htsget 1.3 for variants: tickets of bgzipped VCF (TBI and CSI indexes) and BCF (CSI) objects,
 fetched, concatenated and read back with pysam and bcftools; the records equal those of the local
-file for the region; a small region of a large VCF moves a small part of it."""
+file for the region; a small region of a large VCF moves a small part of it; a ticket's ``Expires``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from score.storage.urlsign import EXPIRES_PARAM
 from tests.e2e.conftest import publish
 from tests.e2e.test_htsget import _assemble
 from tests.kit.bam import HTSLIB_TEST, require_test_data
@@ -177,6 +180,15 @@ def test_several_regions_the_header_and_the_whole_file(variants: Variants, tmp_p
     assert (tmp_path / "w.vcf.gz").read_bytes() == (variants.src / "csi.vcf.gz").read_bytes()
     info = httpx.get(f"{variants.srv.url}{BASE}/service-info", timeout=10).json()
     assert info["htsget"]["datatype"] == "variants" and info["htsget"]["formats"] == ["VCF", "BCF"]
+
+
+def test_a_variants_ticket_says_when_its_urls_expire(variants: Variants) -> None:
+    r = _ticket(variants, "big.vcf.gz", referenceName="chr1", start=7_000_000, end=7_600_000)
+    assert r.status_code == 200, r.text
+    signed = [u["url"] for u in r.json()["htsget"]["urls"] if not u["url"].startswith("data:")]
+    expires = int(parsedate_to_datetime(r.headers["expires"]).timestamp())
+    assert signed and {int(parse_qs(urlsplit(u).query)[EXPIRES_PARAM][0]) for u in signed} == {expires}
+    assert r.headers["cache-control"] == "no-store"
 
 
 def test_a_small_region_of_a_large_vcf_moves_a_small_part_of_it(variants: Variants, tmp_path: Path) -> None:

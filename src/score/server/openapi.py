@@ -1,6 +1,7 @@
 """What the OpenAPI document says each route may answer: its error statuses, their bodies and headers.
 
-Routes declare ``responses=errors(400, 401, ...)`` (htsget's and DRS's routes in their own error shapes);
+Routes declare ``responses=errors(400, 401, ...)`` (htsget's and DRS's routes in their own error shapes),
+and those answering with pre-signed URLs ``signed_urls()`` (their expiry headers, :func:`expiry_headers`);
 :func:`install_openapi` builds the document from them. It also drops the 422 FastAPI documents for
 every route with parameters: our parameter errors are 400s (``server/errors.py``), and a route lists
 422 only where a checksum or size disagreement answers it. Every route may answer 431 (its request
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path
@@ -75,6 +78,31 @@ HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "the auth scheme: Bearer", "schema": {"type": "string"}}},
     503: {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}},
 }
+
+
+# GA4GH's AccessURL and htsget ticket have no expiry field (their schemas refuse extra fields), so
+# the expiry of their pre-signed URLs is HTTP's: Expires, with no-store so that no cache keeps them.
+URL_EXPIRY_HEADERS: dict[str, Any] = {
+    "Expires": {
+        "description": "when the response's pre-signed URLs stop working (an HTTP-date); absent when it has none",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"description": "no-store: the URLs are the caller's alone", "schema": {"type": "string"}},
+}
+
+
+def expiry_headers(expires_at: datetime | None) -> dict[str, str]:
+    """The headers of a GA4GH response whose pre-signed URLs expire at *expires_at* (none without URLs)."""
+    if expires_at is None:
+        return {}
+    return {"Expires": format_datetime(expires_at.astimezone(UTC), usegmt=True), "Cache-Control": "no-store"}
+
+
+def signed_urls(
+    model: type[BaseModel], description: str, responses: dict[int | str, dict[str, Any]]
+) -> dict[int | str, dict[str, Any]]:
+    """*responses* with a 200 (*description*, a *model*) that carries pre-signed URLs and their expiry headers."""
+    return {200: {"model": model, "description": description, "headers": URL_EXPIRY_HEADERS}, **responses}
 
 
 def _content(model: type[BaseModel], media_type: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import base64
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from score.domain import errors as e
@@ -51,6 +52,14 @@ class Request:
     datatype: str = "reads"
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """An htsget ticket and when its pre-signed URLs expire (None: it has none, only inline data)."""
+
+    body: dict[str, Any]
+    expires_at: datetime | None
+
+
 def stored_format(record: ObjectRecord | None, object_id: str, datatype: str = "reads") -> str:
     """BAM or CRAM (reads), VCF or BCF (variants), from the registered file name.
 
@@ -75,8 +84,8 @@ class HtsgetService:
         self._ctx = ctx
         self._layouts: OrderedDict[tuple[str, int, str], BamLayout | CramLayout] = OrderedDict()
 
-    async def ticket(self, principal: Principal, req: Request) -> dict[str, Any]:
-        """The htsget ticket for *req*.
+    async def ticket(self, principal: Principal, req: Request) -> Ticket:
+        """The htsget ticket for *req*, and its URLs' expiry.
 
         Raises:
             InvalidRequestError / UnsupportedFormatError / NotFoundError / ForbiddenError / UnauthenticatedError.
@@ -106,7 +115,10 @@ class HtsgetService:
                 pieces = await self._resolve(info, layout.segments(regions))
             else:
                 pieces = layout.pieces(regions)
-        return {"htsget": {"format": fmt, "urls": self._urls(principal, req.object_id, record, info, pieces)}}
+        expires = self._ctx.clock.now() + self._ctx.download_url_ttl
+        urls = self._urls(principal, req.object_id, record, info, pieces, expires)
+        signed = any(not u["url"].startswith("data:") for u in urls)
+        return Ticket({"htsget": {"format": fmt, "urls": urls}}, expires if signed else None)
 
     async def _resolve(self, info: ObjectInfo, parts: list[Piece | Segment]) -> list[Piece]:
         """Read the edge blocks of each segment and cut them at the records' edges."""
@@ -132,9 +144,14 @@ class HtsgetService:
         return block
 
     def _urls(
-        self, principal: Principal, object_id: str, record: ObjectRecord | None, info: ObjectInfo, pieces: list[Piece]
+        self,
+        principal: Principal,
+        object_id: str,
+        record: ObjectRecord | None,
+        info: ObjectInfo,
+        pieces: list[Piece],
+        expires: datetime,
     ) -> list[dict[str, Any]]:
-        expires = self._ctx.clock.now() + self._ctx.download_url_ttl
         out: list[dict[str, Any]] = []
         for p in pieces:
             if p.data is not None:

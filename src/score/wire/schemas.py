@@ -85,3 +85,71 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     retryable: bool = False
+
+
+# ---- GA4GH shapes (documentation of the DRS and htsget routes' answers; the routes build plain JSON) ----
+class DrsChecksum(BaseModel):
+    """A DRS checksum: ``md5`` where anything knows the MD5, else the store's ``etag``."""
+
+    checksum: str
+    type: str
+
+
+class DrsAccessMethod(BaseModel):
+    """A blob's one access method: ``/access/https`` gives its pre-signed URL."""
+
+    type: str
+    access_id: str
+    region: str | None = Field(None, description="the store's cloud region (S3 on AWS only)")
+
+
+class DrsContentsObject(BaseModel):
+    """One file of an analysis bundle."""
+
+    name: str
+    id: str
+    drs_uri: list[str]
+
+
+class DrsObject(BaseModel):
+    """A DRS 1.2 object: a blob (an object id) or a bundle (an analysis id, with ``contents``)."""
+
+    id: str
+    self_uri: str
+    size: int
+    created_time: str
+    updated_time: str
+    checksums: list[DrsChecksum] = Field(min_length=1)
+    name: str | None = None
+    description: str | None = None
+    access_methods: list[DrsAccessMethod] | None = Field(None, description="blobs only")
+    contents: list[DrsContentsObject] | None = Field(None, description="bundles only")
+
+
+class DrsAccessUrl(BaseModel):
+    """A blob's pre-signed URL; the response's ``Expires`` header says when it stops working."""
+
+    url: str
+
+
+class HtsgetBlock(BaseModel):
+    """One block of an htsget ticket: a pre-signed URL with the ``Range`` to send, or inline ``data:``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    url: str
+    headers: dict[str, str] | None = None
+    klass: str | None = Field(None, alias="class")
+
+
+class HtsgetTicketBody(BaseModel):
+    """The ticket's format and blocks, in order."""
+
+    format: str
+    urls: list[HtsgetBlock]
+
+
+class HtsgetTicket(BaseModel):
+    """An htsget 1.3 ticket; the response's ``Expires`` header says when its URLs stop working."""
+
+    htsget: HtsgetTicketBody

@@ -119,3 +119,22 @@ def test_every_operation_declares_its_errors_in_its_own_shape(app: FastAPI) -> N
     assert doc["paths"]["/download/{object_id}"]["get"]["responses"]["401"]["headers"]["WWW-Authenticate"]
     assert doc["paths"]["/download/ping"]["get"]["responses"]["503"]["headers"]["Retry-After"]
     assert set(doc["paths"]["/download/ping"]["get"]["responses"]) == {"200", "431", "503", "507"}
+
+
+def test_responses_with_signed_urls_document_their_expiry_header_and_ga4gh_shapes(app: FastAPI) -> None:
+    """Issue 22: DRS access URLs and htsget tickets say when their URLs expire (``Expires``); the bodies are
+    GA4GH's (no field of ours), documented with their schemas; htsget's service-info is at the API's root too."""
+    doc = app.openapi()
+    for method, path, model in (
+        ("get", "/ga4gh/htsget/v1/reads/{object_id}", "HtsgetTicket"),
+        ("post", "/ga4gh/htsget/v1/variants/{object_id}", "HtsgetTicket"),
+        ("get", "/ga4gh/drs/v1/objects/{object_id}/access/{access_id}", "DrsAccessUrl"),
+        ("post", "/ga4gh/drs/v1/objects/{object_id}/access/{access_id}", "DrsAccessUrl"),
+    ):
+        ok = doc["paths"][path][method]["responses"]["200"]
+        assert set(ok["headers"]) == {"Expires", "Cache-Control"}, (method, path)
+        assert [m["schema"]["$ref"].rsplit("/", 1)[1] for m in ok["content"].values()] == [model], (method, path)
+    blob = doc["paths"]["/ga4gh/drs/v1/objects/{object_id}"]["get"]["responses"]["200"]
+    assert blob["content"]["application/json"]["schema"]["$ref"].endswith("/DrsObject")
+    assert "get" in doc["paths"]["/ga4gh/htsget/v1/service-info"]
+    assert "post" not in doc["paths"]["/ga4gh/htsget/v1/reads/service-info"]  # the 405 is no operation

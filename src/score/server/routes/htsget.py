@@ -1,4 +1,9 @@
-"""GA4GH htsget 1.3 for reads and variants: tickets (GET, POST with regions) and service-info."""
+"""GA4GH htsget 1.3 for reads and variants: tickets (GET, POST with regions) and service-info.
+
+Service-info answers at the API's root (``/ga4gh/htsget/v1/service-info``, where GA4GH's service-info
+clients look) and per datatype (``/reads/service-info``, ``/variants/service-info``, htsget's own). A
+ticket's pre-signed URLs expire at its ``Expires`` header (htsget's ticket has no field for it).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ from score.domain.model import Principal
 from score.formats.pieces import MAX_POSITION, UNPLACED, Wanted
 from score.server.deps import CurrentPrincipal, HtsgetSvc
 from score.server.errors import HtsgetRoute
-from score.server.openapi import HTSGET, HTSGET_MEDIA_TYPE, ObjectIdPath, errors
-from score.services.htsget import HtsgetService
+from score.server.openapi import HTSGET, HTSGET_MEDIA_TYPE, ObjectIdPath, errors, expiry_headers, signed_urls
+from score.services.htsget import HtsgetService, Ticket
 from score.services.htsget import Request as TicketRequest
+from score.wire.schemas import ErrorBody, HtsgetTicket
 
 PREFIX = "/ga4gh/htsget/v1"
 
@@ -30,7 +36,11 @@ class HtsgetResponse(JSONResponse):
 router = APIRouter(
     prefix=PREFIX, tags=["htsget"], default_response_class=HtsgetResponse, route_class=HtsgetRoute
 )  # errors in htsget's shape
-TICKET_ERRORS = errors(400, 401, 403, 404, 409, 503, shape=HTSGET)
+TICKET_RESPONSES = signed_urls(
+    HtsgetTicket,
+    "The ticket: pre-signed byte ranges of the object and inline data",
+    errors(400, 401, 403, 404, 409, 503, shape=HTSGET),
+)
 
 
 class RegionIn(BaseModel):
@@ -73,34 +83,49 @@ def wanted(name: str, start: int | None, end: int | None) -> Wanted:
     return Wanted(name, lo, hi)
 
 
-def _ticket(body: dict[str, Any]) -> JSONResponse:
-    return HtsgetResponse(body)
+def _ticket(ticket: Ticket) -> JSONResponse:
+    return HtsgetResponse(ticket.body, headers=expiry_headers(ticket.expires_at))
 
 
 _KINDS = {
     "reads": (["BAM", "CRAM"], "Slices of BAM and CRAM objects"),
     "variants": (["VCF", "BCF"], "Slices of bgzipped VCF and BCF objects"),
+    "": (["BAM", "CRAM", "VCF", "BCF"], "Slices of BAM and CRAM (reads) and bgzipped VCF and BCF (variants) objects"),
 }
 
 
 def _service_info(datatype: str) -> JSONResponse:
+    """GA4GH service-info with htsget's block; *datatype* "" is the root's (both datatypes)."""
     formats, what = _KINDS[datatype]
-    return _ticket(
+    block: dict[str, Any] = {"datatype": datatype} if datatype else {}
+    return HtsgetResponse(
         {
-            "id": f"org.overture.score.htsget.{datatype}",
-            "name": f"Score htsget ({datatype})",
+            "id": "org.overture.score.htsget" + (f".{datatype}" if datatype else ""),
+            "name": "Score htsget" + (f" ({datatype})" if datatype else ""),
             "type": {"group": "org.ga4gh", "artifact": "htsget", "version": "1.3.0"},
             "description": f"{what} as pre-signed byte ranges of the object store",
             "organization": {"name": "Score", "url": "https://github.com/overture-stack/score"},
             "version": __version__,
             "htsget": {
-                "datatype": datatype,
+                **block,
                 "formats": formats,
-                "fieldsParametersEffective": False,
+                "fieldsParameterEffective": False,  # htsget 1.3 spells it so (and "tagsParameters")
                 "tagsParametersEffective": False,
             },
         }
     )
+
+
+def _get_only() -> JSONResponse:
+    """A 405 for a service-info path, which ``POST /{datatype}/{id}`` would otherwise take for an id."""
+    body = ErrorBody(code="method_not_allowed", message="service-info answers GET only")
+    return JSONResponse(body.model_dump(), status_code=405, headers={"Allow": "GET"})
+
+
+@router.get("/service-info", responses=errors())
+async def root_service_info() -> JSONResponse:
+    """GA4GH service-info of the whole htsget API (reads and variants), where GA4GH clients look first."""
+    return _service_info("")
 
 
 @router.get("/reads/service-info", responses=errors())
@@ -113,6 +138,13 @@ async def service_info() -> JSONResponse:
 async def variants_service_info() -> JSONResponse:
     """GA4GH service-info with htsget's block (variants)."""
     return _service_info("variants")
+
+
+@router.post("/reads/service-info", include_in_schema=False)
+@router.post("/variants/service-info", include_in_schema=False)
+async def post_service_info() -> JSONResponse:
+    """405, not a ticket for the object id "service-info" (a 400)."""
+    return _get_only()
 
 
 async def _get(
@@ -170,10 +202,10 @@ def _add_ticket_routes(datatype: str) -> None:
         return await _post(datatype, object_id, principal, svc, body)
 
     router.add_api_route(
-        f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get", responses=TICKET_ERRORS
+        f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get", responses=TICKET_RESPONSES
     )
     router.add_api_route(
-        f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post", responses=TICKET_ERRORS
+        f"/{datatype}/{{object_id}}", ticket_post, methods=["POST"], name=f"{datatype}_post", responses=TICKET_RESPONSES
     )
 
 
