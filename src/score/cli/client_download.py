@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from score.cli import client_manifest
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.printable import printable
@@ -39,7 +40,10 @@ def add_arguments(
 ) -> None:
     """The download flags (Score's, plus ``--json``)."""
     down.add_argument("--object-id", nargs="+", action="extend", type=object_id)  # repeatable, as Score's
-    down.add_argument("--manifest", type=Path, help="ICGC portal manifest (11 columns) or Song upload manifest")
+    down.add_argument(
+        "--manifest",
+        help="ICGC portal manifest (11 columns) or Song upload manifest: " + client_manifest.MANIFEST_HELP,
+    )
     down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
     down.add_argument("--study-id", "--program-id", dest="study_id")
     down.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
@@ -76,14 +80,14 @@ def add_arguments(
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
-def _selection(args: argparse.Namespace) -> Selection:
+def _selection(args: argparse.Namespace, session: Session) -> Selection:
     chosen = [x for x in (args.object_id, args.manifest, args.analysis_id) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --manifest, --analysis-id (with --study-id)")
     if args.object_id:
         return ByIds(tuple(args.object_id))
     if args.manifest:
-        return ByManifest(args.manifest)
+        return ByManifest(client_manifest.load(args.manifest, session))  # read or fetched before anything else
     if not args.study_id:
         raise e.InvalidRequestError("--analysis-id needs --study-id")
     return ByAnalysis(args.analysis_id, args.study_id)
@@ -173,7 +177,9 @@ def run(
     options = BatchOptions(
         args.output_dir, args.output_layout, args.index, args.offset, args.length, args.validate, args.force
     )
-    items = batch.complete(batch.select(_selection(args), session.metadata), options, session.metadata, _note(err))
+    items = batch.complete(
+        batch.select(_selection(args, session), session.metadata), options, session.metadata, _note(err)
+    )
     plan = batch.plan(items, options)
     board = Board(len(items), progress and not args.json)
     report = _Report(args, board.above(say), board.above(err))

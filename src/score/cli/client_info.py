@@ -1,7 +1,10 @@
-"""``score-client info``: the effective settings (never the token) and the server's health."""
+"""``score-client info`` and ``version``: the effective settings (never the token), where each came
+from (``info --verbose``, as Score's "Configuration Sources"), and the server's version and health.
+"""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from collections.abc import Callable
 
@@ -9,6 +12,7 @@ from score import __version__
 from score.cli import exit_codes as ec
 from score.cli.client_config import ClientSettings
 from score.cli.client_session import Session
+from score.cli.info_sources import configuration_sources
 
 HEALTH_TIMEOUT = 5.0  # seconds: info is a quick look, not a transfer
 
@@ -24,8 +28,36 @@ def _renewal(settings: ClientSettings) -> str:
     return "none (set client_id and client_secret, or run score-client login)"
 
 
-def run(session: Session, say: Callable[[str], None]) -> int:
-    """Print the settings, then ask the server's ``/health`` with the client's TLS trust and proxies."""
+def add_arguments(info: argparse.ArgumentParser) -> None:
+    """``info``'s flag (Score's)."""
+    info.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show every configuration source (flags, environment, config file, defaults) and what "
+        "it sets; secrets are never shown",
+    )
+
+
+def _server_line(session: Session) -> str:
+    health = session.server_health(HEALTH_TIMEOUT)
+    if health.unreachable is not None:
+        return f"server:        unreachable ({health.unreachable})"
+    return f"server:        {health.status}, version {health.version}"
+
+
+def version(args: argparse.Namespace, session: Session, say: Callable[[str], None]) -> int:  # noqa: ARG001  one signature for client_main
+    """Print the client's version (already printed by the caller), the server URL and the server's
+    version and health (its ``/health``); 0 even when the server does not answer.
+    """
+    say(f"server URL:    {session.settings.server_url}")
+    say(_server_line(session))
+    return ec.OK
+
+
+def run(args: argparse.Namespace, session: Session, say: Callable[[str], None]) -> int:
+    """Print the settings, then ask the server's ``/health`` with the client's TLS trust and proxies;
+    with ``--verbose``, then every configuration source and what it sets.
+    """
     settings = session.settings
     token = "not set"  # noqa: S105  a name, not a secret
     if settings.token:
@@ -41,11 +73,9 @@ def run(session: Session, say: Callable[[str], None]) -> int:
         f"renewal:       {_renewal(settings)}",
         f"parallel:      {settings.parallel} parts, {settings.memory_bytes // (1024 * 1024)} MiB of upload buffers",
     ]
-    health = session.server_health(HEALTH_TIMEOUT)
-    if health.unreachable is not None:
-        lines.append(f"server:        unreachable ({health.unreachable})")
-    else:
-        lines.append(f"server:        {health.status}, version {health.version}")
+    lines.append(_server_line(session))
+    if getattr(args, "verbose", False):
+        lines += ["", *configuration_sources(settings, args)]
     for line in lines:
         say(line)
     return ec.OK

@@ -17,6 +17,7 @@ from score.cli import (
     client_download,
     client_info,
     client_login,
+    client_manifest,
     client_metadata,
     client_mount,
     client_upload,
@@ -98,7 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upload", parents=[common], help="upload a file, or every file of a manifest")
     up.add_argument("--object-id", type=_object_id)
     up.add_argument("--file", type=Path)
-    up.add_argument("--manifest", type=Path, help="Song's upload manifest (object id, file, md5; first line skipped)")
+    up.add_argument(
+        "--manifest",
+        help="Song's upload manifest (object id, file, md5; first line skipped): " + client_manifest.MANIFEST_HELP,
+    )
     up.add_argument("--md5", help="the file's MD5 (hex); computed when not given")
     up.add_argument("--force", action="store_true", help="replace an existing object / restart the upload")
     down = sub.add_parser("download", parents=[common], help="download objects")
@@ -114,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
     client_metadata.add_commands(sub, common)
     client_login.add_commands(sub, common)
-    sub.add_parser("info", parents=[common], help="show the effective settings and the server (never the token)")
-    show = sub.add_parser("manifest", parents=[common], help="print a manifest file")
-    show.add_argument("--manifest", required=True, type=Path)
+    info = sub.add_parser("info", parents=[common], help="show the effective settings and the server (never the token)")
+    client_info.add_arguments(info)
+    show = sub.add_parser("manifest", parents=[common], help="print a manifest (a file, a URL or a portal manifest id)")
+    client_manifest.add_arguments(show)
     helper = sub.add_parser("help", help="help on a command")
     helper.add_argument("topic", nargs="?")
     return p
@@ -137,12 +142,15 @@ def _url(args: argparse.Namespace, session: Session) -> int:
     return ec.OK
 
 
+_PRINTING = {"info": client_info.run, "version": client_info.version, "manifest": client_manifest.run}
+
+
 def _run(args: argparse.Namespace, session: Session) -> int:
     progress = sys.stderr.isatty() and not args.quiet and not args.silent
     if getattr(args, "verify_connection", None):  # upload, download, view
         session.verify_connection()
-    if args.command == "info":
-        return client_info.run(session, lambda text: _say(args, text))
+    if args.command in _PRINTING:  # info, version, manifest
+        return _PRINTING[args.command](args, session, lambda text: _say(args, text))
     if args.command == "upload":
         return client_upload.run(args, session, progress, lambda text: _say(args, text))
     if args.command == "download":
@@ -198,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Score's --silent closes output
     try:
         if args.command == "version":
-            print(f"score-client {__version__}")
-            return ec.OK
+            _say(args, f"score-client {__version__}")  # before the settings: shown even when they are wrong
         settings = load_client_settings(
             config=args.config,
             server_url=args.server_url,
@@ -210,11 +217,6 @@ def main(argv: list[str] | None = None) -> int:
             ca_bundle=args.ca_bundle,
         )
         _apply_output_settings(args, settings)
-        if args.command == "manifest":
-            from score.client.transfer.manifest import read_manifest_text
-
-            _say(args, read_manifest_text(args.manifest).rstrip("\n"))
-            return ec.OK
         session = Session(settings)
         try:
             return _run(args, session)

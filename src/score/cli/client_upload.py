@@ -12,20 +12,21 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
+from score.cli import client_manifest
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
-from score.client.transfer.manifest import UploadEntry, read_upload_manifest
+from score.client.transfer.manifest import UploadEntry, parse_upload_manifest
 from score.domain import errors as e
 
 if TYPE_CHECKING:
     from score.client.transfer.upload import UploadResult
 
 
-def _entries(args: argparse.Namespace) -> list[UploadEntry]:
+def _entries(args: argparse.Namespace, session: Session) -> list[UploadEntry]:
     if args.manifest is not None:
         if args.object_id or args.file:
             raise e.InvalidRequestError("give either --manifest or --object-id with --file, not both")
-        entries = read_upload_manifest(args.manifest)
+        entries = parse_upload_manifest(client_manifest.load(args.manifest, session))  # a file, URL or id
     elif args.object_id and args.file:
         entries = [UploadEntry(args.object_id, args.file, args.md5 or "")]
     else:
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
     """Upload; the first failure stops the batch (what was uploaded stays, a re-run resumes the rest)."""
     from score.client.transfer.upload import Uploader
 
-    entries = _entries(args)
+    entries = _entries(args, session)
     s = session.settings
     share = max(s.memory_bytes // s.parallel, 1)
     small = [x for x in entries if len(entries) > 1 and x.path.stat().st_size <= share // 2]

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from score.cli import client_manifest
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.domain import errors as e
@@ -27,7 +28,10 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
     view.add_argument("--object-id", type=object_id, help="the BAM/CRAM object to slice")
     view.add_argument("--input-file", type=Path, help="a local BAM/CRAM/SAM instead of an object")
     view.add_argument("--input-file-index", type=Path, help="the index of --input-file (default: beside it)")
-    view.add_argument("--manifest", type=Path, help="slice every BAM/CRAM of a download manifest (needs --output-dir)")
+    view.add_argument(
+        "--manifest",
+        help="slice every BAM/CRAM of a download manifest (needs --output-dir): " + client_manifest.MANIFEST_HELP,
+    )
     view.add_argument(
         "--query",
         nargs="+",
@@ -51,13 +55,40 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
         type=str.upper,
         default="TRIMMED",
         choices=("TRIMMED", "MERGED", "CROSS"),
-        help="only TRIMMED (Score's default) is supported",
+        help="TRIMMED (the default): one file per object with the reads of every region; MERGED and CROSS "
+        "write nothing in Score's client (not implemented there) and are refused, except with --header-only",
     )
     view.add_argument("--reference-file", type=Path, help="local FASTA (with .fai) for CRAM input or output")
     view.add_argument("--output-dir", type=Path, help="write <name>.<regions>.<format> here (default: stdout)")
     view.add_argument("--output-index", action="store_true", help="index the BAM/CRAM written (.bai/.crai)")
     view.add_argument("--stdout", action="store_true", help="write to standard output")
     view.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
+
+
+# What Score's client does with --output-type MERGED or CROSS: it prints "Output type '...' not
+# implemented" and writes nothing (exit 0), unless it writes only a header (--header-only, or an
+# object without an index), which it does whatever the type. So the header is written here too, and
+# anything else is refused before a byte is fetched, naming what gives the result asked for.
+_UNIMPLEMENTED_TYPES = {
+    "MERGED": "for one file of several objects, slice each with the default TRIMMED and merge the outputs "
+    "(samtools merge)",
+    "CROSS": "for one file per region, run view once per --query, with the default TRIMMED",
+}
+
+
+def check_output_type(output_type: str, *, header_only: bool) -> None:
+    """Refuse ``--output-type MERGED|CROSS`` unless only a header is written (where Score ignores it).
+
+    Raises:
+        InvalidRequestError: MERGED or CROSS with a query: Score's client writes nothing for them.
+    """
+    if output_type == "TRIMMED" or header_only:
+        return
+    raise e.InvalidRequestError(
+        f"--output-type {output_type} is not implemented in Score's client either (it prints \"Output type "
+        f"'{output_type}' not implemented\" and writes nothing); --output-type TRIMMED (the default) writes one "
+        f"file per object with the reads of every region; {_UNIMPLEMENTED_TYPES[output_type]}"
+    )
 
 
 def _query(args: argparse.Namespace, output: Path | None) -> Query:
@@ -141,19 +172,16 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], 
     chosen = [x for x in (args.object_id, args.input_file, args.manifest) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --input-file, --manifest")
-    if args.output_type != "TRIMMED":
-        raise e.InvalidRequestError(f"--output-type {args.output_type} is not supported; use TRIMMED")
+    check_output_type(args.output_type, header_only=args.header_only)
     to_stdout = args.stdout or args.output_dir is None
     tell = err if to_stdout else say  # never mix messages into records on stdout
     if not args.manifest:
         return _one(args, session, args.object_id, tell)
     if to_stdout:
         raise e.InvalidRequestError("--manifest needs --output-dir (one output file per object)")
-    from score.client.transfer.manifest import read_download_manifest
-
     worst = ec.OK
     taken: set[Path] = set()
-    for oid in read_download_manifest(args.manifest):
+    for oid in client_manifest.object_ids(args.manifest, session):
         try:
             _one(args, session, oid, tell, taken)
         except e.ScoreError as exc:

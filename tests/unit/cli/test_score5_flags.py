@@ -18,12 +18,9 @@ from score.cli.client_main import _parser
 OID = "9a0b3a8e-3f1f-5d0e-9c7e-8e5f0d3b1a2c"
 OID2 = "0f6c2b52-7c1e-5b3a-8d4e-1a2b3c4d5e6f"
 PORTAL_ID = "a6d3c1e2-1111-4222-8333-944455556666"
-# Rows marked "owned" below: the manifest/info/view helper of issue 22 implements what they do (``--manifest``
-# as a URL or portal id, ``info --verbose``, ``version``, ``view --output-type MERGED|CROSS``); here only
-# their parsing is checked. Were one to fail, it would get
-# pytest.mark.xfail(strict=False, reason="owned by the manifest/info/view helper"), as info --verbose has:
-# that helper adds it in the same change as this table.
-OWNED = pytest.mark.xfail(strict=False, reason="owned by the manifest/info/view helper")
+# Rows marked "owned" below: what they do (``--manifest`` as a URL or portal id, ``info --verbose``,
+# ``version``, ``view --output-type MERGED|CROSS``) is tested in tests/unit/cli/test_client_manifest.py and
+# tests/e2e/test_score_cli_habits.py; here only their parsing is checked.
 
 # Score's flags per command, as its Java source declares them (@Parameter names).
 JAVA_FLAGS: dict[str, set[str]] = {
@@ -241,7 +238,7 @@ ROWS: list[Row | Any] = [  # Any: a pytest.param of a Row
     ("mount", "--verify-connection", ["mount", "--mount-point", "m", "--verify-connection", "false"], {}),
     # url, info, manifest, version, help
     ("url", "--object-id", ["url", "--object-id", OID], {"object_id": OID}),
-    pytest.param("info", "--verbose", ["info", "--verbose"], {"verbose": True}, marks=OWNED),  # owned
+    ("info", "--verbose", ["info", "--verbose"], {"verbose": True}),  # owned
     ("manifest", "--manifest", ["manifest", "--manifest", "manifest.tsv"], {}),  # owned
     ("manifest", "--manifest", ["manifest", "--manifest", "https://portal/m.tsv"], {}),  # owned
     ("manifest", "--manifest", ["manifest", "--manifest", PORTAL_ID], {}),  # owned

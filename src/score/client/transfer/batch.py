@@ -21,6 +21,7 @@ from score.domain import errors as e
 if TYPE_CHECKING:
     from score.client.http.song_entities import Analysis, FileEntity
     from score.client.transfer.download import DownloadResult
+    from score.client.transfer.manifest import ManifestText
 
 
 class MetadataLookups(Protocol):
@@ -66,9 +67,11 @@ class ByIds:
 
 @dataclass(frozen=True, slots=True)
 class ByManifest:
-    """The objects of a download manifest (ICGC portal or Song upload manifest)."""
+    """The objects of a download manifest (ICGC portal or Song upload manifest): a file, or the text
+    of one already fetched from a URL or a portal.
+    """
 
-    path: Path
+    manifest: Path | ManifestText
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +162,11 @@ def select(selection: Selection, metadata: Callable[[], MetadataLookups]) -> lis
     if isinstance(selection, ByIds):
         return [ObjectEntry(oid) for oid in dict.fromkeys(selection.object_ids)]
     if isinstance(selection, ByManifest):
-        from score.client.transfer.manifest import read_download_manifest
+        from score.client.transfer.manifest import parse_download_manifest, read_download_manifest
 
-        return [ObjectEntry(oid) for oid in read_download_manifest(selection.path)]
+        m = selection.manifest
+        ids = read_download_manifest(m) if isinstance(m, Path) else parse_download_manifest(m)
+        return [ObjectEntry(oid) for oid in ids]
     api = metadata()
     try:
         entities = api.analysis_entities(selection.analysis_id, selection.study)

@@ -22,6 +22,7 @@ from score.client.transfer.batch import (
     Outcome,
 )
 from score.client.transfer.download import DownloadResult
+from score.client.transfer.manifest import ManifestText
 from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
 
@@ -85,6 +86,8 @@ def test_a_manifest_selects_its_objects(tmp_path: Path) -> None:
     manifest = tmp_path / "m.txt"
     manifest.write_text(f"an1\t\t\n{A}\t/x/r.bam\t{'a' * 32}\n")
     assert batch.select(ByManifest(manifest), _song()) == [ObjectEntry(A)]
+    fetched = ManifestText(manifest.read_text(), "https://portal.example.org/m.tsv")  # issue 22: from a URL
+    assert batch.select(ByManifest(fetched), _song()) == [ObjectEntry(A)]
 
 
 def test_an_analysis_selects_its_named_files_or_is_not_found() -> None:
