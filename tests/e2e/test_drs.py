@@ -177,7 +177,7 @@ def test_an_analysis_is_a_bundle_of_the_files_the_token_may_read(drs: Drs) -> No
         ("reader", "other.txt", 403),
         ("reader", "OTHER", 403),  # a bundle of another study
         ("anonymous", "DRS", 401),
-        ("admin", "draft.txt", 409),  # not published: nobody may read it yet
+        ("admin", "draft.txt", 400),  # not published: nobody may read it yet (final, as Score's 400)
         ("admin", "00000000-0000-0000-0000-000000000000", 404),
         ("admin", "no such thing", 400),
     ],

@@ -344,4 +344,6 @@ def test_publish_during_an_upload_stops_it(tmp_path: Path, server_factory: Any) 
         api.status(oid, len(data)),
         api.finalize(oid, again["uploadId"], _md5(data)),
     ):
-        assert r.status_code == 409 and "PUBLISHED" in r.json()["message"], r.text
+        assert r.status_code == 400 and r.json()["code"] == "analysis_state" and "PUBLISHED" in r.json()["message"], (
+            r.text
+        )

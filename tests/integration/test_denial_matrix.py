@@ -176,12 +176,12 @@ def _expected(cred: str, action: str, access: str, state: str) -> set[int]:
         if not writes:
             return {403}
         if state == "PUBLISHED" and action == "initiate":
-            return {409}
+            return {400}  # final, as Score answers (its Java client retries a 409)
         return {200, 404, 400}  # allowed through; then the upload's own state decides (no upload u1, etc.)
     if not reads and (access == "controlled" or state != "PUBLISHED"):
         # an unpublished open-access file is not public yet: refused alike, so it cannot be told from an unknown id
         return {401} if kind == "none" else {403}
-    return {200} if state == "PUBLISHED" else {409}
+    return {200} if state == "PUBLISHED" else {400}
 
 
 CELLS = [

@@ -133,7 +133,9 @@ def test_song_rules_from_submit_to_download(server: ServerProcess) -> None:
     assert _upload(server, writer, ids["ctrl.bam"], ctrl_data).status_code == 200
     reader = server.token("PROGRAMDATA-ABC.READ")
     early = httpx.get(f"{server.url}/download/{ids['ctrl.bam']}", headers=_h(reader))
-    assert early.status_code == 409 and "PUBLISHED" in early.json()["message"]
+    assert (
+        early.status_code == 400 and early.json()["code"] == "analysis_state" and "PUBLISHED" in early.json()["message"]
+    )
     meta = httpx.get(f"{server.url}/download/{ids['ctrl.bam']}", params={"exclude-urls": "true"}, headers=_h(reader))
     assert meta.status_code == 200 and meta.json()["objectMd5"] == _md5(ctrl_data)  # Song's publish check
     assert httpx.put(f"{server.url}/studies/ABC/analysis/publish/{analysis}", headers=_h(writer)).status_code == 200
@@ -158,9 +160,13 @@ def test_song_rules_from_submit_to_download(server: ServerProcess) -> None:
         params={"fileSize": len(ctrl_data), "overwrite": "true"},
         headers=_h(writer),
     )
-    assert again.status_code == 409 and "UNPUBLISHED" in again.json()["message"]
+    assert (
+        again.status_code == 400
+        and again.json()["code"] == "analysis_state"
+        and "UNPUBLISHED" in again.json()["message"]
+    )
     assert httpx.put(f"{server.url}/studies/ABC/analysis/suppress/{analysis}", headers=_h(writer)).status_code == 200
-    assert httpx.put(f"{server.url}/studies/ABC/analysis/publish/{analysis}", headers=_h(writer)).status_code == 409
+    assert httpx.put(f"{server.url}/studies/ABC/analysis/publish/{analysis}", headers=_h(writer)).status_code == 400
     page = httpx.get(f"{server.url}/entities", params={"gnosId": analysis, "size": 1, "page": 1}).json()
     assert page["totalElements"] == 2 and page["totalPages"] == 2 and len(page["content"]) == 1 and page["last"]
 
@@ -271,7 +277,7 @@ def test_server_on_the_song_adapter_follows_song(server: ServerProcess) -> None:
         assert _upload(song_side, writer, oid, data + b"?").status_code == 400  # not Song's size
         assert _upload(song_side, writer, oid, data).status_code == 200
         reader = server.token("PROGRAMDATA-SNG.READ")
-        assert httpx.get(f"{song_side.url}/download/{oid}", headers=_h(reader)).status_code == 409
+        assert httpx.get(f"{song_side.url}/download/{oid}", headers=_h(reader)).status_code == 400
         assert httpx.put(f"{server.url}/studies/SNG/analysis/publish/{analysis}", headers=_h(writer)).status_code == 200
         assert httpx.get(f"{song_side.url}/download/{oid}", headers=_h(reader)).status_code == 200
         assert httpx.get(f"{song_side.url}/download/{oid}").status_code == 401  # controlled by default

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from score.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, UnauthenticatedError
+from score.domain.errors import (
+    AnalysisStateError,
+    ForbiddenError,
+    InvalidRequestError,
+    UnauthenticatedError,
+)
 from score.domain.model import Access, AnalysisState, ObjectRecord, Principal
 
 
@@ -77,7 +82,7 @@ def may_list(principal: Principal, record: ObjectRecord | None, policy: ScopePol
     try:
         authorize_download(principal, record, policy)
         check_download_state(record, exclude_urls=False)
-    except (ForbiddenError, UnauthenticatedError, ConflictError):
+    except (ForbiddenError, UnauthenticatedError, AnalysisStateError):
         return False
     return True
 
@@ -86,14 +91,14 @@ def check_upload_state(record: ObjectRecord | None, file_size: int, md5: str | N
     """Song's rules for an upload: an UNPUBLISHED analysis, and the registered size and MD5.
 
     Raises:
-        ConflictError: the analysis is published or suppressed.
+        AnalysisStateError: the analysis is published or suppressed.
         InvalidRequestError: the size or the declared MD5 differs from the registered one.
     """
     if record is None:
         return
     state = record.analysis_state
     if state is not None and state is not AnalysisState.UNPUBLISHED:
-        raise ConflictError(
+        raise AnalysisStateError(
             f"analysis {record.analysis_id} is {state.value}; files can be uploaded only while it is UNPUBLISHED"
         )
     if record.file_size is not None and file_size != record.file_size:
@@ -106,12 +111,12 @@ def check_download_state(record: ObjectRecord | None, exclude_urls: bool) -> Non
     """Song's rule for a download: URLs only for a PUBLISHED analysis (metadata-only reads always).
 
     Raises:
-        ConflictError: the analysis is not published.
+        AnalysisStateError: the analysis is not published.
     """
     if record is None or exclude_urls:
         return
     state = record.analysis_state
     if state is not None and state is not AnalysisState.PUBLISHED:
-        raise ConflictError(
+        raise AnalysisStateError(
             f"analysis {record.analysis_id} is {state.value}; its files can be downloaded once it is PUBLISHED"
         )

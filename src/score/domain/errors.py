@@ -10,6 +10,7 @@ ScoreError                        base; ``code`` (wire name) and ``retryable``
 │   └── UrlExpiredError           the URL's lifetime is over: ask the server again
 ├── NotFoundError                 unknown object id or upload id                     -> 404
 ├── ConflictError                 object exists and overwrite=false                  -> 409
+│   └── AnalysisStateError        the analysis's state forbids it (Score's 400)      -> 400
 ├── IntegrityError                MD5 / ETag / size mismatch                         -> 422
 ├── UpstreamUnavailableError      store / metadata / identity provider down          -> 503 (retryable)
 ├── ResumeStateError              client side: resume state unusable
@@ -91,6 +92,16 @@ class ConflictError(ScoreError):
     code = "conflict"
 
 
+class AnalysisStateError(ConflictError):
+    """The analysis's state forbids the action: an upload once it is published, a download before.
+
+    A conflict with the analysis's state, but final: Score answers 400 here, and its Java client fails
+    at once only on 400, 401, 403, 404 and 500; it retries any other status for about 50 seconds.
+    """
+
+    code = "analysis_state"
+
+
 class IntegrityError(ScoreError):
     """Checksums or sizes disagree."""
 
@@ -140,6 +151,7 @@ ALL_ERRORS: tuple[type[ScoreError], ...] = (
     UrlExpiredError,
     NotFoundError,
     ConflictError,
+    AnalysisStateError,
     IntegrityError,
     UpstreamUnavailableError,
     ResumeStateError,

@@ -147,6 +147,7 @@ class FileRow:
     md5: str
     type: str
     access: Access
+    created_ms: int | None = None  # registration time, ms since the epoch (None: registered before it was kept)
 
 
 @dataclass(frozen=True, slots=True)

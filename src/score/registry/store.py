@@ -11,10 +11,12 @@ import sqlite3
 import threading
 import unicodedata
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from score.domain.errors import ConflictError, InvalidRequestError, NotFoundError
+from score.domain.errors import AnalysisStateError, InvalidRequestError, NotFoundError
 from score.domain.ids import is_md5_hex
 from score.domain.model import Access, AnalysisRow, AnalysisState, FileRow
 
@@ -25,10 +27,13 @@ CREATE TABLE IF NOT EXISTS analysis (
 CREATE TABLE IF NOT EXISTS file (
     object_id TEXT PRIMARY KEY, analysis_id TEXT NOT NULL REFERENCES analysis(id), study TEXT NOT NULL,
     name TEXT NOT NULL, size INTEGER NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL, access TEXT NOT NULL,
+    created_ms INTEGER,
     UNIQUE (analysis_id, name)
 );
 CREATE INDEX IF NOT EXISTS file_by_analysis ON file(analysis_id);
 """
+# Databases written before files kept their registration time get the column (NULL for their rows).
+_ADD_CREATED = "ALTER TABLE file ADD COLUMN created_ms INTEGER"
 _FILE_NS = uuid.UUID("6f0a5b1e-4d9c-4a3e-9b1f-2c7d8e9a0b1c")
 MAX_FILE_BYTES = 2**63 - 1  # SQLite's INTEGER, and Song's Java long
 # Control (incl. NUL, DEL, C1), format (bidi overrides), surrogate, line and paragraph separator characters:
@@ -92,13 +97,17 @@ def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
 class RegistryStore:
     """Analyses and files in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
-        """Open (creating) the database at *path*."""
+    def __init__(self, path: Path, now: Callable[[], datetime] | None = None) -> None:
+        """Open (creating) the database at *path*; *now* gives the registration time (the wall clock by default)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._now = now or (lambda: datetime.now(UTC))
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(file)")}
+        if "created_ms" not in columns:
+            self._db.execute(_ADD_CREATED)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -116,6 +125,7 @@ class RegistryStore:
             raise InvalidRequestError("the payload's studyId differs from the study in the path")
         files = _parse_files(payload)
         analysis_id = str(uuid.uuid4())
+        created_ms = int(self._now().timestamp() * 1000)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -125,7 +135,7 @@ class RegistryStore:
                 )
                 for f in files:
                     self._db.execute(
-                        "INSERT INTO file VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             file_object_id(analysis_id, f["name"]),
                             analysis_id,
@@ -135,6 +145,7 @@ class RegistryStore:
                             f["md5"],
                             f["type"],
                             f["access"],
+                            created_ms,
                         ),
                     )
                 self._db.execute("COMMIT")
@@ -145,11 +156,14 @@ class RegistryStore:
 
     def _files(self, where: str, args: tuple[Any, ...], limit: str = "") -> list[FileRow]:
         rows = self._db.execute(
-            f"SELECT object_id, analysis_id, study, name, size, md5, type, access FROM file WHERE {where}"  # noqa: S608
-            f" ORDER BY object_id {limit}",
+            "SELECT object_id, analysis_id, study, name, size, md5, type, access, created_ms"  # noqa: S608
+            f" FROM file WHERE {where} ORDER BY object_id {limit}",
             args,
         ).fetchall()
-        return [FileRow(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], Access(r[7])) for r in rows]
+        return [
+            FileRow(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], Access(r[7]), None if r[8] is None else int(r[8]))
+            for r in rows
+        ]
 
     def analysis(self, study: str, analysis_id: str) -> AnalysisRow:
         """One analysis with its files.
@@ -171,11 +185,12 @@ class RegistryStore:
 
         Raises:
             NotFoundError: no such analysis.
-            ConflictError: a suppressed analysis cannot be published again.
+            AnalysisStateError: a suppressed analysis cannot be published again (400, as Song's
+                SUPPRESSED_STATE_TRANSITION).
         """
         current = self.analysis(study, analysis_id)
         if current.state is AnalysisState.SUPPRESSED and state is not AnalysisState.SUPPRESSED:
-            raise ConflictError("a suppressed analysis stays suppressed")
+            raise AnalysisStateError("a suppressed analysis stays suppressed")
         with self._lock:
             self._db.execute("UPDATE analysis SET state = ? WHERE id = ?", (state.value, analysis_id))
         return self.analysis(study, analysis_id)

@@ -8,14 +8,22 @@ from score.domain.model import AnalysisRow, FileRow
 
 
 def entity_json(f: FileRow) -> dict[str, Any]:
-    """Song's legacy entity (``GET /entities/{id}``), as Score reads it."""
-    return {
+    """Song's legacy entity (``GET /entities/{id}``), as Score reads it.
+
+    ``createdTime`` (ms since the epoch, a JSON number) is the field of Score's client-side ``Entity``
+    (``long createdTime``, from ICGC's metadata service); Song's ``LegacyEntity`` never sends it, so
+    Score's client reads 0 from Song. A file registered before the registry kept the time has none.
+    """
+    out: dict[str, Any] = {
         "id": f.object_id,
         "gnosId": f.analysis_id,
         "fileName": f.name,
         "projectCode": f.study,
         "access": f.access.value,
     }
+    if f.created_ms is not None:
+        out["createdTime"] = f.created_ms
+    return out
 
 
 def file_json(f: FileRow) -> dict[str, Any]:

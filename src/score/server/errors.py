@@ -36,6 +36,8 @@ STATUS: dict[type[e.ScoreError], int] = {
     e.UrlExpiredError: 403,
     e.NotFoundError: 404,
     e.ConflictError: 409,
+    # Final, as Score answers it: Score's Java client retries any status but 400, 401, 403, 404 and 500.
+    e.AnalysisStateError: 400,
     e.IntegrityError: 422,
     e.UpstreamUnavailableError: 503,
     e.ResumeStateError: 500,
@@ -72,6 +74,7 @@ HTSGET_ERRORS: list[tuple[type[e.ScoreError], str, int]] = [
     (e.InvalidRequestError, "InvalidInput", 400),
     (e.UnauthenticatedError, "InvalidAuthentication", 401),
     (e.ForbiddenError, "PermissionDenied", 403),
+    (e.AnalysisStateError, "PermissionDenied", 403),  # not readable yet, by anyone
     (e.NotFoundError, "NotFound", 404),
 ]
 

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import re
 
+import anyio.to_thread
+
 from score.domain import ids
 from score.domain.access import check_upload_state
 from score.domain.errors import (
@@ -28,6 +30,9 @@ from score.services.context import ServiceContext
 from score.services.state import PartMarker, UploadOwner, UploadStateRepository
 from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgress
 
+# Signing is local CPU work, but S3's presigning takes ~0.2 ms a part: above this many parts it runs in a
+# worker thread, so that the status of a 10,000-part upload does not hold the event loop for seconds.
+SIGN_IN_THREAD_PARTS = 256
 _UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 _PARTS_MD5 = re.compile(r"[0-9a-fA-F]{32}-[0-9]{1,5}")
 
@@ -95,27 +100,51 @@ class UploadService:
         """Refuse a caller that does not own the upload, or an upload whose analysis was published meanwhile.
 
         Raises:
-            ConflictError: another client's upload, or the analysis is no longer UNPUBLISHED.
+            ConflictError: another client's upload.
+            AnalysisStateError: the analysis is no longer UNPUBLISHED.
         """
         if not may_join(await self._state.owner(object_id, spec.uploadId), principal, token):
             raise _not_yours(object_id, spec.uploadId)
         check_upload_state(record, spec.objectSize, None)
 
     def _sign_parts(
-        self, spec: ObjectSpecification, skip: set[int], principal: Principal, record: ObjectRecord | None
+        self,
+        spec: ObjectSpecification,
+        principal: Principal,
+        record: ObjectRecord | None,
+        markers: dict[int, PartMarker] | None = None,
     ) -> list[Part]:
+        """Every part with a fresh PUT URL, in one pass; a confirmed part (in *markers*) also with its MD5.
+
+        Confirmed parts get a URL too: Score's Java client re-sends a confirmed part whose local
+        bytes no longer match its ``sourceMd5`` (after deleting it) with the URL of the status.
+        Signing is local CPU work on every store, so 10,000 parts cost one loop.
+        """
         expires = self._ctx.clock.now() + self._ctx.upload_url_ttl
+        sign = self._ctx.store.sign_upload_part
+        done = markers or {}
         out = []
         for p in spec.parts:
-            url = None
-            if p.partNumber not in skip:
-                target = UploadPartTarget(spec.objectKey, spec.uploadId, p.partNumber, p.offset, p.partSize)
-                url = self._ctx.store.sign_upload_part(target, None, expires)
-                url_issued(
-                    self._ctx, principal, "url:upload-part", spec.objectId, record, ByteRange(p.offset, p.partSize)
-                )
-            out.append(p.model_copy(update={"url": url}))
+            target = UploadPartTarget(spec.objectKey, spec.uploadId, p.partNumber, p.offset, p.partSize)
+            update: dict[str, object] = {"url": sign(target, None, expires)}
+            url_issued(self._ctx, principal, "url:upload-part", spec.objectId, record, ByteRange(p.offset, p.partSize))
+            m = done.get(p.partNumber)
+            if m is not None:
+                update["md5"] = update["sourceMd5"] = m.md5
+            out.append(p.model_copy(update=update))
         return out
+
+    async def _signed(
+        self,
+        spec: ObjectSpecification,
+        principal: Principal,
+        record: ObjectRecord | None,
+        markers: dict[int, PartMarker] | None = None,
+    ) -> list[Part]:
+        """:meth:`_sign_parts`, in a worker thread for a large upload."""
+        if len(spec.parts) <= SIGN_IN_THREAD_PARTS:
+            return self._sign_parts(spec, principal, record, markers)
+        return await anyio.to_thread.run_sync(self._sign_parts, spec, principal, record, markers)
 
     async def initiate(
         self,
@@ -134,6 +163,7 @@ class UploadService:
 
         Raises:
             ConflictError: the object exists or another client's upload is live, and *overwrite* is false.
+            AnalysisStateError: the analysis is not UNPUBLISHED.
             InvalidRequestError: bad size or md5.
         """
         token = validate_upload_token(token)
@@ -178,7 +208,7 @@ class UploadService:
             raise ConflictError(f"another upload of object {object_id} started at the same moment; try again")
         return spec.model_copy(
             update={
-                "parts": self._sign_parts(spec, set(), principal, record),
+                "parts": await self._signed(spec, principal, record),
                 "urlsExpireAt": self._ctx.clock.now() + self._ctx.upload_url_ttl,
             }
         )
@@ -288,15 +318,17 @@ class UploadService:
     async def status(
         self, principal: Principal, object_id: str, file_size: int, token: str | None = None
     ) -> UploadProgress:
-        """Progress of the upload in progress, with fresh URLs for the parts still to send.
+        """Progress of the upload in progress, with fresh URLs for every part.
 
         Completed parts carry ``md5`` and ``sourceMd5`` (Score's client checks the former,
-        its server set only the latter) and no URL.
+        its server set only the latter) and a URL as the others do: Score's Java client deletes a
+        completed part whose local bytes differ from its ``sourceMd5`` and re-sends it with that URL.
 
         Raises:
             NotFoundError: no upload in progress.
             InvalidRequestError: *file_size* differs from the upload's size.
-            ConflictError: another client's upload, or the analysis was published.
+            ConflictError: another client's upload.
+            AnalysisStateError: the analysis was published.
         """
         record = await self._authorize(principal, object_id)
         spec = await self._find_upload(object_id)
@@ -306,10 +338,7 @@ class UploadService:
                 f"fileSize {file_size} differs from the upload's size {spec.objectSize}; start a new upload"
             )
         markers = await self._state.markers(object_id, spec.uploadId)
-        parts = []
-        for p in self._sign_parts(spec, set(markers), principal, record):
-            m = markers.get(p.partNumber)
-            parts.append(p.model_copy(update={"md5": m.md5, "sourceMd5": m.md5}) if m else p)
+        parts = await self._signed(spec, principal, record, markers)
         return UploadProgress(
             objectId=object_id,
             uploadId=spec.uploadId,
@@ -342,7 +371,8 @@ class UploadService:
             InvalidRequestError: parts are missing.
             IntegrityError: *md5* disagrees with the declared or finished object's MD5, or *parts_md5*
                 with the parts the server holds.
-            ConflictError: another client's upload, or the analysis was published.
+            ConflictError: another client's upload.
+            AnalysisStateError: the analysis was published.
         """
         record = await self._authorize(principal, object_id)
         ids.validate_upload_id(upload_id)

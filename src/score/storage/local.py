@@ -273,6 +273,11 @@ class LocalObjectStore(StoreFacts):
         self._path(key)
         self._signer.verify(method, key, query, now)
 
+    def verify_head(self, key: str, query: dict[str, str], now: datetime) -> None:
+        """Verify a HEAD: a URL signed for HEAD or for GET (its headers only, no content), not yet expired."""
+        self._path(key)
+        self._signer.verify_head(key, query, now)
+
     async def receive_part(
         self, key: str, query: dict[str, str], body: AsyncIterator[bytes], content_md5: str | None = None
     ) -> str:

@@ -54,3 +54,20 @@ class UrlSigner:
             raise SignatureError("the URL's signature does not match this request", reason="bad_signature")
         if int(expires) < int(now.astimezone(UTC).timestamp()):
             raise UrlExpiredError("the pre-signed URL has expired; ask the server for a new one", reason="expired_url")
+
+    def verify_head(self, key: str, query: Mapping[str, str], now: datetime) -> None:
+        """Check a HEAD: on a URL signed for HEAD, or for GET (as htsjdk and curl -I send it).
+
+        A HEAD answers only the headers a GET of the same URL would (length, ETag), never content,
+        so a GET URL's signature and expiry admit it too.
+
+        Raises:
+            SignatureError: signed for neither HEAD nor GET of this key (tampered, a PUT URL, another key).
+            UrlExpiredError: the signature is right but the URL has expired.
+        """
+        try:
+            self.verify("HEAD", key, query, now)
+        except UrlExpiredError:
+            raise
+        except SignatureError:
+            self.verify("GET", key, query, now)

@@ -74,7 +74,7 @@ def test_open_objects_need_a_published_analysis_and_controlled_ones_a_study_scop
     upload_all(world, UploadService(world.ctx), oid)
     with pytest.raises(e.UnauthenticatedError):
         anyio.run(svc.download_spec, ANONYMOUS, oid, 0, -1, False, False)
-    with pytest.raises(e.ConflictError, match="PUBLISHED"):
+    with pytest.raises(e.AnalysisStateError, match="PUBLISHED"):
         anyio.run(svc.download_spec, READER, oid, 0, -1, False, False)
     world.metadata.publish(oid)
     assert anyio.run(svc.download_spec, ANONYMOUS, oid, 0, -1, False, False).objectSize == len(DATA)

@@ -3,7 +3,9 @@ who may upload, one live upload per object, confirmation against the store, fina
 
 from __future__ import annotations
 
+import threading
 import uuid
+from typing import Any
 
 import anyio
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from score.domain import errors as e
 from score.domain.integrity import multipart_etag
 from score.domain.model import Access, AnalysisState, GetTarget, ObjectRecord, Principal
+from score.services import upload as upload_module
 from score.services.upload import UploadService
 from tests.unit.services.conftest import ANONYMOUS, TTL, WRITER, World, md5
 
@@ -81,7 +84,7 @@ def test_who_may_upload(world: World) -> None:
     with pytest.raises(e.ForbiddenError):
         anyio.run(svc.initiate, study_writer, other, len(DATA), None, False, TOKEN)
     world.metadata.records[other] = ObjectRecord(other, "STUDY1", Access.CONTROLLED, "an2", AnalysisState.PUBLISHED)
-    with pytest.raises(e.ConflictError, match="PUBLISHED"):
+    with pytest.raises(e.AnalysisStateError, match="PUBLISHED"):
         anyio.run(svc.initiate, study_writer, other, len(DATA), None, False, TOKEN)
 
 
@@ -116,3 +119,46 @@ def test_a_part_is_confirmed_only_as_the_store_holds_it(world: World) -> None:
         assert await world.store.pending_uploads() == []
 
     anyio.run(main)
+
+
+def test_status_signs_every_part_once_completed_ones_too(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Score's Java client re-sends a completed part whose local bytes changed with the status's URL (issue 22).
+
+    A 10,000-part upload: every part signed once per status, off the event loop.
+    """
+    svc = UploadService(world.ctx)
+    oid = str(uuid.uuid4())
+    signed: list[int] = []
+    sign = world.store.sign_upload_part
+
+    def counting(target: Any, md5_hex: str | None, expires_at: Any) -> str:
+        signed.append(target.number)
+        return sign(target, md5_hex, expires_at)
+
+    monkeypatch.setattr(world.store, "sign_upload_part", counting)
+    threads: set[int] = set()
+    real = upload_module.UploadService._sign_parts
+
+    def spy(self: UploadService, *args: Any) -> Any:
+        threads.add(threading.get_ident())
+        return real(self, *args)
+
+    monkeypatch.setattr(upload_module.UploadService, "_sign_parts", spy)
+
+    async def main() -> None:
+        spec = await svc.initiate(WRITER, oid, 10_000 * 4096, None, False, TOKEN)
+        count = len(spec.parts)
+        assert count > 9_990  # the store's part limit
+        chunk = bytes(range(256)) * 16 + b"x" * (spec.parts[0].partSize - 4096)
+        assert world.put(spec.parts[0].url or "", chunk).status_code == 200
+        await svc.confirm_part(WRITER, oid, spec.uploadId, 1, md5(chunk), md5(chunk), TOKEN)
+        signed.clear()
+        status = await svc.status(WRITER, oid, 10_000 * 4096, TOKEN)
+        assert sorted(signed) == list(range(1, count + 1))  # each part once
+        first = status.parts[0]
+        assert (first.md5, first.sourceMd5) == (md5(chunk), md5(chunk)) and first.url
+        assert all(p.url for p in status.parts) and not any(p.md5 for p in status.parts[1:])
+        assert world.put(first.url or "", chunk).status_code == 200  # the completed part's URL works
+
+    anyio.run(main)
+    assert threading.get_ident() not in threads  # signed in a worker thread

@@ -105,3 +105,21 @@ def test_another_secret_does_not_verify(signer: UrlSigner) -> None:
     q = _signed(signer)
     with pytest.raises(SignatureError):
         UrlSigner(b"x" * 32).verify("PUT", KEY, q, NOW)
+
+
+def test_head_is_admitted_by_a_get_or_head_signature_only(signer: UrlSigner) -> None:
+    """htsjdk sends HEAD on the GET URL it was given (issue 22): same signature and expiry checks as the GET."""
+    get = signer.sign("GET", KEY, {"range": "0-99"}, NOW + timedelta(minutes=5))
+    signer.verify_head(KEY, get, NOW)
+    signer.verify_head(KEY, signer.sign("HEAD", KEY, {}, NOW + timedelta(minutes=5)), NOW)
+    with pytest.raises(UrlExpiredError):
+        signer.verify_head(KEY, get, NOW + timedelta(minutes=6))
+    with pytest.raises(UrlExpiredError):
+        signer.verify_head(KEY, signer.sign("HEAD", KEY, {}, NOW - timedelta(minutes=1)), NOW)
+    with pytest.raises(SignatureError) as put:
+        signer.verify_head(KEY, _signed(signer, "PUT"), NOW)  # a part's PUT URL reveals nothing
+    assert not isinstance(put.value, UrlExpiredError)
+    with pytest.raises(SignatureError):
+        signer.verify_head(KEY + "x", get, NOW)  # another key
+    with pytest.raises(SignatureError):
+        signer.verify_head(KEY, {**get, "range": "0-199"}, NOW)  # another range

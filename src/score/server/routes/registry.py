@@ -15,7 +15,7 @@ from score.services.registry import MAX_PAGE_NUMBER, RegistryService
 
 router = APIRouter(tags=["registry (Song-compatible)"])
 
-STATE_ERRORS = errors(401, 403, 404, 409, 503)
+STATE_ERRORS = errors(400, 401, 403, 404, 409, 503)
 
 
 @router.post("/submit/{study}", responses=errors(400, 401, 403, 503))

@@ -92,8 +92,12 @@ async def get_object(
 
 @router.head(STORE_ROUTE + "{key:path}")
 async def head_object(key: str, request: Request, store: LocalStore, clock: AppClock) -> Response:
-    """HEAD needs a URL signed for HEAD, as on S3."""
+    """The headers a GET of the URL would answer (Content-Length, Accept-Ranges, ETag), no body.
+
+    A URL signed for GET admits HEAD too (unlike S3's): htsjdk's SeekableHTTPStream, which Score's
+    ``view`` uses, sends HEAD first and takes the object's length from whatever answers.
+    """
     query = _query(request)
-    store.verify("HEAD", key, query, clock.now())
+    store.verify_head(key, query, clock.now())
     served = store.resolve_get(key, query, request.headers.get("range"))
     return Response(status_code=206 if served.partial else 200, headers=_headers(served))

@@ -93,7 +93,7 @@ async def upload_status(
     fileSize: Annotated[int, Query(ge=0)],  # noqa: N803
     upload_token: UploadToken = None,
 ) -> UploadProgress:
-    """Progress of the upload in progress; completed parts carry md5, the rest fresh URLs."""
+    """Progress of the upload in progress: fresh URLs for every part; completed parts also carry md5."""
     return await svc.status(principal, object_id, fileSize, upload_token)
 
 

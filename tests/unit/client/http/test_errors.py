@@ -20,6 +20,7 @@ EXPECTED_STATUS = {
     e.UrlExpiredError: 403,
     e.NotFoundError: 404,
     e.ConflictError: 409,
+    e.AnalysisStateError: 400,
     e.IntegrityError: 422,
     e.UpstreamUnavailableError: 503,
     e.DiskSpaceError: 507,
