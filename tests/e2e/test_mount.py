@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.e2e.conftest import ok, publish
 from tests.kit.bam import HTSLIB_TEST, require_test_data, samtools
 from tests.kit.files import MIB, random_file
 from tests.kit.fusemount import mount, mounted_points, require_fuse
+from tests.kit.loopback import LoopbackServer
 from tests.kit.proxy import FaultProxy
 from tests.kit.servers import ServerProcess, free_port, run_client
 
@@ -199,12 +201,35 @@ def test_controlled_files_of_other_studies_are_invisible(library: Library, tmp_p
         )
 
 
-def test_manifest_narrows_the_mount_and_brings_index_files(library: Library, tmp_path: Path) -> None:
+def _served(body: bytes) -> LoopbackServer:
+    """A web server that answers every GET with *body* (a manifest at a URL, as Score's client takes it)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002  quiet
+            pass
+
+    return LoopbackServer(Handler).start()
+
+
+@pytest.mark.parametrize("given_as", ["file", "url"])
+def test_manifest_narrows_the_mount_and_brings_index_files(library: Library, tmp_path: Path, given_as: str) -> None:
     manifest = tmp_path / "manifest.tsv"
     _song_manifest(manifest, [library.ids["range.bam"], library.ids["secret.txt"]])
-    with mount(library.srv.url, library.mnt_reader, tmp_path / "mnt", "--manifest", str(manifest)) as m:
-        assert sorted(_tree(m.point)) == [f"{library.analysis}/range.bam", f"{library.analysis}/range.bam.bai"]
-        rc, _out, err = m.stop()
+    web = _served(manifest.read_bytes()) if given_as == "url" else None
+    spec = f"{web.url}/manifest.tsv" if web else str(manifest)
+    try:
+        with mount(library.srv.url, library.mnt_reader, tmp_path / "mnt", "--manifest", spec) as m:
+            assert sorted(_tree(m.point)) == [f"{library.analysis}/range.bam", f"{library.analysis}/range.bam.bai"]
+            rc, _out, err = m.stop()
+    finally:
+        if web:
+            web.stop()
     assert rc == 0
     assert "1 object(s) of the manifest are not shown" in err and library.ids["secret.txt"] in err
 

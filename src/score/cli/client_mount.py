@@ -36,8 +36,8 @@ def add_arguments(mount: argparse.ArgumentParser) -> None:
     mount.add_argument("--mount-point", required=True, type=Path, help="an existing, empty directory")
     mount.add_argument(
         "--manifest",
-        type=Path,
-        help="show only the objects of this download manifest (and, in the bundle layout, their index files)",
+        help="show only the objects of this download manifest (and, in the bundle layout, their index files): "
+        "a local file, an http(s) URL, or a portal manifest id (a UUID; needs PORTAL_URL)",
     )
     mount.add_argument(
         "--layout",
@@ -153,9 +153,9 @@ def _serve(
 
     manifest_ids = None
     if args.manifest:
-        from score.client.transfer.manifest import read_download_manifest
+        from score.cli import client_manifest
 
-        manifest_ids = tuple(read_download_manifest(args.manifest))
+        manifest_ids = tuple(client_manifest.object_ids(args.manifest, session))
     settings = session.settings
     selection = Selection(
         args.layout, manifest_ids, Path(CACHE_FILE) if args.cache_metadata else None, settings.metadata_url
