@@ -121,6 +121,11 @@ class AzureStorageSettings(BaseModel):
     container: str = Field("data", description="bucket.name.object: the one container (Score's default 'data')")
     api_version: str | None = Field(None, description="Blob service API version (Azurite 3.35 needs 2025-01-05)")
     md5_metadata_key: str = Field("md5chksum", description="metadata key holding the blob's MD5 (base64)")
+    layout: Literal["data", "score-azure"] = Field(
+        "data",
+        description="blob names of new objects: 'data' = data/<id> (Score's S3 layout); 'score-azure' = <id> at the "
+        "container's root, as Score's Azure profile writes them (Score 5.x can then read them); reads find both",
+    )
     create_buckets: bool = Field(False, description="create the container at start-up (development)")
     connect_timeout: float = Field(15.0, gt=0)
     read_timeout: float = Field(60.0, gt=0)

@@ -10,6 +10,10 @@ Mapping of the multipart port onto block blobs:
 - completing is Put Block List with the blob's MD5 as ``Content-MD5`` and ``md5chksum`` metadata;
 - resuming reads the uncommitted block list.
 
+Objects Score's Azure profile wrote (a blob named by the bare object id, ``Content-MD5`` set, no
+``.meta``) are read as they are: :mod:`score.storage.azure_layout` gives every object key its blob
+names, and a ``score-azure`` layout writes new objects that way too, so Score 5.x can read them.
+
 The SDK is blocking: each call goes through :func:`score.storage.errors.run_blocking` (a worker thread,
 and the Azure table of error codes). This module
 imports azure-storage-blob; only ``server.stores.azure`` imports it, when the store is Azure.
@@ -25,11 +29,12 @@ from urllib.parse import quote
 
 from azure.storage.blob import BlobBlock, ContentSettings
 
-from score.domain.errors import IntegrityError, NotFoundError, ScoreError
+from score.domain.errors import ConflictError, IntegrityError, NotFoundError, ScoreError
 from score.domain.ids import is_md5_hex
 from score.domain.integrity import hex_to_b64
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
+from score.storage.azure_layout import BlobNames, is_score_block_id
 from score.storage.azure_sas import SasSigner
 from score.storage.errors import ABSENT, AlreadyExistsError, azure_table, run_blocking
 from score.storage.facts import StoreFacts
@@ -75,8 +80,12 @@ class AzureObjectStore(StoreFacts):
         limits: PartLimits,
         *,
         md5_metadata_key: str = "md5chksum",
+        layout: str = "data",
     ) -> None:
-        """Wrap a ``BlobServiceClient`` and one *container*; *signer* makes the SAS of every URL."""
+        """Wrap a ``BlobServiceClient`` and one *container*; *signer* makes the SAS of every URL.
+
+        *layout* names new objects' blobs (:class:`score.storage.azure_layout.BlobNames`); reads find both.
+        """
         self._service = service
         self._container_name = container
         self._container = service.get_container_client(container)
@@ -84,37 +93,85 @@ class AzureObjectStore(StoreFacts):
         # Azure: a block's "etag" is the MD5 its id carries (Put Block answers with Content-MD5, no ETag).
         self._set_facts("az", limits, etags_are_md5=True)
         self._md5_key = md5_metadata_key.lower()
+        self._names = BlobNames(layout)
         self._ledger = UploadLedger(self.put_bytes, self.get_bytes, self.delete, self.list)
 
     # ---- helpers -----------------------------------------------------------------------
-    def _blob(self, key: str) -> Any:
-        return self._container.get_blob_client(key)
+    def _blob(self, name: str) -> Any:
+        return self._container.get_blob_client(name)
 
-    def _url(self, key: str, permission: str, expires_at: datetime) -> str:
+    def _target(self, key: str) -> Any:
+        """The blob a write of *key* goes to (an upload's blocks too)."""
+        return self._blob(self._names.write_name(key))
+
+    def _url(self, name: str, permission: str, expires_at: datetime) -> str:
         # A SAS states its expiry in whole seconds: round up, so a URL never lives shorter than asked.
         whole = expires_at.replace(microsecond=0) + (timedelta(seconds=1) if expires_at.microsecond else timedelta())
-        sas = self._signer.sign(self._container_name, key, permission, whole)
-        return f"{self._blob(key).url}?{sas}"
+        sas = self._signer.sign(self._container_name, name, permission, whole)
+        return f"{self._blob(name).url}?{sas}"
+
+    def _read_name(self, target: GetTarget) -> str | None:
+        """The blob a head() found for *target* (its ``location``), when it is one of the key's names."""
+        loc = target.location
+        return loc if loc is not None and loc in self._names.read_names(target.key) else None
 
     async def _uncommitted(self, key: str) -> list[Any]:
         try:
             _, uncommitted = await run_blocking(
-                _ERRORS, "listing blocks", self._blob(key).get_block_list, "uncommitted"
+                _ERRORS, "listing blocks", self._target(key).get_block_list, "uncommitted"
             )
         except ABSENT:
             return []
         return list(uncommitted)
 
+    async def _discard_uncommitted(self, key: str) -> None:
+        """Drop the blob's uncommitted blocks when no committed blob is there to lose (commit none, delete)."""
+        blob = self._target(key)
+        try:
+            await run_blocking(_ERRORS, "discarding blocks", blob.commit_block_list, [])
+            await run_blocking(_ERRORS, "discarding blocks", blob.delete_blob)
+        except ABSENT:
+            pass
+
+    async def _clear_foreign_blocks(self, key: str) -> None:
+        """Make room for this server's blocks on *key*'s blob.
+
+        Azure refuses a block whose id length differs from that of any uncommitted block of the blob,
+        for the seven days it keeps them. An unfinished upload of Score's client (ids of 43 bytes) or of
+        any other tool would then fail every part of ours: its blocks are dropped when no committed blob
+        is there; next to a committed blob (an interrupted overwrite) the upload is refused instead.
+
+        Raises:
+            ConflictError: foreign uncommitted blocks sit next to a committed blob.
+        """
+        foreign = [str(b.id) for b in await self._uncommitted(key) if len(str(b.id)) != _ID_LENGTH]
+        if not foreign:
+            return
+        name = self._names.write_name(key)
+        whose = "Score's Azure client" if any(is_score_block_id(f) for f in foreign) else "another client"
+        if await self._head_name(key, name) is not None:
+            raise ConflictError(
+                f"blob {name} holds {len(foreign)} uncommitted block(s) of an unfinished upload by {whose} next to "
+                "its committed data; Azure discards them seven days after they were written: upload again then"
+            )
+        log.warning("dropping %d uncommitted block(s) of %s on blob %s before an upload", len(foreign), whose, name)
+        await self._discard_uncommitted(key)
+
     # ---- multipart ---------------------------------------------------------------------
     async def create_multipart(self, key: str, md5: str | None = None) -> str:
-        """Record the upload; blocks are staged on the blob itself."""
+        """Record the upload; blocks are staged on the blob itself (another client's unfinished blocks dropped).
+
+        Raises:
+            ConflictError: another client's unfinished blocks sit next to a committed blob.
+        """
+        await self._clear_foreign_blocks(key)
         return (await self._ledger.open(key, md5)).upload_id
 
     def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
         """A write SAS for the blob with Put Block's ``comp=block&blockid=`` for this part."""
         raw = block_id(target.upload_id, target.number, md5_hex)
         encoded = quote(base64.b64encode(raw.encode()).decode(), safe="")
-        return f"{self._url(target.key, 'w', expires_at)}&comp=block&blockid={encoded}"
+        return f"{self._url(self._names.write_name(target.key), 'w', expires_at)}&comp=block&blockid={encoded}"
 
     async def list_parts(self, key: str, upload_id: str, number: int | None = None) -> list[StoredPart]:
         """The upload's uncommitted blocks (a part staged twice with other bytes appears twice)."""
@@ -127,7 +184,10 @@ class AzureObjectStore(StoreFacts):
         return sorted(out, key=lambda p: p.number)
 
     async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
-        """Put Block List of the confirmed blocks, with the blob's MD5 stored."""
+        """Put Block List of the confirmed blocks, with the blob's MD5 stored.
+
+        An older copy of the object under its other layout's name is deleted: the new blob replaces it.
+        """
         upload = await self._ledger.find(key, upload_id)
         staged = {str(b.id) for b in await self._uncommitted(key)}
         blocks = []
@@ -144,12 +204,14 @@ class AzureObjectStore(StoreFacts):
         await run_blocking(
             _ERRORS,
             "completing an upload",
-            self._blob(key).commit_block_list,
+            self._target(key).commit_block_list,
             blocks,
             content_settings=settings,
             metadata=metadata,
         )
         await self._ledger.close(upload_id)
+        for other in self._names.other_names(key):  # an overwritten object's older blob, in the other layout
+            await self._delete_name(other)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Forget the upload; when no blob is committed under *key*, discard its staged blocks now.
@@ -159,14 +221,9 @@ class AzureObjectStore(StoreFacts):
         safe only when there is no committed blob to lose.
         """
         await self._ledger.close(upload_id)
-        if not await self._uncommitted(key) or await self.head(key) is not None:
+        if not await self._uncommitted(key) or await self._head_name(key, self._names.write_name(key)) is not None:
             return
-        blob = self._blob(key)
-        try:
-            await run_blocking(_ERRORS, "aborting an upload", blob.commit_block_list, [])
-            await run_blocking(_ERRORS, "aborting an upload", blob.delete_blob)
-        except ABSENT:
-            pass
+        await self._discard_uncommitted(key)
 
     async def pending_uploads(self) -> list[PendingUpload]:
         """Every recorded upload."""
@@ -174,18 +231,17 @@ class AzureObjectStore(StoreFacts):
 
     # ---- downloads ---------------------------------------------------------------------
     def sign_get(self, target: GetTarget, expires_at: datetime) -> str:
-        """A read SAS for the blob (a SAS cannot bind a range; the client sends it)."""
-        return self._url(target.key, "r", expires_at)
+        """A read SAS for the blob head() found (a SAS cannot bind a range; the client sends it)."""
+        return self._url(self._read_name(target) or self._names.write_name(target.key), "r", expires_at)
 
     def _md5_of(self, props: Any) -> str | None:
         """The blob's Content-MD5, else its ``md5chksum`` metadata."""
         native = props.content_settings.content_md5
         return stored_md5(base64.b64encode(bytes(native)).decode() if native else None, props.metadata, self._md5_key)
 
-    async def head(self, key: str) -> ObjectInfo | None:
-        """Get Blob Properties (None when the blob does not exist or has only uncommitted blocks)."""
+    async def _head_name(self, key: str, name: str) -> ObjectInfo | None:
         try:
-            props = await run_blocking(_ERRORS, "reading an object", self._blob(key).get_blob_properties)
+            props = await run_blocking(_ERRORS, "reading an object", self._blob(name).get_blob_properties)
         except ABSENT:
             return None
         return ObjectInfo(
@@ -194,26 +250,40 @@ class AzureObjectStore(StoreFacts):
             last_modified=props.last_modified,
             etag=str(props.etag).strip('"') or None,
             md5=self._md5_of(props),
-            location=self._container_name,
+            location=name,
         )
 
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Get Blob Properties under each of the key's names (None when no committed blob has one).
+
+        The answer's ``location`` is the blob's name, for :meth:`sign_get` and :meth:`read_range`.
+        """
+        for name in self._names.read_names(key):
+            info = await self._head_name(key, name)
+            if info is not None:
+                return info
+        return None
+
     async def read_range(self, target: GetTarget) -> bytes:
-        """Get Blob with ``x-ms-range`` (the whole blob without a range)."""
+        """Get Blob with ``x-ms-range`` (the whole blob without a range), under the name head() found or each name."""
         rng = target.byte_range
         kwargs = {"offset": rng.start, "length": rng.length} if rng is not None and rng.length else {}
+        found = self._read_name(target)
 
-        def read() -> bytes:
-            return bytes(self._blob(target.key).download_blob(**kwargs).readall())
+        def read(name: str) -> bytes:
+            return bytes(self._blob(name).download_blob(**kwargs).readall())
 
-        try:
-            return await run_blocking(_ERRORS, "reading an object", read)
-        except ABSENT as exc:
-            raise NotFoundError(f"object {target.key} not found") from exc
+        for name in (found,) if found is not None else self._names.read_names(target.key):
+            try:
+                return await run_blocking(_ERRORS, "reading an object", read, name)
+            except ABSENT:
+                continue
+        raise NotFoundError(f"object {target.key} not found")
 
     # ---- small objects -------------------------------------------------------------------
     async def put_bytes(self, key: str, data: bytes) -> None:
         """Put Blob (replacing any blob there)."""
-        await run_blocking(_ERRORS, "writing state", self._blob(key).upload_blob, data, overwrite=True)
+        await run_blocking(_ERRORS, "writing state", self._target(key).upload_blob, data, overwrite=True)
 
     async def get_bytes(self, key: str) -> bytes | None:
         """A whole small blob, or None."""
@@ -222,26 +292,41 @@ class AzureObjectStore(StoreFacts):
         except NotFoundError:
             return None
 
-    async def delete(self, key: str) -> None:
-        """Delete Blob (absent blobs are fine)."""
+    async def _delete_name(self, name: str) -> None:
         try:
-            await run_blocking(_ERRORS, "deleting state", self._blob(key).delete_blob)
+            await run_blocking(_ERRORS, "deleting a blob", self._blob(name).delete_blob)
         except ABSENT:
             pass
 
+    async def delete(self, key: str) -> None:
+        """Delete Blob under each of the key's names (absent blobs are fine)."""
+        for name in self._names.read_names(key):
+            await self._delete_name(name)
+
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
-        """List Blobs under *prefix*; with a delimiter, its virtual directories as prefixes."""
+        """List Blobs under *prefix*; with a delimiter, its virtual directories as prefixes.
+
+        Under ``data/``, the objects Score's Azure profile keeps at the container's root are listed
+        too, as ``data/<id>``.
+        """
 
         def walk() -> Listing:
-            keys: list[str] = []
+            keys: set[str] = set()
             prefixes: list[str] = []
             if delimiter:
                 for item in self._container.walk_blobs(name_starts_with=prefix, delimiter=delimiter):
-                    (prefixes if item.name.endswith(delimiter) and not hasattr(item, "size") else keys).append(
-                        item.name
-                    )
+                    if item.name.endswith(delimiter) and not hasattr(item, "size"):
+                        prefixes.append(item.name)
+                    else:
+                        keys.add(item.name)
             else:
-                keys.extend(self._container.list_blob_names(name_starts_with=prefix))
+                keys.update(self._container.list_blob_names(name_starts_with=prefix))
+            root = BlobNames.root_prefix(prefix)
+            if root is not None:  # root-level blobs only: one level of the container, not all of it
+                for item in self._container.walk_blobs(name_starts_with=root, delimiter="/"):
+                    key = None if item.name.endswith("/") else BlobNames.key_of_root_blob(item.name)
+                    if key is not None:
+                        keys.add(key)
             return Listing(keys=sorted(keys), prefixes=sorted(prefixes))
 
         return await run_blocking(_ERRORS, "listing", walk)

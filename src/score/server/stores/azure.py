@@ -59,4 +59,11 @@ def make_azure_store(settings: AzureStorageSettings) -> AzureObjectStore:
         max_part_bytes=MAX_BLOCK_BYTES,
         max_object_bytes=MAX_BLOCK_BYTES * settings.max_parts,
     )
-    return AzureObjectStore(service, settings.container, signer, limits, md5_metadata_key=settings.md5_metadata_key)
+    return AzureObjectStore(
+        service,
+        settings.container,
+        signer,
+        limits,
+        md5_metadata_key=settings.md5_metadata_key,
+        layout=settings.layout,
+    )

@@ -26,3 +26,21 @@ def test_an_emulator_endpoint_is_the_account_url() -> None:
         kind="azure", account_name="devstoreaccount1", account_key=KEY, endpoint="http://127.0.0.1:1/devstoreaccount1/"
     )
     assert account_url(settings) == "http://127.0.0.1:1/devstoreaccount1"
+
+
+def test_the_score_azure_layout_signs_objects_at_the_container_root() -> None:
+    oid = "0b9c8a38-6a2a-4a5c-9d0e-3f1e2d3c4b5a"
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    ours = make_azure_store(AzureStorageSettings(kind="azure", account_name="acct", account_key=KEY))
+    score = make_azure_store(
+        AzureStorageSettings(kind="azure", account_name="acct", account_key=KEY, layout="score-azure")
+    )
+    assert ours.sign_get(GetTarget(f"data/{oid}"), expires).startswith(
+        f"https://acct.blob.core.windows.net/data/data/{oid}?"
+    )
+    assert score.sign_get(GetTarget(f"data/{oid}"), expires).startswith(
+        f"https://acct.blob.core.windows.net/data/{oid}?"
+    )
+    # a head() found the blob under the other name: the URL follows it
+    found = GetTarget(f"data/{oid}", location=oid)
+    assert ours.sign_get(found, expires).startswith(f"https://acct.blob.core.windows.net/data/{oid}?")
