@@ -194,6 +194,11 @@ def test_overwriting_a_score_object_replaces_its_blob(azurite: Any, server_facto
     srv = server_factory(**azurite.server_env(name))
     token = srv.token("score.READ", "score.WRITE")
     src = random_file(tmp_path / "src.bin", MIB)
+    # Score's "exists" answers for it (it has no .meta), so nothing replaces it without --force
+    assert httpx.get(f"{srv.url}/upload/{oid}", headers=bearer(token)).json() is True
+    refused = run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token)
+    assert refused.returncode == 7 and "already exists" in refused.stderr, refused.stderr
+    assert container.get_blob_client(oid).download_blob().readall() == b"the old bytes\n"
     ok(run_client(["upload", "--object-id", oid, "--file", str(src), "--force"], server=srv.url, token=token))
     assert not container.get_blob_client(oid).exists()  # no stale copy for a Score 5.x reader, nor in /listing
     ok(run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], server=srv.url, token=token))

@@ -173,7 +173,7 @@ class UploadService:
         if declared is None and record is not None and record.file_md5:
             declared = record.file_md5  # finalize then checks the client's MD5 against the registered one
         planned = plan_parts(file_size, self._ctx.store.limits)
-        if not overwrite and await self._state.object_spec(object_id) is not None:
+        if not overwrite and await self._stored(object_id):
             raise ConflictError(
                 f"object {object_id} already exists; pass overwrite=true (score-client --force) to replace it"
             )
@@ -427,9 +427,17 @@ class UploadService:
         return done
 
     async def exists(self, principal: Principal, object_id: str) -> bool:
-        """Score's "exists": the finished object's ``.meta`` is present."""
+        """Score's "exists": the finished object's ``.meta`` is present, or (an object Score's Azure profile
+        wrote, which has none) its bytes are.
+        """
         await self._authorize(principal, object_id)
-        return await self._state.object_spec(object_id) is not None
+        return await self._stored(object_id)
+
+    async def _stored(self, object_id: str) -> bool:
+        """The object is finished: its ``.meta``, or else its bytes (Score's Azure layout keeps no ``.meta``)."""
+        if await self._state.object_spec(object_id) is not None:
+            return True
+        return await self._ctx.store.head(ids.object_key(object_id)) is not None
 
     async def cancel(self, principal: Principal, object_id: str) -> None:
         """Abort every in-progress upload of the object and delete its state.
