@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from score.domain import ids
 from score.domain.access import check_download_state, may_list
-from score.domain.errors import NotFoundError
+from score.domain.errors import NotFoundError, ScoreError
 from score.domain.model import GetTarget, ObjectInfo, ObjectRecord, Principal
 from score.domain.parts import PartSlice, plan_parts
 from score.domain.ranges import ByteRange, resolve_range
@@ -16,6 +17,7 @@ from score.services.state import UploadStateRepository
 from score.wire.schemas import ObjectInfoOut, ObjectSpecification, Part
 
 SENTINEL_BODY = b"score sentinel object: its signed URL proves the object store is reachable\n"
+BATCH_CONCURRENCY = 16  # objects of one batch looked up at once (store and metadata round trips overlap)
 
 
 def split_range(stored: list[Part], rng: ByteRange) -> list[Part]:
@@ -152,6 +154,26 @@ class DownloadService:
             update["objectSize"] = rng.length
             update["objectMd5"] = None
         return spec.model_copy(update=update)
+
+    async def download_specs(
+        self, principal: Principal, object_ids: list[str]
+    ) -> list[tuple[str, ObjectSpecification | ScoreError]]:
+        """Whole-object download specs of several objects (``POST /download/specs``), in the order
+        asked, duplicates once: each spec as :meth:`download_spec` makes it (authorized and audited
+        object by object), or the error it would raise for that object.
+
+        Errors other than :class:`ScoreError` propagate and fail the whole batch.
+        """
+        limit = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+        async def one(object_id: str) -> tuple[str, ObjectSpecification | ScoreError]:
+            async with limit:
+                try:
+                    return object_id, await self.download_spec(principal, object_id, 0, -1, False, False)
+                except ScoreError as exc:
+                    return object_id, exc
+
+        return list(await asyncio.gather(*(one(oid) for oid in dict.fromkeys(object_ids))))
 
     async def ping(self) -> str:
         """Signed URL of the sentinel object (created on first use)."""

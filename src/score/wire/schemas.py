@@ -42,6 +42,19 @@ class ObjectSpecification(BaseModel):
     objectSize: int
     objectMd5: str | None = None
     urlsExpireAt: datetime | None = None
+    etagIsMd5: bool | None = Field(
+        None,
+        description="(ours) only on an initiate with signMd5=true whose plan is one part: that part's URL is signed "
+        "for the file's Content-MD5, and this says whether the store's ETag is then that MD5 (false under SSE-KMS); "
+        "left out otherwise",
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_null_etag_flag(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("etagIsMd5") is None:
+            data.pop("etagIsMd5", None)
+        return data
 
 
 class UploadProgress(BaseModel):
@@ -85,6 +98,32 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     retryable: bool = False
+
+
+MAX_BATCH_OBJECTS = 1000  # object ids in one POST /download/specs
+
+
+class DownloadSpecsRequest(BaseModel):
+    """``POST /download/specs``: the objects whose whole-object download specs are wanted (our addition)."""
+
+    objectIds: list[str] = Field(min_length=1, max_length=MAX_BATCH_OBJECTS, description="object ids (UUIDs)")
+
+
+class ObjectError(BaseModel):
+    """Why one object of a batch has no spec: the status and error body its own ``GET /download/{id}`` would answer."""
+
+    objectId: str
+    status: int
+    code: str
+    message: str
+    retryable: bool = False
+
+
+class DownloadSpecs(BaseModel):
+    """The specs of a batch, in the order asked (each as ``GET /download/{id}`` answers it), and the objects refused."""
+
+    specs: list[ObjectSpecification] = Field(default_factory=list)
+    errors: list[ObjectError] = Field(default_factory=list)
 
 
 # ---- GA4GH shapes (documentation of the DRS and htsget routes' answers; the routes build plain JSON) ----
