@@ -11,6 +11,7 @@ import anyio.to_thread
 import jwt
 
 from score.auth.jwks import JwksKeySet
+from score.auth.token_cache import VerifiedTokens, token_digest
 from score.domain.errors import UnauthenticatedError
 from score.domain.model import Principal
 from score.domain.principal import scopes_from_claims
@@ -35,8 +36,11 @@ class JwtVerifier:
         audience: str | None,
         algorithms: Sequence[str] = ("RS256", "ES256"),
         leeway: timedelta = timedelta(seconds=30),
+        verified: VerifiedTokens | None = None,
     ) -> None:
-        """Verify with *public_key* or with the provider's *keys* (exactly one)."""
+        """Verify with *public_key* or with the provider's *keys* (exactly one); tokens once verified are
+        remembered in *verified* (:class:`VerifiedTokens`, its own by default) until they expire.
+        """
         if (public_key is None) == (keys is None):
             raise ValueError("give exactly one of public_key and keys")
         bad = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
@@ -48,6 +52,7 @@ class JwtVerifier:
         self._audience = audience
         self._algorithms = list(algorithms)
         self._leeway = leeway
+        self._verified = verified if verified is not None else VerifiedTokens()
 
     def _key_for(self, token: str) -> Any:
         if self._key is not None:
@@ -70,6 +75,10 @@ class JwtVerifier:
         Raises:
             UnauthenticatedError: malformed, forged, expired or for another audience/issuer.
         """
+        digest = token_digest(token)
+        known = self._verified.get(digest)
+        if known is not None:
+            return known
         try:
             key = self._key_for(token)
             claims = jwt.decode(
@@ -88,15 +97,17 @@ class JwtVerifier:
                 f"the access token is not valid ({type(exc).__name__})", reason="invalid_token"
             ) from exc
         exp = claims.get("exp")
-        return Principal(
+        principal = Principal(
             subject=str(claims.get("sub") or claims.get("client_id") or "unknown"),
             scopes=scopes_from_claims(claims),
-            token_hash=token_hash(token),
+            token_hash=digest.hex()[:12],  # token_hash(token)
             expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
         )
+        self._verified.put(digest, principal)
+        return principal
 
     async def verify(self, token: str) -> Principal:
-        """Verify *token*; a JWKS fetch runs off the event loop."""
-        if self._jwks is None:
+        """Verify *token*; a JWKS fetch runs off the event loop (a token verified before needs neither)."""
+        if self._jwks is None or self._verified.get(token_digest(token)) is not None:
             return self.verify_sync(token)
         return await anyio.to_thread.run_sync(self.verify_sync, token)

@@ -6,32 +6,21 @@ import anyio.to_thread
 
 from score.domain.errors import NotFoundError
 from score.domain.model import ObjectRecord
-from score.domain.ports import AnalysisRegistry
+from score.registry.store import RegistryStore
 
 
 class RegistryMetadata:
     """Object records straight from the embedded registry."""
 
-    def __init__(self, store: AnalysisRegistry) -> None:
+    def __init__(self, store: RegistryStore) -> None:
         """Read from *store*."""
         self._store = store
 
     def _get(self, object_id: str) -> ObjectRecord:
-        f = self._store.entity(object_id)
-        if f is None:
+        record = self._store.object_record(object_id)
+        if record is None:
             raise NotFoundError(f"object {object_id} is not registered; submit its analysis first")
-        analysis = self._store.analysis(f.study, f.analysis_id)
-        return ObjectRecord(
-            object_id=f.object_id,
-            study_id=f.study,
-            access=f.access,
-            analysis_id=f.analysis_id,
-            analysis_state=analysis.state,
-            file_name=f.name,
-            file_size=f.size,
-            file_md5=f.md5,
-            analysis_files=tuple((x.object_id, x.name) for x in analysis.files),
-        )
+        return record
 
     async def get(self, object_id: str) -> ObjectRecord:
         """The object's record.

@@ -1,7 +1,8 @@
 """SQLite storage of analyses and their files, in Song's vocabulary (pure persistence, no HTTP).
 
-One database file under the data directory; WAL mode; every call is short and runs under one
-lock (callers run it off the event loop). It serves one score-server; replicas need Song.
+One database file under the data directory; WAL mode with a busy timeout, so the worker processes of
+one score-server (``serve --workers N``) share it; every call is short and runs under one lock per
+process (callers run it off the event loop). Replicas on other machines need Song.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from score.domain.errors import AnalysisStateError, InvalidRequestError, NotFoundError
 from score.domain.ids import is_md5_hex
-from score.domain.model import Access, AnalysisRow, AnalysisState, FileRow
+from score.domain.model import Access, AnalysisRow, AnalysisState, FileRow, ObjectRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis (
@@ -32,10 +33,19 @@ CREATE TABLE IF NOT EXISTS file (
 );
 CREATE INDEX IF NOT EXISTS file_by_analysis ON file(analysis_id);
 """
+# One row per file of the object's analysis (in object id order), each with the object's own fields.
+_RECORD_QUERY = """
+SELECT f.object_id, f.study, f.access, f.analysis_id, a.state, f.name, f.size, f.md5, s.object_id, s.name
+FROM file f JOIN analysis a ON a.id = f.analysis_id AND a.study = f.study JOIN file s ON s.analysis_id = f.analysis_id
+WHERE f.object_id = ? ORDER BY s.object_id
+"""
 # Databases written before files kept their registration time get the column (NULL for their rows).
 _ADD_CREATED = "ALTER TABLE file ADD COLUMN created_ms INTEGER"
 _FILE_NS = uuid.UUID("6f0a5b1e-4d9c-4a3e-9b1f-2c7d8e9a0b1c")
-MAX_FILE_BYTES = 2**63 - 1  # SQLite's INTEGER, and Song's Java long
+MAX_FILE_BYTES = 2**63 - 1
+BUSY_TIMEOUT_S = (
+    10.0  # how long a statement waits for another process's write to finish  # SQLite's INTEGER, and Song's Java long
+)
 # Control (incl. NUL, DEL, C1), format (bidi overrides), surrogate, line and paragraph separator characters:
 # they rewrite a terminal line, cannot be stored as UTF-8, or split a listing.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -101,13 +111,20 @@ class RegistryStore:
         """Open (creating) the database at *path*; *now* gives the registration time (the wall clock by default)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._now = now or (lambda: datetime.now(UTC))
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # A busy timeout: the server's worker processes (``serve --workers N``) share the file; WAL lets
+        # readers go on while one of them writes.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(file)")}
         if "created_ms" not in columns:
-            self._db.execute(_ADD_CREATED)
+            try:
+                self._db.execute(_ADD_CREATED)
+            except sqlite3.OperationalError as exc:  # another worker process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -200,6 +217,27 @@ class RegistryStore:
         with self._lock:
             rows = self._files("object_id = ?", (object_id,))
         return rows[0] if rows else None
+
+    def object_record(self, object_id: str) -> ObjectRecord | None:
+        """What the access policy needs of the file with *object_id* (with its analysis's state and
+        files), in one statement; None when it is not registered.
+        """
+        with self._lock:
+            rows = self._db.execute(_RECORD_QUERY, (object_id,)).fetchall()
+        if not rows:
+            return None
+        r = rows[0]
+        return ObjectRecord(
+            object_id=r[0],
+            study_id=r[1],
+            access=Access(r[2]),
+            analysis_id=r[3],
+            analysis_state=AnalysisState(r[4]),
+            file_name=r[5],
+            file_size=int(r[6]),
+            file_md5=r[7],
+            analysis_files=tuple((row[8], row[9]) for row in rows),
+        )
 
     def entities(self, analysis_id: str | None, study: str | None, page: int, size: int) -> tuple[list[FileRow], int]:
         """A page of files filtered by analysis and/or study, and the total count."""

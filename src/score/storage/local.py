@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ from score.domain.parts import PartLimits
 from score.domain.ranges import ByteRange, parse_header, parse_token
 from score.storage.facts import StoreFacts
 from score.storage.localfs import copy_into, disk_errors, load_or_create_secret, open_part_file, part_lock
+from score.storage.localkeys import KeyDirs, ObjmetaCache, final_inside, identity
 from score.storage.urlsign import UrlSigner
 
 __all__ = ["STORE_ROUTE", "LocalObjectStore", "ServedRange", "load_or_create_secret"]
@@ -90,6 +92,8 @@ class LocalObjectStore(StoreFacts):
             d.mkdir(parents=True, exist_ok=True)
         # resolved once: every request checks that its key stays below one of these
         self._resolved = {d: d.resolve() for d in (self._objects, self._objmeta)}
+        self._dirs = KeyDirs()
+        self._objmeta_cache = ObjmetaCache()
         self._public_url = public_url.rstrip("/")
         self._signer = signer
         # The local store speaks S3's part/ETag protocol; part ETags are the parts' MD5s.
@@ -97,6 +101,15 @@ class LocalObjectStore(StoreFacts):
 
     # ---- paths -----------------------------------------------------------------------
     def _path(self, key: str, base: Path | None = None) -> Path:
+        """The file of *key* below *base* (the objects directory by default).
+
+        The key is checked as text (no empty, ``.`` or ``..`` segments, no absolute path, backslash or NUL),
+        its directory once per process (no symlink in it may lead out of the store: :class:`KeyDirs`), and
+        its last segment on every call (a symlink there must point inside the store).
+
+        Raises:
+            InvalidRequestError: the key is malformed or leads out of the store.
+        """
         base = base or self._objects
         parts = key.split("/")
         if (
@@ -109,7 +122,8 @@ class LocalObjectStore(StoreFacts):
         ):
             raise InvalidRequestError("invalid object key")
         path = base.joinpath(*parts)
-        if not path.resolve().is_relative_to(self._resolved.get(base) or base.resolve()):
+        root = self._resolved.get(base) or base.resolve()
+        if not self._dirs.inside(path.parent, root) or not final_inside(path, root):
             raise InvalidRequestError("invalid object key")
         return path
 
@@ -390,12 +404,20 @@ class LocalObjectStore(StoreFacts):
         meta = self._read_objmeta(key)
         return meta.get("etag")
 
-    def _read_objmeta(self, key: str) -> dict[str, str]:
+    def _read_objmeta(self, key: str, data: os.stat_result | None = None) -> dict[str, str]:
+        """The object's record; with *data* (the stat of its bytes) through the cache of unchanged records."""
         p = self._path(key, self._objmeta)
+        record = p.with_name(p.name + ".json")
         try:
-            return dict(json.loads(p.with_name(p.name + ".json").read_bytes()))
+            ident = None if data is None else identity(data, os.stat(record))
+            if ident is not None and (hit := self._objmeta_cache.get(key, ident)) is not None:
+                return hit
+            meta = dict(json.loads(record.read_bytes()))
         except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
             return {}
+        if ident is not None:
+            self._objmeta_cache.put(key, ident, meta)
+        return meta
 
     def sign_get(self, target: GetTarget, expires_at: datetime) -> str:
         """Sign a GET, bound to a range when one is given."""
@@ -410,12 +432,12 @@ class LocalObjectStore(StoreFacts):
 
         def _head() -> ObjectInfo | None:
             try:
-                st = path.stat()
+                st = os.stat(path)
             except (FileNotFoundError, NotADirectoryError):
                 return None
-            if not path.is_file():
+            if not stat.S_ISREG(st.st_mode):
                 return None
-            meta = self._read_objmeta(key)
+            meta = self._read_objmeta(key, st)
             md5 = meta.get("md5chksum")
             return ObjectInfo(
                 key=key,
@@ -487,6 +509,7 @@ class LocalObjectStore(StoreFacts):
                 except OSError:
                     break
                 parent = parent.parent
+            self._dirs.forget()  # a removed directory's name may later lead elsewhere
 
         await anyio.to_thread.run_sync(_delete)
 
