@@ -77,6 +77,12 @@ def add_arguments(
         help="replace a file already under the name; without it, a file there is skipped if its size "
         "and MD5 are the server's and refused (exit 7, left as it is) if not",
     )
+    down.add_argument(
+        "--fsync",
+        action="store_true",
+        help="flush every file to disk before it takes its name; by default only files of several parts "
+        "are (a machine crash may then lose small files just written: download them again)",
+    )
     down.add_argument("--json", action="store_true", help="one JSON line per object, then a summary line")
 
 
@@ -185,7 +191,7 @@ def run(
     report = _Report(args, board.above(say), board.above(err))
     api = session.server()
     data = session.data_plane()
-    dl = Downloader(api, data, parallel=settings.parallel, board=board)
+    dl = Downloader(api, data, parallel=settings.parallel, board=board, fsync=args.fsync)
     started = time.monotonic()
 
     def show(outcome: Outcome) -> None:

@@ -207,3 +207,42 @@ class ErrorBody:
         """From decoded JSON."""
         d = _object(raw)
         return cls(code=_str(d, "code"), message=_str(d, "message"), retryable=_bool(d, "retryable", False))
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectError:
+    """One object of a batch that has no spec (schemas.ObjectError): its own request's status and error body."""
+
+    objectId: str
+    status: int
+    code: str
+    message: str
+    retryable: bool = False
+
+    @classmethod
+    def parse(cls, raw: Any) -> ObjectError:
+        """From decoded JSON."""
+        d = _object(raw)
+        return cls(
+            objectId=_str(d, "objectId"),
+            status=_int(d, "status"),
+            code=_str(d, "code"),
+            message=_str(d, "message"),
+            retryable=_bool(d, "retryable", False),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownloadSpecs:
+    """The answer of ``POST /download/specs`` (schemas.DownloadSpecs)."""
+
+    specs: list[ObjectSpecification] = field(default_factory=list)
+    errors: list[ObjectError] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, raw: Any) -> DownloadSpecs:
+        """From decoded JSON."""
+        d = _object(raw)
+        return cls(
+            specs=[ObjectSpecification.parse(s) for s in _list(d, "specs")],
+            errors=[ObjectError.parse(x) for x in _list(d, "errors")],
+        )

@@ -21,6 +21,8 @@ PAIRS = [
     (schemas.PartUrl, client_models.PartUrl),
     (schemas.ObjectInfoOut, client_models.ObjectInfoOut),
     (schemas.ErrorBody, client_models.ErrorBody),
+    (schemas.ObjectError, client_models.ObjectError),
+    (schemas.DownloadSpecs, client_models.DownloadSpecs),
 ]
 
 WHEN = datetime(2026, 11, 25, 3, 4, 5, 678000, tzinfo=UTC)
@@ -45,6 +47,11 @@ SAMPLES: list[Any] = [
     ),
     schemas.ObjectInfoOut(id="x", lastModified=1764039845000, size=7),
     schemas.ErrorBody(code="not_found", message="no such object", retryable=True),
+    schemas.DownloadSpecs(
+        specs=[schemas.ObjectSpecification(objectKey="data/x", objectId="x", uploadId="x", objectSize=0)],
+        errors=[schemas.ObjectError(objectId="y", status=403, code="forbidden", message="no")],
+    ),
+    schemas.DownloadSpecs(),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from score.client.http.tokens import BearerAuth, TokenSource, as_source
 from score.client.printable import printable
 from score.domain import errors as e
 from score.wire.client_models import (
+    DownloadSpecs,
     ErrorBody,
     MalformedError,
     ObjectInfoOut,
@@ -153,12 +154,13 @@ class ServerApi:
         *,
         absent_ok: bool = False,
         upload_token: str | None = None,
+        body: Any = None,
     ) -> httpx.Response:
         headers = {UPLOAD_TOKEN_HEADER: upload_token} if upload_token else None
 
         def once() -> httpx.Response:
             try:
-                response = self._http.request(method, path, params=params, headers=headers)
+                response = self._http.request(method, path, params=params, headers=headers, json=body)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, "the server", self._http.base_url) from exc
             if absent_ok and response.status_code in (404, 405) and not _is_error_body(response):
@@ -243,6 +245,32 @@ class ServerApi:
         params = {"offset": offset, "length": length, "external": str(external).lower()}
         r = self._call("GET", f"/download/{object_id}", params)
         return _parsed(r, ObjectSpecification.parse)
+
+    def download_specs(self, object_ids: Sequence[str]) -> dict[str, ObjectSpecification | e.ScoreError] | None:
+        """``POST /download/specs`` (ours): the whole-object specs of many objects in one call.
+
+        Returns:
+            Each object's spec, or the error its own ``GET /download/{id}`` would raise; None when the
+            server has no such endpoint (Score 5.x, an older score-server): ask object by object.
+        """
+        try:
+            r = self._call("POST", "/download/specs", absent_ok=True, body={"objectIds": list(object_ids)})
+        except e.NotFoundError:
+            return None
+        except e.ScoreError as exc:
+            if type(exc) is e.ScoreError:  # 405 and other statuses with no meaning here: no such endpoint
+                return None
+            raise
+        if r.status_code in (404, 405):
+            return None
+        answer = _parsed(r, DownloadSpecs.parse)
+        found: dict[str, ObjectSpecification | e.ScoreError] = {s.objectId: s for s in answer.specs}
+        for err in answer.errors:
+            cls = e.error_class_for_code(err.code)
+            if cls is e.ScoreError:
+                cls = _BY_STATUS.get(err.status, e.ScoreError)
+            found[err.objectId] = cls(printable(err.message), retryable=err.retryable)
+        return found
 
     def object_url(self, object_id: str) -> tuple[str, datetime | None]:
         """One pre-signed URL of the whole object (``external=true``) and when it expires.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from score.client.http.song_entities import Analysis, FileEntity
     from score.client.transfer.download import DownloadResult
     from score.client.transfer.manifest import ManifestText
+    from score.wire.client_models import ObjectSpecification
+
+SPECS_AHEAD = 100  # whole-object specs asked in one call, about this many objects ahead of the downloads
 
 
 class MetadataLookups(Protocol):
@@ -47,10 +50,23 @@ class MetadataLookups(Protocol):
 class ObjectDownloader(Protocol):
     """The part of :class:`score.client.transfer.download.Downloader` a batch drives."""
 
+    def prefetch(self, object_ids: list[str]) -> dict[str, ObjectSpecification | e.ScoreError]:
+        """Whole-object specs of several objects in one call (may be empty: then each asks its own)."""
+        ...
+
     def download(
-        self, object_id: str, out_dir: Path, *, offset: int, length: int, validate: bool, force: bool, target: Path
+        self,
+        object_id: str,
+        out_dir: Path,
+        *,
+        offset: int,
+        length: int,
+        validate: bool,
+        force: bool,
+        target: Path,
+        spec: ObjectSpecification | None = None,
     ) -> DownloadResult:
-        """Download one object to *target*."""
+        """Download one object to *target* (with its *spec* when prefetched)."""
         ...
 
     def cancel_all(self) -> None:
@@ -284,12 +300,18 @@ def download_all(
     """Download every object of *batch*, up to *parallel* at once; *on_outcome* is called in this
     thread as each one ends, failures included.
 
+    Whole objects' specs are asked for ``SPECS_AHEAD`` at a time (one server call, not one per
+    object), shortly before their downloads start, so their URLs are fresh; at most about twice that
+    many objects are queued at once, so a manifest of any length takes bounded memory.
+
     Whatever *on_outcome* raises (or an interrupt) cancels the downloads in flight and propagates.
     """
 
-    def one(oid: str) -> Outcome:
+    def one(oid: str, spec: ObjectSpecification | e.ScoreError | None) -> Outcome:
         t0 = time.monotonic()
         target = options.output_dir / batch.targets[oid]
+        if isinstance(spec, e.ScoreError):
+            return Outcome(oid, target, 0.0, error=spec)
         try:
             result = downloader.download(
                 oid,
@@ -299,16 +321,27 @@ def download_all(
                 validate=options.validate,
                 force=options.force,
                 target=target,
+                spec=spec,
             )
         except e.ScoreError as exc:
             return Outcome(oid, target, round(time.monotonic() - t0, 3), error=exc)
         return Outcome(oid, target, round(time.monotonic() - t0, 3), result=result)
 
-    with ThreadPoolExecutor(min(parallel, len(batch.items)), "score-file") as files:
-        futures = [files.submit(one, item.object_id) for item in batch.items]
+    items = batch.items
+    whole = not ranged(options.offset, options.length)
+    queued: set[Future[Outcome]] = set()
+    start = 0
+    with ThreadPoolExecutor(max(1, min(parallel, len(items))), "score-file") as files:
         try:
-            for future in as_completed(futures):
-                on_outcome(future.result())
+            while start < len(items) or queued:
+                while start < len(items) and len(queued) < SPECS_AHEAD + parallel:
+                    chunk = [item.object_id for item in items[start : start + SPECS_AHEAD]]
+                    start += len(chunk)
+                    specs = downloader.prefetch(chunk) if whole and len(items) > 1 else {}
+                    queued.update(files.submit(one, oid, specs.get(oid)) for oid in chunk)
+                finished, queued = wait(queued, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    on_outcome(future.result())
         except BaseException:
             downloader.cancel_all()
             files.shutdown(wait=True, cancel_futures=True)

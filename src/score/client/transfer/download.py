@@ -123,11 +123,14 @@ class Downloader:
         board: Board | None = None,
         space: SpaceBook | None = None,
         sleep: Sleep | None = None,
+        fsync: bool = False,
     ) -> None:
         """Fetch up to *parallel* parts at once, across every object in flight; report to *board*.
 
         Failed parts are attempted again by *retry* (``score.attempts``); *sleep* replaces the real
-        clock between attempts (tests).
+        clock between attempts (tests). A file of several parts is flushed to disk (fsync) before it
+        takes its name; a file of one part only with *fsync* (``--fsync``): for thousands of small
+        files the flushes would cost more than the transfer.
         """
         self._api = api
         self._data = data
@@ -140,6 +143,8 @@ class Downloader:
         self._jobs: set[_Job] = set()
         self._stopped = False
         self._space = space or SpaceBook()
+        self._fsync = fsync
+        self._batch_specs = True  # until the server shows it has no POST /download/specs
 
     def close(self) -> None:
         """Stop the part workers (after :meth:`cancel_all`, promptly)."""
@@ -152,6 +157,23 @@ class Downloader:
             for job in self._jobs:
                 job.cancel.set()
 
+    def prefetch(self, object_ids: list[str]) -> dict[str, ObjectSpecification | e.ScoreError]:
+        """The whole-object specs of *object_ids* in one server call, to hand to :meth:`download`.
+
+        Returns each object's spec or the error its own request would raise; nothing (the downloads
+        then ask object by object) when the server has no batch endpoint or the call fails.
+        """
+        if not self._batch_specs or len(object_ids) < 2:
+            return {}
+        try:
+            found = self._api.download_specs(object_ids)
+        except e.ScoreError:
+            return {}  # each download asks for its own spec, and reports its own error
+        if found is None:
+            self._batch_specs = False
+            return {}
+        return found
+
     def download(
         self,
         object_id: str,
@@ -162,12 +184,15 @@ class Downloader:
         validate: bool = True,
         force: bool = False,
         target: Path | None = None,
+        spec: ObjectSpecification | None = None,
     ) -> DownloadResult:
         """Download *object_id*, or its byte range *offset*/*length*, into *target* (default ``out_dir/<object_id>``).
 
         A range is written to ``<target>.<first>-<last>`` instead. Resume state lives in
-        ``out_dir/.<object_id>/`` (``.<object_id>.<first>-<last>/`` for a range) whatever the target's name.
-        A file already there is skipped once :meth:`_check_existing` finds it complete; *force* replaces it.
+        ``out_dir/.<object_id>/`` (``.<object_id>.<first>-<last>/`` for a range) whatever the target's name;
+        an object of one part keeps no part log (it is fetched again whole). A file already there is skipped
+        once :meth:`_check_existing` finds it complete; *force* replaces it. *spec* is the object's
+        whole-object spec from :meth:`prefetch` (ignored for a range).
 
         Raises:
             InvalidRequestError: an empty range (*length* 0).
@@ -179,13 +204,14 @@ class Downloader:
         if length == 0:
             raise e.InvalidRequestError("--length 0 selects no bytes: give a positive length, or -1 for the rest")
         target = target if target is not None else out_dir / object_id
-        spec = self._api.download_spec(object_id, offset, length)
+        if spec is None or ranged(offset, length):
+            spec = self._api.download_spec(object_id, offset, length)
         state = f".{object_id}"
         if ranged(offset, length):
             target = target.with_name(range_name(target.name, offset, spec.objectSize))
             state = "." + range_name(object_id, offset, spec.objectSize)
-        journal = DownloadJournal(out_dir / state)
         parts = sorted(spec.parts, key=lambda p: p.partNumber)
+        journal = DownloadJournal(out_dir / state, persistent=len(parts) > 1)
         if force:
             journal.discard()
             target.unlink(missing_ok=True)
@@ -294,7 +320,8 @@ class Downloader:
                 file_md5 = whole.hexdigest()
                 if file_md5 != expected:
                     file_md5 = self._repair(job, parts, expected, file_md5)
-            os.fsync(fd)
+            if self._fsync or len(parts) > 1:
+                os.fsync(fd)
         except BaseException:
             job.cancel.set()
             wait(job.futures)  # no worker may write to the descriptor once it is closed

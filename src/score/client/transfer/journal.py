@@ -49,8 +49,11 @@ class JournalHeader:
 class DownloadJournal:
     """The resume state of one download."""
 
-    def __init__(self, state_dir: Path) -> None:
-        """State lives in *state_dir*."""
+    def __init__(self, state_dir: Path, *, persistent: bool = True) -> None:
+        """State lives in *state_dir*; without *persistent* only the bytes do (no header, no part log:
+        an object of one part is fetched again whole, and a small file costs no extra writes).
+        """
+        self.persistent = persistent
         self.dir = state_dir
         self.header_path = state_dir / "journal.json"
         self.log_path = state_dir / "parts.log"
@@ -65,6 +68,10 @@ class DownloadJournal:
             ResumeStateError: the state directory cannot be created or written otherwise.
         """
         try:
+            if not self.persistent:
+                self.discard()  # whatever an earlier run left: its bytes are not trusted without a log
+                self.dir.mkdir(parents=True, exist_ok=True)
+                return {}
             existing = self._read_header()
             if existing != header.to_json():
                 self.discard()
@@ -101,11 +108,15 @@ class DownloadJournal:
 
     def record(self, number: int, md5: str) -> None:
         """Append a verified part (one small write: atomic with O_APPEND)."""
+        if not self.persistent:
+            return
         assert self._log_fd is not None
         os.write(self._log_fd, (json.dumps({"n": number, "md5": md5}) + "\n").encode())
 
     def forget(self, number: int) -> None:
         """Mark a part as not done (its bytes failed re-verification)."""
+        if not self.persistent:
+            return
         assert self._log_fd is not None
         os.write(self._log_fd, (json.dumps({"n": number, "md5": ""}) + "\n").encode())
 

@@ -4,6 +4,7 @@ the free-space check, and the parallel run with a fake downloader (no sockets)."
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import namedtuple
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from score.client.transfer.download import DownloadResult
 from score.client.transfer.manifest import ManifestText
 from score.client.transfer.output_layout import ObjectEntry
 from score.domain import errors as e
+from score.wire.client_models import ObjectSpecification
 
 A, B, C, D = (f"{c * 8}-0000-0000-0000-000000000000" for c in "abcd")
 Usage = namedtuple("Usage", "free")
@@ -143,15 +145,37 @@ def test_the_space_check_counts_what_is_still_missing(tmp_path: Path) -> None:
 
 
 class FakeDownloader:
-    def __init__(self, fail: set[str]) -> None:
+    def __init__(self, fail: set[str], refused: frozenset[str] = frozenset()) -> None:
         self.fail = fail
+        self.refused = refused  # the batch call answers these with a 403
         self.cancelled = threading.Event()
         self.calls: list[tuple[str, Path, int, int]] = []
+        self.specs_given: dict[str, ObjectSpecification | None] = {}
+        self.prefetched: list[tuple[int, list[str]]] = []  # (downloads done by then, the ids asked)
+
+    def prefetch(self, object_ids: list[str]) -> dict[str, ObjectSpecification | e.ScoreError]:
+        self.prefetched.append((len(self.calls), list(object_ids)))
+        return {
+            oid: e.ForbiddenError("not yours")
+            if oid in self.refused
+            else ObjectSpecification(objectKey=f"data/{oid}", objectId=oid, uploadId=oid, objectSize=5)
+            for oid in object_ids
+        }
 
     def download(
-        self, object_id: str, out_dir: Path, *, offset: int, length: int, validate: bool, force: bool, target: Path
+        self,
+        object_id: str,
+        out_dir: Path,
+        *,
+        offset: int,
+        length: int,
+        validate: bool,
+        force: bool,
+        target: Path,
+        spec: ObjectSpecification | None = None,
     ) -> DownloadResult:
         self.calls.append((object_id, target, offset, length))
+        self.specs_given[object_id] = spec
         if object_id in self.fail:
             raise e.IntegrityError(f"{object_id}: md5 mismatch")
         return DownloadResult(object_id, target, 5, None, validate, 1, 1)
@@ -184,3 +208,35 @@ def test_what_the_caller_raises_cancels_the_batch(tmp_path: Path) -> None:
     with pytest.raises(e.IntegrityError):
         batch.download_all(plan, dl, options, 4, stop)
     assert dl.cancelled.is_set()
+
+
+def test_specs_are_asked_in_batches_shortly_ahead_of_the_downloads(tmp_path: Path) -> None:
+    ids = [str(uuid.UUID(int=i)) for i in range(1, 2 * batch.SPECS_AHEAD + 51)]
+    options = BatchOptions(tmp_path, layout="id")
+    plan = batch.plan([ObjectEntry(oid) for oid in ids], options)
+    dl = FakeDownloader(set(), refused=frozenset({ids[7]}))
+    outcomes: list[Outcome] = []
+    batch.download_all(plan, dl, options, 2, outcomes.append)
+    assert [asked for _, asked in dl.prefetched] == [
+        ids[: batch.SPECS_AHEAD],
+        ids[batch.SPECS_AHEAD : 2 * batch.SPECS_AHEAD],
+        ids[2 * batch.SPECS_AHEAD :],
+    ]
+    # the third call waits until the queue has drained below SPECS_AHEAD + parallel: bounded memory, fresh URLs
+    assert dl.prefetched[2][0] >= batch.SPECS_AHEAD - 2
+    refused = next(o for o in outcomes if o.object_id == ids[7])
+    assert isinstance(refused.error, e.ForbiddenError) and ids[7] not in dl.specs_given  # never downloaded
+    assert len(outcomes) == len(ids) and len(dl.calls) == len(ids) - 1
+    assert all(spec is not None and spec.objectId == oid for oid, spec in dl.specs_given.items())
+
+
+def test_a_range_or_a_single_object_asks_no_batch(tmp_path: Path) -> None:
+    options = BatchOptions(tmp_path, layout="id", offset=0, length=3)
+    dl = FakeDownloader(set())
+    batch.download_all(
+        batch.plan([ObjectEntry(A), ObjectEntry(B)], options, lambda _p: Usage(10**9)), dl, options, 2, print
+    )
+    whole = BatchOptions(tmp_path, layout="id")
+    batch.download_all(batch.plan([ObjectEntry(C)], whole), dl, whole, 2, print)
+    assert dl.prefetched == [] and set(dl.specs_given) == {A, B, C}
+    assert set(dl.specs_given.values()) == {None}
