@@ -208,6 +208,7 @@ class ErrorBody:
         d = _object(raw)
         return cls(code=_str(d, "code"), message=_str(d, "message"), retryable=_bool(d, "retryable", False))
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectError:
     """One object of a batch that has no spec (schemas.ObjectError): its own request's status and error body."""
