@@ -54,7 +54,7 @@ class UploadOwner:
 
 def encode_spec(spec: ObjectSpecification) -> bytes:
     """Serialise a spec for storage (no URLs, no fields Score's Java reader would not know)."""
-    data = spec.model_dump(exclude={"urlsExpireAt"})
+    data = spec.model_dump(exclude={"urlsExpireAt", "etagIsMd5"})
     for part in data["parts"]:
         part["url"] = None
     return json.dumps(data, separators=(",", ":")).encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import itertools
 import re
 
 import anyio.to_thread
@@ -35,6 +36,11 @@ from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgres
 SIGN_IN_THREAD_PARTS = 256
 _UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 _PARTS_MD5 = re.compile(r"[0-9a-fA-F]{32}-[0-9]{1,5}")
+# Finalize reads the MD5s of parts nobody confirmed from the store's listing: a few parts (our client
+# leaves only a one-part file's part unconfirmed); an Azure part staged with several contents is tried
+# in each of them, up to this many combinations.
+MAX_UNCONFIRMED_PARTS = 16
+MAX_PART_COMBINATIONS = 64
 
 
 def _token_hash(token: str) -> str:
@@ -154,12 +160,19 @@ class UploadService:
         md5: str | None,
         overwrite: bool,
         token: str | None = None,
+        sign_md5: bool = False,
     ) -> ObjectSpecification:
         """Start an upload owned by *principal* (and *token*) and return its part plan with signed part URLs.
 
         At most one upload of an object is live: the caller's own older uploads are replaced, another
         client's only with *overwrite*; of two uploads started at the same moment, neither survives
         unless one saw the other.
+
+        With *sign_md5* and *md5*, a plan of one part gets that part's URL signed for the file's
+        Content-MD5 and ``etagIsMd5`` set (the small-file path: one PUT, then finalize, which folds in
+        the part's confirmation); without them the URLs are Score's, unbound to any bytes. With
+        *sign_md5* and without *overwrite*, the caller's own live upload is not replaced either (409), so
+        a client that tries this path first falls back to resuming it.
 
         Raises:
             ConflictError: the object exists or another client's upload is live, and *overwrite* is false.
@@ -183,6 +196,11 @@ class UploadService:
             for old in older:
                 if not may_join(await self._state.owner(object_id, old), principal, token):
                     raise _not_yours(object_id, old)
+                if sign_md5:  # the small-file path tried first: a live upload of the caller is resumed instead
+                    raise ConflictError(
+                        f"upload {old} of object {object_id} is in progress: resume it (its status) "
+                        "or restart it with overwrite=true"
+                    )
         # Score deletes an older in-progress upload's state but leaves its multipart upload
         # open until a nightly job; we abort it too.
         for old in older:
@@ -206,10 +224,29 @@ class UploadService:
             await self._ctx.store.abort_multipart(key, upload_id)
             await self._state.delete_upload(object_id, upload_id)
             raise ConflictError(f"another upload of object {object_id} started at the same moment; try again")
+        if sign_md5 and md5 and declared and len(spec.parts) == 1:
+            return self._one_part_signed(spec, declared, principal, record)
         return spec.model_copy(
             update={
                 "parts": await self._signed(spec, principal, record),
                 "urlsExpireAt": self._ctx.clock.now() + self._ctx.upload_url_ttl,
+            }
+        )
+
+    def _one_part_signed(
+        self, spec: ObjectSpecification, md5_hex: str, principal: Principal, record: ObjectRecord | None
+    ) -> ObjectSpecification:
+        """*spec* with its only part's URL signed for the whole file's MD5 (the part is the file)."""
+        expires = self._ctx.clock.now() + self._ctx.upload_url_ttl
+        p = spec.parts[0]
+        target = UploadPartTarget(spec.objectKey, spec.uploadId, p.partNumber, p.offset, p.partSize)
+        url = self._ctx.store.sign_upload_part(target, md5_hex, expires)
+        url_issued(self._ctx, principal, "url:upload-part", spec.objectId, record, ByteRange(p.offset, p.partSize))
+        return spec.model_copy(
+            update={
+                "parts": [p.model_copy(update={"url": url})],
+                "urlsExpireAt": expires,
+                "etagIsMd5": self._ctx.store.etags_are_md5,
             }
         )
 
@@ -388,29 +425,77 @@ class UploadService:
                 f"the file's MD5 {computed} differs from the MD5 {spec.objectMd5} declared when the upload started"
             )
         markers = await self._state.markers(object_id, upload_id)
-        missing = [p.partNumber for p in spec.parts if p.partNumber not in markers]
+        confirmed = {n: (m.md5, m.etag) for n, m in markers.items()}
+        missing = [p for p in spec.parts if p.partNumber not in confirmed]
         if missing:
-            done = await self._state.object_spec(object_id)
-            if done is not None and done.uploadId == upload_id:
-                return await self._finished(object_id, upload_id, computed, parts_md5)  # a concurrent finalize won
-            shown = ", ".join(str(n) for n in missing[:10]) + (" ..." if len(missing) > 10 else "")
-            raise InvalidRequestError(f"upload is incomplete: {len(missing)} part(s) missing ({shown})")
-        held = [markers[p.partNumber].md5 for p in sorted(spec.parts, key=lambda p: p.partNumber)]
+            found = await self._unconfirmed(spec, missing, confirmed, parts_md5)
+            if found is None:
+                done = await self._state.object_spec(object_id)
+                if done is not None and done.uploadId == upload_id:
+                    return await self._finished(object_id, upload_id, computed, parts_md5)  # a concurrent one won
+                numbers = [p.partNumber for p in missing]
+                shown = ", ".join(str(n) for n in numbers[:10]) + (" ..." if len(numbers) > 10 else "")
+                raise InvalidRequestError(f"upload is incomplete: {len(numbers)} part(s) missing ({shown})")
+            confirmed.update({n: (m, m) for n, m in found.items()})
+        held = [confirmed[p.partNumber][0] for p in sorted(spec.parts, key=lambda p: p.partNumber)]
         _check_parts(parts_md5, held, object_id)
         object_md5 = spec.objectMd5 or computed
-        pairs = [(n, markers[n].etag) for n in sorted(markers) if any(p.partNumber == n for p in spec.parts)]
+        pairs = [(p.partNumber, confirmed[p.partNumber][1]) for p in sorted(spec.parts, key=lambda p: p.partNumber)]
         try:
             await self._ctx.store.complete_multipart(spec.objectKey, upload_id, pairs, object_md5)
         except NotFoundError:
             # Completed by a concurrent or earlier finalize whose state clean-up did not finish.
             if await self._ctx.store.head(spec.objectKey) is None:
                 raise
-        parts = [p.model_copy(update={"sourceMd5": markers[p.partNumber].md5, "url": None}) for p in spec.parts]
+        parts = [p.model_copy(update={"sourceMd5": confirmed[p.partNumber][0], "url": None}) for p in spec.parts]
         finished = spec.model_copy(update={"parts": parts, "objectMd5": object_md5})
         await self._state.save_object_spec(finished)
         with contextlib.suppress(NotFoundError):
             await self._state.delete_upload(object_id, upload_id)
         return finished
+
+    async def _unconfirmed(
+        self,
+        spec: ObjectSpecification,
+        missing: list[Part],
+        confirmed: dict[int, tuple[str, str]],
+        parts_md5: str | None,
+    ) -> dict[int, str] | None:
+        """The MD5s of the parts not confirmed, read from the store's listing; None when it cannot tell.
+
+        This folds the parts' confirmations into finalize (the small-file path leaves its one part
+        unconfirmed): only the unconfirmed parts are looked up, and only a client that sent
+        ``partsMd5`` gets this, on a store whose part ETags are their MD5s. The part must be held with
+        its planned size, and with the confirmed parts' MD5s its MD5 must add up to ``partsMd5``
+        (a part staged twice, as Azure keeps it, is the copy that does).
+
+        Raises:
+            IntegrityError: the store holds the parts, but not the ones that add up to ``partsMd5``.
+        """
+        if parts_md5 is None or not self._ctx.store.etags_are_md5 or len(missing) > MAX_UNCONFIRMED_PARTS:
+            return None
+        only = missing[0].partNumber if len(missing) == 1 else None
+        try:
+            stored = await self._ctx.store.list_parts(spec.objectKey, spec.uploadId, only)
+        except NotFoundError:
+            return None  # completed meanwhile (the caller looks for the finished object) or aborted
+        options: list[list[str]] = []
+        for p in missing:
+            held = {normalize_etag(s.etag) for s in stored if s.number == p.partNumber and s.size == p.partSize}
+            candidates = sorted(m for m in held if ids.is_md5_hex(m))
+            if not candidates:
+                return None
+            options.append(candidates)
+        order = sorted(spec.parts, key=lambda p: p.partNumber)
+        numbers = [p.partNumber for p in missing]
+        for combo in itertools.islice(itertools.product(*options), MAX_PART_COMBINATIONS):
+            trial = {**{n: md5 for n, (md5, _) in confirmed.items()}, **dict(zip(numbers, combo, strict=True))}
+            if multipart_etag([trial[p.partNumber] for p in order]) == parts_md5.lower():
+                return dict(zip(numbers, combo, strict=True))
+        raise IntegrityError(
+            f"the parts the store holds for object {spec.objectId} are not the ones this client sent "
+            "(another client uploaded parts of this object); nothing was finalized: upload the file again"
+        )
 
     async def _finished(
         self, object_id: str, upload_id: str, md5: str | None, parts_md5: str | None

@@ -111,11 +111,13 @@ class ObjectSpecification:
     objectSize: int
     objectMd5: str | None = None
     urlsExpireAt: datetime | None = None
+    etagIsMd5: bool | None = None  # set only when the one part's URL is signed for the file's MD5
 
     @classmethod
     def parse(cls, raw: Any) -> ObjectSpecification:
         """From decoded JSON."""
         d = _object(raw)
+        flag = d.get("etagIsMd5")
         return cls(
             objectKey=_str(d, "objectKey"),
             objectId=_str(d, "objectId"),
@@ -124,6 +126,7 @@ class ObjectSpecification:
             objectSize=_int(d, "objectSize"),
             objectMd5=_str(d, "objectMd5", required=False),
             urlsExpireAt=_time(d, "urlsExpireAt"),
+            etagIsMd5=None if flag is None else _bool(d, "etagIsMd5", True),
         )
 
 

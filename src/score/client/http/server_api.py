@@ -172,12 +172,24 @@ class ServerApi:
         return with_retry(once, self._retry, self._sleep)
 
     def initiate_upload(
-        self, object_id: str, size: int, md5: str | None, overwrite: bool, upload_token: str | None = None
+        self,
+        object_id: str,
+        size: int,
+        md5: str | None,
+        overwrite: bool,
+        upload_token: str | None = None,
+        sign_md5: bool = False,
     ) -> ObjectSpecification:
-        """``POST /upload/{id}/uploads``; *upload_token* makes this client the upload's owner."""
+        """``POST /upload/{id}/uploads``; *upload_token* makes this client the upload's owner.
+
+        With *sign_md5* (and *md5*) a one-part plan comes back with its URL signed for *md5* and
+        ``etagIsMd5`` set; an older server ignores the parameter and leaves ``etagIsMd5`` out.
+        """
         params: dict[str, Any] = {"fileSize": size, "overwrite": str(overwrite).lower()}
         if md5:
             params["md5"] = md5
+            if sign_md5:
+                params["signMd5"] = "true"
         r = self._call("POST", f"/upload/{object_id}/uploads", params, upload_token=upload_token)
         return _parsed(r, ObjectSpecification.parse)
 

@@ -31,6 +31,9 @@ from score.domain.integrity import multipart_etag, normalize_md5
 from score.wire.client_models import Part
 
 HASH_CHUNK = 4 * 1024 * 1024
+# A file up to this size is read and hashed before anything is sent, then tried as one part: initiate
+# (carrying its MD5) answers with the part's URL signed for it, one PUT, finalize. Two server calls.
+SMALL_FILE_BYTES = 8 * 1024 * 1024
 
 
 def upload_token(object_id: str, path: Path) -> str:
@@ -78,6 +81,8 @@ class _UrlBook:
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     md5_signing: bool = True  # cleared once the server shows it lacks GET /upload/{id}/parts/url
+    presigned: dict[int, str] = field(default_factory=dict)  # URLs initiate signed for the part's MD5, used once
+    etag_is_md5: bool = True  # of the presigned URLs
 
 
 class Uploader:
@@ -142,6 +147,10 @@ class Uploader:
     def _part_url(self, sending: _Sending, md5_hex: str) -> tuple[str, bool]:
         """A fresh URL whose signature covers this part's MD5 (so it never expires mid-transfer)."""
         book, part = sending.book, sending.part
+        with book.lock:
+            presigned = book.presigned.pop(part.partNumber, None)
+        if presigned is not None:
+            return presigned, book.etag_is_md5
         if book.md5_signing:
             signed = self._api.part_url(sending.object_id, sending.upload_id, part.partNumber, md5_hex, sending.token)
             if signed is not None:
@@ -222,7 +231,13 @@ class Uploader:
         declared = normalize_md5(md5) if md5 else None
         size = path.stat().st_size
         token = upload_token(object_id, path)
-        upload_id, parts, done = self._start(object_id, size, declared, force, token)
+        small = self._upload_small(object_id, path, size, declared, force, token) if self._small(size) else None
+        if isinstance(small, UploadResult):
+            return small
+        if small is not None:
+            declared, (upload_id, parts, done) = small
+        else:
+            upload_id, parts, done = self._start(object_id, size, declared, force, token)
         part_md5s: dict[int, str] = {}  # filled by the workers: what this client sent or found sent
         book = _UrlBook({p.partNumber: p.url for p in parts if p.url})
         largest = max((p.partSize for p in parts), default=0)
@@ -269,15 +284,70 @@ class Uploader:
             raise e.IntegrityError(
                 f"the file's MD5 is {file_md5}, not the declared {declared}; the upload was not finalized"
             )
-        parts_md5 = multipart_etag([part_md5s[p.partNumber] for p in sorted(parts, key=lambda p: p.partNumber)])
-        finished = self._api.finalize_upload(object_id, upload_id, file_md5, parts_md5, token)
+        ordered = [part_md5s[p.partNumber] for p in sorted(parts, key=lambda p: p.partNumber)]
+        self._finalize(object_id, upload_id, size, file_md5, ordered, token)
+        progress.finish()
+        return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
+
+    def _small(self, size: int) -> bool:
+        return size <= min(SMALL_FILE_BYTES, self._memory)
+
+    def _upload_small(
+        self, object_id: str, path: Path, size: int, declared: str | None, force: bool, token: str
+    ) -> UploadResult | tuple[str, tuple[str, list[Part], dict[int, str]]] | None:
+        """The small-file path: the file hashed first, initiate with its MD5, one PUT, finalize.
+
+        No status call first: a fresh file has nothing to resume, and a one-part upload this client
+        left unfinished is replaced by the initiate. Returns the result; or, when the server planned
+        more than one part or cannot sign the part for its MD5 (an older server), the file's MD5 and
+        the started upload for the multipart loop; or None after a 409 (another client's upload, or
+        the object exists), for the status/resume path to take over.
+
+        Raises:
+            IntegrityError: the file's MD5 differs from *declared*, or it changed while being read.
+        """
+        data = path.read_bytes()
+        if len(data) != size:
+            raise e.IntegrityError("the file changed size while it was being uploaded")
+        file_md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - MD5 is the wire checksum
+        if declared and declared != file_md5:
+            raise e.IntegrityError(
+                f"the file's MD5 is {file_md5}, not the declared {declared}; the upload was not started"
+            )
+        try:
+            spec = self._api.initiate_upload(object_id, size, file_md5, force, token, sign_md5=True)
+        except e.ConflictError:
+            if force:
+                raise
+            return None
+        if len(spec.parts) != 1 or spec.etagIsMd5 is None or not spec.parts[0].url:
+            return file_md5, (spec.uploadId, spec.parts, {})
+        part = spec.parts[0]
+        book = _UrlBook({}, presigned={part.partNumber: spec.parts[0].url}, etag_is_md5=spec.etagIsMd5)
+        progress = Progress(f"upload {object_id}", size, self._show)
+        sending = _Sending(object_id, spec.uploadId, size, part, path, book, threading.Event(), progress, token)
+        etag = self._put_part(sending, memoryview(data), file_md5)
+        if not spec.etagIsMd5:
+            self._confirm(sending, file_md5, etag)  # the server cannot read the part's MD5 from its ETag
+        progress.add(size)
+        self._finalize(object_id, spec.uploadId, size, file_md5, [file_md5], token)
+        progress.finish()
+        return UploadResult(object_id, size, file_md5, 1, 1, 0, self._retries)
+
+    def _finalize(
+        self, object_id: str, upload_id: str, size: int, file_md5: str, part_md5s: list[str], token: str
+    ) -> None:
+        """Finalize with the file's MD5 and ``partsMd5``; check the finished object is this file.
+
+        Raises:
+            IntegrityError: the server finished another object (or refused: 422).
+        """
+        finished = self._api.finalize_upload(object_id, upload_id, file_md5, multipart_etag(part_md5s), token)
         if finished is not None and (finished.objectMd5 not in (None, file_md5) or finished.objectSize != size):
             raise e.IntegrityError(
                 f"the server finished object {object_id} as {finished.objectSize} bytes with MD5 "
                 f"{finished.objectMd5}, not this file's {size} bytes with MD5 {file_md5}"
             )
-        progress.finish()
-        return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
 
     @staticmethod
     def _raise_failed(futures: Sequence[Future[Any]]) -> None:

@@ -36,9 +36,16 @@ async def initiate_upload(
     md5: Annotated[str | None, Query(description="declared MD5 (hex or base64)")] = None,
     overwrite: bool = False,
     upload_token: UploadToken = None,
+    signMd5: Annotated[  # noqa: N803
+        bool,
+        Query(
+            description="(ours) with md5, when the plan is one part: sign its URL for that Content-MD5 and say "
+            "etagIsMd5, so the client PUTs and finalizes (with partsMd5) without a part URL or confirmation call"
+        ),
+    ] = False,
 ) -> ObjectSpecification:
     """Start an upload; returns the part plan with pre-signed part URLs."""
-    return await svc.initiate(principal, object_id, fileSize, md5, overwrite, upload_token)
+    return await svc.initiate(principal, object_id, fileSize, md5, overwrite, upload_token, signMd5)
 
 
 @router.post("/{object_id}/parts", response_class=Response, responses=errors(400, 401, 403, 404, 409, 422, 503, 507))
@@ -121,7 +128,10 @@ async def finalize_upload(
     md5: Annotated[str | None, Query(description="the whole file's MD5, as the client computed it")] = None,
     partsMd5: Annotated[  # noqa: N803
         str | None,
-        Query(description="md5(concat(part MD5s))-N of the client's parts; refused (422) if the server holds others"),
+        Query(
+            description="md5(concat(part MD5s))-N of the client's parts; refused (422) if the server holds others. "
+            "With it, parts not confirmed are accepted when the store holds them and their MD5s add up to it"
+        ),
     ] = None,
     upload_token: UploadToken = None,
 ) -> ObjectSpecification:
