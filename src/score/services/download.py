@@ -13,6 +13,7 @@ from score.domain.parts import PartSlice, plan_parts
 from score.domain.ranges import ByteRange, resolve_range
 from score.services.auditing import authorized_record, url_issued
 from score.services.context import ServiceContext
+from score.services.spec_cache import SpecCache
 from score.services.state import UploadStateRepository
 from score.wire.schemas import ObjectInfoOut, ObjectSpecification, Part
 
@@ -66,6 +67,7 @@ class DownloadService:
         """Bind to the adapters in *ctx*."""
         self._ctx = ctx
         self._state = UploadStateRepository(ctx.store)
+        self._specs = SpecCache()
 
     async def _stored_spec(self, object_id: str, need_object: bool) -> tuple[ObjectSpecification, ObjectInfo | None]:
         """The object's spec and the store's facts of its bytes (None when not asked for).
@@ -73,10 +75,18 @@ class DownloadService:
         With *need_object* the bytes must exist (URLs to a missing object would only fail later).
         """
         key = ids.object_key(object_id)
-        spec = await self._state.object_spec(object_id)
-        if spec is not None and not need_object:
-            return spec, None
-        info = await self._ctx.store.head(key)
+        if need_object:  # the HEAD first: an unchanged object's .meta comes from the cache
+            info = await self._ctx.store.head(key)
+            spec = None if info is None else self._specs.get(info)
+            if spec is None:
+                spec = await self._state.object_spec(object_id)
+                if spec is not None and info is not None:
+                    self._specs.put(info, spec)
+        else:
+            spec = await self._state.object_spec(object_id)
+            if spec is not None:
+                return spec, None
+            info = await self._ctx.store.head(key)
         if info is None:
             if spec is not None:
                 raise NotFoundError(f"object {object_id} is registered but its data is missing from the store")

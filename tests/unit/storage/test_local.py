@@ -271,3 +271,54 @@ def test_a_part_received_after_completion_changes_nothing(store: LocalObjectStor
 
     _run(go)
     assert _run(store.get_bytes, KEY) == good
+
+
+def test_a_symlink_as_the_last_segment_is_refused_when_it_leads_out(store: LocalObjectStore, tmp_path: Path) -> None:
+    """Directories are checked once per process, the key's last segment on every call (issue 23)."""
+    (tmp_path / "outside").write_bytes(b"top secret")
+    data = tmp_path / "root" / "objects" / "data"
+    data.mkdir(parents=True)
+    (data / "inside").write_bytes(b"ok")
+    assert _run(store.get_bytes, "data/inside") == b"ok"  # the directory is now known
+    (data / "out").symlink_to(tmp_path / "outside")
+    with pytest.raises(InvalidRequestError):
+        _run(store.get_bytes, "data/out")
+    with pytest.raises(InvalidRequestError):
+        _run(store.head, "data/out")
+    (data / "alias").symlink_to(data / "inside")  # a symlink that stays inside is followed, as before
+    assert _run(store.get_bytes, "data/alias") == b"ok"
+
+
+def test_a_directory_replaced_by_an_escaping_symlink_after_a_delete_is_refused(
+    store: LocalObjectStore, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"top secret")
+    _run(store.put_bytes, "data/sub/x", b"1")
+    assert _run(store.get_bytes, "data/sub/x") == b"1"
+    _run(store.delete, "data/sub/x")  # prunes data/sub (and data)
+    (tmp_path / "root" / "objects" / "data").mkdir(exist_ok=True)
+    (tmp_path / "root" / "objects" / "data" / "sub").symlink_to(outside)
+    with pytest.raises(InvalidRequestError):
+        _run(store.get_bytes, "data/sub/secret")
+
+
+def test_head_sees_a_rewritten_object_record_at_once(store: LocalObjectStore) -> None:
+    """head() caches the object's record by the identity of both files: a new upload is seen at once."""
+
+    async def put(data: bytes) -> None:
+        upload_id = await store.create_multipart(KEY)
+        url = store.sign_upload_part(UploadPartTarget(KEY, upload_id, 1, 0, len(data)), md5(data), SOON)
+        key, q = _query(url)
+        etag = await store.receive_part(key, q, _body(data), q["contentMd5"])
+        await store.complete_multipart(KEY, upload_id, [(1, etag)], md5(data))
+
+    _run(put, b"a" * 100)
+    first = _run(store.head, KEY)
+    assert first is not None and first.md5 == md5(b"a" * 100)
+    assert _run(store.head, KEY) == first
+    _run(put, b"b" * 100)
+    second = _run(store.head, KEY)
+    assert second is not None and second.md5 == md5(b"b" * 100)
+    assert second.etag == multipart_etag([md5(b"b" * 100)])
