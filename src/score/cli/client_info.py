@@ -5,14 +5,15 @@ from (``info --verbose``, as Score's "Configuration Sources"), and the server's 
 from __future__ import annotations
 
 import argparse
-import hashlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from score import __version__
 from score.cli import exit_codes as ec
-from score.cli.client_config import ClientSettings
-from score.cli.client_session import Session
-from score.cli.info_sources import configuration_sources
+
+if TYPE_CHECKING:
+    from score.cli.client_config import ClientSettings
+    from score.cli.client_session import Session
 
 HEALTH_TIMEOUT = 5.0  # seconds: info is a quick look, not a transfer
 
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace, session: Session, say: Callable[[str], None]) 
     """Print the settings, then ask the server's ``/health`` with the client's TLS trust and proxies;
     with ``--verbose``, then every configuration source and what it sets.
     """
+    import hashlib
+
+    from score.cli.info_sources import configuration_sources
+
     settings = session.settings
     token = "not set"  # noqa: S105  a name, not a secret
     if settings.token:

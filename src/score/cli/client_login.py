@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
-from score.client.http.tokens import OAuthTokens
 from score.domain import errors as e
+
+if TYPE_CHECKING:
+    from score.cli.client_session import Session
 
 DEFAULT_SCOPE = "openid offline_access"
 
@@ -34,6 +35,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 def login(args: argparse.Namespace, session: Session, show: Callable[[str], None]) -> int:
     """Run the device flow and save the tokens to the profile's token file."""
     from score.client.http.login import device_login
+    from score.client.http.tokens import OAuthTokens
 
     s = session.settings
     issuer = args.issuer or s.oidc_issuer

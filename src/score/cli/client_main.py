@@ -9,27 +9,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from score import __version__
-from score.cli import (
-    client_download,
-    client_info,
-    client_login,
-    client_manifest,
-    client_metadata,
-    client_mount,
-    client_upload,
-    client_view,
-)
+from score.cli import client_login, client_metadata
 from score.cli import exit_codes as ec
-from score.cli.client_config import ClientSettings, load_client_settings
-from score.cli.client_session import Session
 from score.client.printable import printable_lines
 from score.domain import errors as e
 from score.domain.ids import validate_object_id
-from score.slicing.viewer import reader_gone
+
+if TYPE_CHECKING:
+    from score.cli.client_config import ClientSettings
+    from score.cli.client_session import Session
+
+# the class add_subparsers() makes (argparse has no public name for it): generic only to type checkers
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
+else:
+    _SubParsers = argparse._SubParsersAction  # noqa: SLF001
 
 
 def _bool(text: str) -> bool:
@@ -89,14 +88,34 @@ def _verify_connection(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = _common(before_command=False)
-    p = argparse.ArgumentParser(
-        prog="score-client", description="Transfer files through a Score server.", parents=[_common(True)]
-    )
-    p.add_argument("--version", action="version", version=f"score-client {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("upload", parents=[common], help="upload a file, or every file of a manifest")
+class _Commands(_SubParsers):
+    """The commands. A command's own flags are added when it is the one given, so its module (and httpx,
+    pysam, rich...) is imported only then: ``version`` and ``--help`` stay cheap (issue 23). The help of
+    every command, and its flags in that order, are as if they were added up front.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.later: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        """Add the given command's flags, then parse them."""
+        name = str(values[0]) if isinstance(values, list) and values else ""  # the command, then its arguments
+        fill = self.later.pop(name, None)
+        if fill is not None:
+            fill(self.choices[name])  # choices: the name -> parser map
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _upload_flags(up: argparse.ArgumentParser) -> None:
+    from score.cli import client_manifest
+
     up.add_argument("--object-id", type=_object_id)
     up.add_argument("--file", type=Path)
     up.add_argument(
@@ -105,23 +124,66 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--md5", help="the file's MD5 (hex); computed when not given")
     up.add_argument("--force", action="store_true", help="replace an existing object / restart the upload")
-    down = sub.add_parser("download", parents=[common], help="download objects")
+    _verify_connection(up)
+
+
+def _download_flags(down: argparse.ArgumentParser) -> None:
+    from score.cli import client_download
+
     client_download.add_arguments(down, _object_id, _bool)
-    view = sub.add_parser("view", parents=[common], help="slice BAM/CRAM by region (SAM, BAM or CRAM output)")
+    _verify_connection(down)
+
+
+def _view_flags(view: argparse.ArgumentParser) -> None:
+    from score.cli import client_view
+
     client_view.add_arguments(view, _object_id)
-    for command in (up, down, view):
-        _verify_connection(command)
-    mount = sub.add_parser("mount", parents=[common], help="show readable objects as a read-only file system (FUSE)")
+    _verify_connection(view)
+
+
+def _mount_flags(mount: argparse.ArgumentParser) -> None:
+    from score.cli import client_mount
+
     client_mount.add_arguments(mount)
+
+
+def _info_flags(info: argparse.ArgumentParser) -> None:
+    from score.cli import client_info
+
+    client_info.add_arguments(info)
+
+
+def _manifest_flags(show: argparse.ArgumentParser) -> None:
+    from score.cli import client_manifest
+
+    client_manifest.add_arguments(show)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(before_command=False)
+    p = argparse.ArgumentParser(
+        prog="score-client", description="Transfer files through a Score server.", parents=[_common(True)]
+    )
+    p.add_argument("--version", action="version", version=f"score-client {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, action=_Commands)
+    assert isinstance(sub, _Commands)
+    sub.add_parser("upload", parents=[common], help="upload a file, or every file of a manifest")
+    sub.later["upload"] = _upload_flags
+    sub.add_parser("download", parents=[common], help="download objects")
+    sub.later["download"] = _download_flags
+    sub.add_parser("view", parents=[common], help="slice BAM/CRAM by region (SAM, BAM or CRAM output)")
+    sub.later["view"] = _view_flags
+    sub.add_parser("mount", parents=[common], help="show readable objects as a read-only file system (FUSE)")
+    sub.later["mount"] = _mount_flags
     url = sub.add_parser("url", parents=[common], help="print a pre-signed URL of the whole object")
     url.add_argument("--object-id", required=True, type=_object_id)
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
     client_metadata.add_commands(sub, common)
     client_login.add_commands(sub, common)
-    info = sub.add_parser("info", parents=[common], help="show the effective settings and the server (never the token)")
-    client_info.add_arguments(info)
-    show = sub.add_parser("manifest", parents=[common], help="print a manifest (a file, a URL or a portal manifest id)")
-    client_manifest.add_arguments(show)
+    sub.add_parser("info", parents=[common], help="show the effective settings and the server (never the token)")
+    sub.later["info"] = _info_flags
+    sub.add_parser("manifest", parents=[common], help="print a manifest (a file, a URL or a portal manifest id)")
+    sub.later["manifest"] = _manifest_flags
     helper = sub.add_parser("help", help="help on a command")
     helper.add_argument("topic", nargs="?")
     return p
@@ -142,22 +204,35 @@ def _url(args: argparse.Namespace, session: Session) -> int:
     return ec.OK
 
 
-_PRINTING = {"info": client_info.run, "version": client_info.version, "manifest": client_manifest.run}
-
-
-def _run(args: argparse.Namespace, session: Session) -> int:
+def _run(args: argparse.Namespace, session: Session) -> int:  # noqa: PLR0911  one branch a command
+    """Run the command; its module is imported here, not before."""
     progress = sys.stderr.isatty() and not args.quiet and not args.silent
     if getattr(args, "verify_connection", None):  # upload, download, view
         session.verify_connection()
-    if args.command in _PRINTING:  # info, version, manifest
-        return _PRINTING[args.command](args, session, lambda text: _say(args, text))
+    if args.command in ("info", "version"):
+        from score.cli import client_info
+
+        run = client_info.run if args.command == "info" else client_info.version
+        return run(args, session, lambda text: _say(args, text))
+    if args.command == "manifest":
+        from score.cli import client_manifest
+
+        return client_manifest.run(args, session, lambda text: _say(args, text))
     if args.command == "upload":
+        from score.cli import client_upload
+
         return client_upload.run(args, session, progress, lambda text: _say(args, text))
     if args.command == "download":
+        from score.cli import client_download
+
         return client_download.run(args, session, progress, lambda t: _say(args, t), lambda t: _err(args, t))
     if args.command == "view":
+        from score.cli import client_view
+
         return client_view.run(args, session, lambda t: _say(args, t), lambda t: _err_plain(args, t))
     if args.command == "mount":
+        from score.cli import client_mount
+
         return client_mount.run(args, session, lambda t: _say(args, t), lambda t: _err_plain(args, t))
     if args.command == "submit":
         return client_metadata.submit(args, session, lambda text: _say(args, text))
@@ -204,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         return ec.OK
     if args.silent:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Score's --silent closes output
+    from score.cli.client_config import load_client_settings
+    from score.cli.client_session import Session
+
     try:
         if args.command == "version":
             _say(args, f"score-client {__version__}")  # before the settings: shown even when they are wrong
@@ -231,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         _err(args, "interrupted; re-run the same command to resume")
         return ec.INTERRUPTED
     except BrokenPipeError as exc:
+        from score.slicing.viewer import reader_gone
+
         if not reader_gone():  # a socket, not our output: a failure like any other
             _err(args, f"{exc.strerror or exc}")
             return ec.FAILURE

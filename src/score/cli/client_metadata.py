@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.client.printable import printable
+
+if TYPE_CHECKING:
+    from score.cli.client_session import Session
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -1,29 +1,35 @@
 """What every command's requests share, built once from the settings: the TLS trust, the token
 source (fixed, or renewing itself) and the clients of the server, the metadata service and the
 data plane.
+
+Cheap to import and to build: httpx, ssl and the HTTP clients are imported when first used, so
+``score-client version`` and ``--help`` never pay for them (issue 23; tests/unit/cli/test_client_startup.py).
 """
 
 from __future__ import annotations
 
-import ssl
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import httpx
-
 from score.cli.client_config import ClientSettings
-from score.client.http.tokens import OAuthTokens, StaticToken, TokenCache, TokenSource
 from score.domain.errors import ConfigError
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
     from score.client.http.metadata_api import MetadataApi
     from score.client.http.server_api import ServerApi
     from score.client.http.server_health import ServerHealth
+    from score.client.http.tokens import TokenCache, TokenSource
     from score.client.transfer.data_plane import DataPlane
 
 
 def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
     """The system's CAs (``SSL_CERT_FILE`` included), or the configured CA bundle instead."""
+    import ssl
+
     if settings.ca_bundle is not None:
         try:
             return ssl.create_default_context(cafile=str(settings.ca_bundle))
@@ -39,10 +45,18 @@ class Session:
     """Built once per command; :meth:`close` releases the connections it opened."""
 
     def __init__(self, settings: ClientSettings) -> None:
-        """Nothing is contacted yet."""
+        """Nothing is contacted yet. A renewing token source (client credentials, or a saved login) is
+        built now, as its settings are checked now; a fixed token's source when first used.
+        """
         self.settings = settings
         self._idp: httpx.Client | None = None
-        self.tokens = self._token_source()
+        if self._renewing():
+            self.tokens = self._token_source()
+
+    @cached_property
+    def tokens(self) -> TokenSource:
+        """The token source: built by ``__init__`` when it renews itself, else on first use."""
+        return self._token_source()
 
     @cached_property
     def tls(self) -> ssl.SSLContext:
@@ -55,19 +69,52 @@ class Session:
         """
         if url.lower().startswith("https:"):
             return self.tls
+        import ssl
+
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
     def identity_http(self) -> httpx.Client:
         """The HTTP client for the identity provider (created on first use)."""
         if self._idp is None:
+            import httpx
+
             self._idp = httpx.Client(verify=self.tls, timeout=self.settings.timeout_seconds)
         return self._idp
 
     def token_cache(self) -> TokenCache | None:
         """The profile's token file."""
+        from score.client.http.tokens import TokenCache
+
         return TokenCache(self.settings.token_file) if self.settings.token_file else None
 
+    def _saved_login(self) -> dict[str, object]:
+        """The profile's saved tokens, read without importing the HTTP stack (as TokenCache.load: {} if
+        none or unreadable).
+        """
+        if self.settings.token_file is None:
+            return {}
+        try:
+            text = self.settings.token_file.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return {}
+        import json
+
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _renewing(self) -> bool:
+        """Whether the token source renews itself (as :meth:`_token_source` decides)."""
+        s = self.settings
+        saved = self._saved_login() if not s.client_id or not s.client_secret else {}
+        client_id = s.client_id or saved.get("client_id")
+        return bool(client_id and (s.client_secret or saved.get("refresh_token")))
+
     def _token_source(self) -> TokenSource:
+        from score.client.http.tokens import OAuthTokens, StaticToken
+
         s = self.settings
         cache = self.token_cache()
         saved = cache.load() if cache else {}
@@ -116,7 +163,7 @@ class Session:
         return probe_health(
             self.settings.server_url,
             timeout=min(self.settings.timeout_seconds, timeout_cap),
-            verify=self._verify(self.settings.server_url),
+            verify=lambda: self._verify(self.settings.server_url),  # only when asked over TLS or by httpx
         )
 
     def verify_connection(self) -> None:
