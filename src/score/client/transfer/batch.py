@@ -201,11 +201,12 @@ def complete(
     metadata: Callable[[], MetadataLookups],
     note: Callable[[Note], None],
 ) -> list[ObjectEntry]:
-    """Complete *items* from the metadata service: names and analyses (one lookup per object that
-    lacks them), then sizes and index files from each analysis (one request per analysis).
+    """Complete *items* from the metadata service: names, analyses, sizes and index files.
 
-    Objects the metadata service does not know stay as they are (named by id). Nothing is asked
-    when the layout needs no names and no index files are wanted.
+    One request per analysis, not per object: the first object of an analysis is looked up
+    (``GET /entities/{id}``), then its analysis is listed once, which names and sizes every other
+    object of the batch in that analysis. Objects the metadata service does not know stay as they are
+    (named by id). Nothing is asked when the layout needs no names and no index files are wanted.
 
     Args:
         items: the selection.
@@ -220,27 +221,39 @@ def complete(
         return items
     from score.client.transfer.index_pairing import pair_indexes
 
+    files: dict[str, list[ObjectEntry]] = {}
+    listed: dict[str, ObjectEntry] = {}  # object id -> its entry in an analysis already listed
+
+    def list_analysis(api: MetadataLookups, analysis: str, study: str) -> None:
+        if analysis in files:
+            return
+        try:
+            files[analysis] = analysis_entries(api, study, analysis)
+        except (e.NotFoundError, e.ForbiddenError) as exc:
+            files[analysis] = []
+            note(AnalysisSkipped(analysis, exc.message))
+        listed.update((f.object_id, f) for f in files[analysis])
+
     api = metadata()
     try:
         known = []
-        for item in items:
-            entity = None if item.analysis_id else api.entity(item.object_id)
-            known.append(entry_of(entity) if entity is not None else item)
-        files: dict[str, list[ObjectEntry]] = {}
-        for analysis, study in dict.fromkeys(
-            (str(i.analysis_id), str(i.study)) for i in known if i.analysis_id and i.study
-        ):
-            try:
-                files[analysis] = analysis_entries(api, study, analysis)
-            except (e.NotFoundError, e.ForbiddenError) as exc:
-                note(AnalysisSkipped(analysis, exc.message))
+        for selected in items:
+            item = selected
+            if not item.analysis_id and item.object_id in listed:
+                item = listed[item.object_id]
+            elif not item.analysis_id:
+                entity = api.entity(item.object_id)
+                item = entry_of(entity) if entity is not None else item
+            known.append(item)
+            if item.analysis_id and item.study:
+                list_analysis(api, item.analysis_id, item.study)
     finally:
         api.close()
-    sizes = {f.object_id: f.size for listed in files.values() for f in listed}
+    sizes = {f.object_id: f.size for listed_files in files.values() for f in listed_files}
     known = [replace(i, size=i.size if i.size is not None else sizes.get(i.object_id)) for i in known]
     if not options.with_indexes:
         return known
-    pairing = pair_indexes(known, files)
+    pairing = pair_indexes(known, {a: f for a, f in files.items() if f})
     for item in pairing.unpaired:
         note(NoIndex(item))
     return pairing.items

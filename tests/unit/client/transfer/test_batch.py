@@ -118,6 +118,16 @@ def test_completion_names_sizes_and_pairs_indexes_and_notes_what_it_cannot(tmp_p
     assert song.opened == song.closed == 1
 
 
+def test_completion_looks_up_one_object_per_analysis(tmp_path: Path) -> None:
+    song = _song()
+    items = batch.complete([ObjectEntry(B), ObjectEntry(A)], BatchOptions(tmp_path), song, print)
+    assert song.asked == [B]  # A is named and sized by an1's listing, which B's lookup brought
+    assert sorted(items, key=lambda i: i.object_id) == [
+        ObjectEntry(A, "r.bam", "an1", 100, "ST1"),
+        ObjectEntry(B, "r.bam.bai", "an1", 10, "ST1"),
+    ]
+
+
 def test_completion_asks_nothing_when_nothing_is_needed(tmp_path: Path) -> None:
     song = _song()
     items = [ObjectEntry(A), ObjectEntry(D)]
