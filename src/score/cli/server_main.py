@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from score import __version__
 from score.cli.durations import format_duration, parse_duration
@@ -14,6 +17,7 @@ from score.config.settings import ServerSettings, load_server_settings
 from score.domain.errors import ConfigError, ScoreError
 
 log = logging.getLogger("score.server")
+WORKER_ARGS_ENV = "SCORE_SERVE_ARGS"  # the config file and flags, for the workers of serve --workers N
 MAX_TOKEN_TTL = timedelta(days=3650)  # the embedded issuer is for operators and tests, not decade-long keys
 
 
@@ -45,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; env SCORE_HOST)")
     serve.add_argument("--port", type=int, help="port (default 5431; env SCORE_PORT)")
     serve.add_argument("--public-url", help="base URL clients use to reach this server (env SCORE_PUBLIC_URL)")
+    serve.add_argument(
+        "--workers", type=int, help="server processes sharing the port, one core each (default 1; env SCORE_WORKERS)"
+    )
     token = sub.add_parser("token", help="print an access token signed by the embedded issuer")
     _common(token)
     token.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
@@ -62,13 +69,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
-    import os
-
     config = args.config or (Path(os.environ["SCORE_CONFIG"]) if os.environ.get("SCORE_CONFIG") else None)
-    overrides = {"data_dir": args.data_dir}
+    overrides: dict[str, Any] = {"data_dir": args.data_dir}
     if args.command == "serve":
-        overrides.update({"host": args.host, "port": args.port, "public_url": args.public_url})
-    return load_server_settings(config, **overrides)
+        overrides.update({"host": args.host, "port": args.port, "public_url": args.public_url, "workers": args.workers})
+    settings = load_server_settings(config, **overrides)
+    if args.command == "serve" and settings.workers > 1:
+        # the worker processes read their settings as this process did: same file, same flags
+        given = {k: str(v) for k, v in overrides.items() if v is not None}
+        os.environ[WORKER_ARGS_ENV] = json.dumps({"config": str(config) if config else None, "overrides": given})
+    return settings
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``serve --workers N`` (uvicorn's factory, run in each worker)."""
+    from score.observability.audit import configure_audit_file
+    from score.observability.logging import configure_server_logging
+    from score.server.app import create_app
+
+    args = json.loads(os.environ[WORKER_ARGS_ENV])
+    settings = load_server_settings(Path(args["config"]) if args["config"] else None, **args["overrides"])
+    configure_server_logging(settings.log_level)
+    configure_audit_file(settings.audit_log)
+    return create_app(settings)
 
 
 def _serve(settings: ServerSettings) -> int:
@@ -76,21 +99,31 @@ def _serve(settings: ServerSettings) -> int:
 
     from score.observability.audit import configure_audit_file
     from score.observability.logging import configure_server_logging
-    from score.server.app import create_app
+    from score.server.app import create_app, prepare_shared_state
     from score.server.limits import HeadCappedH11Protocol
 
     configure_server_logging(settings.log_level)
     configure_audit_file(settings.audit_log)
-    app = create_app(settings)
+    workers = settings.workers
+    if workers > 1:
+        if settings.storage.kind == "memory":
+            raise ConfigError("the memory store lives in one process: it cannot serve --workers above 1")
+        # Keys and the registry's schema are created here, once, before the workers open them.
+        prepare_shared_state(settings)
+        app: Any = "score.cli.server_main:worker_app"
+    else:
+        app = create_app(settings)
     where = describe_storage(settings)
     log.info(
-        "score-server %s listening on %s://%s:%s (%s, %s auth)",
+        "score-server %s listening on %s://%s:%s (%s, %s auth, %d worker%s)",
         __version__,
         "https" if settings.tls_cert else "http",
         settings.host,
         settings.port,
         where,
         "embedded" if settings.auth.embedded else "external",
+        workers,
+        "s" if workers > 1 else "",
     )
     tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For/-Proto from any local peer (its
@@ -106,6 +139,8 @@ def _serve(settings: ServerSettings) -> int:
         proxy_headers=False,
         http=HeadCappedH11Protocol,
         h11_max_incomplete_event_size=settings.max_header_bytes,
+        workers=workers if workers > 1 else None,
+        factory=workers > 1,
         **tls,  # type: ignore[arg-type]
     )
     return 0

@@ -289,6 +289,9 @@ class ServerSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="SCORE_HOST")
     port: int = Field(5431, ge=0, le=65535, description="SCORE_PORT")
+    workers: int = Field(
+        1, ge=1, le=64, description="SCORE_WORKERS: server processes sharing the port (serve --workers)"
+    )
     data_dir: Path = Field(Path("score-data"), description="SCORE_DATA_DIR")
     public_url: str | None = Field(None, description="SCORE_PUBLIC_URL: base of the URLs the local store signs")
     log_level: str = Field("INFO", description="SCORE_LOG_LEVEL")

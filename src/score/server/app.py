@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -188,16 +189,39 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
     return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx, registry=registry, metrics=metrics)
 
 
+def prepare_shared_state(settings: ServerSettings) -> None:
+    """Create what every worker process of ``serve --workers N`` must share, once, before they start: the
+    data directory, the local store's URL-signing key, the embedded issuer's key and the registry's schema.
+
+    Each is also safe to create concurrently (keys: first writer wins; SQLite: a busy timeout), so this only
+    spares the workers the race.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(settings.storage, LocalStorageSettings):
+        load_or_create_secret(settings.data_dir / SECRETS_DIR / URL_KEY_FILE)
+    if settings.auth.embedded:
+        EmbeddedIssuer(settings.data_dir / SECRETS_DIR)
+    if settings.metadata.kind == "registry":
+        RegistryStore(settings.data_dir / REGISTRY_FILE).close()
+
+
 class RequestLogMiddleware:
     """Adds ``X-Request-Id`` and logs one line per request (path only: never query strings)."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = (), metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted_proxies: Sequence[Network] = (),
+        metrics: Metrics | None = None,
+        worker: int | None = None,
+    ) -> None:
         """Wrap *app*; X-Forwarded-For and X-Request-Id are believed only from *trusted_proxies*; count
-        requests in *metrics*.
+        requests in *metrics*; with *worker* (the process id under ``serve --workers N``) each line names it.
         """
         self.app = app
         self.proxies = list(trusted_proxies)
         self.metrics = metrics
+        self.worker = worker
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -244,6 +268,8 @@ class RequestLogMiddleware:
                 "ms": round(seconds * 1000, 1),
                 "token": scope["state"].get("token_hash", ""),
             }
+            if self.worker is not None:
+                fields["worker"] = self.worker
             log.info("request", extra={"fields": fields})
             if self.metrics is not None:
                 route = getattr(scope.get("route"), "path", None) or "unmatched"  # the template, never ids
@@ -289,6 +315,9 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(CancelOnDisconnect)  # inside the request log, which records the cancelled request
     app.add_middleware(
-        RequestLogMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies), metrics=components.metrics
+        RequestLogMiddleware,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        metrics=components.metrics,
+        worker=os.getpid() if settings.workers > 1 else None,
     )
     return app
