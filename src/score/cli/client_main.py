@@ -269,6 +269,11 @@ def _apply_output_settings(args: argparse.Namespace, settings: ClientSettings) -
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-client``."""
+    if "httpx" not in sys.modules:
+        # httpx's __init__ imports its own command line, httpx._main, which imports click, rich and pygments
+        # whenever they are installed (~70 ms of every transfer, for a CLI this process never runs); without
+        # it, httpx defines a stub ``httpx.main`` instead (its ImportError fallback)
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     parser = _parser()
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]

@@ -69,6 +69,11 @@ class Session:
         """
         if url.lower().startswith("https:"):
             return self.tls
+        return self._no_trust
+
+    @cached_property
+    def _no_trust(self) -> ssl.SSLContext:
+        """A TLS context that trusts nothing (one per session: each costs OpenSSL 3 a few ms)."""
         import ssl
 
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

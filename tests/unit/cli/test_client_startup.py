@@ -32,7 +32,8 @@ import contextlib, json, sys
 from score.cli import client_main
 with contextlib.suppress(SystemExit):
     code = client_main.main(sys.argv[1:])
-sys.__stdout__.write("\\n@@" + json.dumps(sorted(sys.modules)) + "\\n")
+imported = sorted(name for name, module in sys.modules.items() if module is not None)  # None: blocked
+sys.__stdout__.write("\\n@@" + json.dumps(imported) + "\\n")
 """
 
 
@@ -92,3 +93,11 @@ def test_a_command_imports_its_own_module_only(command: str, own: str, others: t
     modules = _modules([command, "--help"], tmp_path)
     assert own in modules
     assert _loaded(modules, others) == []
+
+
+def test_a_transfer_imports_httpx_without_its_command_line(tmp_path: Path) -> None:
+    """httpx's __init__ would import its CLI (click, rich, pygments) when installed; score-client blocks it."""
+    oid = "9a0b3a8e-3f1f-5d0e-9c7e-8e5f0d3b1a2c"
+    modules = _modules(["download", "--object-id", oid, "--output-dir", str(tmp_path / "o")], tmp_path)
+    assert "httpx" in modules  # it tried (the server's port is closed)
+    assert _loaded(modules, ("rich", "click", "pygments", "httpx._main")) == []
