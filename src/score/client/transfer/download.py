@@ -354,7 +354,7 @@ class Downloader:
             IntegrityError: the parts cannot be told apart, or the object still does not verify
                 (the local state is discarded: nothing is kept).
         """
-        buf = memoryview(bytearray(READ_CHUNK))
+        buf = _buffer(parts)
         bad = []
         for p in parts:
             md5 = hashlib.md5()  # noqa: S324
@@ -400,7 +400,7 @@ class Downloader:
         kept only if it still matches its ``sourceMd5`` (or the MD5 recorded for it).
         """
         resumed = 0
-        buf = memoryview(bytearray(READ_CHUNK))
+        buf = _buffer(parts) if done and not trust else memoryview(b"")
         for p in parts:
             logged = done.get(p.partNumber)
             if not logged:
@@ -492,7 +492,7 @@ class Downloader:
     @staticmethod
     def _hash_in_order(job: _Job, parts: list[Part], whole: Any, futures: list[Future[None]]) -> None:
         """Feed the whole-file MD5 part by part, as soon as each next part is complete."""
-        buf = memoryview(bytearray(READ_CHUNK))
+        buf = _buffer(parts)
         shared = job.shared
         for p in parts:
             with shared.changed:
@@ -505,6 +505,13 @@ class Downloader:
             if _hash_range(job.fd, pos, p.partSize, whole, buf):
                 raise e.IntegrityError("the download file shrank while it was being written")
             _start_writeback(job.fd, pos, p.partSize)
+
+
+def _buffer(parts: list[Part]) -> memoryview:
+    """A read buffer for hashing *parts* from disk: ``READ_CHUNK``, or less for small parts (a batch of
+    small files would otherwise allocate and clear 4 MiB per file).
+    """
+    return memoryview(bytearray(min(READ_CHUNK, max((p.partSize for p in parts), default=1))))
 
 
 def _start_writeback(fd: int, pos: int, length: int) -> None:
@@ -523,7 +530,7 @@ def _difference(
     """How the file *fd* (the object, or the range *parts* cover) differs from the server's MD5s: the
     object's, else *wants* by part number; None when it does not.
     """
-    buf = memoryview(bytearray(READ_CHUNK))
+    buf = _buffer(parts)
     start = parts[0].offset if parts else 0
     whole = hashlib.md5()  # noqa: S324 - the wire checksum
     for p in parts:

@@ -4,6 +4,7 @@ Layout, next to the output: ``<out>/.<objectId>/`` (``<out>/.<objectId>.<first>-
 byte range, so that a range and the whole object never share state) holding ``journal.json``
 (what is being downloaded), ``parts.log`` (one JSON line per verified part) and ``data`` (the
 bytes so far). A torn last line of the log (a kill mid-write) is ignored, so the state never lies.
+An object of one part keeps no state: its bytes go to ``<out>/.<objectId>.part`` until verified.
 """
 
 from __future__ import annotations
@@ -50,14 +51,15 @@ class DownloadJournal:
     """The resume state of one download."""
 
     def __init__(self, state_dir: Path, *, persistent: bool = True) -> None:
-        """State lives in *state_dir*; without *persistent* only the bytes do (no header, no part log:
-        an object of one part is fetched again whole, and a small file costs no extra writes).
+        """State lives in *state_dir*; without *persistent* there is no state, only the bytes, in
+        ``<state_dir>.part`` beside it (no header, no part log, no directory: an object of one part is
+        fetched again whole, and each of thousands of small files costs no extra file-system work).
         """
         self.persistent = persistent
         self.dir = state_dir
         self.header_path = state_dir / "journal.json"
         self.log_path = state_dir / "parts.log"
-        self.data_path = state_dir / "data"
+        self.data_path = state_dir / "data" if persistent else state_dir.with_name(state_dir.name + ".part")
         self._log_fd: int | None = None
 
     def open(self, header: JournalHeader) -> dict[int, str]:
@@ -69,9 +71,9 @@ class DownloadJournal:
         """
         try:
             if not self.persistent:
-                self.discard()  # whatever an earlier run left: its bytes are not trusted without a log
-                self.dir.mkdir(parents=True, exist_ok=True)
-                return {}
+                if self.dir.exists():  # an earlier run's state of this object when it had several parts
+                    shutil.rmtree(self.dir)
+                return {}  # the bytes an earlier run left in data_path are overwritten
             existing = self._read_header()
             if existing != header.to_json():
                 self.discard()
@@ -129,4 +131,7 @@ class DownloadJournal:
     def discard(self) -> None:
         """Remove all state."""
         self.close()
+        if not self.persistent:
+            self.data_path.unlink(missing_ok=True)
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
