@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
-import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from score.domain.model import AuditEvent
+from score.observability.logging import iso_ms, json_text
 
 log = logging.getLogger("score.audit")
 
@@ -88,21 +88,15 @@ class LogAuditor:
     def record(self, event: AuditEvent) -> None:
         """Write one line (with the current request's id and client IP)."""
         req = CURRENT_REQUEST.get()
-        line = {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "type": "audit",
-            "request_id": req.request_id,
-            "client_ip": req.client_ip,
-            "subject": event.subject,
-            "token": event.token_hash,
-            "object_id": event.object_id,
-            "study": event.study,
-            "action": event.action,
-            "range": event.byte_range,
-            "decision": event.decision,
-            "reason": event.reason,
-        }
-        log.info(json.dumps(line))
+        # json.dumps of the fields in this order, written out (a line costs a fifth as much)
+        j = json_text
+        line = (
+            f'{{"ts": "{iso_ms(time.time())}", "type": "audit", "request_id": {j(req.request_id)}, '
+            f'"client_ip": {j(req.client_ip)}, "subject": {j(event.subject)}, "token": {j(event.token_hash)}, '
+            f'"object_id": {j(event.object_id)}, "study": {j(event.study)}, "action": {j(event.action)}, '
+            f'"range": {j(event.byte_range)}, "decision": {j(event.decision)}, "reason": {j(event.reason)}}}'
+        )
+        log.info(line)
 
 
 def configure_audit_file(path: Path | None) -> None:

@@ -7,7 +7,7 @@ themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -65,10 +65,14 @@ async def authenticated(principal: Annotated[Principal, Depends(current_principa
 
 
 # ---- the services and the app's parts ------------------------------------------------------------
-def _from_state(name: str, what: str) -> Callable[[Request], Any]:
-    """A dependency that provides the app's ``state.<name>`` (*what* is its docstring)."""
+def _from_state(name: str, what: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency that provides the app's ``state.<name>`` (*what* is its docstring).
 
-    def provide(request: Request) -> Any:
+    A coroutine function: FastAPI runs a plain function dependency in its thread pool, which would
+    cost each request a thread hop for an attribute lookup.
+    """
+
+    async def provide(request: Request) -> Any:
         return getattr(request.app.state, name)
 
     provide.__name__ = name

@@ -404,14 +404,21 @@ class LocalObjectStore(StoreFacts):
         meta = self._read_objmeta(key)
         return meta.get("etag")
 
-    def _read_objmeta(self, key: str, data: os.stat_result | None = None) -> dict[str, str]:
-        """The object's record; with *data* (the stat of its bytes) through the cache of unchanged records."""
+    def _read_objmeta(self, key: str) -> dict[str, str]:
+        return self._record(key, None, read=True) or {}
+
+    def _record(self, key: str, data: os.stat_result | None, read: bool) -> dict[str, str] | None:
+        """The object's record (``{}`` when it has none); with *data* (the stat of its bytes) through the cache of
+        unchanged records. Without *read*, None when the record would have to be read (it is not cached).
+        """
         p = self._path(key, self._objmeta)
         record = p.with_name(p.name + ".json")
         try:
             ident = None if data is None else identity(data, os.stat(record))
             if ident is not None and (hit := self._objmeta_cache.get(key, ident)) is not None:
                 return hit
+            if not read:
+                return None
             meta = dict(json.loads(record.read_bytes()))
         except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
             return {}
@@ -427,27 +434,36 @@ class LocalObjectStore(StoreFacts):
 
     # ---- small objects -------------------------------------------------------------------
     async def head(self, key: str) -> ObjectInfo | None:
-        """Stat an object."""
+        """Stat an object.
+
+        On the event loop when the object's record is cached (a few ``stat`` calls, as :meth:`_path` makes
+        anyway); in a worker thread when the record has to be read.
+        """
         path = self._path(key)
+        answered, info = self._head(key, path, read=False)
+        if answered:
+            return info
+        return (await anyio.to_thread.run_sync(self._head, key, path, True))[1]
 
-        def _head() -> ObjectInfo | None:
-            try:
-                st = os.stat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            meta = self._read_objmeta(key, st)
-            md5 = meta.get("md5chksum")
-            return ObjectInfo(
-                key=key,
-                size=st.st_size,
-                last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
-                etag=meta.get("etag"),
-                md5=normalize_md5(md5) if md5 else None,
-            )
-
-        return await anyio.to_thread.run_sync(_head)
+    def _head(self, key: str, path: Path, read: bool) -> tuple[bool, ObjectInfo | None]:
+        """(answered, the object's facts or None when there is no such object); see :meth:`_record` for *read*."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return True, None
+        if not stat.S_ISREG(st.st_mode):
+            return True, None
+        meta = self._record(key, st, read)
+        if meta is None:
+            return False, None
+        md5 = meta.get("md5chksum")
+        return True, ObjectInfo(
+            key=key,
+            size=st.st_size,
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            etag=meta.get("etag"),
+            md5=normalize_md5(md5) if md5 else None,
+        )
 
     async def read_range(self, target: GetTarget) -> bytes:
         """Read an object's range (the whole object without one)."""
