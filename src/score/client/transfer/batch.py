@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from score.wire.client_models import ObjectSpecification
 
 SPECS_AHEAD = 100  # whole-object specs asked in one call, about this many objects ahead of the downloads
+METADATA_LOOKUPS = 8  # metadata requests in flight while a batch is completed
+LOOKUP_CHUNK = 64  # at most this many objects looked up together before the analyses they name are listed
 
 
 class MetadataLookups(Protocol):
@@ -203,9 +205,10 @@ def complete(
 ) -> list[ObjectEntry]:
     """Complete *items* from the metadata service: names, analyses, sizes and index files.
 
-    One request per analysis, not per object: the first object of an analysis is looked up
-    (``GET /entities/{id}``), then its analysis is listed once, which names and sizes every other
-    object of the batch in that analysis. Objects the metadata service does not know stay as they are
+    About one request per analysis, not per object: objects are looked up (``GET /entities/{id}``)
+    in chunks growing from 1 to ``LOOKUP_CHUNK``, ``METADATA_LOOKUPS`` requests in flight, then the
+    analyses they name are listed once each, which names and sizes every later object of the batch
+    in those analyses. Objects the metadata service does not know stay as they are
     (named by id). Nothing is asked when the layout needs no names and no index files are wanted.
 
     Args:
@@ -224,29 +227,38 @@ def complete(
     files: dict[str, list[ObjectEntry]] = {}
     listed: dict[str, ObjectEntry] = {}  # object id -> its entry in an analysis already listed
 
-    def list_analysis(api: MetadataLookups, analysis: str, study: str) -> None:
-        if analysis in files:
-            return
+    def listing(api: MetadataLookups, analysis: str, study: str) -> list[ObjectEntry] | e.ScoreError:
         try:
-            files[analysis] = analysis_entries(api, study, analysis)
+            return analysis_entries(api, study, analysis)
         except (e.NotFoundError, e.ForbiddenError) as exc:
-            files[analysis] = []
-            note(AnalysisSkipped(analysis, exc.message))
-        listed.update((f.object_id, f) for f in files[analysis])
+            return exc
+
+    def lookup(api: MetadataLookups, item: ObjectEntry) -> ObjectEntry:
+        if item.analysis_id or item.object_id in listed:
+            return listed.get(item.object_id, item) if not item.analysis_id else item
+        entity = api.entity(item.object_id)
+        return entry_of(entity) if entity is not None else item
 
     api = metadata()
+    known: list[ObjectEntry] = []
     try:
-        known = []
-        for selected in items:
-            item = selected
-            if not item.analysis_id and item.object_id in listed:
-                item = listed[item.object_id]
-            elif not item.analysis_id:
-                entity = api.entity(item.object_id)
-                item = entry_of(entity) if entity is not None else item
-            known.append(item)
-            if item.analysis_id and item.study:
-                list_analysis(api, item.analysis_id, item.study)
+        with ThreadPoolExecutor(METADATA_LOOKUPS, "score-metadata") as pool:
+            start, size = 0, 1
+            while start < len(items):
+                # a chunk's objects at once, then the analyses they name that are not listed yet; chunks
+                # grow from one object, so a batch of few analyses costs about one lookup for each
+                batch_items, start, size = items[start : start + size], start + size, min(2 * size, LOOKUP_CHUNK)
+                chunk = list(pool.map(lambda item: lookup(api, item), batch_items))
+                known += chunk
+                wanted = dict.fromkeys((str(i.analysis_id), str(i.study)) for i in chunk if i.analysis_id and i.study)
+                todo = [(a, st) for a, st in wanted if a not in files]
+                for (analysis, _), found in zip(todo, pool.map(lambda w: listing(api, *w), todo), strict=True):
+                    if isinstance(found, e.ScoreError):
+                        files[analysis] = []
+                        note(AnalysisSkipped(analysis, found.message))
+                    else:
+                        files[analysis] = found
+                        listed.update((f.object_id, f) for f in found)
     finally:
         api.close()
     sizes = {f.object_id: f.size for listed_files in files.values() for f in listed_files}

@@ -250,3 +250,28 @@ def test_a_range_or_a_single_object_asks_no_batch(tmp_path: Path) -> None:
     batch.download_all(batch.plan([ObjectEntry(C)], whole), dl, whole, 2, print)
     assert dl.prefetched == [] and set(dl.specs_given) == {A, B, C}
     assert set(dl.specs_given.values()) == {None}
+
+
+def _many(analyses: int, per_analysis: int) -> FakeMetadata:
+    entities, listings = {}, {}
+    for a in range(analyses):
+        files = []
+        for f in range(per_analysis):
+            oid = str(uuid.UUID(int=a * 10_000 + f + 1))
+            entities[oid] = FileEntity(oid, f"s{a}-{f}.vcf", f"an{a}", "ST1")
+            files.append(AnalysisFile(oid, f"s{a}-{f}.vcf", 100 + f))
+        listings[f"an{a}"] = Analysis(None, tuple(files))
+    return FakeMetadata(entities, dict(listings))
+
+
+@pytest.mark.parametrize(("analyses", "per_analysis", "most_lookups"), [(2, 65, 3), (150, 1, 150)])
+def test_completion_of_a_large_batch_is_in_order_and_asks_about_once_per_analysis(
+    tmp_path: Path, analyses: int, per_analysis: int, most_lookups: int
+) -> None:
+    song = _many(analyses, per_analysis)
+    ids = sorted(song.entities, key=lambda oid: (int(uuid.UUID(oid)) % 10_000, oid))  # the analyses interleaved
+    options = BatchOptions(tmp_path, with_indexes=False)
+    items = batch.complete([ObjectEntry(oid) for oid in ids], options, song, print)
+    assert [i.object_id for i in items] == ids
+    assert all(i.file_name == song.entities[i.object_id].file_name and i.size is not None for i in items)
+    assert len(song.asked) <= most_lookups and song.opened == song.closed == 1
