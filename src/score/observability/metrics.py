@@ -32,6 +32,7 @@ class Metrics:
     def __init__(self) -> None:
         """Create the collectors in a fresh registry."""
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
             "score_http_requests", "HTTP requests served", ["method", "route", "status"], registry=r
@@ -61,6 +62,16 @@ class Metrics:
             "score_upstream_errors", "failed calls to an upstream service", ["upstream", "operation"], registry=r
         )
 
+    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up once per label set (the sets are few: routes, statuses,
+        operations) instead of on every request.
+        """
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -81,7 +92,7 @@ class MeteredAuditor:
     def record(self, event: AuditEvent) -> None:
         """Count, then record."""
         if event.decision == "issued":
-            self._metrics.urls.labels(event.action).inc()
+            self._metrics.child(self._metrics.urls, event.action).inc()
         self._inner.record(event)
 
 
@@ -128,6 +139,6 @@ class Metered:
                 metrics.upstream_errors.labels(upstream, name).inc()
                 raise
             finally:
-                metrics.upstream.labels(upstream, name, outcome).observe(time.perf_counter() - start)
+                metrics.child(metrics.upstream, upstream, name, outcome).observe(time.perf_counter() - start)
 
         return timed

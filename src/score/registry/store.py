@@ -126,9 +126,15 @@ class RegistryStore:
                 if "duplicate column" not in str(exc):
                     raise
         self._lock = threading.Lock()
+        # Object records are read on a connection of their own, never written through: a WAL reader waits
+        # neither for writers nor for the lock they hold, so the read can run on the event loop.
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        self._reader.execute("PRAGMA query_only=ON")
+        self._read_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the database."""
+        self._reader.close()
         self._db.close()
 
     def submit(self, study: str, payload: dict[str, Any]) -> AnalysisRow:
@@ -220,10 +226,10 @@ class RegistryStore:
 
     def object_record(self, object_id: str) -> ObjectRecord | None:
         """What the access policy needs of the file with *object_id* (with its analysis's state and
-        files), in one statement; None when it is not registered.
+        files), in one indexed statement on the reading connection; None when it is not registered.
         """
-        with self._lock:
-            rows = self._db.execute(_RECORD_QUERY, (object_id,)).fetchall()
+        with self._read_lock:
+            rows = self._reader.execute(_RECORD_QUERY, (object_id,)).fetchall()
         if not rows:
             return None
         r = rows[0]

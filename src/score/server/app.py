@@ -273,8 +273,8 @@ class RequestLogMiddleware:
             log.info("request", extra={"fields": fields})
             if self.metrics is not None:
                 route = getattr(scope.get("route"), "path", None) or "unmatched"  # the template, never ids
-                self.metrics.requests.labels(scope["method"], route, str(code)).inc()
-                self.metrics.latency.labels(scope["method"], route).observe(seconds)
+                self.metrics.child(self.metrics.requests, scope["method"], route, str(code)).inc()
+                self.metrics.child(self.metrics.latency, scope["method"], route).observe(seconds)
 
 
 def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
