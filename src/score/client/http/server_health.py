@@ -98,7 +98,7 @@ def _get(url: re.Match[str], timeout: float, tls: ssl.SSLContext | None) -> tupl
     """``GET <path>/health``: (status, content type, body), else :class:`_NoAnswerError`."""
     import socket
 
-    host, port_text, path = url[2].strip("[]"), url[3], url[4] or ""
+    host, port_text, path = url[2].strip("[]").lower(), url[3], url[4] or ""  # lower case, as httpx
     port = int(port_text) if port_text else (443 if tls else 80)
     try:
         sock = socket.create_connection((host, port), timeout)
@@ -111,7 +111,8 @@ def _get(url: re.Match[str], timeout: float, tls: ssl.SSLContext | None) -> tupl
     except OSError:  # refused, unknown host, TLS handshake or certificate
         raise _NoAnswerError("ConnectError") from None
     with sock:
-        authority = (f"[{host}]" if ":" in host else host) + (f":{port}" if port_text else "")
+        default_port = 443 if tls else 80  # left out of Host, as httpx leaves it out
+        authority = (f"[{host}]" if ":" in host else host) + (f":{port}" if port != default_port else "")
         head = (
             f"GET {path.rstrip('/')}/health HTTP/1.1\r\nHost: {authority}\r\nAccept: */*\r\n"
             f"Accept-Encoding: gzip, deflate\r\nConnection: close\r\nUser-Agent: score-client/{__version__}\r\n\r\n"
