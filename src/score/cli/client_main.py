@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     from score.cli.client_config import ClientSettings
     from score.cli.client_session import Session
 
-# the class add_subparsers() makes (argparse has no public name for it): generic only to type checkers
-if TYPE_CHECKING:
+    # the class add_subparsers() makes (argparse has no public name for it): generic only to type checkers
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 else:
     _SubParsers = argparse._SubParsersAction  # noqa: SLF001
@@ -90,7 +89,7 @@ def _verify_connection(parser: argparse.ArgumentParser) -> None:
 
 class _Commands(_SubParsers):
     """The commands. A command's own flags are added when it is the one given, so its module (and httpx,
-    pysam, rich...) is imported only then: ``version`` and ``--help`` stay cheap (issue 23). The help of
+    pysam...) is imported only then: ``version`` and ``--help`` stay cheap (issue 23). The help of
     every command, and its flags in that order, are as if they were added up front.
     """
 
