@@ -9,18 +9,24 @@ Starts a throw-away radosgw and a score-server on it, writes FILES random files,
   default) against ``s5cmd cp 's3://.../*' dir/``.
 
 Every file of every download is MD5-checked before a figure is printed. Prints a markdown table
-(files/s, ratio to s5cmd, peak RSS). The exit status is non-zero only when a tool fails or a file
-is corrupt. See bench/README.md.
+(files/s, ratio to s5cmd, peak RSS), then the calls each score-client file cost: score-server calls
+(from the server's request log), the server's own store calls (radosgw's access log, boto3's user
+agent) and the client's store calls (the other access-log lines of the phase). The exit status is
+non-zero only when a tool fails or a file is corrupt. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 import sys
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
@@ -38,6 +44,62 @@ def _check(sources: dict[str, Path], out: Path, name_of: dict[str, str]) -> None
         got = out / name_of[key]
         if not got.is_file() or md5_of(got) != md5_of(src):
             raise CorruptError(f"{got} is missing or differs from {src}")
+
+
+@dataclass(frozen=True)
+class Calls:
+    """Requests of one phase: to score-server, and to radosgw from the server (boto3) and from the client."""
+
+    server: int
+    server_store: int
+    client_store: int
+
+
+class CallLog:
+    """Counts the requests written to the server's log and radosgw's access log since :meth:`mark`."""
+
+    def __init__(self, server_log: Path, rgw_log: Path) -> None:
+        self.server_log, self.rgw_log = server_log, rgw_log
+        self._at = (0, 0)
+
+    @staticmethod
+    def _size(path: Path) -> int:
+        return path.stat().st_size if path.exists() else 0
+
+    def mark(self) -> None:
+        self._at = (self._size(self.server_log), self._size(self.rgw_log))
+
+    @staticmethod
+    def _lines(path: Path, start: int) -> list[str]:
+        # radosgw writes its log from a thread: wait until the file stops growing
+        size = -1
+        for _ in range(20):
+            if CallLog._size(path) == size:
+                break
+            size = CallLog._size(path)
+            time.sleep(0.25)
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            return fh.read().decode(errors="replace").splitlines()
+
+    def since_mark(self) -> Calls:
+        server = 0
+        for line in self._lines(self.server_log, self._at[0]):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("msg") == "request" and rec.get("path") != "/health":
+                server += 1
+        beast = [ln for ln in self._lines(self.rgw_log, self._at[1]) if " beast: " in ln]
+        boto = sum(1 for ln in beast if '"Boto3/' in ln)
+        return Calls(server, boto, len(beast) - boto)
+
+
+def _counted(log: CallLog, run: Callable[[], Timed]) -> tuple[Timed, Calls]:
+    log.mark()
+    timed = run()
+    return timed, log.since_mark()
 
 
 def _env(rgw: object) -> dict[str, str]:  # noqa: ARG001  the fixture starts the gateway the run needs
@@ -96,24 +158,30 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
         # untimed warm-up of radosgw's pools and the server
         run_timed([*base, str(sources[ids[0]]), f"s3://{TOOLS_BUCKET}/warm"], s5_env)
         results: dict[str, tuple[Timed, Timed]] = {}
-        up = run_timed([*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
+        calls = CallLog(work / "srv" / "server.log", rgw.dir / "log" / "client.rgw.log")
+        up, up_calls = _counted(
+            calls, lambda: run_timed([*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
+        )
         out = work / "score-out"
-        down = run_timed(
-            [
-                *client,
-                "download",
-                "--quiet",
-                "--manifest",
-                str(manifest),
-                "--output-dir",
-                str(out),
-                "--output-layout",
-                "id",
-                "--index",
-                "false",
-                *extra,
-            ],
-            env,
+        down, down_calls = _counted(
+            calls,
+            lambda: run_timed(
+                [
+                    *client,
+                    "download",
+                    "--quiet",
+                    "--manifest",
+                    str(manifest),
+                    "--output-dir",
+                    str(out),
+                    "--output-layout",
+                    "id",
+                    "--index",
+                    "false",
+                    *extra,
+                ],
+                env,
+            ),
         )
         _check(sources, out, {oid: oid for oid in ids})
         results["score-client"] = (up, down)
@@ -138,6 +206,12 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
         )
     print(f"\n{n} files of {args.size_kib} KiB on radosgw (one run, every file MD5-checked)\n")
     print(markdown_table(["tool", "upload files/s", "vs s5cmd", "download files/s", "vs s5cmd", "peak RSS MiB"], rows))
+    print("\nscore-client's calls per file (server: its request log; store: radosgw's access log)\n")
+    per_file = [
+        [phase, f"{c.server / n:.2f}", f"{c.server_store / n:.2f}", f"{c.client_store / n:.2f}"]
+        for phase, c in (("upload", up_calls), ("download", down_calls))
+    ]
+    print(markdown_table(["phase", "score-server calls", "server's store calls", "client's store calls"], per_file))
     return 0
 
 
