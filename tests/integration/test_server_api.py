@@ -311,7 +311,7 @@ def test_token_denials(server: ServerProcess, rw_token: str, tmp_path: Path) -> 
     _error(httpx.post(up, params={"fileSize": 1}), 401, "unauthenticated")
     _error(httpx.post(up, params={"fileSize": 1}, headers={"Authorization": "Basic abc"}), 401)
     _error(httpx.post(up, params={"fileSize": 1}, headers=bearer("not.a.jwt")), 401)
-    foreign = mint_token(tmp_path / "other-data", ["score.WRITE", "score.READ"])
+    foreign = mint_token(tmp_path / "other-data", ["score.WRITE", "score.READ"], create_key=True)
     _error(httpx.post(up, params={"fileSize": 1}, headers=bearer(foreign)), 401)
     expired = server.token("score.WRITE", "score.READ", ttl="1s")
     import time

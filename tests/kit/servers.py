@@ -101,9 +101,13 @@ class ServerProcess:
         return mint_token(self.data_dir, scopes, ttl, subject)
 
 
-def mint_token(data_dir: Path, scopes: Sequence[str], ttl: str = "1h", subject: str | None = None) -> str:
-    """Run ``score-server token`` for *data_dir*."""
+def mint_token(
+    data_dir: Path, scopes: Sequence[str], ttl: str = "1h", subject: str | None = None, *, create_key: bool = False
+) -> str:
+    """Run ``score-server token`` for *data_dir* (with *create_key*, one that no server has used yet)."""
     cmd = [PYTHON, "-m", "score.cli.server_main", "token", "--data-dir", str(data_dir), "--ttl", ttl]
+    if create_key:
+        cmd.append("--create-key")
     if subject:
         cmd += ["--subject", subject]
     for s in scopes:

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl", default="1h", help=f"lifetime, e.g. 15m, 1h, 7d (default 1h; at most {format_duration(MAX_TOKEN_TTL)})"
     )
     token.add_argument("--subject", default="score-admin", help="the token's subject (default score-admin)")
+    token.add_argument(
+        "--create-key",
+        action="store_true",
+        help="create the signing key if the data directory has none (before the first serve on it)",
+    )
     clean = sub.add_parser("cleanup", help="abort uploads older than --older-than and delete their state (cron-able)")
     _common(clean)
     clean.add_argument(
@@ -147,7 +152,7 @@ def _serve(settings: ServerSettings) -> int:
 
 
 def _token(settings: ServerSettings, args: argparse.Namespace) -> int:
-    from score.auth.embedded import EmbeddedIssuer
+    from score.auth.embedded import KEY_FILE, EmbeddedIssuer
     from score.server.app import SECRETS_DIR
 
     if not settings.auth.embedded:
@@ -159,7 +164,18 @@ def _token(settings: ServerSettings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"score-server token: --ttl: {exc}", file=sys.stderr)
         return 2
+    key = (settings.data_dir / SECRETS_DIR / KEY_FILE).resolve()
+    if not key.exists() and not args.create_key:
+        # A new key here would sign tokens that no server accepts (InvalidSignatureError on every request).
+        print(
+            f"score-server token: no signing key in {key}: no server has used this data directory, so its tokens "
+            "would be refused; give the server's data directory (--data-dir or SCORE_DATA_DIR), "
+            "or --create-key to create the key before the server's first start",
+            file=sys.stderr,
+        )
+        return 2
     issuer = EmbeddedIssuer(settings.data_dir / SECRETS_DIR)
+    print(f"score-server token: signed with {key}", file=sys.stderr)
     token = issuer.mint(
         issuer=settings.auth.issuer or "score-server",
         audience=settings.auth.audience,
