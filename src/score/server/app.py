@@ -46,6 +46,7 @@ from score.registry.metadata import RegistryMetadata
 from score.registry.store import RegistryStore
 from score.server.deps import install_services
 from score.server.disconnect import CancelOnDisconnect
+from score.server.docs_page import install_docs
 from score.server.errors import install_error_handlers
 from score.server.limits import HeaderLimitMiddleware
 from score.server.openapi import install_openapi
@@ -294,7 +295,8 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
         title="Score API",
         version=__version__,
         description="Score-compatible object transfer service: pre-signed URLs for genomics data.",
-        docs_url="/docs",
+        docs_url=None,  # docs_page.py serves /docs with its assets, not from a CDN
+        redoc_url=None,  # ReDoc would load from a CDN too: a blank page offline
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -305,6 +307,7 @@ def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
     install_services(app, components.ctx, components.registry)
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     for module in (upload, download, misc, htsget, drs):
         app.include_router(module.router)
     if isinstance(components.store, LocalObjectStore):
