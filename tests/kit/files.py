@@ -27,3 +27,8 @@ def md5_of(path: Path) -> str:
         while chunk := fh.read(8 * MIB):
             h.update(chunk)
     return h.hexdigest()
+
+
+def md5_hex(data: bytes) -> str:
+    """MD5 of bytes in memory."""
+    return hashlib.md5(data).hexdigest()

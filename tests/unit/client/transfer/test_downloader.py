@@ -5,7 +5,6 @@ the parts it does not have; the result is byte-identical and MD5-checked every t
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from pathlib import Path
 
@@ -13,20 +12,12 @@ import pytest
 
 from score.client.transfer.download import Downloader, DownloadResult
 from score.client.transfer.upload import Uploader
+from tests.kit.files import md5_hex as md5
 from tests.kit.inprocess import KIB, App, Fault, MemoryDataPlane, Stopped
 
 PART = 4 * KIB
 DATA = bytes((i * 13) % 241 for i in range(18 * KIB))  # 5 parts of 4 KiB (the last 2 KiB)
 STARTS = list(range(0, len(DATA), PART))
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> App:
-    return App(tmp_path / "data")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ is not flushed to disk unless asked (``--fsync``). In process, against the app o
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,21 +20,13 @@ from score.client.transfer.download import Downloader
 from score.client.transfer.output_layout import ObjectEntry
 from score.client.transfer.upload import Uploader
 from score.domain import errors as e
+from tests.kit.files import md5_hex as md5
 from tests.kit.inprocess import KIB, App, Fault, MemoryDataPlane, Stopped
 
 pytestmark = pytest.mark.fast
 
 SMALL = [os.urandom(KIB + i) for i in range(3)]  # one part each (the app's parts are 4 KiB)
 BIG = os.urandom(10 * KIB)  # three parts
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> App:
-    return App(tmp_path / "data")
 
 
 @pytest.fixture
