@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import anyio.to_thread
 
@@ -54,7 +54,7 @@ from score.domain.ranges import ByteRange, parse_header, parse_token
 from score.storage.facts import StoreFacts
 from score.storage.localfs import copy_into, disk_errors, load_or_create_secret, open_part_file, part_lock
 from score.storage.localkeys import KeyDirs, ObjmetaCache, final_inside, identity
-from score.storage.urlsign import UrlSigner
+from score.storage.urlsign import UrlSigner, encode_query
 
 __all__ = ["STORE_ROUTE", "LocalObjectStore", "ServedRange", "load_or_create_secret"]
 
@@ -168,7 +168,7 @@ class LocalObjectStore(StoreFacts):
             "contentMd5": hex_to_b64(md5_hex) if md5_hex else "",
         }
         query = self._signer.sign("PUT", target.key, params, expires_at)
-        return f"{self._public_url}{STORE_ROUTE}{quote(target.key)}?{urlencode(query)}"
+        return f"{self._public_url}{STORE_ROUTE}{quote(target.key)}?{encode_query(query)}"
 
     def _part_records(self, upload_id: str) -> list[StoredPart]:
         pdir = self._upload_dir(upload_id) / "parts"
@@ -430,7 +430,7 @@ class LocalObjectStore(StoreFacts):
         """Sign a GET, bound to a range when one is given."""
         params = {"range": target.byte_range.token() if target.byte_range and target.byte_range.length else ""}
         query = self._signer.sign("GET", target.key, params, expires_at)
-        return f"{self._public_url}{STORE_ROUTE}{quote(target.key)}?{urlencode(query)}"
+        return f"{self._public_url}{STORE_ROUTE}{quote(target.key)}?{encode_query(query)}"
 
     # ---- small objects -------------------------------------------------------------------
     async def head(self, key: str) -> ObjectInfo | None:

@@ -9,11 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote_plus
 
 from score.domain.errors import SignatureError, UrlExpiredError
+
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]*")  # what urlencode never quotes
+
+
+def encode_query(query: Mapping[str, str]) -> str:
+    """``urllib.parse.urlencode(query)``, the same text, without quoting what needs no quoting (signatures,
+    expiries and ranges never do): a download spec encodes one query per part.
+    """
+    return "&".join(
+        f"{k if _PLAIN.fullmatch(k) else quote_plus(k)}={v if _PLAIN.fullmatch(v) else quote_plus(v)}"
+        for k, v in query.items()
+    )
+
 
 SIGNED_PARAMS = ("uploadId", "partNumber", "offset", "size", "contentMd5", "range")
 SIGNATURE_PARAM = "signature"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 
 from score.domain.errors import SignatureError, UrlExpiredError
-from score.storage.urlsign import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
+from score.storage.urlsign import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner, encode_query
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 KEY = "data/5b6f2c52-2f1d-4a4e-9a56-0d1f1c6e9a01"
@@ -123,3 +124,15 @@ def test_head_is_admitted_by_a_get_or_head_signature_only(signer: UrlSigner) -> 
         signer.verify_head(KEY + "x", get, NOW)  # another key
     with pytest.raises(SignatureError):
         signer.verify_head(KEY, {**get, "range": "0-199"}, NOW)  # another range
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"range": "0-65535", "expires": "1764561600", "signature": "ab" * 32},
+        {"uploadId": "a+b/c=d", "partNumber": "3", "contentMd5": "1B2M2Y8AsgTpgAmY7PhCfg==", "x y": "é ~"},
+        {},
+    ],
+)
+def test_encode_query_is_urlencode(query: dict[str, str]) -> None:
+    assert encode_query(query) == urlencode(query)
