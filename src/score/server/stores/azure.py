@@ -7,6 +7,7 @@ from typing import Any
 from score.config.settings import AzureStorageSettings
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
+from score.server.stores.pooling import pooled
 from score.storage.azure import AzureObjectStore
 from score.storage.azure_sas import AccountKeySas, SasSigner, UserDelegationSas
 
@@ -28,10 +29,20 @@ def make_azure_store(settings: AzureStorageSettings) -> AzureObjectStore:
         from azure.storage.blob import BlobServiceClient
     except ImportError as exc:
         raise ConfigError("storage.kind = azure needs azure-storage-blob: pip install 'score[azure]'") from exc
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+
     options: dict[str, Any] = {
         "connection_timeout": settings.connect_timeout,
         "read_timeout": settings.read_timeout,
         "retry_total": settings.max_attempts,
+        # one pool for the store, as large as the calls that can run at once (see stores/pooling.py)
+        "transport": RequestsTransport(
+            session=pooled(requests.Session()),
+            session_owner=True,
+            connection_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        ),
     }
     if settings.api_version:
         options["api_version"] = settings.api_version

@@ -15,6 +15,7 @@ from typing import Any
 from score.config.settings import GcsStorageSettings
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
+from score.server.stores.pooling import pooled
 from score.storage.gcs import GcsObjectStore
 
 MAX_PART_BYTES = 5 * 1024 * 1024 * 1024 * 1024  # one part object can be as large as any object (5 TiB)
@@ -89,7 +90,11 @@ def make_gcs_store(settings: GcsStorageSettings) -> GcsObjectStore:
         raise ConfigError(f"no GCS credentials: set storage.credentials_file ({type(exc).__name__})") from exc
     options = {"api_endpoint": settings.endpoint}
     api_credentials = AnonymousCredentials() if settings.emulator else credentials  # type: ignore[no-untyped-call]
-    client = storage.Client(project=project or "score", credentials=api_credentials, client_options=options)
+    from google.auth.transport.requests import AuthorizedSession
+
+    # one pool for the store, as large as the calls that can run at once (see stores/pooling.py)
+    http = pooled(AuthorizedSession(api_credentials))  # type: ignore[no-untyped-call]
+    client = storage.Client(project=project or "score", credentials=api_credentials, client_options=options, _http=http)
     signer = v4_signer(client, settings.bucket, settings.endpoint, credentials, settings.service_account_email)
     limits = PartLimits(
         min_part_bytes=settings.min_part_size_bytes, max_parts=settings.max_parts, max_part_bytes=MAX_PART_BYTES
