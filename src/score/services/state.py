@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import anyio
 from pydantic import ValidationError
@@ -19,6 +20,15 @@ from score.domain.ports import ObjectStore
 from score.wire.schemas import ObjectSpecification
 
 DELETE_CONCURRENCY = 16
+
+
+@runtime_checkable
+class BatchDeleter(Protocol):
+    """A store that deletes many keys in one call (S3's DeleteObjects); others delete key by key."""
+
+    async def delete_many(self, keys: list[str]) -> None:
+        """Delete *keys* (absent ones are fine)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,23 @@ class UploadStateRepository:
                 found.append(upload_id)
         return found
 
+    async def other_upload_ids(self, object_id: str, upload_id: str) -> list[str]:
+        """Upload ids of in-progress uploads of *object_id* other than *upload_id*, in one listing
+        when there are none (the caller's own spec is not read back).
+        """
+        listing = await self._store.list(ids.upload_prefix(object_id), delimiter="/")
+        prefix = ids.upload_prefix(object_id)
+        found = []
+        for p in listing.prefixes:
+            other = p[len(prefix) :].rstrip("/")
+            if (
+                other
+                and other != upload_id
+                and await self._store.get_bytes(ids.upload_meta_key(object_id, other)) is not None
+            ):
+                found.append(other)
+        return found
+
     async def upload_spec(self, object_id: str, upload_id: str) -> ObjectSpecification | None:
         """The in-progress upload's spec, or None."""
         key = ids.upload_meta_key(object_id, upload_id)
@@ -140,12 +167,14 @@ class UploadStateRepository:
     async def markers(self, object_id: str, upload_id: str) -> dict[int, PartMarker]:
         """Confirmed parts by number."""
         listing = await self._store.list(ids.part_marker_prefix(object_id, upload_id))
-        out: dict[int, PartMarker] = {}
-        for key in listing.keys:
-            m = parse_marker(key)
-            if m is not None:
-                out[m.number] = m
-        return out
+        return _parsed(listing.keys)
+
+    async def upload_keys(self, object_id: str, upload_id: str) -> tuple[dict[int, PartMarker], list[str]]:
+        """Confirmed parts by number and every state key of the upload, in one listing (for finalize,
+        which then deletes those keys without listing them again).
+        """
+        listing = await self._store.list(ids.upload_dir(object_id, upload_id))
+        return _parsed(listing.keys), listing.keys
 
     async def delete_markers(self, object_id: str, upload_id: str, number: int) -> None:
         """Forget a part's confirmation(s)."""
@@ -158,11 +187,22 @@ class UploadStateRepository:
         await self.delete_markers(object_id, upload_id, marker.number)
         await self._store.put_bytes(marker_key(object_id, upload_id, marker), b"")
 
-    async def delete_upload(self, object_id: str, upload_id: str) -> None:
-        """Remove every state record of an upload (markers first, concurrently; then the spec and its owner)."""
-        listing = await self._store.list(ids.upload_dir(object_id, upload_id))
+    async def delete_upload(self, object_id: str, upload_id: str, keys: list[str] | None = None) -> None:
+        """Remove every state record of an upload: the spec first (the upload is then no longer visible,
+        so a visible upload never lacks its owner or has lost markers), then the owner and the markers,
+        in one call on a store that deletes in batches. *keys*: the upload's keys from a listing the
+        caller just made (saves listing them again); a key written since then is left to ``cleanup``,
+        which removes state directories without a spec.
+        """
+        if keys is None:
+            keys = (await self._store.list(ids.upload_dir(object_id, upload_id))).keys
         meta = ids.upload_meta_key(object_id, upload_id)
         owner = ids.upload_owner_key(object_id, upload_id)
+        await self._store.delete(meta)
+        rest = [k for k in keys if k not in (meta, owner)] + [owner]
+        if isinstance(self._store, BatchDeleter) and len(rest) > 1:
+            await self._store.delete_many(rest)
+            return
         limiter = anyio.CapacityLimiter(DELETE_CONCURRENCY)
 
         async def delete(key: str) -> None:
@@ -170,8 +210,14 @@ class UploadStateRepository:
                 await self._store.delete(key)
 
         async with anyio.create_task_group() as tg:
-            for key in listing.keys:
-                if key not in (meta, owner):
-                    tg.start_soon(delete, key)
-        await self._store.delete(meta)
-        await self._store.delete(owner)  # after the spec: a visible upload never lacks its owner
+            for key in rest:
+                tg.start_soon(delete, key)
+
+
+def _parsed(keys: list[str]) -> dict[int, PartMarker]:
+    out: dict[int, PartMarker] = {}
+    for key in keys:
+        m = parse_marker(key)
+        if m is not None:
+            out[m.number] = m
+    return out

@@ -7,8 +7,6 @@ upload, and retried calls (finalize above all) succeed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import itertools
 import re
 
@@ -29,59 +27,18 @@ from score.domain.ranges import ByteRange
 from score.services.auditing import authorized_record, url_issued
 from score.services.context import ServiceContext
 from score.services.state import PartMarker, UploadOwner, UploadStateRepository
+from score.services.upload_owners import check_parts, may_join, not_yours, token_hash, validate_upload_token
 from score.wire.schemas import ObjectSpecification, Part, PartUrl, UploadProgress
 
 # Signing is local CPU work, but S3's presigning takes ~0.2 ms a part: above this many parts it runs in a
 # worker thread, so that the status of a 10,000-part upload does not hold the event loop for seconds.
 SIGN_IN_THREAD_PARTS = 256
-_UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 _PARTS_MD5 = re.compile(r"[0-9a-fA-F]{32}-[0-9]{1,5}")
 # Finalize reads the MD5s of parts nobody confirmed from the store's listing: a few parts (our client
 # leaves only a one-part file's part unconfirmed); an Azure part staged with several contents is tried
 # in each of them, up to this many combinations.
 MAX_UNCONFIRMED_PARTS = 16
 MAX_PART_COMBINATIONS = 64
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def validate_upload_token(token: str | None) -> str | None:
-    """Return a well-formed upload token (16-128 URL-safe characters) or None when none was sent.
-
-    Raises:
-        InvalidRequestError: a malformed token.
-    """
-    if token is None:
-        return None
-    if not _UPLOAD_TOKEN.fullmatch(token):
-        raise InvalidRequestError("the upload token must be 16 to 128 characters of A-Z, a-z, 0-9, '_' and '-'")
-    return token
-
-
-def may_join(owner: UploadOwner | None, principal: Principal, token: str | None) -> bool:
-    """True when *principal* presenting *token* may act on an upload started by *owner*.
-
-    Another subject never may. An upload started with an upload token needs that token; one
-    started without (Score's Java client, or before owners were recorded) is the subject's.
-    """
-    if owner is None:
-        return True
-    if owner.subject and owner.subject != principal.subject:
-        return False
-    if owner.token_hash is None:
-        return True
-    return token is not None and hmac.compare_digest(owner.token_hash, _token_hash(token))
-
-
-def _not_yours(object_id: str, upload_id: str) -> ConflictError:
-    return ConflictError(
-        f"upload {upload_id} of object {object_id} was started by another client and is still in progress "
-        "(score-client counts another host, another copy of the file or a file changed since as another client); "
-        "it cannot be joined: wait for it to finish, or restart it with overwrite=true "
-        "(score-client upload --force), which aborts the other upload"
-    )
 
 
 class UploadService:
@@ -110,7 +67,7 @@ class UploadService:
             AnalysisStateError: the analysis is no longer UNPUBLISHED.
         """
         if not may_join(await self._state.owner(object_id, spec.uploadId), principal, token):
-            raise _not_yours(object_id, spec.uploadId)
+            raise not_yours(object_id, spec.uploadId)
         check_upload_state(record, spec.objectSize, None)
 
     def _sign_parts(
@@ -185,31 +142,38 @@ class UploadService:
         check_upload_state(record, file_size, declared)
         if declared is None and record is not None and record.file_md5:
             declared = record.file_md5  # finalize then checks the client's MD5 against the registered one
-        planned = plan_parts(file_size, self._ctx.store.limits)
+        plan_parts(file_size, self._ctx.store.limits)  # a size the store cannot take: 400 before any store call
         if not overwrite and await self._stored(object_id):
             raise ConflictError(
                 f"object {object_id} already exists; pass overwrite=true (score-client --force) to replace it"
             )
         key = ids.object_key(object_id)
-        older = await self._state.find_upload_ids(object_id)
-        if not overwrite:
-            for old in older:
-                if not may_join(await self._state.owner(object_id, old), principal, token):
-                    raise _not_yours(object_id, old)
-                if sign_md5:  # the small-file path tried first: a live upload of the caller is resumed instead
-                    raise ConflictError(
-                        f"upload {old} of object {object_id} is in progress: resume it (its status) "
-                        "or restart it with overwrite=true"
-                    )
-        # Score deletes an older in-progress upload's state but leaves its multipart upload
-        # open until a nightly job; we abort it too.
-        for old in older:
-            await self._ctx.store.abort_multipart(key, old)
-            await self._state.delete_upload(object_id, old)
-        upload_id = await self._ctx.store.create_multipart(key, declared)
-        await self._state.save_owner(
-            object_id, upload_id, UploadOwner(principal.subject, _token_hash(token) if token else None)
+        owner = UploadOwner(principal.subject, token_hash(token) if token else None)
+        spec = await self._open(object_id, file_size, declared, owner)
+        if await self._state.other_upload_ids(object_id, spec.uploadId):
+            # Another upload is live, or was started at the same moment: ours gives way and the full
+            # procedure decides (owners checked, the caller's older uploads replaced, the race checked
+            # again). Without one, this listing is the whole check: an upload live before ours was
+            # opened is still listed now, and one opened since lists ours and gives way.
+            await self._give_way(object_id, key, spec.uploadId)
+            spec = await self._replace(principal, object_id, file_size, declared, overwrite, token, sign_md5)
+        if sign_md5 and md5 and declared and len(spec.parts) == 1:
+            return self._one_part_signed(spec, declared, principal, record)
+        return spec.model_copy(
+            update={
+                "parts": await self._signed(spec, principal, record),
+                "urlsExpireAt": self._ctx.clock.now() + self._ctx.upload_url_ttl,
+            }
         )
+
+    async def _open(
+        self, object_id: str, file_size: int, declared: str | None, owner: UploadOwner
+    ) -> ObjectSpecification:
+        """Create the multipart upload and write its owner, then its spec (a visible upload has its owner)."""
+        key = ids.object_key(object_id)
+        upload_id = await self._ctx.store.create_multipart(key, declared)
+        await self._state.save_owner(object_id, upload_id, owner)
+        planned = plan_parts(file_size, self._ctx.store.limits)
         spec = ObjectSpecification(
             objectKey=key,
             objectId=object_id,
@@ -219,19 +183,50 @@ class UploadService:
             objectMd5=declared,
         )
         await self._state.save_upload_spec(spec)
-        if any(other != upload_id for other in await self._state.find_upload_ids(object_id)):
-            # Another upload was started at the same moment: whichever saw the other gives way.
-            await self._ctx.store.abort_multipart(key, upload_id)
-            await self._state.delete_upload(object_id, upload_id)
+        return spec
+
+    async def _give_way(self, object_id: str, key: str, upload_id: str) -> None:
+        await self._ctx.store.abort_multipart(key, upload_id)
+        await self._state.delete_upload(object_id, upload_id)
+
+    async def _replace(
+        self,
+        principal: Principal,
+        object_id: str,
+        file_size: int,
+        declared: str | None,
+        overwrite: bool,
+        token: str | None,
+        sign_md5: bool,
+    ) -> ObjectSpecification:
+        """Initiate where other uploads of the object are live: each must be the caller's (or *overwrite*),
+        and is aborted; of two uploads started at the same moment, whichever saw the other gives way.
+
+        Raises:
+            ConflictError: another client's upload is live and *overwrite* is false, or (with *sign_md5*)
+                the caller's own; or another upload was started at the same moment.
+        """
+        key = ids.object_key(object_id)
+        older = await self._state.find_upload_ids(object_id)
+        if not overwrite:
+            for old in older:
+                if not may_join(await self._state.owner(object_id, old), principal, token):
+                    raise not_yours(object_id, old)
+                if sign_md5:  # the small-file path tried first: a live upload of the caller is resumed instead
+                    raise ConflictError(
+                        f"upload {old} of object {object_id} is in progress: resume it (its status) "
+                        "or restart it with overwrite=true"
+                    )
+        # Score deletes an older in-progress upload's state but leaves its multipart upload
+        # open until a nightly job; we abort it too.
+        for old in older:
+            await self._give_way(object_id, key, old)
+        owner = UploadOwner(principal.subject, token_hash(token) if token else None)
+        spec = await self._open(object_id, file_size, declared, owner)
+        if await self._state.other_upload_ids(object_id, spec.uploadId):
+            await self._give_way(object_id, key, spec.uploadId)
             raise ConflictError(f"another upload of object {object_id} started at the same moment; try again")
-        if sign_md5 and md5 and declared and len(spec.parts) == 1:
-            return self._one_part_signed(spec, declared, principal, record)
-        return spec.model_copy(
-            update={
-                "parts": await self._signed(spec, principal, record),
-                "urlsExpireAt": self._ctx.clock.now() + self._ctx.upload_url_ttl,
-            }
-        )
+        return spec
 
     def _one_part_signed(
         self, spec: ObjectSpecification, md5_hex: str, principal: Principal, record: ObjectRecord | None
@@ -424,9 +419,13 @@ class UploadService:
             raise IntegrityError(
                 f"the file's MD5 {computed} differs from the MD5 {spec.objectMd5} declared when the upload started"
             )
-        markers = await self._state.markers(object_id, upload_id)
+        markers, keys = await self._state.upload_keys(object_id, upload_id)
         confirmed = {n: (m.md5, m.etag) for n, m in markers.items()}
         missing = [p for p in spec.parts if p.partNumber not in confirmed]
+        folded = bool(missing) and await self._complete_one_part(spec, missing, parts_md5)
+        if folded:
+            confirmed[missing[0].partNumber] = (spec.objectMd5 or "", spec.objectMd5 or "")
+            missing = []
         if missing:
             found = await self._unconfirmed(spec, missing, confirmed, parts_md5)
             if found is None:
@@ -438,21 +437,52 @@ class UploadService:
                 raise InvalidRequestError(f"upload is incomplete: {len(numbers)} part(s) missing ({shown})")
             confirmed.update({n: (m, m) for n, m in found.items()})
         held = [confirmed[p.partNumber][0] for p in sorted(spec.parts, key=lambda p: p.partNumber)]
-        _check_parts(parts_md5, held, object_id)
+        check_parts(parts_md5, held, object_id)
         object_md5 = spec.objectMd5 or computed
         pairs = [(p.partNumber, confirmed[p.partNumber][1]) for p in sorted(spec.parts, key=lambda p: p.partNumber)]
-        try:
-            await self._ctx.store.complete_multipart(spec.objectKey, upload_id, pairs, object_md5)
-        except NotFoundError:
-            # Completed by a concurrent or earlier finalize whose state clean-up did not finish.
-            if await self._ctx.store.head(spec.objectKey) is None:
-                raise
+        if not folded:
+            await self._complete(spec, pairs, object_md5)
         parts = [p.model_copy(update={"sourceMd5": confirmed[p.partNumber][0], "url": None}) for p in spec.parts]
         finished = spec.model_copy(update={"parts": parts, "objectMd5": object_md5})
         await self._state.save_object_spec(finished)
         with contextlib.suppress(NotFoundError):
-            await self._state.delete_upload(object_id, upload_id)
+            await self._state.delete_upload(object_id, upload_id, keys)
         return finished
+
+    async def _complete(self, spec: ObjectSpecification, pairs: list[tuple[int, str]], md5: str | None) -> None:
+        try:
+            await self._ctx.store.complete_multipart(spec.objectKey, spec.uploadId, pairs, md5)
+        except NotFoundError:
+            # Completed by a concurrent or earlier finalize whose state clean-up did not finish.
+            if await self._ctx.store.head(spec.objectKey) is None:
+                raise
+
+    async def _complete_one_part(self, spec: ObjectSpecification, missing: list[Part], parts_md5: str | None) -> bool:
+        """Complete a one-part upload whose part nobody confirmed without listing the store's parts first.
+
+        The part must be the file itself: its MD5 is the MD5 declared at initiate, and ``partsMd5`` says
+        the caller's part is that one. The store assembles the object only from a part holding that ETag
+        (the port's contract: every store compares the ETags it is given), so the listing adds nothing
+        when it succeeds. False when this does not apply or the store refuses: the caller then lists
+        the parts and answers as before (400 for a missing part, 422 for another one).
+        """
+        declared = spec.objectMd5
+        if (
+            parts_md5 is None
+            or declared is None
+            or not self._ctx.store.etags_are_md5
+            or len(spec.parts) != 1
+            or len(missing) != 1
+            or multipart_etag([declared]) != parts_md5.lower()
+        ):
+            return False
+        try:
+            await self._ctx.store.complete_multipart(
+                spec.objectKey, spec.uploadId, [(missing[0].partNumber, declared)], declared
+            )
+        except (IntegrityError, NotFoundError):
+            return False  # not held, held with other bytes, or no longer open (completed or aborted)
+        return True
 
     async def _unconfirmed(
         self,
@@ -508,7 +538,7 @@ class UploadService:
             raise IntegrityError(
                 f"upload {upload_id} finished with the MD5 {done.objectMd5}, not {md5}: the object holds another file"
             )
-        _check_parts(parts_md5, [p.sourceMd5 or "" for p in sorted(done.parts, key=lambda p: p.partNumber)], object_id)
+        check_parts(parts_md5, [p.sourceMd5 or "" for p in sorted(done.parts, key=lambda p: p.partNumber)], object_id)
         return done
 
     async def exists(self, principal: Principal, object_id: str) -> bool:
@@ -539,18 +569,3 @@ class UploadService:
         for upload_id in found:
             await self._ctx.store.abort_multipart(ids.object_key(object_id), upload_id)
             await self._state.delete_upload(object_id, upload_id)
-
-
-def _check_parts(parts_md5: str | None, held: list[str], object_id: str) -> None:
-    """Refuse a finalize whose parts are not the ones the server holds (another client's, or a mix).
-
-    Raises:
-        IntegrityError: they differ.
-    """
-    if parts_md5 is None:
-        return
-    if not all(ids.is_md5_hex(m) for m in held) or multipart_etag(held) != parts_md5.lower():
-        raise IntegrityError(
-            f"the parts the server holds for object {object_id} are not the ones this client sent "
-            "(another client uploaded parts of this object); nothing was finalized: upload the file again"
-        )

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from score.domain.errors import NotFoundError, ScoreError
+from score.domain.errors import NotFoundError, ScoreError, UpstreamUnavailableError
 from score.domain.integrity import hex_to_b64, normalize_etag
 from score.domain.model import GetTarget, Listing, ObjectInfo, PendingUpload, StoredPart, UploadPartTarget
 from score.domain.parts import PartLimits
@@ -36,6 +36,7 @@ log = logging.getLogger("score.storage.s3")
 
 COPY_PART_BYTES = 1024 * 1024 * 1024  # server-side copy in 1 GiB ranges (S3 allows up to 5 GiB)
 SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024
+DELETE_BATCH = 1000  # S3's DeleteObjects limit
 _ERRORS = s3_table()
 
 
@@ -328,6 +329,32 @@ class S3ObjectStore(StoreFacts):
             )
         except NoSuchObjectError:
             pass
+
+    async def delete_many(self, keys: list[str]) -> None:
+        """DeleteObjects, up to 1,000 keys a call per bucket (absent keys are fine).
+
+        Raises:
+            UpstreamUnavailableError: the store could not delete a key (the first one it names).
+        """
+        by_bucket: dict[str, list[str]] = {}
+        for key in keys:
+            by_bucket.setdefault(self._layout.write_bucket(key), []).append(key)
+        for bucket, batch in by_bucket.items():
+            for i in range(0, len(batch), DELETE_BATCH):
+                chunk = [{"Key": k} for k in batch[i : i + DELETE_BATCH]]
+                out = await run_blocking(
+                    _ERRORS,
+                    "deleting state",
+                    self._s3.delete_objects,
+                    Bucket=bucket,
+                    Delete={"Objects": chunk, "Quiet": True},
+                )
+                failed = [e for e in out.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+                if failed:
+                    first = failed[0]
+                    raise UpstreamUnavailableError(
+                        f"the store could not delete {first.get('Key')} ({first.get('Code')}: {first.get('Message')})"
+                    )
 
     async def list(self, prefix: str, delimiter: str | None = None) -> Listing:
         """ListObjectsV2 over every bucket the prefix may live in, merged and sorted."""

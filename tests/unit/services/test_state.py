@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -11,7 +12,16 @@ import pytest
 from score.domain import ids
 from score.domain.errors import UpstreamUnavailableError
 from score.domain.parts import PartLimits
-from score.services.state import PartMarker, UploadStateRepository, decode_spec, encode_spec, marker_key, parse_marker
+from score.domain.ports import ObjectStore
+from score.services.state import (
+    PartMarker,
+    UploadOwner,
+    UploadStateRepository,
+    decode_spec,
+    encode_spec,
+    marker_key,
+    parse_marker,
+)
 from score.storage.local import LocalObjectStore
 from score.storage.urlsign import UrlSigner
 from score.wire.schemas import ObjectSpecification, Part
@@ -107,3 +117,43 @@ def test_repository_through_the_store(tmp_path: Path) -> None:
     anyio.run(go)
     # Score's layout on disk: data/<id>.meta
     assert (tmp_path / "objects" / "data" / f"{OID}.meta").is_file()
+
+
+class _Batching:
+    """A store that also deletes in batches, recording each batch."""
+
+    def __init__(self, inner: LocalObjectStore) -> None:
+        self._inner = inner
+        self.batches: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def delete_many(self, keys: list[str]) -> None:
+        self.batches.append(list(keys))
+        for key in keys:
+            await self._inner.delete(key)
+
+
+def test_upload_state_goes_spec_first_then_the_rest_in_one_batch(tmp_path: Path) -> None:
+    store = _Batching(LocalObjectStore(tmp_path, "http://127.0.0.1:9", UrlSigner(b"s" * 32), PartLimits()))
+    repo = UploadStateRepository(cast("ObjectStore", store))
+    spec = ObjectSpecification(objectKey=ids.object_key(OID), objectId=OID, uploadId="U1", objectSize=10)
+
+    async def go() -> None:
+        await repo.save_owner(OID, "U1", UploadOwner("me", None))
+        await repo.save_upload_spec(spec)
+        assert await repo.other_upload_ids(OID, "U1") == []
+        await repo.save_upload_spec(spec.model_copy(update={"uploadId": "U2"}))
+        assert await repo.other_upload_ids(OID, "U1") == ["U2"]
+        for n in (1, 2, 3):
+            await repo.save_marker(OID, "U1", PartMarker(n, "m", "e"))
+        markers, keys = await repo.upload_keys(OID, "U1")
+        assert set(markers) == {1, 2, 3} and ids.upload_meta_key(OID, "U1") in keys
+        await repo.delete_upload(OID, "U1", keys)
+        assert len(store.batches) == 1 and ids.upload_owner_key(OID, "U1") in store.batches[0]
+        assert ids.upload_meta_key(OID, "U1") not in store.batches[0]  # deleted alone, first
+        assert (await store.list(ids.upload_dir(OID, "U1"))).keys == []
+        assert await repo.other_upload_ids(OID, "U2") == []
+
+    anyio.run(go)
