@@ -31,7 +31,7 @@ import hashlib
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -310,22 +310,27 @@ class Downloader:
             resumed = self._reverify(fd, parts, range_start, done, journal, shared, trust=expected is not None)
             progress.set_done(sum(p.partSize for p in parts if p.partNumber in shared.done))
             todo = [p for p in parts if p.partNumber not in shared.done]
-            futures = [job.submit(self._pool, self._fetch_part, p, expected is None) for p in todo]
-            if expected is not None:
-                whole = hashlib.md5()  # noqa: S324
-                self._hash_in_order(job, parts, whole, futures)
-            for f in futures:
-                f.result()
-            if expected is not None:
-                file_md5 = whole.hexdigest()
-                if file_md5 != expected:
-                    file_md5 = self._repair(job, parts, expected, file_md5)
+            if len(parts) == 1 and todo:
+                file_md5 = self._fetch_only_part(job, todo[0], expected)
+            else:
+                futures = [job.submit(self._pool, self._fetch_part, p, expected is None) for p in todo]
+                if expected is not None:
+                    whole = hashlib.md5()  # noqa: S324
+                    self._hash_in_order(job, parts, whole, futures)
+                for f in futures:
+                    f.result()
+                if expected is not None:
+                    file_md5 = whole.hexdigest()
+                    if file_md5 != expected:
+                        file_md5 = self._repair(job, parts, expected, file_md5)
             if self._fsync or len(parts) > 1:
                 os.fsync(fd)
         except BaseException:
             job.cancel.set()
             wait(job.futures)  # no worker may write to the descriptor once it is closed
             progress.abandon()
+            if not journal.persistent:
+                journal.discard()  # one part: nothing to resume, so nothing is left behind
             raise
         finally:
             with self._lock:
@@ -345,6 +350,27 @@ class Downloader:
             resumed,
             retries=shared.retries,
         )
+
+    def _fetch_only_part(self, job: _Job, part: Part, expected: str | None) -> str | None:
+        """Fetch an object's one part, the whole file, in this thread, hashed as it streams and checked
+        against the object's MD5 (*expected*) or its own: no hand-over, no second read from disk.
+
+        Returns:
+            The file's MD5 when *expected* is given.
+
+        Raises:
+            IntegrityError: the bytes kept failing their MD5 (nothing is kept).
+        """
+        if expected is not None:
+            part = replace(part, sourceMd5=expected)
+        try:
+            self._fetch_part(job, part, expected is not None or bool(part.sourceMd5))
+        except e.IntegrityError as exc:
+            job.journal.discard()
+            raise e.IntegrityError(
+                f"{exc.message}; the stored object or its record may be corrupt. Nothing was kept."
+            ) from exc
+        return job.shared.done[part.partNumber] if expected is not None else None
 
     def _repair(self, job: _Job, parts: list[Part], expected: str, got: str) -> str:
         """The whole-file MD5 disagrees: find the parts that differ from their ``sourceMd5``, fetch

@@ -152,11 +152,34 @@ def test_a_one_part_file_is_not_flushed_unless_asked_and_keeps_no_part_log(
     finally:
         dl.close()
     state = out / f".{small}"
-    assert not (out / small).exists() and not state.exists()  # no part log, no directory: only the bytes
-    assert (out / f".{small}.part").exists()
+    assert not (out / small).exists() and not state.exists()  # no part log, no directory
+    assert not (out / f".{small}.part").exists()  # and no bytes: one part has nothing to resume
     dl = Downloader(api, MemoryDataPlane(app.store), parallel=1)
     try:
         assert dl.download(small, out).path.read_bytes() == objects[small]  # fetched again whole
     finally:
         dl.close()
     assert sorted(p.name for p in out.iterdir()) == sorted([small, big])
+
+
+@pytest.mark.parametrize("times", [1, 3])
+def test_a_one_part_file_is_hashed_as_it_streams_and_fetched_again_when_wrong(
+    app: App, objects: dict[str, bytes], reader: tuple[ServerApi, list[str]], tmp_path: Path, times: int
+) -> None:
+    api, _ = reader
+    small = next(iter(objects))
+    data = MemoryDataPlane(app.store, Fault("GET", 0, "corrupt", times=times))
+    dl = Downloader(api, data, parallel=1)
+    out = tmp_path / "out"
+    try:
+        if times == 1:
+            result = dl.download(small, out)
+            assert result.verified and result.md5 == md5(objects[small]) and result.path.read_bytes() == objects[small]
+            assert data.count("GET") == 2 and result.retries == 1
+        else:
+            with pytest.raises(e.IntegrityError, match="may be corrupt. Nothing was kept"):
+                dl.download(small, out)
+            assert data.count("GET") == 3
+            assert not out.exists() or list(out.iterdir()) == []  # no file, no .part
+    finally:
+        dl.close()
