@@ -1,6 +1,6 @@
 """Many small files on Ceph radosgw: score-client manifests against s5cmd, in files per second.
 
-    .venv/bin/python bench/many_files.py [--files 500] [--size-kib 1024] [--parallel N]
+    .venv/bin/python bench/many_files.py [--files 500] [--size-kib 1024] [--parallel N[,N...]]
 
 Starts a throw-away radosgw and a score-server on it, writes FILES random files, then:
 
@@ -11,8 +11,10 @@ Starts a throw-away radosgw and a score-server on it, writes FILES random files,
 Every file of every download is MD5-checked before a figure is printed. Prints a markdown table
 (files/s, ratio to s5cmd, peak RSS), then the calls each score-client file cost: score-server calls
 (from the server's request log), the server's own store calls (radosgw's access log, boto3's user
-agent) and the client's store calls (the other access-log lines of the phase). The exit status is
-non-zero only when a tool fails or a file is corrupt. See bench/README.md.
+agent) and the client's store calls (the other access-log lines of the phase). Several
+``--parallel`` values (``4,8,16``) run one after the other on the same gateway, each on new object
+ids and each next to its own s5cmd run. The exit status is non-zero only when a tool fails or a file
+is corrupt. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,9 +97,9 @@ class CallLog:
         return Calls(server, boto, len(beast) - boto)
 
 
-def _counted(log: CallLog, run: Callable[[], Timed]) -> tuple[Timed, Calls]:
+def _counted(log: CallLog, cmd: list[str], env: dict[str, str]) -> tuple[Timed, Calls]:
     log.mark()
-    timed = run()
+    timed = run_timed(cmd, env)
     return timed, log.since_mark()
 
 
@@ -116,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=500)
     ap.add_argument("--size-kib", type=int, default=1024)
-    ap.add_argument("--parallel", type=int, help="score-client --parallel (default: the client's own, 4)")
+    ap.add_argument(
+        "--parallel",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[0],
+        help="score-client --parallel, or several comma-separated (default: the client's own)",
+    )
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args(argv)
     missing = missing_tools()
@@ -136,82 +142,85 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+DOWN = ["--output-layout", "id", "--index", "false"]
+
+
+def _manifest(path: Path, sources: dict[str, Path]) -> Path:
+    lines = ["bench-analysis\t\t"] + [
+        f"{oid}\t{src}\t{hashlib.md5(src.read_bytes()).hexdigest()}" for oid, src in sources.items()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
     src = work / "src"
     src.mkdir()
-    ids = [str(uuid.uuid4()) for _ in range(args.files)]
-    sources = {oid: random_file(src / f"f{i:05d}.bin", args.size_kib * 1024) for i, oid in enumerate(ids)}
-    manifest = work / "manifest.txt"
-    lines = ["bench-analysis\t\t"] + [
-        f"{oid}\t{path}\t{hashlib.md5(path.read_bytes()).hexdigest()}" for oid, path in sources.items()
-    ]
-    manifest.write_text("\n".join(lines) + "\n")
+    files = [random_file(src / f"f{i:05d}.bin", args.size_kib * 1024) for i in range(args.files)]
     s5 = str(s5cmd_binary())
     rgw.client().create_bucket(Bucket=TOOLS_BUCKET)
-    extra = ["--parallel", str(args.parallel)] if args.parallel else []
     (work / "srv").mkdir()
+    n = args.files
+    rows: list[list[object]] = []
+    per_file: list[list[object]] = []
     with Server(work / "srv" / "data", env=rgw.server_env(SCORE_BUCKET)) as server:
         env = {"STORAGE_URL": server.url, "ACCESSTOKEN": server.token("score.READ", "score.WRITE")}
         client = [PYTHON, "-m", "score.cli.client_main"]
         s5_env = _env(rgw)
         base = [s5, "--endpoint-url", rgw.endpoint, "cp"]
         # untimed warm-up of radosgw's pools and the server
-        run_timed([*base, str(sources[ids[0]]), f"s3://{TOOLS_BUCKET}/warm"], s5_env)
-        results: dict[str, tuple[Timed, Timed]] = {}
+        run_timed([*base, str(files[0]), f"s3://{TOOLS_BUCKET}/warm"], s5_env)
         calls = CallLog(work / "srv" / "server.log", rgw.dir / "log" / "client.rgw.log")
-        up, up_calls = _counted(
-            calls, lambda: run_timed([*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
-        )
-        out = work / "score-out"
-        down, down_calls = _counted(
-            calls,
-            lambda: run_timed(
-                [
-                    *client,
-                    "download",
-                    "--quiet",
-                    "--manifest",
-                    str(manifest),
-                    "--output-dir",
-                    str(out),
-                    "--output-layout",
-                    "id",
-                    "--index",
-                    "false",
-                    *extra,
-                ],
+        for round_no, parallel in enumerate(args.parallel):
+            sources = {str(uuid.uuid4()): f for f in files}  # new object ids for every round
+            manifest = _manifest(work / f"manifest-{round_no}.txt", sources)
+            extra = ["--parallel", str(parallel)] if parallel else []
+            up, up_calls = _counted(calls, [*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
+            out = work / f"score-out-{round_no}"
+            down, down_calls = _counted(
+                calls,
+                [*client, "download", "--quiet", "--manifest", str(manifest), "--output-dir", str(out), *DOWN, *extra],
                 env,
-            ),
-        )
-        _check(sources, out, {oid: oid for oid in ids})
-        results["score-client"] = (up, down)
-        s5_up = run_timed([*base, f"{src}/*", f"s3://{TOOLS_BUCKET}/many/"], s5_env)
-        s5_out = work / "s5-out"
-        s5_down = run_timed([*base, f"s3://{TOOLS_BUCKET}/many/*", f"{s5_out}/"], s5_env)
-        _check(sources, s5_out, {oid: p.name for oid, p in sources.items()})
-        results["s5cmd"] = (s5_up, s5_down)
-    n = args.files
-    ref_up, ref_down = (n / t.seconds for t in results["s5cmd"])
-    rows = []
-    for tool, (u, d) in results.items():
-        rows.append(
-            [
-                tool,
-                f"{n / u.seconds:.1f}",
-                f"{n / u.seconds / ref_up:.2f}x",
-                f"{n / d.seconds:.1f}",
-                f"{n / d.seconds / ref_down:.2f}x",
-                f"{max(u.peak_rss_mib, d.peak_rss_mib):.0f}",
+            )
+            _check(sources, out, {oid: oid for oid in sources})
+            shutil.rmtree(out)
+            s5_up = run_timed([*base, f"{src}/*", f"s3://{TOOLS_BUCKET}/many-{round_no}/"], s5_env)
+            s5_out = work / f"s5-out-{round_no}"
+            s5_down = run_timed([*base, f"s3://{TOOLS_BUCKET}/many-{round_no}/*", f"{s5_out}/"], s5_env)
+            _check(sources, s5_out, {oid: p.name for oid, p in sources.items()})
+            shutil.rmtree(s5_out)
+            label = f"score-client --parallel {parallel}" if parallel else "score-client (default --parallel)"
+            ref_up, ref_down = n / s5_up.seconds, n / s5_down.seconds
+            rows.append(
+                [
+                    label,
+                    f"{n / up.seconds:.1f}",
+                    f"{n / up.seconds / ref_up:.2f}x",
+                    f"{n / down.seconds:.1f}",
+                    f"{n / down.seconds / ref_down:.2f}x",
+                    f"{max(up.peak_rss_mib, down.peak_rss_mib):.0f}",
+                ]
+            )
+            rows.append(
+                [
+                    "s5cmd (same round)",
+                    f"{ref_up:.1f}",
+                    "1.00x",
+                    f"{ref_down:.1f}",
+                    "1.00x",
+                    f"{max(s5_up.peak_rss_mib, s5_down.peak_rss_mib):.0f}",
+                ]
+            )
+            per_file += [
+                [label, phase, f"{c.server / n:.2f}", f"{c.server_store / n:.2f}", f"{c.client_store / n:.2f}"]
+                for phase, c in (("upload", up_calls), ("download", down_calls))
             ]
-        )
-    print(f"\n{n} files of {args.size_kib} KiB on radosgw (one run, every file MD5-checked)\n")
+    print(f"\n{n} files of {args.size_kib} KiB on radosgw (one run per row, every file MD5-checked)\n")
     print(markdown_table(["tool", "upload files/s", "vs s5cmd", "download files/s", "vs s5cmd", "peak RSS MiB"], rows))
     print("\nscore-client's calls per file (server: its request log; store: radosgw's access log)\n")
-    per_file = [
-        [phase, f"{c.server / n:.2f}", f"{c.server_store / n:.2f}", f"{c.client_store / n:.2f}"]
-        for phase, c in (("upload", up_calls), ("download", down_calls))
-    ]
-    print(markdown_table(["phase", "score-server calls", "server's store calls", "client's store calls"], per_file))
+    print(
+        markdown_table(["run", "phase", "score-server calls", "server's store calls", "client's store calls"], per_file)
+    )
     return 0
 
 

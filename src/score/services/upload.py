@@ -6,6 +6,7 @@ upload, and retried calls (finalize above all) succeed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import re
@@ -143,11 +144,15 @@ class UploadService:
         if declared is None and record is not None and record.file_md5:
             declared = record.file_md5  # finalize then checks the client's MD5 against the registered one
         plan_parts(file_size, self._ctx.store.limits)  # a size the store cannot take: 400 before any store call
-        if not overwrite and await self._stored(object_id):
+        key = ids.object_key(object_id)
+        # the object's .meta and its bytes at once: a fresh upload (the usual case) needs both answers
+        if not overwrite and any(
+            found is not None
+            for found in await asyncio.gather(self._state.object_spec(object_id), self._ctx.store.head(key))
+        ):
             raise ConflictError(
                 f"object {object_id} already exists; pass overwrite=true (score-client --force) to replace it"
             )
-        key = ids.object_key(object_id)
         owner = UploadOwner(principal.subject, token_hash(token) if token else None)
         spec = await self._open(object_id, file_size, declared, owner)
         if await self._state.other_upload_ids(object_id, spec.uploadId):
@@ -411,15 +416,22 @@ class UploadService:
         computed = normalize_md5(md5) if md5 else None
         if parts_md5 is not None and not _PARTS_MD5.fullmatch(parts_md5):
             raise InvalidRequestError("partsMd5 must be an S3 multipart ETag: 32 hex digits, '-', the part count")
-        spec = await self._state.upload_spec(object_id, upload_id)
+        # The spec, its owner and the upload's keys in one round trip's time (reads only; the owner is
+        # written before the spec and deleted after it, as when they are read one after the other).
+        spec, owner, (markers, keys) = await asyncio.gather(
+            self._state.upload_spec(object_id, upload_id),
+            self._state.owner(object_id, upload_id),
+            self._state.upload_keys(object_id, upload_id),
+        )
         if spec is None:
             return await self._finished(object_id, upload_id, computed, parts_md5)
-        await self._owned(principal, object_id, spec, token, record)
+        if not may_join(owner, principal, token):
+            raise not_yours(object_id, upload_id)
+        check_upload_state(record, spec.objectSize, None)
         if computed and spec.objectMd5 and computed != spec.objectMd5:
             raise IntegrityError(
                 f"the file's MD5 {computed} differs from the MD5 {spec.objectMd5} declared when the upload started"
             )
-        markers, keys = await self._state.upload_keys(object_id, upload_id)
         confirmed = {n: (m.md5, m.etag) for n, m in markers.items()}
         missing = [p for p in spec.parts if p.partNumber not in confirmed]
         folded = bool(missing) and await self._complete_one_part(spec, missing, parts_md5)
