@@ -16,6 +16,7 @@ from score.cli import client_manifest
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.transfer.manifest import UploadEntry, parse_upload_manifest
+from score.client.transfer.progress import Board
 from score.domain import errors as e
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
     small = [x for x in entries if len(entries) > 1 and x.path.stat().st_size <= share // 2]
     large = [x for x in entries if x not in small]
     api, data = session.server(), session.data_plane()
+    board = Board(len(large), progress)  # the large files' line; small ones are over too soon to follow
+    say = board.above(say)
 
     def report(r: UploadResult) -> None:
         say(
@@ -68,10 +71,11 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
                 finally:
                     for f in futures:
                         f.cancel()
-        up = Uploader(api, data, parallel=s.parallel, memory_bytes=s.memory_bytes, show_progress=progress)
+        up = Uploader(api, data, parallel=s.parallel, memory_bytes=s.memory_bytes, board=board)
         for x in large:
             report(up.upload(x.object_id, x.path, x.md5 or None, args.force))
     finally:
+        board.close()  # before main() prints an error or the Ctrl-C message: on a line of its own
         api.close()
         data.close()
     return ec.OK

@@ -25,7 +25,7 @@ from score.attempts import RetryPolicy, Sleep, attempt, integrity_budget, url_re
 from score.client.http.server_api import ServerApi
 from score.client.http.url_expiry import expired_too_often
 from score.client.transfer.data_plane import DataPlane
-from score.client.transfer.progress import Progress
+from score.client.transfer.progress import Board, Progress
 from score.domain import errors as e
 from score.domain.integrity import multipart_etag, normalize_md5
 from score.wire.client_models import Part
@@ -98,11 +98,13 @@ class Uploader:
         retry: RetryPolicy | None = None,
         show_progress: bool = False,
         sleep: Sleep | None = None,
+        board: Board | None = None,
     ) -> None:
         """Use up to *parallel* part transfers and about *memory_bytes* of part buffers.
 
         Failed parts are attempted again by *retry* (``score.attempts``); *sleep* replaces the real
-        clock between attempts (tests).
+        clock between attempts (tests). Progress goes to *board* if given, else to a line per file
+        when *show_progress*.
         """
         self._api = api
         self._data = data
@@ -111,8 +113,13 @@ class Uploader:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._show = show_progress
+        self._board = board
         self._retries = 0
         self._retry_lock = threading.Lock()
+
+    def _progress(self, object_id: str, size: int) -> Progress:
+        label = f"upload {object_id}"
+        return self._board.track(label, size) if self._board else Progress(label, size, self._show)
 
     # ---- set-up -----------------------------------------------------------------------
     def _start(
@@ -246,7 +253,7 @@ class Uploader:
         for _ in range(slots):
             pool.put(bytearray(largest))
         cancel = threading.Event()
-        progress = Progress(f"upload {object_id}", size, self._show)
+        progress = self._progress(object_id, size)
         whole = hashlib.md5()  # noqa: S324 - MD5 is the wire checksum
         sent = skipped = 0
         futures: list[Future[bool]] = []
@@ -324,7 +331,7 @@ class Uploader:
             return file_md5, (spec.uploadId, spec.parts, {})
         part = spec.parts[0]
         book = _UrlBook({}, presigned={part.partNumber: spec.parts[0].url}, etag_is_md5=spec.etagIsMd5)
-        progress = Progress(f"upload {object_id}", size, self._show)
+        progress = self._progress(object_id, size)
         sending = _Sending(object_id, spec.uploadId, size, part, path, book, threading.Event(), progress, token)
         etag = self._put_part(sending, memoryview(data), file_md5)
         if not spec.etagIsMd5:
@@ -391,7 +398,7 @@ class Uploader:
             md5_hex = hashlib.md5(view).hexdigest()  # noqa: S324 - releases the GIL: runs beside the reader
             part_md5s[part.partNumber] = md5_hex
             if done.get(part.partNumber) == md5_hex:
-                sending.progress.add(part.partSize)
+                sending.progress.skip(part.partSize)  # not moved in this run: not part of the rate
                 return False
             if part.partNumber in done:  # the server holds other bytes for this part
                 self._api.delete_part(sending.object_id, sending.upload_id, part.partNumber, sending.token)
