@@ -91,7 +91,12 @@ class JwtVerifier:
                 options={"require": ["exp"], "verify_aud": self._audience is not None},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise UnauthenticatedError("the access token has expired; get a new one", reason="expired_token") from exc
+            leeway = int(self._leeway.total_seconds())
+            raise UnauthenticatedError(
+                f"the access token has expired (it is accepted until {leeway} s past its expiry time, the "
+                "clock-skew leeway SCORE_AUTH__LEEWAY); get a new one",
+                reason="expired_token",
+            ) from exc
         except jwt.InvalidTokenError as exc:
             raise UnauthenticatedError(
                 f"the access token is not valid ({type(exc).__name__})", reason="invalid_token"

@@ -39,15 +39,17 @@ def add_arguments(
     down: argparse.ArgumentParser, object_id: Callable[[str], str], boolean: Callable[[str], bool]
 ) -> None:
     """The download flags (Score's, plus ``--json``)."""
-    down.add_argument("--object-id", nargs="+", action="extend", type=object_id)  # repeatable, as Score's
+    down.add_argument(  # repeatable, as Score's
+        "--object-id", nargs="+", action="extend", type=object_id, help="one or more object ids (repeatable)"
+    )
     down.add_argument(
         "--manifest",
         help="ICGC portal manifest (11 columns) or Song upload manifest: " + client_manifest.MANIFEST_HELP,
     )
     down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
-    down.add_argument("--study-id", "--program-id", dest="study_id")
+    down.add_argument("--study-id", "--program-id", dest="study_id", help="the study of --analysis-id")
     down.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
-    down.add_argument("--output-dir", required=True, type=Path)
+    down.add_argument("--output-dir", required=True, type=Path, help="where the files are written (created if need be)")
     down.add_argument(
         "--output-layout",
         type=str.lower,  # Score's enum flags take any case
@@ -99,13 +101,17 @@ def _selection(args: argparse.Namespace, session: Session) -> Selection:
     return ByAnalysis(args.analysis_id, args.study_id)
 
 
-def _note(err: Callable[[str], None]) -> Callable[[Note], None]:
+def _note(err: Callable[[str], None], notice: Callable[[str], None]) -> Callable[[Note], None]:
+    """An analysis that cannot be read is an error (*err*); a data file without an index, a notice, once."""
+    told: set[str] = set()
+
     def say(note: Note) -> None:
         if isinstance(note, AnalysisSkipped):
             err(f"analysis {printable(note.analysis_id)}: {note.reason} (its sizes and index files are not looked up)")
-        else:
+        elif note.item.object_id not in told:
+            told.add(note.item.object_id)
             item = note.item
-            err(f"no index file for {printable(str(item.file_name))} in analysis {printable(str(item.analysis_id))}")
+            notice(f"no index file for {printable(str(item.file_name))} in analysis {printable(str(item.analysis_id))}")
 
     return say
 
@@ -172,9 +178,17 @@ class _Report:
 
 
 def run(
-    args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None], err: Callable[[str], None]
+    args: argparse.Namespace,
+    session: Session,
+    progress: bool,
+    say: Callable[[str], None],
+    err: Callable[[str], None],
+    notice: Callable[[str], None] | None = None,
 ) -> int:
-    """Download every selected object, several at once; the exit code is the worst failure's (0 if none)."""
+    """Download every selected object, several at once; the exit code is the worst failure's (0 if none).
+
+    A data file without an index file is told to *notice* (default *err*) before the downloads start.
+    """
     from score.client.transfer.download import Downloader
 
     settings = session.settings
@@ -184,7 +198,7 @@ def run(
         args.output_dir, args.output_layout, args.index, args.offset, args.length, args.validate, args.force
     )
     items = batch.complete(
-        batch.select(_selection(args, session), session.metadata), options, session.metadata, _note(err)
+        batch.select(_selection(args, session), session.metadata), options, session.metadata, _note(err, notice or err)
     )
     plan = batch.plan(items, options)
     board = Board(len(items), progress and not args.json)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from score import __version__
-from score.cli import client_login, client_metadata
+from score.cli import client_help, client_login, client_metadata
 from score.cli import exit_codes as ec
 from score.client.printable import printable_lines
 from score.domain import errors as e
@@ -104,19 +104,24 @@ class _Commands(_SubParsers):
         values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
-        """Add the given command's flags, then parse them."""
+        """Add the given command's flags, then parse them; a flag the command does not have is refused with
+        the command's usage (not the top-level one) and the flag it is closest to.
+        """
         name = str(values[0]) if isinstance(values, list) and values else ""  # the command, then its arguments
         fill = self.later.pop(name, None)
         if fill is not None:
             fill(self.choices[name])  # choices: the name -> parser map
         super().__call__(parser, namespace, values, option_string)
+        extras = getattr(namespace, argparse._UNRECOGNIZED_ARGS_ATTR, None)  # noqa: SLF001  where argparse keeps them
+        if extras and name in self.choices:
+            self.choices[name].error(client_help.unrecognized(self.choices[name], extras))
 
 
 def _upload_flags(up: argparse.ArgumentParser) -> None:
     from score.cli import client_manifest
 
-    up.add_argument("--object-id", type=_object_id)
-    up.add_argument("--file", type=Path)
+    up.add_argument("--object-id", type=_object_id, help="the object's id (from Song's submit or manifest)")
+    up.add_argument("--file", type=Path, help="the file to upload (with --object-id)")
     up.add_argument(
         "--manifest",
         help="Song's upload manifest (object id, file, md5; first line skipped): " + client_manifest.MANIFEST_HELP,
@@ -175,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("mount", parents=[common], help="show readable objects as a read-only file system (FUSE)")
     sub.later["mount"] = _mount_flags
     url = sub.add_parser("url", parents=[common], help="print a pre-signed URL of the whole object")
-    url.add_argument("--object-id", required=True, type=_object_id)
+    url.add_argument("--object-id", required=True, type=_object_id, help="the object whose URL to print")
     sub.add_parser("version", parents=[common], help="print the client version (and the server's health)")
     client_metadata.add_commands(sub, common)
     client_login.add_commands(sub, common)
@@ -184,7 +189,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("manifest", parents=[common], help="print a manifest (a file, a URL or a portal manifest id)")
     sub.later["manifest"] = _manifest_flags
     helper = sub.add_parser("help", help="help on a command")
-    helper.add_argument("topic", nargs="?")
+    helper.add_argument("topic", nargs="?", help="a command (default: the list of commands)")
+    client_help.add_epilogs(sub.choices)
     return p
 
 
@@ -224,7 +230,9 @@ def _run(args: argparse.Namespace, session: Session) -> int:  # noqa: PLR0911  o
     if args.command == "download":
         from score.cli import client_download
 
-        return client_download.run(args, session, progress, lambda t: _say(args, t), lambda t: _err(args, t))
+        return client_download.run(
+            args, session, progress, lambda t: _say(args, t), lambda t: _err(args, t), lambda t: _note(args, t)
+        )
     if args.command == "view":
         from score.cli import client_view
 
@@ -247,6 +255,12 @@ def _run(args: argparse.Namespace, session: Session) -> int:  # noqa: PLR0911  o
 def _err_plain(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "silent", False):
         print(printable_lines(text), file=sys.stderr, flush=True)
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    """A notice, not a failure (a file downloaded without an index file)."""
+    if not getattr(args, "silent", False):
+        print(f"score-client: note: {printable_lines(text)}", file=sys.stderr, flush=True)
 
 
 def _err(args: argparse.Namespace, text: str) -> None:

@@ -19,7 +19,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     submit = sub.add_parser(
         "submit", parents=[common], help="register an analysis (Song's submit) and write its upload manifest"
     )
-    submit.add_argument("--study-id", required=True)
+    submit.add_argument("--study-id", required=True, help="the study (program) the analysis belongs to")
     what = submit.add_mutually_exclusive_group(required=True)
     what.add_argument("--file", type=Path, help="the analysis JSON (Song's payload, with files[])")
     what.add_argument(
@@ -42,8 +42,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     submit.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
     for action in ("publish", "unpublish"):
         cmd = sub.add_parser(action, parents=[common], help=f"{action} an analysis")
-        cmd.add_argument("--study-id", required=True)
-        cmd.add_argument("--analysis-id", required=True)
+        cmd.add_argument("--study-id", required=True, help="the analysis's study (program)")
+        cmd.add_argument("--analysis-id", required=True, help=f"the analysis to {action}")
         cmd.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL)")
 
 

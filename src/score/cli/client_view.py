@@ -49,7 +49,13 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
         action="store_true",
         help="keep the source header as it is (default: add a @PG line for score-client)",
     )
-    view.add_argument("--output-format", type=str.upper, choices=("SAM", "BAM", "CRAM"), default="SAM")
+    view.add_argument(
+        "--output-format",
+        type=str.upper,
+        choices=("SAM", "BAM", "CRAM"),
+        default="SAM",
+        help="SAM (default), BAM or CRAM",
+    )
     view.add_argument(
         "--output-type",
         type=str.upper,

@@ -41,15 +41,25 @@ SERVER_DISK_SPACE_HINT = (
 )
 
 
+# Errors whose message already says what to do (the reasons score.client.http.server_api gives them):
+# no token was sent, a path the server does not serve (the URL is wrong), no connection at all.
+SELF_EXPLAINED = frozenset({"no_token", "no_endpoint", "unreachable"})
+NO_ENDPOINT = "no_endpoint"  # exit 2: the server URL is wrong, not the object id
+
+
 def hint_for(exc: e.ScoreError) -> str | None:
     """What to do about *exc*, printed after its message (None: nothing to add)."""
     if isinstance(exc, e.DiskSpaceError) and exc.reason == e.SERVER_STORE_FULL:
         return SERVER_DISK_SPACE_HINT
+    if exc.reason in SELF_EXPLAINED:
+        return None
     return HINTS.get(exit_code_for(exc))
 
 
 def exit_code_for(exc: e.ScoreError) -> int:
-    """Exit code of a domain error (the first matching class in the table)."""
+    """Exit code of a domain error (the first matching class in the table; a wrong server URL is usage)."""
+    if isinstance(exc, e.NotFoundError) and exc.reason == NO_ENDPOINT:
+        return USAGE
     for cls, code in _CODES:
         if isinstance(exc, cls):
             return code

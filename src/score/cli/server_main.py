@@ -52,11 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, help="server processes sharing the port, one core each (default 1; env SCORE_WORKERS)"
     )
-    token = sub.add_parser("token", help="print an access token signed by the embedded issuer")
+    token = sub.add_parser(
+        "token",
+        help="print an access token signed by the embedded issuer",
+        epilog="A token stays valid for its --ttl plus the server's clock-skew leeway (SCORE_AUTH__LEEWAY, "
+        "default 30 s): --ttl 1s is still accepted for about 31 s.",
+    )
     _common(token)
     token.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
     token.add_argument(
-        "--ttl", default="1h", help=f"lifetime, e.g. 15m, 1h, 7d (default 1h; at most {format_duration(MAX_TOKEN_TTL)})"
+        "--ttl",
+        default="1h",
+        help=f"lifetime, e.g. 15m, 1h, 7d (default 1h; at most {format_duration(MAX_TOKEN_TTL)}); servers accept it "
+        "for their clock-skew leeway longer (SCORE_AUTH__LEEWAY, default 30 s)",
     )
     token.add_argument("--subject", default="score-admin", help="the token's subject (default score-admin)")
     token.add_argument(

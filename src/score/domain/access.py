@@ -36,10 +36,18 @@ class ScopePolicy:
         return f"{self.study_prefix}{study_id}{self.write_suffix}"
 
 
-def _deny(principal: Principal, message: str) -> None:
+def _deny(principal: Principal, verb: str, system: str, study: str | None, pattern: str) -> None:
+    """Refuse, naming the scopes that would allow it: the system scope, and the study's scope (*study*) only
+    where naming it tells nothing new, else the study scope's *pattern*.
+
+    No existence oracle: which study an object is in is named only to a caller holding the study's other
+    scope (its read scope for an upload, its write scope for a download), who can already tell its ids
+    from unknown ones. Anyone else is answered the same for an unknown id and for another study's object.
+    """
+    needed = f"{system!r} or {study!r}" if study else f"{system!r}, or {pattern!r} for the object's study"
     if principal.is_anonymous:
-        raise UnauthenticatedError("a bearer token is required: " + message, reason="no_token")
-    raise ForbiddenError(message, reason="missing_scope")
+        raise UnauthenticatedError(f"a bearer token is required: {verb} needs the scope {needed}", reason="no_token")
+    raise ForbiddenError(f"the token lacks the scope needed for {verb}: {needed}", reason="missing_scope")
 
 
 def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:
@@ -53,7 +61,9 @@ def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: 
         return
     if record is not None and principal.has_scope(policy.study_write(record.study_id)):
         return
-    _deny(principal, f"the token lacks the scope {policy.write_scope!r} needed to upload")
+    own = record is not None and principal.has_scope(policy.study_read(record.study_id))
+    study = policy.study_write(record.study_id) if own and record is not None else None
+    _deny(principal, "an upload", policy.write_scope, study, policy.study_write("<study>"))
 
 
 def authorize_download(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:
@@ -74,7 +84,9 @@ def authorize_download(principal: Principal, record: ObjectRecord | None, policy
             return
         if principal.has_scope(policy.study_read(record.study_id)):
             return
-    _deny(principal, f"the token lacks the scope {policy.read_scope!r} needed to download")
+    own = record is not None and principal.has_scope(policy.study_write(record.study_id))
+    study = policy.study_read(record.study_id) if own and record is not None else None
+    _deny(principal, "a download", policy.read_scope, study, policy.study_read("<study>"))
 
 
 def may_list(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> bool:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 
 from score import __version__
-from score.client.http.server_api import error_from_response, transport_error
+from score.client.http.server_api import METADATA_SETTING, error_from_response, transport_error
 from score.client.http.song_entities import Analysis, EntityPage, FileEntity, SubmitReceipt
 from score.client.http.tokens import BearerAuth, TokenSource, as_source
 from score.domain import errors as e
@@ -51,9 +51,9 @@ class MetadataApi:
         try:
             r = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, "the metadata service", self._http.base_url) from exc
+            raise transport_error(exc, "the metadata service", self._http.base_url, METADATA_SETTING) from exc
         if r.status_code >= 400:
-            raise error_from_response(r)
+            raise error_from_response(r, METADATA_SETTING)
         try:
             return r.json()
         except ValueError:

@@ -40,13 +40,45 @@ _BY_STATUS: dict[int, type[e.ScoreError]] = {
 }
 
 
-def error_from_response(response: httpx.Response) -> e.ScoreError:
+NO_TOKEN = "no access token: set ACCESSTOKEN or run score-client login"  # noqa: S105  a message, not a secret
+NO_TOKEN_REASON = "no_token"  # noqa: S105  the reason of the error when this client sent no token at all
+NO_ENDPOINT_REASON = "no_endpoint"  # a path the server does not serve: the URL is wrong, not the object id
+UNREACHABLE_REASON = "unreachable"  # no connection at all: refused, unknown host, TLS handshake
+SERVER_SETTING = "--server-url / STORAGE_URL"
+METADATA_SETTING = "--metadata-url / METADATA_URL"
+_ROUTING_MESSAGE = "Not Found"  # a score-server's answer to a path it has no route for (Starlette's detail)
+
+
+def _sent(response: httpx.Response) -> httpx.Request | None:
+    """The request *response* answers (None for a response made up from a store's body)."""
+    try:
+        return response.request
+    except RuntimeError:
+        return None
+
+
+def _no_endpoint(request: httpx.Request, setting: str) -> e.NotFoundError:
+    return e.NotFoundError(
+        f"no such endpoint: {request.method} {request.url.copy_with(query=None)} answered 404 Not Found; "
+        f"check {setting}",
+        reason=NO_ENDPOINT_REASON,
+    )
+
+
+def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING) -> e.ScoreError:
     """Turn an error response into the matching domain error (by code, else by status).
 
-    The server's message is kept with its control characters escaped: it is printed as it is.
+    The server's message is kept with its control characters escaped: it is printed as it is. A 401 to a
+    request that carried no token says so; a 404 for a path the server does not serve (its routing answer,
+    or a body that is not a score-server's) says to check *setting*, the URL, not the object id.
     """
+    request = _sent(response)
+    if request is not None and response.status_code == 401 and "Authorization" not in request.headers:
+        return e.UnauthenticatedError(NO_TOKEN, reason=NO_TOKEN_REASON)
     try:
         body = ErrorBody.parse(loads(response.content))
+        if request is not None and response.status_code == 404 and body.message == _ROUTING_MESSAGE:
+            return _no_endpoint(request, setting)
         cls = e.error_class_for_code(body.code)
         if cls is e.ScoreError:
             cls = _BY_STATUS.get(response.status_code, e.ScoreError)
@@ -62,6 +94,8 @@ def error_from_response(response: httpx.Response) -> e.ScoreError:
         )
     if response.status_code >= 500 or response.status_code == 429:
         return e.UpstreamUnavailableError(f"server answered HTTP {response.status_code}; try again later")
+    if request is not None and response.status_code == 404 and not response.content.lstrip().startswith(b"{"):
+        return _no_endpoint(request, setting)  # a web page or nothing: not an API's answer (Score's is JSON)
     cls = _BY_STATUS.get(response.status_code, e.ScoreError)
     return cls(f"server answered HTTP {response.status_code}")
 
@@ -96,11 +130,21 @@ def untrusted_certificate(exc: BaseException, where: str) -> e.ScoreError | None
     )
 
 
-def transport_error(exc: httpx.HTTPError, service: str, url: object) -> e.ScoreError:
-    """A network failure reaching *service* at *url*, retryable (an untrusted certificate is not)."""
-    return untrusted_certificate(exc, str(url)) or e.UpstreamUnavailableError(
-        f"cannot reach {service} at {url}: {type(exc).__name__}: {exc}"
-    )
+def transport_error(exc: httpx.HTTPError, service: str, url: object, setting: str = SERVER_SETTING) -> e.ScoreError:
+    """A network failure reaching *service* at *url*, retryable (an untrusted certificate is not).
+
+    No connection at all (refused, an unknown host, a failed TLS handshake such as ``https://`` to a plain
+    HTTP server) names *setting*, where the URL comes from.
+    """
+    untrusted = untrusted_certificate(exc, str(url))
+    if untrusted is not None:
+        return untrusted
+    if isinstance(exc, httpx.ConnectError):
+        return e.UpstreamUnavailableError(
+            f"cannot reach {service} at {url}: check {setting} ({exc or type(exc).__name__})",
+            reason=UNREACHABLE_REASON,
+        )
+    return e.UpstreamUnavailableError(f"cannot reach {service} at {url}: {type(exc).__name__}: {exc}")
 
 
 def _listing(raw: Any) -> list[ObjectInfoOut]:

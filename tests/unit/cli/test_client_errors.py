@@ -1,0 +1,216 @@
+"""Errors that say what went wrong and what to do (issue 24): each message exactly as printed, with its exit
+code, through score-client's main() against the server's app in process (no sockets)."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import anyio.from_thread
+import httpx
+import pytest
+
+from score.cli import client_download, client_help, client_main
+from score.cli import exit_codes as ec
+from score.cli.client_session import Session
+from score.client.http.server_api import ServerApi
+from score.client.transfer.batch import NoIndex
+from score.client.transfer.output_layout import ObjectEntry
+from tests.kit.inprocess import BASE_URL, App
+
+OID = str(uuid.UUID(int=7, version=4))
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@contextmanager
+def _app_transport(app: App) -> Iterator[httpx.MockTransport]:
+    """A sync transport into the app (as ``App.server_api``), for the ServerApi main() builds."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+        client = app.async_client()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            async def send() -> httpx.Response:
+                r = await client.request(request.method, request.url, headers=request.headers, content=request.read())
+                await r.aread()
+                return r
+
+            r = portal.call(send)
+            return httpx.Response(r.status_code, headers=r.headers, content=r.content)
+
+        try:
+            yield httpx.MockTransport(handle)
+        finally:
+            portal.call(client.aclose)
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, transport: httpx.BaseTransport) -> None:
+    """main()'s ServerApi talks to *transport* and does not wait between attempts."""
+
+    def server(self: Session) -> ServerApi:
+        return ServerApi(self.settings.server_url, self.tokens, transport=transport, sleep=lambda _s: None)
+
+    monkeypatch.setattr(Session, "server", server)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    return App(tmp_path)
+
+
+@pytest.fixture
+def served(app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    with _app_transport(app) as transport:
+        _serve(monkeypatch, transport)
+        yield app
+
+
+def _url(*flags: str) -> list[str]:
+    return ["--server-url", BASE_URL, *flags, "url", "--object-id", OID]
+
+
+def test_no_token_says_to_set_one(served: App, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: a request sent without any token is not "the token lacks score.READ"."""
+    assert client_main.main(_url()) == ec.AUTH
+    assert (
+        capsys.readouterr().err == "score-client: error: no access token: set ACCESSTOKEN or run score-client login\n"
+    )
+
+
+def test_a_token_without_the_scope_names_the_scopes_that_would_allow_it(
+    served: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: another study's token is told which scopes would do; the object's study stays unnamed to it
+    (an unknown id answers the same: no existence oracle, issue 20)."""
+    monkeypatch.setenv("ACCESSTOKEN", served.token("PROGRAMDATA-ELSE.READ"))
+    assert client_main.main(_url()) == ec.AUTH
+    assert capsys.readouterr().err == (
+        "score-client: error: the token lacks the scope needed for a download: 'score.READ', or "
+        "'PROGRAMDATA-<study>.READ' for the object's study (check the access token (env ACCESSTOKEN) and its scopes)\n"
+    )
+
+
+def test_an_expired_token_names_the_leeway(
+    served: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: ``token --ttl 1s`` keeps working for 30 s; the error says why."""
+    monkeypatch.setenv("ACCESSTOKEN", served.token("score.READ", ttl=timedelta(seconds=-40)))
+    assert client_main.main(_url()) == ec.AUTH
+    assert capsys.readouterr().err == (
+        "score-client: error: the access token has expired (it is accepted until 30 s past its expiry time, the "
+        "clock-skew leeway SCORE_AUTH__LEEWAY); get a new one (check the access token (env ACCESSTOKEN) and its "
+        "scopes)\n"
+    )
+
+
+def test_a_wrong_server_path_is_not_an_unknown_object(
+    served: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: a server URL with a wrong path answers 404 for every route: check --server-url, exit 2; an
+    unknown object (to a token that may read any) stays "check the object id", exit 4."""
+    monkeypatch.setenv("ACCESSTOKEN", served.token("score.READ"))
+    argv = ["--server-url", f"{BASE_URL}/score", "url", "--object-id", OID]
+    assert client_main.main(argv) == ec.USAGE
+    assert capsys.readouterr().err == (
+        f"score-client: error: no such endpoint: GET {BASE_URL}/score/download/{OID} answered 404 Not Found; "
+        "check --server-url / STORAGE_URL\n"
+    )
+    assert client_main.main(_url()) == ec.NOT_FOUND
+    assert capsys.readouterr().err == f"score-client: error: object {OID} not found (check the object id)\n"
+
+
+def test_a_404_web_page_is_no_such_endpoint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: a 404 that is not an API's answer (a proxy's or web server's page) means a wrong URL."""
+    page = httpx.MockTransport(lambda _r: httpx.Response(404, text="<html>Not Found</html>"))
+    _serve(monkeypatch, page)
+    monkeypatch.setenv("ACCESSTOKEN", "tok")
+    assert client_main.main(_url()) == ec.USAGE
+    assert capsys.readouterr().err == (
+        f"score-client: error: no such endpoint: GET {BASE_URL}/download/{OID} answered 404 Not Found; "
+        "check --server-url / STORAGE_URL\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "[Errno 111] Connection refused",
+        "[Errno -2] Name or service not known",
+        "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)",  # https:// to a plain HTTP server
+    ],
+)
+def test_no_connection_says_to_check_the_url(
+    failure: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: refused, DNS and TLS handshake failures are not "the metadata service ... re-run"."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(failure, request=request)
+
+    _serve(monkeypatch, httpx.MockTransport(refuse))
+    monkeypatch.setenv("ACCESSTOKEN", "tok")
+    assert client_main.main(_url()) == ec.UPSTREAM
+    assert capsys.readouterr().err == (
+        f"score-client: error: cannot reach the server at {BASE_URL}: check --server-url / STORAGE_URL ({failure})\n"
+    )
+
+
+def test_a_missing_index_is_a_note_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: a BAM without an index file is a notice (``score-client: note:``), once, not an error."""
+    args = argparse.Namespace(silent=False)
+    errors: list[str] = []
+    say = client_download._note(errors.append, lambda t: client_main._note(args, t))
+    item = ObjectEntry(OID, file_name="a.bam", analysis_id="AN1")
+    say(NoIndex(item))
+    say(NoIndex(item))
+    assert errors == []
+    assert capsys.readouterr().err == "score-client: note: no index file for a.bam in analysis AN1\n"
+
+
+def test_a_mistyped_option_suggests_the_right_one_with_the_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: ``--objectid`` -> ``--object-id``, under ``usage: score-client download``."""
+    with pytest.raises(SystemExit) as exit_:
+        client_main.main(["download", "--objectid", OID, "--output-dir", "out"])
+    assert exit_.value.code == ec.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("usage: score-client download [-h]")
+    assert err.endswith(
+        f"score-client download: error: unrecognized arguments: --objectid {OID} "
+        "(--objectid: did you mean --object-id?)\n"
+    )
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = client_main._parser()
+    sub = next(a for a in parser._actions if isinstance(a, client_main._Commands))
+    for name, fill in list(sub.later.items()):
+        fill(sub.choices[name])
+    return dict(sub.choices)
+
+
+def test_every_command_describes_every_option_with_environment_exit_codes_and_an_example() -> None:
+    """Issue 24: ``--help`` of every command: each option's help (a hidden Score flag is hidden on purpose),
+    the environment variables, the exit codes and an example."""
+    commands = _commands()
+    assert set(commands) == set(client_help.EXAMPLES)
+    for name, parser in commands.items():
+        undescribed = [a.option_strings or a.dest for a in parser._actions if not a.help]
+        assert undescribed == [], name
+        text = parser.format_help()
+        assert "\nenvironment variables:\n  ACCESSTOKEN " in text, name
+        assert "\nexit codes:\n  0 ok, 1 other failure, 2 usage" in text, name
+        assert f"\nexample:\n  score-client {name}" in text, name
+
+
+def test_the_examples_parse() -> None:
+    """Each example is a command line the parser takes."""
+    for name, example in client_help.EXAMPLES.items():
+        if name == "help":
+            continue
+        args = client_main._parser().parse_args(example.split()[1:])
+        assert args.command == name
