@@ -149,14 +149,21 @@ class Session:
         )
 
     def metadata(self) -> MetadataApi:
-        """Song, or score-server's registry."""
+        """Song, or score-server's registry: the server itself unless a metadata URL of its own is set, and
+        its errors say which.
+        """
         from score.client.http.metadata_api import MetadataApi
+        from score.client.http.server_api import METADATA_SETTING, SERVER_SETTING
 
+        s = self.settings
+        own = s.metadata_url.rstrip("/") != s.server_url.rstrip("/")
         return MetadataApi(
-            self.settings.metadata_url,
+            s.metadata_url,
             self.tokens,
-            timeout=self.settings.timeout_seconds,
-            verify=self._verify(self.settings.metadata_url),
+            timeout=s.timeout_seconds,
+            verify=self._verify(s.metadata_url),
+            service="the metadata service" if own else "the server",
+            setting=METADATA_SETTING if own else SERVER_SETTING,
         )
 
     def server_health(self, timeout_cap: float) -> ServerHealth:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio.from_thread
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from score.cli import client_download, client_help, client_main
 from score.cli import exit_codes as ec
 from score.cli.client_session import Session
+from score.client.http import metadata_api
 from score.client.http.server_api import ServerApi
 from score.client.transfer.batch import NoIndex
 from score.client.transfer.output_layout import ObjectEntry
@@ -214,3 +216,32 @@ def test_the_examples_parse() -> None:
             continue
         args = client_main._parser().parse_args(example.split()[1:])
         assert args.command == name
+
+
+@pytest.mark.parametrize(
+    ("metadata_flags", "says"),
+    [
+        ([], f"cannot reach the server at {BASE_URL}: check --server-url / STORAGE_URL"),
+        (
+            ["--metadata-url", "http://song.test"],
+            "cannot reach the metadata service at http://song.test: check --metadata-url / METADATA_URL",
+        ),
+    ],
+)
+def test_no_connection_to_the_metadata_service_names_where_its_url_came_from(
+    metadata_flags: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: download asks the metadata service first, which is the server unless --metadata-url is given."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    class Refused(metadata_api.MetadataApi):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs, transport=httpx.MockTransport(refuse))
+
+    monkeypatch.setattr(metadata_api, "MetadataApi", Refused)
+    monkeypatch.setenv("ACCESSTOKEN", "tok")
+    argv = ["--server-url", BASE_URL, "download", "--object-id", OID, "--output-dir", "out", *metadata_flags]
+    assert client_main.main(argv) == ec.UPSTREAM
+    assert capsys.readouterr().err == f"score-client: error: {says} ([Errno 111] Connection refused)\n"

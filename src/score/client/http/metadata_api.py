@@ -29,10 +29,13 @@ class MetadataApi:
         timeout: float = 60.0,
         verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | None = None,
+        service: str = "the metadata service",
+        setting: str = METADATA_SETTING,
     ) -> None:
         """Talk to the metadata service at *base_url* (the token is sent for writes and reads alike;
-        *transport* replaces the network in tests).
+        *transport* replaces the network in tests). Errors name it *service*, its URL coming from *setting*.
         """
+        self._service, self._setting = service, setting
         headers = {"User-Agent": f"score-client/{__version__}"}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -51,9 +54,9 @@ class MetadataApi:
         try:
             r = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, "the metadata service", self._http.base_url, METADATA_SETTING) from exc
+            raise transport_error(exc, self._service, self._http.base_url, self._setting) from exc
         if r.status_code >= 400:
-            raise error_from_response(r, METADATA_SETTING)
+            raise error_from_response(r, self._setting)
         try:
             return r.json()
         except ValueError:
