@@ -117,6 +117,13 @@ def test_progress_line_in_a_real_terminal(setup: Setup, width: int, tmp_path: Pa
         assert message.startswith("score-client: ") and "interrupted" in message, rows
 
         term.clear()
+        term.type(f"sc download --object-id {oid} --output-dir cut")  # resumed: the parts kept count as done
+        rows = after(term)
+        final = bars(rows)
+        assert len(final) == 1 and re.search(r"100\.0% 16\.0 MiB/16\.0 MiB .*/s in \d+s$", final[0]), rows
+        assert re.search(r"fetched, [1-9]\d* resumed", "".join(rows)), rows
+
+        term.clear()
         term.type(f"sc download --object-id {oid} --output-dir failed")
         during(term)
         setup.proxy.corrupt_gets = setup.proxy.corrupted_gets + 10_000  # every body from now on is damaged
