@@ -245,3 +245,15 @@ def test_no_connection_to_the_metadata_service_names_where_its_url_came_from(
     argv = ["--server-url", BASE_URL, "download", "--object-id", OID, "--output-dir", "out", *metadata_flags]
     assert client_main.main(argv) == ec.UPSTREAM
     assert capsys.readouterr().err == f"score-client: error: {says} ([Errno 111] Connection refused)\n"
+
+
+def test_token_help_documents_the_clock_skew_leeway(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: ``token --ttl 1s`` is accepted for about 31 s; ``score-server token --help`` says why."""
+    from score.cli import server_main
+
+    with pytest.raises(SystemExit) as exit_:
+        server_main.main(["token", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "servers accept it for their clock-skew leeway longer (SCORE_AUTH__LEEWAY, default 30 s)" in text
+    assert "--ttl 1s is still accepted for about 31 s." in text
