@@ -10,6 +10,7 @@ bucket pool) lives in :mod:`score.storage.s3_layout`.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ log = logging.getLogger("score.storage.s3")
 COPY_PART_BYTES = 1024 * 1024 * 1024  # server-side copy in 1 GiB ranges (S3 allows up to 5 GiB)
 SINGLE_COPY_LIMIT = 5 * 1024 * 1024 * 1024
 DELETE_BATCH = 1000  # S3's DeleteObjects limit
+CREATED_MD5_REMEMBERED = 4096  # uploads this process started with an MD5, so complete needs no HEAD for it
 _ERRORS = s3_table()
 
 
@@ -63,6 +65,9 @@ class S3ObjectStore(StoreFacts):
         self._override = (host_override or "").rstrip("/")
         self._kms = kms_key_id
         self._md5_key = md5_metadata_key.lower()
+        # upload id -> the MD5 its CreateMultipartUpload recorded as metadata (the object completed
+        # from it carries that metadata); another replica's uploads are not here and get the HEAD
+        self._created_md5: OrderedDict[str, str] = OrderedDict()
 
     @property
     def client(self) -> Any:
@@ -102,7 +107,12 @@ class S3ObjectStore(StoreFacts):
             Metadata=self._md5_metadata(md5),
             **self._sse(),
         )
-        return str(out["UploadId"])
+        upload_id = str(out["UploadId"])
+        if md5:
+            self._created_md5[upload_id] = md5
+            while len(self._created_md5) > CREATED_MD5_REMEMBERED:
+                self._created_md5.popitem(last=False)
+        return upload_id
 
     def sign_upload_part(self, target: UploadPartTarget, md5_hex: str | None, expires_at: datetime) -> str:
         """Presign UploadPart; with *md5_hex* the signature covers Content-MD5, so the store refuses other bytes."""
@@ -139,7 +149,9 @@ class S3ObjectStore(StoreFacts):
             marker = int(page["NextPartNumberMarker"])
 
     async def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]], md5: str | None) -> None:
-        """CompleteMultipartUpload, then make sure the object carries the MD5 as metadata."""
+        """CompleteMultipartUpload, then make sure the object carries the MD5 as metadata (no HEAD when this
+        process started the upload with that MD5: the object has it from its CreateMultipartUpload).
+        """
         bucket = self._layout.write_bucket(key)
         body = {"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in sorted(parts)]}
         await run_blocking(
@@ -151,7 +163,7 @@ class S3ObjectStore(StoreFacts):
             UploadId=upload_id,
             MultipartUpload=body,
         )
-        if md5:
+        if md5 and self._created_md5.pop(upload_id, None) != md5:
             await self._ensure_md5_metadata(bucket, key, md5)
 
     async def _ensure_md5_metadata(self, bucket: str, key: str, md5: str) -> None:
