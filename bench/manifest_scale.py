@@ -100,7 +100,8 @@ def _killed_then_resumed(env: dict[str, str], manifest: Path, out: Path, after: 
     time.sleep(after)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = sum(1 for p in out.iterdir() if p.is_file()) if out.exists() else 0
+    # under their final names only (not the hidden .<id>.part files of the downloads in flight)
+    finished = sum(1 for p in out.iterdir() if p.is_file() and not p.name.startswith(".")) if out.exists() else 0
     return finished, run_timed(_download(manifest, out, "--json"), env)
 
 
