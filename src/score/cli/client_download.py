@@ -201,7 +201,7 @@ def run(
         batch.select(_selection(args, session), session.metadata), options, session.metadata, _note(err, notice or err)
     )
     plan = batch.plan(items, options)
-    board = Board(len(items), progress and not args.json)
+    board = Board(len(items), progress and not args.json, expected_bytes=batch.known_bytes(items, options))
     report = _Report(args, board.above(say), board.above(err))
     api = session.server()
     data = session.data_plane()

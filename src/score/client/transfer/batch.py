@@ -271,6 +271,13 @@ def complete(
     return pairing.items
 
 
+def known_bytes(items: list[ObjectEntry], options: BatchOptions) -> int:
+    """What the objects of known size add up to (of a range, the bytes it selects): a batch's total up front."""
+    if ranged(options.offset, options.length):
+        return sum(range_bytes(options.offset, options.length, i.size) for i in items if i.size is not None)
+    return sum(i.size for i in items if i.size is not None)
+
+
 def check_space(
     items: list[ObjectEntry],
     targets: Mapping[str, str],

@@ -61,9 +61,15 @@ class Board:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         width: int | None = None,
+        expected_bytes: int = 0,
     ) -> None:
-        """Draw on *stream* (stderr) when *enabled*; *width* is the terminal's unless given."""
+        """Draw on *stream* (stderr) when *enabled*; *width* is the terminal's unless given.
+
+        *expected_bytes*, what the batch's files add up to where their sizes are known before they start,
+        keeps the total (and the percentage and ETA) from growing as files start.
+        """
         self._files = files
+        self._expected = expected_bytes
         self._finished = 0
         self._failed = 0
         self._enabled = enabled
@@ -117,6 +123,8 @@ class Board:
                 done += p.done
                 total += p.total
                 moved += p.done - p.baseline
+            if self._finished < self._files:  # files not started yet, as far as their sizes are known
+                total = max(total, self._expected)
             finished, failed, label = self._finished, self._failed, self._label
         elapsed = self._clock() - self._start
         rate = max(moved, 0) / max(elapsed, 0.2)  # no wild rates from the first instant

@@ -41,6 +41,15 @@ def test_batch_line_counts_files_bytes_rate_and_eta() -> None:
     assert "\r" in out.getvalue() and "\x1b[K" in out.getvalue()
 
 
+def test_a_batch_of_known_sizes_has_its_whole_total_before_its_files_start() -> None:
+    clock = Clock()
+    board = Board(3, True, io.StringIO(), clock=clock, width=200, expected_bytes=300 * MIB)
+    a = board.track("a.bam", 100 * MIB)
+    clock.now += 1
+    a.add(30 * MIB)
+    assert board.line().startswith("0/3 files,  10.0% 30.0 MiB/300.0 MiB 30.0 MiB/s ETA 9s")  # not 30% of 100 MiB
+
+
 def test_parts_the_other_side_holds_are_done_but_not_in_the_rate() -> None:
     clock = Clock()
     board = Board(1, False, clock=clock, width=200)
