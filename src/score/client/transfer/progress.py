@@ -109,10 +109,10 @@ class Board:
             self._over_moved += p.done - p.baseline
             self._over_missing += 0 if completed else p.total - p.done
             last = self._finished >= self._files
-        if last:
-            self._end()
+        if last and self._files == 1:
+            self._end()  # one file: its line ends before its result is printed
         else:
-            self.draw()
+            self.draw(force=last)  # a batch: close() ends it, after the last file's result is printed
 
     def line(self, state: _State = "running") -> str:
         """The status line (without the carriage return): *state* ``done`` or ``stopped`` for the last one."""

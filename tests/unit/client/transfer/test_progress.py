@@ -158,3 +158,22 @@ def test_standalone_progress_and_human_sizes() -> None:
     assert p.done == 4
     p.finish()
     assert human(0) == "0 B" and human(1536) == "1.5 KiB" and human(3 * 1024**4) == "3.0 TiB"
+
+
+def test_a_batch_ends_its_line_after_the_last_files_result() -> None:
+    clock, out = Clock(), io.StringIO()
+    board = Board(2, True, out, clock=clock, width=200)
+    say = board.above(lambda text: out.write(text + "\n"))
+    for name in ("a.bam", "b.bam"):
+        p = board.track(name, MIB)
+        clock.now += 1
+        p.add(MIB)
+        p.finish()
+        say(f"downloaded {name}")
+    board.close()
+    board.close()  # twice: nothing more
+    screen = out.getvalue().split("\n")
+    finals = [line for line in screen if "files," in line and " in " in line]
+    assert len(finals) == 1 and finals[0].rsplit("\r", 1)[-1].startswith("2/2 files, 100.0%")
+    assert screen.index(finals[0]) > max(i for i, line in enumerate(screen) if "downloaded b.bam" in line)
+    assert screen[-1] == ""  # the line is ended: the prompt starts on a line of its own
