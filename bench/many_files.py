@@ -168,8 +168,10 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
         client = [PYTHON, "-m", "score.cli.client_main"]
         s5_env = _env(rgw)
         base = [s5, "--endpoint-url", rgw.endpoint, "cp"]
-        # untimed warm-up of radosgw's pools and the server
+        # untimed warm-up of radosgw's pools and of the server (its first store calls set up boto3)
         run_timed([*base, str(files[0]), f"s3://{TOOLS_BUCKET}/warm"], s5_env)
+        warm = [*client, "upload", "--quiet", "--object-id", str(uuid.uuid4()), "--file", str(files[0])]
+        run_timed(warm, env)
         calls = CallLog(work / "srv" / "server.log", rgw.dir / "log" / "client.rgw.log")
         for round_no, parallel in enumerate(args.parallel):
             sources = {str(uuid.uuid4()): f for f in files}  # new object ids for every round

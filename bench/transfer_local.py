@@ -3,9 +3,10 @@
     .venv/bin/python bench/transfer_local.py [--size-mib 1024] [--rss-size-mib 4096] [--repeat 3] [--sweep]
 
 Prints a markdown table (MiB/s, ratio to curl, peak RSS of each process) and checks the targets
-of the Transfer core issue: download with MD5 validation >= 80% of curl; client peak RSS below
-200 MiB for a 4 GiB file. Every round trip is checked by MD5 before its figures are printed.
-See bench/README.md.
+of issue 23, restated for this machine: download with whole-file MD5 validation >= 0.9x "curl, then
+md5sum" (the verified download a user has without score-client); client peak RSS below 200 MiB for
+a 4 GiB file. Each is printed as PASS or MISS; the exit status is 1 when one is missed. Every round
+trip is checked by MD5 before its figures are printed. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from _kit import MIB, PYTHON, Server, Timed, markdown_table, md5_of, random_file, run_timed  # noqa: E402
 
-DOWNLOAD_TARGET = 0.80
+DOWNLOAD_VS_CURL_MD5SUM = 0.9  # issue 23: against "curl, then md5sum", not curl alone
 RSS_TARGET_MIB = 200.0
 
 
@@ -274,14 +275,14 @@ def _run(args: argparse.Namespace, work: Path) -> int:
                 _fmt(md5_alone.peak_rss_mib),
             ],
         ]
-        ratio = down.mib_s(size) / best_curl
-        ok &= ratio >= DOWNLOAD_TARGET
+        ratio = down.mib_s(size) / curl_md5.mib_s(size)
+        ok &= ratio >= DOWNLOAD_VS_CURL_MD5SUM
         verdicts = [
             (
-                f"- download with MD5 validation at {ratio:.0%} of the faster curl "
-                f"(target >= {DOWNLOAD_TARGET:.0%}): {'met' if ratio >= DOWNLOAD_TARGET else 'MISSED'}"
+                f'- score-client download (whole-file MD5 validated) vs "curl, then md5sum": {ratio:.2f}x '
+                f"(target >= {DOWNLOAD_VS_CURL_MD5SUM:.2f}x): {_pass(ratio >= DOWNLOAD_VS_CURL_MD5SUM)}"
             ),
-            f"- download with MD5 validation at {down.mib_s(size) / curl_md5.mib_s(size):.2f}x curl followed by md5sum",
+            f"- not a target: download with MD5 validation vs the faster curl {down.mib_s(size) / best_curl:.2f}x",
         ]
         sweep_rows: list[list[object]] = []
         if args.sweep:
@@ -314,7 +315,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
             ]
             verdicts.append(
                 f"- client peak RSS for a {args.rss_size_mib / 1024:g} GiB file: {peak:.0f} MiB "
-                f"(target < {RSS_TARGET_MIB:.0f} MiB): {'met' if peak < RSS_TARGET_MIB else 'MISSED'}"
+                f"(target < {RSS_TARGET_MIB:.0f} MiB): {_pass(peak < RSS_TARGET_MIB)}"
             )
     print(
         f"\n{args.size_mib} MiB random file, embedded local store on 127.0.0.1, median of {args.repeat}; "
@@ -324,8 +325,12 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     if sweep_rows:
         print("\nscore-client by --parallel:\n")
         print(markdown_table(["--parallel", "upload MiB/s", "download MiB/s", "peak RSS MiB"], sweep_rows))
-    print("\n" + "\n".join(verdicts))
+    print("\ntargets (issue 23, restated for this machine):\n" + "\n".join(verdicts))
     return 0 if ok else 1
+
+
+def _pass(met: bool) -> str:
+    return "PASS" if met else "MISS"
 
 
 if __name__ == "__main__":
