@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from score.server.deps import CurrentPrincipal, DownloadSvc
 from score.server.errors import status_for
@@ -54,6 +54,8 @@ async def download_spec(
     length: Annotated[int, Query(description="-1 = to the end")] = -1,
     external: bool = False,
     exclude_urls: Annotated[bool, Query(alias="exclude-urls")] = False,
-) -> ObjectSpecification:
+) -> Response:
     """Per-part URLs signed for their Range; ``external`` one whole-object URL; ``exclude-urls`` none."""
-    return await svc.download_spec(principal, object_id, offset, length, external, exclude_urls)
+    spec = await svc.download_spec(principal, object_id, offset, length, external, exclude_urls)
+    # The service built a valid model: rendered once, not validated again against response_model.
+    return Response(spec.model_dump_json(), media_type="application/json")
