@@ -40,5 +40,6 @@ def test_wrong_server_urls_say_to_check_the_url(server_factory: Any) -> None:
     assert r.returncode == 6, r.stderr
     assert r.stderr == (
         f"score-client: error: cannot reach the server at {nobody}: check --server-url / STORAGE_URL "
-        "([Errno 111] Connection refused)\n"
+        "([Errno 111] Connection refused) (if the URL is right, it is down or restarting; re-run the same "
+        "command to resume)\n"
     )

@@ -43,7 +43,10 @@ SERVER_DISK_SPACE_HINT = (
 
 # Errors whose message already says what to do (the reasons score.client.http.server_api gives them):
 # no token was sent, a path the server does not serve (the URL is wrong), no connection at all.
-SELF_EXPLAINED = frozenset({"no_token", "no_endpoint", "unreachable"})
+SELF_EXPLAINED = frozenset({"no_token", "no_endpoint"})
+# No connection at all: the message names the setting to check; a server that was reachable a moment ago
+# (it died or restarts mid-transfer) is also worth asking again, and the work done so far is kept.
+UNREACHABLE_HINT = "if the URL is right, it is down or restarting; re-run the same command to resume"
 NO_ENDPOINT = "no_endpoint"  # exit 2: the server URL is wrong, not the object id
 
 
@@ -53,6 +56,8 @@ def hint_for(exc: e.ScoreError) -> str | None:
         return SERVER_DISK_SPACE_HINT
     if exc.reason in SELF_EXPLAINED:
         return None
+    if exc.reason == "unreachable":
+        return UNREACHABLE_HINT
     return HINTS.get(exit_code_for(exc))
 
 

@@ -158,7 +158,8 @@ def test_no_connection_says_to_check_the_url(
     monkeypatch.setenv("ACCESSTOKEN", "tok")
     assert client_main.main(_url()) == ec.UPSTREAM
     assert capsys.readouterr().err == (
-        f"score-client: error: cannot reach the server at {BASE_URL}: check --server-url / STORAGE_URL ({failure})\n"
+        f"score-client: error: cannot reach the server at {BASE_URL}: check --server-url / STORAGE_URL ({failure}) "
+        f"({ec.UNREACHABLE_HINT})\n"
     )
 
 
@@ -244,7 +245,9 @@ def test_no_connection_to_the_metadata_service_names_where_its_url_came_from(
     monkeypatch.setenv("ACCESSTOKEN", "tok")
     argv = ["--server-url", BASE_URL, "download", "--object-id", OID, "--output-dir", "out", *metadata_flags]
     assert client_main.main(argv) == ec.UPSTREAM
-    assert capsys.readouterr().err == f"score-client: error: {says} ([Errno 111] Connection refused)\n"
+    assert capsys.readouterr().err == (
+        f"score-client: error: {says} ([Errno 111] Connection refused) ({ec.UNREACHABLE_HINT})\n"
+    )
 
 
 def test_token_help_documents_the_clock_skew_leeway(capsys: pytest.CaptureFixture[str]) -> None:
