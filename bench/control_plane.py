@@ -44,6 +44,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import httpx  # noqa: E402
 from _kit import markdown_table  # noqa: E402
 from tests.kit.controlplane import ControlPlane, control_plane  # noqa: E402
+from tests.kit.daemon import stop_daemon  # noqa: E402
 from tests.kit.loadgen import Call, LoadResult, interleave, rss_bytes, run_load  # noqa: E402
 from tests.kit.servers import free_port  # noqa: E402
 
@@ -117,12 +118,7 @@ def bare_app(workers: int) -> Iterator[Target]:
                 time.sleep(0.1)
         yield Target(port, proc.pid, lambda _call, status, _body: None if status == 200 else f"status {status}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_daemon(proc)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from tests.kit.daemon import stop_daemon
 from tests.kit.servers import ServerProcess
 
 pytestmark = pytest.mark.integration
@@ -96,12 +97,7 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
         with connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
             yield DevTools(ws)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_daemon(proc)
 
 
 WAIT = """

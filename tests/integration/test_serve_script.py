@@ -17,6 +17,7 @@ from typing import IO
 import httpx
 import pytest
 
+from tests.kit.daemon import stop_daemon
 from tests.kit.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -47,12 +48,7 @@ def started() -> Iterator[list[tuple[subprocess.Popen[str], IO[str]]]]:
     procs: list[tuple[subprocess.Popen[str], IO[str]]] = []
     yield procs
     for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_daemon(proc)
         log.close()
 
 

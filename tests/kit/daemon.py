@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def start_daemon(
@@ -33,7 +34,7 @@ def start_daemon(
     raise RuntimeError(f"{name} did not listen on port {port} within {timeout:.0f} s")
 
 
-def stop_daemon(proc: subprocess.Popen[bytes] | None) -> None:
+def stop_daemon(proc: subprocess.Popen[Any] | None) -> None:
     """SIGTERM, then SIGKILL if it lingers; no error if it has already gone."""
     if proc is None or proc.poll() is not None:
         return
