@@ -4,7 +4,6 @@ client's is refused, and a server that cannot sign the part for its MD5 gets the
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,11 @@ import pytest
 from score.client.transfer.upload import Uploader
 from score.domain import errors as e
 from score.domain.model import GetTarget
+from tests.kit.files import md5_hex as md5
 from tests.kit.inprocess import KIB, App, Fault, MemoryDataPlane
 
 SMALL = bytes((i * 13) % 251 for i in range(3 * KIB))  # one part (parts are 4 KiB)
 MULTI = bytes((i * 7) % 251 for i in range(9 * KIB))  # three parts
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
 
 
 class CountedApp:
@@ -36,11 +32,6 @@ class CountedApp:
         if scope["type"] == "http":
             self.calls.append(f"{scope['method']} {scope['path'].rsplit('/', 1)[-1]}")
         await self.inner(scope, receive, send)
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> App:
-    return App(tmp_path / "data")
 
 
 def counted(app: App) -> tuple[CountedApp, str]:

@@ -4,7 +4,6 @@ part is sent again, and a stopped upload resumes sending only the parts the stor
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from pathlib import Path
 
@@ -14,18 +13,10 @@ import pytest
 from score.client.transfer.upload import Uploader, UploadResult
 from score.domain.ids import upload_prefix
 from score.domain.model import GetTarget
+from tests.kit.files import md5_hex as md5
 from tests.kit.inprocess import KIB, App, Fault, MemoryDataPlane, Stopped
 
 DATA = bytes((i * 7) % 251 for i in range(18 * KIB))  # parts of 4 KiB: 5 parts (the last 2 KiB)
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> App:
-    return App(tmp_path / "data")
 
 
 @pytest.fixture
