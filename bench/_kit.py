@@ -113,6 +113,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._proc.pid if self._proc else None
+
     def token(self, *scopes: str) -> str:
         """A token from the embedded issuer."""
         cmd = [PYTHON, "-m", "score.cli.server_main", "token", "--data-dir", str(self.data_dir), "--ttl", "6h"]

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -103,6 +105,57 @@ def _counted(log: CallLog, cmd: list[str], env: dict[str, str]) -> tuple[Timed, 
     return timed, log.since_mark()
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of the client (this process's children), score-server, and the Ceph
+    processes of this gateway (those running in its directory), over one command.
+    """
+
+    def __init__(self, server_pid: int, ceph_dir: Path) -> None:
+        self.server_pid = server_pid
+        self.ceph = [pid for pid in _pids() if str(ceph_dir) in _cmdline(pid) or _cwd(pid).startswith(str(ceph_dir))]
+
+    @staticmethod
+    def _ticks(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def run(self, cmd: list[str], env: dict[str, str]) -> tuple[Timed, dict[str, float]]:
+        """Run *cmd* with run_timed; return it and the CPU seconds each side spent meanwhile."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server0, ceph0 = self._ticks(self.server_pid), sum(self._ticks(p) for p in self.ceph)
+        timed = run_timed(cmd, env)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return timed, {
+            "client": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+            "score-server": self._ticks(self.server_pid) - server0,
+            "radosgw + ceph": sum(self._ticks(p) for p in self.ceph) - ceph0,
+        }
+
+
+def _pids() -> list[int]:
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")  # the Ceph daemons run in the gateway's directory
+    except OSError:
+        return ""
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _env(rgw: object) -> dict[str, str]:  # noqa: ARG001  the fixture starts the gateway the run needs
     return {
         "AWS_ACCESS_KEY_ID": rgw_kit.ACCESS_KEY,
@@ -173,22 +226,26 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
         warm = [*client, "upload", "--quiet", "--object-id", str(uuid.uuid4()), "--file", str(files[0])]
         run_timed(warm, env)
         calls = CallLog(work / "srv" / "server.log", rgw.dir / "log" / "client.rgw.log")
+        assert server.pid is not None
+        cpu = CpuMeter(server.pid, rgw.dir)
+        cpu_rows: list[list[object]] = []
         for round_no, parallel in enumerate(args.parallel):
             sources = {str(uuid.uuid4()): f for f in files}  # new object ids for every round
             manifest = _manifest(work / f"manifest-{round_no}.txt", sources)
             extra = ["--parallel", str(parallel)] if parallel else []
             up, up_calls = _counted(calls, [*client, "upload", "--quiet", "--manifest", str(manifest), *extra], env)
             out = work / f"score-out-{round_no}"
-            down, down_calls = _counted(
-                calls,
+            calls.mark()
+            down, down_cpu = cpu.run(
                 [*client, "download", "--quiet", "--manifest", str(manifest), "--output-dir", str(out), *DOWN, *extra],
                 env,
             )
+            down_calls = calls.since_mark()
             _check(sources, out, {oid: oid for oid in sources})
             shutil.rmtree(out)
             s5_up = run_timed([*base, f"{src}/*", f"s3://{TOOLS_BUCKET}/many-{round_no}/"], s5_env)
             s5_out = work / f"s5-out-{round_no}"
-            s5_down = run_timed([*base, f"s3://{TOOLS_BUCKET}/many-{round_no}/*", f"{s5_out}/"], s5_env)
+            s5_down, s5_down_cpu = cpu.run([*base, f"s3://{TOOLS_BUCKET}/many-{round_no}/*", f"{s5_out}/"], s5_env)
             _check(sources, s5_out, {oid: p.name for oid, p in sources.items()})
             shutil.rmtree(s5_out)
             label = f"score-client --parallel {parallel}" if parallel else "score-client (default --parallel)"
@@ -213,6 +270,10 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
                     f"{max(s5_up.peak_rss_mib, s5_down.peak_rss_mib):.0f}",
                 ]
             )
+            cpu_rows += [
+                [who, *(f"{1000 * used[side] / n:.1f}" for side in used), f"{1000 * sum(used.values()) / n:.1f}"]
+                for who, used in ((label, down_cpu), ("s5cmd (same round)", s5_down_cpu))
+            ]
             per_file += [
                 [label, phase, f"{c.server / n:.2f}", f"{c.server_store / n:.2f}", f"{c.client_store / n:.2f}"]
                 for phase, c in (("upload", up_calls), ("download", down_calls))
@@ -223,6 +284,8 @@ def _run(args: argparse.Namespace, rgw: rgw_kit.Radosgw, work: Path) -> int:
     print(
         markdown_table(["run", "phase", "score-server calls", "server's store calls", "client's store calls"], per_file)
     )
+    print("\ndownload: CPU ms per file of each process (user + system, from /proc and getrusage)\n")
+    print(markdown_table(["run", "client", "score-server", "radosgw + ceph", "all"], cpu_rows))
     return 0
 
 
