@@ -139,6 +139,9 @@ class Downloader:
         self._sleep = sleep
         self._board = board or Board(0, enabled=False)
         self._pool = ThreadPoolExecutor(self._parallel, "score-down")
+        # one bound on transfers in flight: the pool's part fetches and the one-part files fetched in their
+        # own threads take a slot each
+        self._slots = threading.BoundedSemaphore(self._parallel)
         self._lock = threading.Lock()
         self._jobs: set[_Job] = set()
         self._stopped = False
@@ -497,8 +500,12 @@ class Downloader:
             with shared.lock:
                 shared.retries += 1
 
+        def run() -> None:
+            with self._slots:  # the retries' waits are outside: only a transfer holds a slot
+                once()
+
         attempt(
-            once,
+            run,
             self._retry,
             cancel=job.cancel,
             sleep=self._sleep,
