@@ -65,6 +65,12 @@ def _no_endpoint(request: httpx.Request, setting: str) -> e.NotFoundError:
     )
 
 
+def _error_class(code: str, status: int) -> type[e.ScoreError]:
+    """The domain error of a wire error: by its ``code``, else by its HTTP *status*."""
+    cls = e.error_class_for_code(code)
+    return _BY_STATUS.get(status, e.ScoreError) if cls is e.ScoreError else cls
+
+
 def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING) -> e.ScoreError:
     """Turn an error response into the matching domain error (by code, else by status).
 
@@ -79,9 +85,7 @@ def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING)
         body = ErrorBody.parse(loads(response.content))
         if request is not None and response.status_code == 404 and body.message == _ROUTING_MESSAGE:
             return _no_endpoint(request, setting)
-        cls = e.error_class_for_code(body.code)
-        if cls is e.ScoreError:
-            cls = _BY_STATUS.get(response.status_code, e.ScoreError)
+        cls = _error_class(body.code, response.status_code)
         transient = response.status_code >= 500 and response.status_code != INSUFFICIENT_STORAGE
         reason = e.SERVER_STORE_FULL if cls is e.DiskSpaceError else None
         return cls(printable(body.message), retryable=body.retryable or transient, reason=reason)
@@ -310,22 +314,15 @@ class ServerApi:
             server has no such endpoint (Score 5.x, an older score-server): ask object by object.
         """
         try:
-            r = self._call("POST", "/download/specs", absent_ok=True, body={"objectIds": list(object_ids)})
-        except e.NotFoundError:
-            return None
+            r = self._call("POST", "/download/specs", body={"objectIds": list(object_ids)})
         except e.ScoreError as exc:
-            if type(exc) is e.ScoreError:  # 405 and other statuses with no meaning here: no such endpoint
+            if isinstance(exc, e.NotFoundError) or type(exc) is e.ScoreError:  # 404, 405: no such endpoint
                 return None
             raise
-        if r.status_code in (404, 405):
-            return None
         answer = _parsed(r, DownloadSpecs.parse)
         found: dict[str, ObjectSpecification | e.ScoreError] = {s.objectId: s for s in answer.specs}
         for err in answer.errors:
-            cls = e.error_class_for_code(err.code)
-            if cls is e.ScoreError:
-                cls = _BY_STATUS.get(err.status, e.ScoreError)
-            found[err.objectId] = cls(printable(err.message), retryable=err.retryable)
+            found[err.objectId] = _error_class(err.code, err.status)(printable(err.message), retryable=err.retryable)
         return found
 
     def object_url(self, object_id: str) -> tuple[str, datetime | None]:

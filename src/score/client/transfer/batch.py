@@ -234,8 +234,10 @@ def complete(
             return exc
 
     def lookup(api: MetadataLookups, item: ObjectEntry) -> ObjectEntry:
-        if item.analysis_id or item.object_id in listed:
-            return listed.get(item.object_id, item) if not item.analysis_id else item
+        if item.analysis_id:
+            return item
+        if item.object_id in listed:
+            return listed[item.object_id]
         entity = api.entity(item.object_id)
         return entry_of(entity) if entity is not None else item
 

@@ -362,14 +362,13 @@ class Downloader:
             The file's MD5 when *expected* is given.
 
         Raises:
-            IntegrityError: the bytes kept failing their MD5 (nothing is kept).
+            IntegrityError: the bytes kept failing their MD5 (:meth:`_run` removes them).
         """
         if expected is not None:
             part = replace(part, sourceMd5=expected)
         try:
             self._fetch_part(job, part, expected is not None or bool(part.sourceMd5))
         except e.IntegrityError as exc:
-            job.journal.discard()
             raise e.IntegrityError(
                 f"{exc.message}; the stored object or its record may be corrupt. Nothing was kept."
             ) from exc
