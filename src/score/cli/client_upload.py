@@ -52,6 +52,12 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
     say = board.above(say)
 
     def report(r: UploadResult) -> None:
+        if r.already_uploaded:
+            say(
+                f"skipped {r.object_id}: already uploaded, with this file's size and MD5 {r.md5} "
+                "(--force sends it again)"
+            )
+            return
         say(
             f"uploaded {r.object_id}: {r.size} bytes, md5 {r.md5}, {r.parts_sent} of {r.parts_total} parts "
             f"sent, {r.parts_skipped} already on the server"

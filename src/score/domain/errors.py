@@ -92,6 +92,14 @@ class ConflictError(ScoreError):
     code = "conflict"
 
 
+class AlreadyUploadedError(ConflictError):
+    """The object exists with the very size and MD5 an upload declares: there is nothing to send (409, as any
+    existing object; a client may take it as done once its file has that MD5).
+    """
+
+    code = "already_uploaded"
+
+
 class AnalysisStateError(ConflictError):
     """The analysis's state forbids the action: an upload once it is published, a download before.
 
@@ -151,6 +159,7 @@ ALL_ERRORS: tuple[type[ScoreError], ...] = (
     UrlExpiredError,
     NotFoundError,
     ConflictError,
+    AlreadyUploadedError,
     AnalysisStateError,
     IntegrityError,
     UpstreamUnavailableError,

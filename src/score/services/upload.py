@@ -16,6 +16,7 @@ import anyio.to_thread
 from score.domain import ids
 from score.domain.access import check_upload_state
 from score.domain.errors import (
+    AlreadyUploadedError,
     ConflictError,
     IntegrityError,
     InvalidRequestError,
@@ -140,19 +141,25 @@ class UploadService:
         token = validate_upload_token(token)
         record = await self._authorize(principal, object_id)
         declared = normalize_md5(md5) if md5 else None
+        sent = declared  # the MD5 the client itself gave
         check_upload_state(record, file_size, declared)
         if declared is None and record is not None and record.file_md5:
             declared = record.file_md5  # finalize then checks the client's MD5 against the registered one
         plan_parts(file_size, self._ctx.store.limits)  # a size the store cannot take: 400 before any store call
         key = ids.object_key(object_id)
         # the object's .meta and its bytes at once: a fresh upload (the usual case) needs both answers
-        if not overwrite and any(
-            found is not None
-            for found in await asyncio.gather(self._state.object_spec(object_id), self._ctx.store.head(key))
-        ):
-            raise ConflictError(
-                f"object {object_id} already exists; pass overwrite=true (score-client --force) to replace it"
-            )
+        if not overwrite:
+            stored, info = await asyncio.gather(self._state.object_spec(object_id), self._ctx.store.head(key))
+            same = stored is not None and stored.objectSize == file_size and (stored.objectMd5 or "").lower() == sent
+            if same and sent and info is not None:
+                raise AlreadyUploadedError(
+                    f"object {object_id} is already uploaded with this size and MD5 ({sent}): nothing to "
+                    "send (overwrite=true, score-client --force, sends it again)"
+                )
+            if stored is not None or info is not None:
+                raise ConflictError(
+                    f"object {object_id} already exists; pass overwrite=true (score-client --force) to replace it"
+                )
         owner = UploadOwner(principal.subject, token_hash(token) if token else None)
         spec = await self._open(object_id, file_size, declared, owner)
         if await self._state.other_upload_ids(object_id, spec.uploadId):

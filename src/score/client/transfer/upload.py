@@ -71,6 +71,7 @@ class UploadResult:
     parts_sent: int
     parts_skipped: int
     retries: int = 0
+    already_uploaded: bool = False  # the server holds this very file (size and MD5): nothing was sent
 
 
 @dataclass
@@ -140,6 +141,17 @@ class Uploader:
                 return progress.uploadId, progress.parts, done
         spec = self._api.initiate_upload(object_id, size, md5, overwrite=force, upload_token=token)
         return spec.uploadId, spec.parts, {}
+
+    def _already_uploaded(self, object_id: str, path: Path, size: int, declared: str | None) -> UploadResult:
+        """The server holds an object of this size and the *declared* MD5: done, once this file has that MD5.
+
+        Raises:
+            IntegrityError: the file's MD5 is not the declared one (nothing was uploaded).
+        """
+        file_md5 = _file_md5(path)
+        if file_md5 != declared:
+            raise e.IntegrityError(f"the file's MD5 is {file_md5}, not the declared {declared}; nothing was uploaded")
+        return UploadResult(object_id, size, file_md5, 0, 0, 0, self._retries, already_uploaded=True)
 
     def _refresh(self, sending: _Sending, seen_generation: int) -> None:
         book = sending.book
@@ -244,7 +256,10 @@ class Uploader:
         if small is not None:
             declared, (upload_id, parts, done) = small
         else:
-            upload_id, parts, done = self._start(object_id, size, declared, force, token)
+            try:
+                upload_id, parts, done = self._start(object_id, size, declared, force, token)
+            except e.AlreadyUploadedError:
+                return self._already_uploaded(object_id, path, size, declared)
         part_md5s: dict[int, str] = {}  # filled by the workers: what this client sent or found sent
         book = _UrlBook({p.partNumber: p.url for p in parts if p.url})
         largest = max((p.partSize for p in parts), default=0)
@@ -323,6 +338,8 @@ class Uploader:
             )
         try:
             spec = self._api.initiate_upload(object_id, size, file_md5, force, token, sign_md5=True)
+        except e.AlreadyUploadedError:
+            return UploadResult(object_id, size, file_md5, 0, 0, 0, self._retries, already_uploaded=True)
         except e.ConflictError:
             if force:
                 raise
@@ -423,6 +440,16 @@ class _Sending:
     cancel: threading.Event
     progress: Progress
     token: str  # the upload token: this client owns the upload
+
+
+def _file_md5(path: Path) -> str:
+    """The MD5 of a whole file, read in ``HASH_CHUNK`` pieces."""
+    digest = hashlib.md5()  # noqa: S324 - MD5 is the wire checksum
+    buf = memoryview(bytearray(HASH_CHUNK))
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(buf[:n])
+    return digest.hexdigest()
 
 
 def _reread_part(path: Path, part: Part, md5_hex: str) -> memoryview:
