@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tests.kit.azurite import Azurite
     from tests.kit.gcs_emulator import FakeGcs
+    from tests.kit.postgres import Postgres
     from tests.kit.radosgw import Radosgw
 
 import pytest
@@ -27,9 +28,16 @@ import pytest
 TESTS = Path(__file__).parent
 FAST_TREES = (TESTS / "unit",)
 # session fixture -> the marker of every test that may start it
-EMULATOR_MARKERS = {"radosgw": "radosgw", "azurite": "azurite", "fake_gcs": "gcs"}
+EMULATOR_MARKERS = {"radosgw": "radosgw", "azurite": "azurite", "fake_gcs": "gcs", "postgres": "postgres"}
 # the parameters by which parametrized fixtures pick an emulator (outside tests/unit)
-EMULATOR_PARAMS = {"radosgw": "radosgw", "azure": "azurite", "azurite": "azurite", "gcs": "gcs", "fake_gcs": "gcs"}
+EMULATOR_PARAMS = {
+    "radosgw": "radosgw",
+    "azure": "azurite",
+    "azurite": "azurite",
+    "gcs": "gcs",
+    "fake_gcs": "gcs",
+    "postgres": "postgres",
+}
 
 
 def emulator_markers(item: pytest.Item) -> set[str]:
@@ -113,6 +121,19 @@ def radosgw(request: pytest.FixtureRequest) -> Iterator[Radosgw]:
     rgw = Radosgw().start()
     yield rgw
     rgw.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[Postgres]:
+    """One throw-away PostgreSQL cluster for the whole session (initdb + pg_ctl, ~2 s); tests take fresh databases."""
+    require_marker(request, "postgres")
+    from tests.kit.postgres import Postgres, available
+
+    if not available():
+        pytest.fail("PostgreSQL is not installed: run scripts/setup (scripts/test does; apt: postgresql)")
+    cluster = Postgres().start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

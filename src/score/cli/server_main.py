@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         "--older-than", help="age of uploads to abort, e.g. 6d, 12h (default: upload_retention, 6d as Score)"
     )
     clean.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply the registry's schema migrations (PostgreSQL: SCORE_REGISTRY__URL; SQLite: the data dir)",
+        epilog="Servers apply them at start unless SCORE_REGISTRY__MIGRATE_ON_START=false; replicas starting "
+        "together take turns. Exit 0 when the schema is current, 2 when the database cannot be reached or is newer.",
+    )
+    _common(migrate)
     return p
 
 
@@ -224,6 +231,26 @@ def _cleanup(settings: ServerSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(settings: ServerSettings) -> int:
+    from score.server.app import REGISTRY_FILE, prepare_registry
+
+    if settings.metadata.kind != "registry":
+        print(f"score-server migrate: metadata.kind is {settings.metadata.kind}: there is no registry to migrate")
+        return 0
+    applied = prepare_registry(
+        settings.model_copy(update={"registry": settings.registry.model_copy(update={"migrate_on_start": True})})
+    )
+    if settings.registry.url is None:
+        print(f"registry: SQLite {settings.data_dir / REGISTRY_FILE}, schema current")
+    else:
+        from score.registry.migrations import LATEST
+        from score.registry.postgres import describe
+
+        done = f"applied migration(s) {applied}" if applied else "nothing to apply"
+        print(f"registry: {describe(settings.registry.url.get_secret_value())}, {done}; schema version {LATEST}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``score-server``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -236,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             return _token(settings, args)
         if args.command == "cleanup":
             return _cleanup(settings, args)
+        if args.command == "migrate":
+            return _migrate(settings)
         return _serve(settings)
     except ConfigError as exc:
         print(f"score-server: {exc.message}", file=sys.stderr)

@@ -223,6 +223,36 @@ class MetadataSettings(BaseModel):
         return self
 
 
+class RegistrySettings(BaseModel):
+    """Where the embedded registry keeps its analyses (env ``SCORE_REGISTRY__*``; used with metadata.kind = registry).
+
+    Without a ``url``: one SQLite file in the data directory (one server, any number of its workers). With a
+    PostgreSQL ``url``: one database that any number of replicas share (docs/deploy.md).
+    """
+
+    url: SecretStr | None = Field(
+        None,
+        description="SCORE_REGISTRY__URL: postgresql://user:password@host:port/db (empty: SQLite in the data dir)",
+    )
+    pool_size: int = Field(10, ge=1, le=500, description="SCORE_REGISTRY__POOL_SIZE: connections per server process")
+    connect_timeout: float = Field(
+        10.0, gt=0, le=600, description="SCORE_REGISTRY__CONNECT_TIMEOUT: seconds to wait for a database connection"
+    )
+    migrate_on_start: bool = Field(
+        True,
+        description="SCORE_REGISTRY__MIGRATE_ON_START: apply schema migrations at start (else `score-server migrate`)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if not v.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("registry.url must be a postgresql:// URL (leave it empty for SQLite in the data dir)")
+        return v
+
+
 class AuthSettings(BaseModel):
     """Token verification (env ``SCORE_AUTH__*``).
 
@@ -315,6 +345,7 @@ class ServerSettings(BaseSettings):
     )
     auth: AuthSettings = Field(default_factory=AuthSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     _ttl_seconds = field_validator("upload_url_ttl", "download_url_ttl", "upload_retention", mode="before")(_seconds)
 

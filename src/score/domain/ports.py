@@ -223,3 +223,17 @@ class AnalysisRegistry(Protocol):
     def entities(self, analysis_id: str | None, study: str | None, page: int, size: int) -> tuple[list[FileRow], int]:
         """A page of files and the total count (blocking)."""
         ...
+
+
+class RegistryEngine(AnalysisRegistry, Protocol):
+    """An engine the embedded registry keeps its analyses in: SQLite (one server) or PostgreSQL (replicas)."""
+
+    reads_block: bool  # True when object_record waits on the network: callers then run it off the event loop
+
+    def object_record(self, object_id: str) -> ObjectRecord | None:
+        """What the access policy needs of a registered file, or None (blocking unless ``reads_block`` is False)."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine's files or connections."""
+        ...

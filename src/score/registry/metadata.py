@@ -6,13 +6,13 @@ import anyio.to_thread
 
 from score.domain.errors import NotFoundError
 from score.domain.model import ObjectRecord
-from score.registry.store import RegistryStore
+from score.domain.ports import RegistryEngine
 
 
 class RegistryMetadata:
     """Object records straight from the embedded registry."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: RegistryEngine) -> None:
         """Read from *store*."""
         self._store = store
 
@@ -28,7 +28,9 @@ class RegistryMetadata:
         Raises:
             NotFoundError: the object is not registered.
         """
-        # On the event loop: one indexed read on the registry's reading connection (tens of microseconds,
+        if self._store.reads_block:  # PostgreSQL: a network round trip
+            return await anyio.to_thread.run_sync(self._get, object_id)
+        # SQLite, on the event loop: one indexed read on the registry's reading connection (tens of microseconds,
         # never waiting for a writer), cheaper than the hand-off to a worker thread it would otherwise cost.
         return self._get(object_id)
 

@@ -10,16 +10,26 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from score.domain.errors import AnalysisStateError, InvalidRequestError, NotFoundError
-from score.domain.ids import is_md5_hex
-from score.domain.model import Access, AnalysisRow, AnalysisState, FileRow, ObjectRecord
+from score.domain.errors import NotFoundError
+from score.domain.model import AnalysisRow, AnalysisState, FileRow, ObjectRecord
+from score.registry.rows import (
+    FILE_COLUMNS,
+    RECORD_QUERY,
+    SET_STATE,
+    file_row,
+    insert_rows,
+    object_record,
+    state_refused,
+)
+from score.registry.validation import checked_submission, file_object_id
+
+__all__ = ["BUSY_TIMEOUT_S", "RegistryStore", "file_object_id"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis (
@@ -33,79 +43,15 @@ CREATE TABLE IF NOT EXISTS file (
 );
 CREATE INDEX IF NOT EXISTS file_by_analysis ON file(analysis_id);
 """
-# One row per file of the object's analysis (in object id order), each with the object's own fields.
-_RECORD_QUERY = """
-SELECT f.object_id, f.study, f.access, f.analysis_id, a.state, f.name, f.size, f.md5, s.object_id, s.name
-FROM file f JOIN analysis a ON a.id = f.analysis_id AND a.study = f.study JOIN file s ON s.analysis_id = f.analysis_id
-WHERE f.object_id = ? ORDER BY s.object_id
-"""
 # Databases written before files kept their registration time get the column (NULL for their rows).
 _ADD_CREATED = "ALTER TABLE file ADD COLUMN created_ms INTEGER"
-_FILE_NS = uuid.UUID("6f0a5b1e-4d9c-4a3e-9b1f-2c7d8e9a0b1c")
-MAX_FILE_BYTES = 2**63 - 1
-BUSY_TIMEOUT_S = (
-    10.0  # how long a statement waits for another process's write to finish  # SQLite's INTEGER, and Song's Java long
-)
-# Control (incl. NUL, DEL, C1), format (bidi overrides), surrogate, line and paragraph separator characters:
-# they rewrite a terminal line, cannot be stored as UTF-8, or split a listing.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def file_object_id(analysis_id: str, name: str) -> str:
-    """A stable object id for a file of an analysis (re-submitting never mints new ids)."""
-    return str(uuid.uuid5(_FILE_NS, f"{analysis_id}/{name}"))
-
-
-def _validate_study(study: str) -> str:
-    if not study or len(study) > 64 or not all(c.isalnum() or c in "-_." for c in study):
-        raise InvalidRequestError("a study id has 1-64 letters, digits, '-', '_' or '.'")
-    return study
-
-
-def _check_text(field: str, value: str) -> str:
-    if any(unicodedata.category(c) in _UNSAFE_CATEGORIES for c in value):
-        shown = value[:200].encode("unicode_escape").decode("ascii")  # every unsafe character escaped
-        raise InvalidRequestError(f"{field} '{shown}' contains control characters")
-    return value
-
-
-def _check_file_name(i: int, name: object) -> str:
-    if not isinstance(name, str) or not name:
-        raise InvalidRequestError(f"files[{i}].fileName must be a plain file name")
-    _check_text(f"files[{i}].fileName", name)
-    if "/" in name or "\\" in name or name in (".", ".."):
-        raise InvalidRequestError(f"files[{i}].fileName {name[:200]!r} must be a plain file name (no '/' or '\\')")
-    return name
-
-
-def _parse_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    files = payload.get("files")
-    if not isinstance(files, list) or not files:
-        raise InvalidRequestError("the analysis needs a non-empty 'files' list")
-    out = []
-    names = set()
-    for i, f in enumerate(files):
-        if not isinstance(f, dict):
-            raise InvalidRequestError(f"files[{i}] must be an object")
-        name, size, md5 = f.get("fileName"), f.get("fileSize"), f.get("fileMd5sum")
-        access = str(f.get("fileAccess", "controlled")).lower()
-        name = _check_file_name(i, name)
-        if name in names:
-            raise InvalidRequestError(f"file name {name!r} appears twice in the analysis")
-        names.add(name)
-        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_FILE_BYTES:
-            raise InvalidRequestError(f"files[{i}].fileSize must be an integer from 0 to {MAX_FILE_BYTES}")
-        if not isinstance(md5, str) or not is_md5_hex(md5):
-            raise InvalidRequestError(f"files[{i}].fileMd5sum must be 32 hex digits")
-        if access not in (Access.OPEN.value, Access.CONTROLLED.value):
-            raise InvalidRequestError(f"files[{i}].fileAccess must be 'open' or 'controlled'")
-        file_type = _check_text(f"files[{i}].fileType", str(f.get("fileType") or ""))
-        out.append({"name": name, "size": size, "md5": md5.lower(), "type": file_type, "access": access})
-    return out
+BUSY_TIMEOUT_S = 10.0  # how long a statement waits for another process's write to finish
 
 
 class RegistryStore:
     """Analyses and files in one SQLite file."""
+
+    reads_block = False  # object records are read on the event loop: a local, never-waiting WAL read
 
     def __init__(self, path: Path, now: Callable[[], datetime] | None = None) -> None:
         """Open (creating) the database at *path*; *now* gives the registration time (the wall clock by default)."""
@@ -143,34 +89,20 @@ class RegistryStore:
         Raises:
             InvalidRequestError: a malformed payload or study id.
         """
-        _validate_study(study)
-        if payload.get("studyId") not in (None, study):
-            raise InvalidRequestError("the payload's studyId differs from the study in the path")
-        files = _parse_files(payload)
+        files = checked_submission(study, payload)
         analysis_id = str(uuid.uuid4())
         created_ms = int(self._now().timestamp() * 1000)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
-                    "INSERT INTO analysis VALUES (?, ?, ?, ?)",
+                    "INSERT INTO analysis (id, study, state, payload) VALUES (?, ?, ?, ?)",
                     (analysis_id, study, AnalysisState.UNPUBLISHED.value, json.dumps(payload)),
                 )
-                for f in files:
-                    self._db.execute(
-                        "INSERT INTO file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            file_object_id(analysis_id, f["name"]),
-                            analysis_id,
-                            study,
-                            f["name"],
-                            f["size"],
-                            f["md5"],
-                            f["type"],
-                            f["access"],
-                            created_ms,
-                        ),
-                    )
+                self._db.executemany(
+                    f"INSERT INTO file ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    insert_rows(analysis_id, study, files, created_ms),
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -179,14 +111,10 @@ class RegistryStore:
 
     def _files(self, where: str, args: tuple[Any, ...], limit: str = "") -> list[FileRow]:
         rows = self._db.execute(
-            "SELECT object_id, analysis_id, study, name, size, md5, type, access, created_ms"  # noqa: S608
-            f" FROM file WHERE {where} ORDER BY object_id {limit}",
+            f"SELECT {FILE_COLUMNS} FROM file WHERE {where} ORDER BY object_id {limit}",  # noqa: S608
             args,
         ).fetchall()
-        return [
-            FileRow(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], Access(r[7]), None if r[8] is None else int(r[8]))
-            for r in rows
-        ]
+        return [file_row(r) for r in rows]
 
     def analysis(self, study: str, analysis_id: str) -> AnalysisRow:
         """One analysis with its files.
@@ -204,18 +132,17 @@ class RegistryStore:
         return AnalysisRow(row[0], row[1], AnalysisState(row[2]), json.loads(row[3]), files)
 
     def set_state(self, study: str, analysis_id: str, state: AnalysisState) -> AnalysisRow:
-        """Publish, unpublish or suppress.
+        """Publish, unpublish or suppress (checked and changed in one statement).
 
         Raises:
             NotFoundError: no such analysis.
             AnalysisStateError: a suppressed analysis cannot be published again (400, as Song's
                 SUPPRESSED_STATE_TRANSITION).
         """
-        current = self.analysis(study, analysis_id)
-        if current.state is AnalysisState.SUPPRESSED and state is not AnalysisState.SUPPRESSED:
-            raise AnalysisStateError("a suppressed analysis stays suppressed")
         with self._lock:
-            self._db.execute("UPDATE analysis SET state = ? WHERE id = ?", (state.value, analysis_id))
+            changed = self._db.execute(SET_STATE.format(p="?"), (state.value, analysis_id, study, state.value)).rowcount
+        if not changed:
+            raise state_refused(self.analysis(study, analysis_id).state)  # NotFoundError when there is none
         return self.analysis(study, analysis_id)
 
     def entity(self, object_id: str) -> FileRow | None:
@@ -229,21 +156,8 @@ class RegistryStore:
         files), in one indexed statement on the reading connection; None when it is not registered.
         """
         with self._read_lock:
-            rows = self._reader.execute(_RECORD_QUERY, (object_id,)).fetchall()
-        if not rows:
-            return None
-        r = rows[0]
-        return ObjectRecord(
-            object_id=r[0],
-            study_id=r[1],
-            access=Access(r[2]),
-            analysis_id=r[3],
-            analysis_state=AnalysisState(r[4]),
-            file_name=r[5],
-            file_size=int(r[6]),
-            file_md5=r[7],
-            analysis_files=tuple((row[8], row[9]) for row in rows),
-        )
+            rows = self._reader.execute(RECORD_QUERY.format(p="?"), (object_id,)).fetchall()
+        return object_record(rows)
 
     def entities(self, analysis_id: str | None, study: str | None, page: int, size: int) -> tuple[list[FileRow], int]:
         """A page of files filtered by analysis and/or study, and the total count."""

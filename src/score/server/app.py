@@ -29,7 +29,15 @@ from score.config.settings import (
 from score.domain.access import ScopePolicy
 from score.domain.errors import ConfigError
 from score.domain.parts import PartLimits
-from score.domain.ports import Clock, MetadataSource, ObjectStore, ProvisionableStore, SystemClock, TokenVerifier
+from score.domain.ports import (
+    Clock,
+    MetadataSource,
+    ObjectStore,
+    ProvisionableStore,
+    RegistryEngine,
+    SystemClock,
+    TokenVerifier,
+)
 from score.metadata.song import SongMetadata
 from score.metadata.unregistered import UnregisteredMetadata
 from score.observability.audit import (
@@ -71,7 +79,7 @@ class Components:
     verifier: TokenVerifier
     issuer: EmbeddedIssuer | None
     ctx: ServiceContext
-    registry: RegistryStore | None = None
+    registry: RegistryEngine | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
 
@@ -160,10 +168,10 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
                 cache_ttl=auth.introspection_cache_ttl,
             ),
         )
-    registry: RegistryStore | None = None
+    registry: RegistryEngine | None = None
     metadata: MetadataSource = UnregisteredMetadata()
     if settings.metadata.kind == "registry":
-        registry = RegistryStore(data_dir / REGISTRY_FILE)
+        registry = open_registry(settings)
         metadata = RegistryMetadata(registry)
     elif settings.metadata.kind == "song":
         assert settings.metadata.url is not None
@@ -190,6 +198,48 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
     return Components(store=store, verifier=verifier, issuer=issuer, ctx=ctx, registry=registry, metrics=metrics)
 
 
+def prepare_registry(settings: ServerSettings) -> list[int]:
+    """Create the registry's schema: SQLite's in the data directory, or PostgreSQL's migrations (applied, or
+    only checked when ``registry.migrate_on_start`` is off); the PostgreSQL migrations applied.
+
+    Raises:
+        ConfigError: the database is unreachable, its schema is not this version's, or psycopg is missing.
+    """
+    url = settings.registry.url
+    if url is None:
+        RegistryStore(settings.data_dir / REGISTRY_FILE).close()
+        return []
+    _need_psycopg()
+    from score.registry.postgres import prepare
+
+    return prepare(
+        url.get_secret_value(), settings.registry.connect_timeout, migrate=settings.registry.migrate_on_start
+    )
+
+
+def open_registry(settings: ServerSettings) -> RegistryEngine:
+    """The registry engine *settings* select: SQLite in the data directory, or a PostgreSQL database (whose
+    schema is prepared first: idempotent, and serialized between replicas).
+    """
+    url = settings.registry.url
+    if url is None:
+        return RegistryStore(settings.data_dir / REGISTRY_FILE)
+    prepare_registry(settings)
+    from score.registry.postgres import PostgresRegistry
+
+    reg = settings.registry
+    return PostgresRegistry(url.get_secret_value(), reg.pool_size, reg.connect_timeout)
+
+
+def _need_psycopg() -> None:
+    try:
+        import psycopg_pool  # noqa: F401 - only whether it is installed
+    except ImportError as exc:
+        raise ConfigError(
+            "registry.url names PostgreSQL, which needs psycopg: pip install 'score[server,postgres]'"
+        ) from exc
+
+
 def prepare_shared_state(settings: ServerSettings) -> None:
     """Create what every worker process of ``serve --workers N`` must share, once, before they start: the
     data directory, the local store's URL-signing key, the embedded issuer's key and the registry's schema.
@@ -203,7 +253,7 @@ def prepare_shared_state(settings: ServerSettings) -> None:
     if settings.auth.embedded:
         EmbeddedIssuer(settings.data_dir / SECRETS_DIR)
     if settings.metadata.kind == "registry":
-        RegistryStore(settings.data_dir / REGISTRY_FILE).close()
+        prepare_registry(settings)
 
 
 class RequestLogMiddleware:

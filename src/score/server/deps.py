@@ -16,9 +16,8 @@ from score.auth.embedded import EmbeddedIssuer
 from score.config.settings import ServerSettings
 from score.domain.errors import UnauthenticatedError
 from score.domain.model import ANONYMOUS, Principal
-from score.domain.ports import Clock, ObjectStore, TokenVerifier
+from score.domain.ports import Clock, ObjectStore, RegistryEngine, TokenVerifier
 from score.observability.metrics import Metrics
-from score.registry.store import RegistryStore
 from score.services.context import ServiceContext
 from score.services.download import DownloadService
 from score.services.drs import DrsService
@@ -28,7 +27,7 @@ from score.services.upload import UploadService
 from score.storage.local import LocalObjectStore
 
 
-def install_services(app: FastAPI, ctx: ServiceContext, registry: RegistryStore | None = None) -> None:
+def install_services(app: FastAPI, ctx: ServiceContext, registry: RegistryEngine | None = None) -> None:
     """Build every use case the routes call, over *ctx*; the registry's only with a *registry* store."""
     app.state.upload_service = UploadService(ctx)
     app.state.download_service = DownloadService(ctx)
