@@ -11,15 +11,15 @@ from typing import Any
 
 
 def start_daemon(
-    cmd: Sequence[str], log_path: Path, port: int, name: str, timeout: float = 30.0
+    cmd: Sequence[str], log_path: Path, port: int, name: str, timeout: float = 30.0, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Launch *cmd* (output to *log_path*) and wait until 127.0.0.1:*port* accepts connections.
+    """Launch *cmd* (output to *log_path*; in *env*, else this process's environment) and wait until 127.0.0.1:*port* accepts connections.
 
     Raises:
         RuntimeError: the process exited or did not listen in time (with the end of its log).
     """
     log = open(log_path, "ab")  # noqa: SIM115 - closed once the child has it
-    proc = subprocess.Popen(list(cmd), stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(list(cmd), stdout=log, stderr=log, start_new_session=True, env=env)
     log.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
