@@ -13,7 +13,8 @@ from typing import Any
 def start_daemon(
     cmd: Sequence[str], log_path: Path, port: int, name: str, timeout: float = 30.0, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Launch *cmd* (output to *log_path*; in *env*, else this process's environment) and wait until 127.0.0.1:*port* accepts connections.
+    """Launch *cmd* (output to *log_path*; in *env*, else this process's environment) and wait until
+    127.0.0.1:*port* accepts connections.
 
     Raises:
         RuntimeError: the process exited or did not listen in time (with the end of its log).
