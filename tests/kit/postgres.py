@@ -59,13 +59,9 @@ class Postgres:
         return r.stdout
 
     def start(self) -> Postgres:
-        """``initdb`` (no fsync: a test cluster) and ``pg_ctl start``, waiting until it accepts connections."""
+        """``initdb`` (no fsync: a test cluster), then :meth:`resume`."""
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "postgres.log"), "-w", "start")
+        self.resume()
         return self
 
     def url(self, database: str = "postgres") -> str:
@@ -83,6 +79,24 @@ class Postgres:
         return self._run(
             "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.url(database), "-c", statement
         )
+
+    def halt(self) -> None:
+        """Stop the server, cutting every connection (fast shutdown), keeping its data: :meth:`resume` brings it back.
+
+        Not ``immediate``: with ``synchronous_commit=off`` that could drop the last commits, which a test of an
+        outage would then see as lost writes.
+        """
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """``pg_ctl start`` (again, after :meth:`halt`) on the same port and data, waiting until it accepts
+        connections; no fsync or full-page writes: a test cluster.
+        """
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "postgres.log"), "-w", "start")
 
     def stop(self) -> None:
         """Stop the cluster (fast shutdown) and remove its directory."""

@@ -82,6 +82,7 @@ class PostgresRegistry:
             max_size=pool_size,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
             timeout=connect_timeout,
+            check=ConnectionPool.check_connection,  # a connection the database dropped is replaced, not used
             open=False,
             name="score-registry",
         )
