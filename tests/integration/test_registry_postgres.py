@@ -1,5 +1,5 @@
-"""score-server with its registry on PostgreSQL: start-up, migrations, an outage of the database, and a publish
-racing the finalize of the analysis's last upload.
+"""score-server with its registry on PostgreSQL: start-up, migrations, an outage of the database, two servers on
+one database; and, on both engines, a publish racing the finalize of the analysis's last upload.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MIB = 1024 * 1024
 def _server(tmp_path: Path, url: str, **extra: str) -> ServerProcess:
     env = {
         "SCORE_METADATA__KIND": "registry",
-        "SCORE_REGISTRY__URL": url,
+        "SCORE_REGISTRY__URL": url,  # empty: SQLite in the data directory
         "SCORE_STORAGE__MIN_PART_SIZE_BYTES": str(5 * MIB),
         **extra,
     }
@@ -139,8 +139,12 @@ def test_start_up_migrate_and_an_unreachable_database(postgres: Postgres, tmp_pa
     assert bad.returncode == 2 and "must be a postgresql:// URL" in bad.stderr
 
 
-def test_publish_racing_the_last_finalize_never_publishes_a_missing_file(postgres: Postgres, tmp_path: Path) -> None:
-    srv = _server(tmp_path, postgres.database()).start()
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_publish_racing_the_last_finalize_never_publishes_a_missing_file(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    srv = _server(tmp_path, request.getfixturevalue("postgres").database() if engine == "postgres" else "")
+    srv.start()
     try:
         token = srv.token("score.READ", "score.WRITE")
         for _ in range(5):
