@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -102,16 +103,21 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
 
 
 def worker_app() -> Any:
-    """The app of one worker process of ``serve --workers N`` (uvicorn's factory, run in each worker)."""
+    """The app of one worker process of ``serve --workers N`` (uvicorn's factory, run in each worker).
+
+    Its metrics go to the files of the directory ``serve`` made for this run (inherited in the environment, as
+    prometheus_client wants it), so that ``/metrics`` shows the sums over every worker.
+    """
     from score.observability.audit import configure_audit_file
     from score.observability.logging import configure_server_logging
+    from score.observability.metrics import MULTIPROC_ENV, Metrics
     from score.server.app import create_app
 
     args = json.loads(os.environ[WORKER_ARGS_ENV])
     settings = load_server_settings(Path(args["config"]) if args["config"] else None, **args["overrides"])
     configure_server_logging(settings.log_level)
     configure_audit_file(settings.audit_log)
-    return create_app(settings)
+    return create_app(settings, metrics=Metrics(multiprocess_dir=Path(os.environ[MULTIPROC_ENV])))
 
 
 def _serve(settings: ServerSettings) -> int:
@@ -119,17 +125,23 @@ def _serve(settings: ServerSettings) -> int:
 
     from score.observability.audit import configure_audit_file
     from score.observability.logging import configure_server_logging
+    from score.observability.metrics import MULTIPROC_ENV, new_multiprocess_dir
     from score.server.app import create_app, prepare_shared_state
     from score.server.limits import HeadCappedH11Protocol
 
     configure_server_logging(settings.log_level)
     configure_audit_file(settings.audit_log)
     workers = settings.workers
+    metrics_dir: Path | None = None
     if workers > 1:
         if settings.storage.kind == "memory":
             raise ConfigError("the memory store lives in one process: it cannot serve --workers above 1")
         # Keys and the registry's schema are created here, once, before the workers open them.
         prepare_shared_state(settings)
+        # The workers' metric files: a new directory for this run (any value inherited is replaced), named before
+        # uvicorn spawns the workers, which import prometheus_client afresh.
+        metrics_dir = new_multiprocess_dir()
+        os.environ[MULTIPROC_ENV] = str(metrics_dir)
         app: Any = "score.cli.server_main:worker_app"
     else:
         app = create_app(settings)
@@ -149,20 +161,24 @@ def _serve(settings: ServerSettings) -> int:
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For/-Proto from any local peer (its
     # default FORWARDED_ALLOW_IPS); RequestLogMiddleware believes them only from SCORE_TRUSTED_PROXIES.
     # h11, not httptools (uvicorn's default), so that an oversized request head is never buffered in full.
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,
-        http=HeadCappedH11Protocol,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        workers=workers if workers > 1 else None,
-        factory=workers > 1,
-        **tls,  # type: ignore[arg-type]
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            http=HeadCappedH11Protocol,
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+            workers=workers if workers > 1 else None,
+            factory=workers > 1,
+            **tls,  # type: ignore[arg-type]
+        )
+    finally:
+        if metrics_dir is not None:  # the workers have stopped (uvicorn joins them)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

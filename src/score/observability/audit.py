@@ -3,7 +3,9 @@
 Fields: ``ts``, ``request_id``, ``client_ip``, ``subject``, ``token`` (a short SHA-256 prefix,
 never the token), ``object_id``, ``study``, ``action``, ``range``, ``decision``, ``reason``.
 Never a URL or a signature. Lines go to the ``score.audit`` logger: to stderr with the other
-logs by default, or only to the file named by ``SCORE_AUDIT_LOG``.
+logs by default, or only to the file named by ``SCORE_AUDIT_LOG``. Either way each line is one
+``write(2)`` (``LineHandler``), and each process appends to the file through its own ``O_APPEND``
+descriptor, so the workers of ``serve --workers N`` never interleave their lines.
 
 The client IP is the TCP peer, unless the peer is one of the configured trusted proxies; then
 it is the right-most ``X-Forwarded-For`` address that is not itself a trusted proxy.
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from score.domain.model import AuditEvent
-from score.observability.logging import iso_ms, json_text
+from score.observability.logging import LineHandler, iso_ms, json_text
 
 log = logging.getLogger("score.audit")
 
@@ -100,11 +102,17 @@ class LogAuditor:
 
 
 def configure_audit_file(path: Path | None) -> None:
-    """Send audit lines only to *path* (append), or leave them with the other logs when None."""
+    """Send audit lines only to *path* (appended, one write per line), or leave them with the other logs when None.
+
+    Raises:
+        OSError: *path* cannot be opened for writing.
+    """
     if path is None:
         return
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = LineHandler.appending(path)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    for old in log.handlers:
+        old.close()
     log.handlers[:] = [handler]
     log.propagate = False
     log.setLevel(logging.INFO)

@@ -110,8 +110,11 @@ def build_store(settings: ServerSettings, clock: Clock | None = None) -> ObjectS
     return make_store(storage)
 
 
-def build_components(settings: ServerSettings, clock: Clock | None = None) -> Components:
-    """Create the store, token verifier and service context described by *settings*.
+def build_components(
+    settings: ServerSettings, clock: Clock | None = None, metrics: Metrics | None = None
+) -> Components:
+    """Create the store, token verifier and service context described by *settings*, counting in *metrics* (a
+    new per-app registry by default; a worker of ``serve --workers N`` passes those it shares with the others).
 
     Raises:
         ConfigError: a key file is unreadable or settings are inconsistent.
@@ -178,7 +181,7 @@ def build_components(settings: ServerSettings, clock: Clock | None = None) -> Co
         metadata = SongMetadata(
             settings.metadata.url, timeout=settings.metadata.timeout, cache_ttl=settings.metadata.cache_ttl
         )
-    metrics = Metrics()
+    metrics = metrics if metrics is not None else Metrics()
     ctx = ServiceContext(
         store=cast("ObjectStore", Metered(store, "store", metrics)),
         metadata=cast("MetadataSource", Metered(metadata, "metadata", metrics)),
@@ -328,9 +331,11 @@ class RequestLogMiddleware:
                 self.metrics.child(self.metrics.latency, scope["method"], route).observe(seconds)
 
 
-def create_app(settings: ServerSettings, clock: Clock | None = None) -> FastAPI:
-    """Build the FastAPI application for *settings*; no work happens at import time."""
-    components = build_components(settings, clock)
+def create_app(settings: ServerSettings, clock: Clock | None = None, metrics: Metrics | None = None) -> FastAPI:
+    """Build the FastAPI application for *settings* (and *metrics*, see :func:`build_components`); no work
+    happens at import time.
+    """
+    components = build_components(settings, clock, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
