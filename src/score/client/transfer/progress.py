@@ -8,8 +8,8 @@ the speed and ETA. It ends once, with a newline, so what is printed next starts 
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import sys
 import threading
 import time
@@ -48,6 +48,18 @@ def _eta(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def stream_width(stream: TextIO, fallback: int = 80) -> int:
+    """The width of the terminal *stream* is, or *fallback* when it is none (a file, a pipe, no descriptor).
+
+    Not ``shutil.get_terminal_size``: it measures standard output, which may be redirected while
+    the line is drawn on standard error (a line as wide as another terminal, or 120, would wrap).
+    """
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or fallback
+    except (AttributeError, ValueError, OSError):  # no fileno, a closed stream, not a terminal
+        return fallback
+
+
 _State = Literal["running", "done", "stopped"]
 
 
@@ -63,7 +75,7 @@ class Board:
         width: int | None = None,
         expected_bytes: int = 0,
     ) -> None:
-        """Draw on *stream* (stderr) when *enabled*; *width* is the terminal's unless given.
+        """Draw on *stream* (stderr) when *enabled*; *width* is that of the terminal *stream* is, unless given.
 
         *expected_bytes*, what the batch's files add up to where their sizes are known before they start,
         keeps the total (and the percentage and ETA) from growing as files start.
@@ -134,7 +146,7 @@ class Board:
             tail = f"{'in' if state == 'done' else 'stopped after'} {_eta(elapsed)}"
         pct = 100.0 * done / total if total else 100.0 if state == "done" else 0.0
         stats = f"{pct:5.1f}% {human(done)}/{human(total)} {human(rate)}/s {tail}"
-        room = max(self._width or shutil.get_terminal_size((120, 24)).columns, 2) - 1
+        room = max(self._width or stream_width(self._stream), 2) - 1
         if len(stats) > room:  # a narrow terminal: the speed and ETA before the byte counts
             stats = f"{pct:.1f}% {human(rate)}/s {tail}"
         if self._files == 1:

@@ -4,7 +4,18 @@ stopped (issue 24)."""
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
+import struct
+import sys
+import termios
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+import pytest
 
 from score.client.transfer.progress import Board, Progress, human, short_ids
 
@@ -86,6 +97,38 @@ def test_ids_are_shortened_and_speed_and_eta_fit_any_width() -> None:
         assert len(line) <= width - 1 and "/s ETA " in line, (width, line)
     many._width = 200
     assert many.line().count(" | ") == 3 and "…" in many.line()
+
+
+@contextmanager
+def terminal(columns: int) -> Iterator[TextIO]:
+    """A pseudo-terminal *columns* wide, as a text stream."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        with open(follower, "w", closefd=True) as stream:
+            yield stream
+    finally:
+        os.close(leader)
+
+
+def test_the_line_fits_the_stream_it_is_drawn_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside-in trial, issue 24: the width was standard output's (``shutil.get_terminal_size``), so with
+    stdout redirected (or a terminal of another width) the line drawn on stderr overflowed its terminal. It
+    is the width of the stream drawn on, or 80 when that is no terminal (a pipe, a file, no descriptor)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    label = "download " + "a-long-file-name-" * 10 + ".bam"
+    with terminal(200) as wide, terminal(50) as narrow:
+        monkeypatch.setattr(sys, "__stdout__", wide)  # what shutil.get_terminal_size measures
+        monkeypatch.setattr(sys, "stdout", wide)
+        board = Board(1, False, narrow)
+        board.track(label, 10 * MIB).add(MIB)
+        assert len(board.line()) == 49
+        read, write = os.pipe()
+        with open(read, "rb") as _r, open(write, "w") as pipe:
+            for stream in (pipe, io.StringIO()):
+                board = Board(1, False, stream)
+                board.track(label, 10 * MIB).add(MIB)
+                assert len(board.line()) == 79, stream
 
 
 def test_the_last_line_is_drawn_once_and_ended() -> None:
