@@ -138,3 +138,59 @@ def test_progress_line_in_a_real_terminal(setup: Setup, width: int, tmp_path: Pa
         print(f"--- {width} columns, after the failure ---\n" + "\n".join(rows))
     finally:
         term.close()
+
+
+def test_ctrl_c_of_a_command_with_force_says_to_re_run_it_without(setup: Setup, tmp_path: Path) -> None:
+    """Outside-in trial, issue 24: Ctrl-C of a command given --force said to re-run the same command, which
+    starts over; it is to be re-run without --force, and that resumes."""
+    term = Terminal(80, 30, tmp_path, setup.env)
+    try:
+        oid = str(uuid.uuid4())
+        random_file(tmp_path / "big.bin", SIZE)
+        term.clear()
+        term.type(f"O={oid}")
+        term.clear()
+        term.type("sc upload --object-id $O --file big.bin --force")
+        during(term)
+        term.key("C-c")
+        rows = after(term)
+        print("--- 80 columns, after Ctrl-C of --force ---\n" + "\n".join(rows))
+        final = bars(rows)
+        assert len(final) == 1 and "stopped after" in final[0], rows
+        message = "".join(rows[rows.index(final[0]) + 1 : -1])  # its own rows, wrapped at 80 columns
+        assert message == (
+            "score-client: error: interrupted; re-run the command without --force to resume (with --force it starts "
+            "over)"
+        ), rows
+        term.clear()
+        term.type("sc upload --object-id $O --file big.bin >up.log")  # without --force: it resumes
+        after(term)
+        log = (tmp_path / "up.log").read_text()
+        sent = re.search(rf"uploaded {oid}: {SIZE} bytes, .*, \d+ of 17 parts sent, (\d+) already on the server", log)
+        assert sent and int(sent[1]) > 0, log
+    finally:
+        term.close()
+
+
+def test_a_batch_line_fits_the_terminal_with_stdout_redirected(setup: Setup, tmp_path: Path) -> None:
+    """Outside-in trial, issue 24: with stdout redirected the line took standard output's width (none there:
+    120 columns), so a batch's line with its files in flight wrapped on an 80-column terminal."""
+    term = Terminal(80, 30, tmp_path, setup.env)
+    try:
+        ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+        random_file(tmp_path / "big.bin", SIZE)
+        term.clear()
+        term.type(f"O={ids[0]} P={ids[1]}")
+        for name in ("O", "P"):
+            term.clear()
+            term.type(f"sc upload --object-id ${name} --file big.bin >up.log")
+            after(term)
+        term.clear()
+        term.type("sc download --object-id $O $P --output-dir out --output-layout id --index false >down.log")
+        rows = during(term)  # one row within the width, with the files in flight as far as they fit
+        print("--- 80 columns, stdout redirected, during a batch ---\n" + "\n".join(rows))
+        after(term)
+        log = (tmp_path / "down.log").read_text()
+        assert all(f"downloaded {oid}" in log for oid in ids), log
+    finally:
+        term.close()

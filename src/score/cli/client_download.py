@@ -211,14 +211,19 @@ def run(
     def show(outcome: Outcome) -> None:
         line: dict[str, Any] = {"object_id": outcome.object_id, "file": str(outcome.file), "seconds": outcome.seconds}
         if outcome.error is not None:
-            if len(items) == 1 and not args.json:
-                raise outcome.error  # one object: main() prints the error with its hint
+            if (len(items) == 1 or isinstance(outcome.error, e.DiskSpaceError)) and not args.json:
+                # one object, or a full disk, which stops the batch: main() prints the error with its hint
+                raise outcome.error
             report.failure(line, outcome.error)
         elif outcome.result is not None:
             report.success(line, outcome.result)
 
     try:
         batch.download_all(plan, dl, options, settings.parallel, show)
+    except e.DiskSpaceError:
+        if args.json:  # the failed object's line is out: the summary too, then main() prints the error
+            report.summary(len(items), time.monotonic() - started)
+        raise
     finally:
         dl.close()
         api.close()

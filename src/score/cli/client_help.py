@@ -26,7 +26,7 @@ _EXIT_CODES = (
     "exit codes:\n"
     "  0 ok, 1 other failure, 2 usage (bad flags, wrong --server-url, configuration), 3 token missing, expired\n"
     "  or without the scope, 4 not found, 5 integrity (MD5/size), 6 unreachable after retries, 7 conflict,\n"
-    "  8 not enough disk space, 130 interrupted (re-run the same command to resume)"
+    "  8 not enough disk space, 130 interrupted (re-run the same command to resume; without --force)"
 )
 EXAMPLES: dict[str, str] = {
     "upload": "score-client upload --object-id 9a0b3a8e-3f1f-5d0e-9c7e-8e5f0d3b1a2c --file sample.bam",

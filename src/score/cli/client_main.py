@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(args, exc.message + (f" ({hint})" if hint else ""))
         return code
     except KeyboardInterrupt:
-        _err(args, "interrupted; re-run the same command to resume")
+        _err(args, ec.interrupted_message(forced=bool(getattr(args, "force", False))))
         return ec.INTERRUPTED
     except BrokenPipeError as exc:
         from score.slicing.viewer import reader_gone

@@ -42,8 +42,13 @@ SERVER_DISK_SPACE_HINT = (
 
 
 # Errors whose message already says what to do (the reasons score.client.http.server_api gives them):
-# no token was sent, a path the server does not serve (the URL is wrong), no connection at all.
-SELF_EXPLAINED = frozenset({"no_token", "no_endpoint"})
+# no token was sent, an expired token ("get a new one"), a path the server does not serve (the URL is wrong).
+SELF_EXPLAINED = frozenset({"no_token", e.EXPIRED_TOKEN, "no_endpoint"})
+# What a 404 means when it was not an object that was not found (score.client.http.metadata_api's reasons).
+NOT_FOUND_HINTS = {
+    e.ANALYSIS_NOT_FOUND: "check the study id and the analysis id",
+    e.STUDY_NOT_FOUND: "check the study id",
+}
 # No connection at all: the message names the setting to check; a server that was reachable a moment ago
 # (it died or restarts mid-transfer) is also worth asking again, and the work done so far is kept.
 UNREACHABLE_HINT = "if the URL is right, it is down or restarting; re-run the same command to resume"
@@ -58,7 +63,16 @@ def hint_for(exc: e.ScoreError) -> str | None:
         return None
     if exc.reason == "unreachable":
         return UNREACHABLE_HINT
+    if isinstance(exc, e.NotFoundError) and exc.reason in NOT_FOUND_HINTS:
+        return NOT_FOUND_HINTS[exc.reason]
     return HINTS.get(exit_code_for(exc))
+
+
+def interrupted_message(forced: bool) -> str:
+    """What Ctrl-C prints: re-running resumes, but not with ``--force``, which starts over."""
+    if forced:
+        return "interrupted; re-run the command without --force to resume (with --force it starts over)"
+    return "interrupted; re-run the same command to resume"
 
 
 def exit_code_for(exc: e.ScoreError) -> int:

@@ -4,6 +4,8 @@ code, through score-client's main() against the server's app in process (no sock
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,9 +22,11 @@ from score.cli import exit_codes as ec
 from score.cli.client_session import Session
 from score.client.http import metadata_api
 from score.client.http.server_api import ServerApi
+from score.client.transfer import download
 from score.client.transfer.batch import NoIndex
 from score.client.transfer.output_layout import ObjectEntry
-from tests.kit.inprocess import BASE_URL, App
+from score.client.transfer.upload import Uploader
+from tests.kit.inprocess import BASE_URL, KIB, App, MemoryDataPlane
 
 OID = str(uuid.UUID(int=7, version=4))
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -101,10 +105,15 @@ def test_an_expired_token_names_the_leeway(
     """Issue 24: ``token --ttl 1s`` keeps working for 30 s; the error says why."""
     monkeypatch.setenv("ACCESSTOKEN", served.token("score.READ", ttl=timedelta(seconds=-40)))
     assert client_main.main(_url()) == ec.AUTH
-    assert capsys.readouterr().err == (
+    assert capsys.readouterr().err == (  # it says what to do: no hint after it (outside-in trial, issue 24)
         "score-client: error: the access token has expired (it is accepted until 30 s past its expiry time, the "
-        "clock-skew leeway SCORE_AUTH__LEEWAY); get a new one (check the access token (env ACCESSTOKEN) and its "
-        "scopes)\n"
+        "clock-skew leeway SCORE_AUTH__LEEWAY); get a new one\n"
+    )
+    monkeypatch.setenv("ACCESSTOKEN", "not-a-jwt")  # any other refusal keeps the hint
+    assert client_main.main(_url()) == ec.AUTH
+    assert capsys.readouterr().err == (
+        "score-client: error: the access token is not valid (DecodeError) (check the access token (env ACCESSTOKEN) "
+        "and its scopes)\n"
     )
 
 
@@ -260,3 +269,100 @@ def test_token_help_documents_the_clock_skew_leeway(capsys: pytest.CaptureFixtur
     text = " ".join(capsys.readouterr().out.split())
     assert "servers accept it for their clock-skew leeway longer (SCORE_AUTH__LEEWAY, default 30 s)" in text
     assert "--ttl 1s is still accepted for about 31 s." in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["upload", "--object-id", OID, "--file", "f.bin"], "re-run the same command to resume"),
+        (
+            ["upload", "--object-id", OID, "--file", "f.bin", "--force"],
+            "re-run the command without --force to resume (with --force it starts over)",
+        ),
+        (
+            ["download", "--object-id", OID, "--output-dir", "out", "--force"],
+            "re-run the command without --force to resume (with --force it starts over)",
+        ),
+    ],
+)
+def test_ctrl_c_says_how_to_resume(
+    argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outside-in trial, issue 24: after Ctrl-C of a command with --force, "re-run the same command" starts
+    over (--force restarts the upload, or discards the download's parts): it is to be re-run without it."""
+
+    def interrupted(args: argparse.Namespace, session: Session) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client_main, "_run", interrupted)
+    assert client_main.main(["--server-url", BASE_URL, *argv]) == ec.INTERRUPTED
+    assert capsys.readouterr().err == f"score-client: error: interrupted; {says}\n"
+
+
+def test_a_full_disk_stops_a_batch_with_one_message(
+    served: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outside-in trial, issue 24: a disk that filled up mid-batch printed an error for every object left
+    (172 lines); the batch stops at the first full-disk error, with one message and exit 8, the files already
+    complete kept, and the resume state of the one that stopped."""
+    data = MemoryDataPlane(served.store)
+    ids = [str(uuid.UUID(int=i, version=4)) for i in range(1, 7)]
+    with served.server_api(served.rw_token()) as api:
+        for oid in ids:  # three parts each (4, 4 and 2 KiB)
+            src = tmp_path / "src.bin"
+            src.write_bytes(os.urandom(10 * KIB))
+            Uploader(api, data, parallel=1).upload(oid, src)
+    monkeypatch.setattr(Session, "data_plane", lambda self: data)
+    writes = {"left": 7}  # two objects of three parts each, then one part of the third
+
+    def pwrite_all(fd: int, chunk: bytes | memoryview, offset: int) -> None:
+        writes["left"] -= 1
+        if writes["left"] < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        os.pwrite(fd, chunk, offset)
+
+    monkeypatch.setattr(download, "pwrite_all", pwrite_all)
+    monkeypatch.setenv("ACCESSTOKEN", served.token("score.READ"))
+    out = tmp_path / "out"
+    argv = ["--server-url", BASE_URL, "--parallel", "1", "download", "--object-id", *ids, "--output-dir", str(out)]
+    assert client_main.main([*argv, "--output-layout", "id", "--index", "false"]) == ec.DISK_SPACE
+    printed = capsys.readouterr()
+    assert printed.err == (
+        f"score-client: error: the output file system is full: writing {out}/.{ids[2]}/data failed (No space left "
+        "on device); the parts written so far are kept (free some space or choose another --output-dir; nothing "
+        "was lost, re-run to resume)\n"
+    )
+    assert [line.split()[1] for line in printed.out.splitlines()] == ids[:2]
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == set(ids[:2])  # complete: kept
+    assert (out / f".{ids[2]}" / "data").exists()  # its resume state: the same command resumes
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """An app with the embedded registry; main()'s server and metadata clients both talk to it."""
+    app = App(tmp_path / "data", metadata={"kind": "registry"})
+    with _app_transport(app) as transport:
+        _serve(monkeypatch, transport)
+
+        class InProcess(metadata_api.MetadataApi):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **{**kwargs, "transport": transport})
+
+        monkeypatch.setattr(metadata_api, "MetadataApi", InProcess)
+        monkeypatch.setenv("ACCESSTOKEN", app.rw_token())
+        yield app
+
+
+def test_an_unknown_analysis_is_not_an_unknown_object(registry: App, capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside-in trial, issue 24: "(check the object id)" followed an analysis that was not found."""
+    argv = ["--server-url", BASE_URL, "publish", "--study-id", "ABC", "--analysis-id", "AN-1"]
+    assert client_main.main(argv) == ec.NOT_FOUND
+    assert capsys.readouterr().err == (
+        "score-client: error: analysis 'AN-1' not found in study 'ABC' (check the study id and the analysis id)\n"
+    )
+    argv = ["--server-url", BASE_URL, "download", "--study-id", "ABC", "--analysis-id", "AN-1", "--output-dir", "o"]
+    assert client_main.main(argv) == ec.NOT_FOUND
+    assert capsys.readouterr().err == (
+        "score-client: error: analysis AN-1 of study ABC has no files (or does not exist) (check the study id and "
+        "the analysis id)\n"
+    )

@@ -50,13 +50,21 @@ class MetadataApi:
         """Release connections."""
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, missing: str | None = None, **kwargs: Any) -> Any:
+        """The answer's JSON; *missing* is the reason a 404 gets (what was not found, when not an object).
+
+        Raises:
+            ScoreError: the service's error, or malformed JSON.
+        """
         try:
             r = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self._service, self._http.base_url, self._setting) from exc
         if r.status_code >= 400:
-            raise error_from_response(r, self._setting)
+            error = error_from_response(r, self._setting)
+            if missing is not None and type(error) is e.NotFoundError and error.reason is None:
+                error.reason = missing
+            raise error
         try:
             return r.json()
         except ValueError:
@@ -64,12 +72,18 @@ class MetadataApi:
 
     def submit(self, study: str, payload: dict[str, Any]) -> SubmitReceipt:
         """``POST /submit/{study}``: the analysis id (and, from our registry, the files)."""
-        return SubmitReceipt.parse(self._call("POST", f"/submit/{quote(study, safe='')}", json=payload))
+        return SubmitReceipt.parse(
+            self._call("POST", f"/submit/{quote(study, safe='')}", missing=e.STUDY_NOT_FOUND, json=payload)
+        )
 
     def analysis(self, study: str, analysis_id: str) -> Analysis:
         """``GET /studies/{study}/analysis/{id}``."""
         return Analysis.parse(
-            self._call("GET", f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}")
+            self._call(
+                "GET",
+                f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}",
+                missing=e.ANALYSIS_NOT_FOUND,
+            )
         )
 
     def set_state(self, study: str, analysis_id: str, action: str) -> Analysis:
@@ -77,7 +91,11 @@ class MetadataApi:
         if action not in ("publish", "unpublish", "suppress"):
             raise ValueError(action)
         return Analysis.parse(
-            self._call("PUT", f"/studies/{quote(study, safe='')}/analysis/{action}/{quote(analysis_id, safe='')}")
+            self._call(
+                "PUT",
+                f"/studies/{quote(study, safe='')}/analysis/{action}/{quote(analysis_id, safe='')}",
+                missing=e.ANALYSIS_NOT_FOUND,
+            )
         )
 
     def entity(self, object_id: str) -> FileEntity | None:

@@ -11,7 +11,7 @@ import httpx
 
 from score import __version__
 from score.attempts import RetryPolicy, Sleep, with_retry
-from score.client.http.tokens import BearerAuth, TokenSource, as_source
+from score.client.http.tokens import BearerAuth, TokenSource, as_source, jwt_expired
 from score.client.printable import printable
 from score.domain import errors as e
 from score.wire.client_models import (
@@ -75,8 +75,10 @@ def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING)
     """Turn an error response into the matching domain error (by code, else by status).
 
     The server's message is kept with its control characters escaped: it is printed as it is. A 401 to a
-    request that carried no token says so; a 404 for a path the server does not serve (its routing answer,
-    or a body that is not a score-server's) says to check *setting*, the URL, not the object id.
+    request that carried no token says so; one to a bearer JWT past its expiry has the reason
+    ``expired_token`` (the server's message then says to get a new one). A 404 for a path the server does
+    not serve (its routing answer, or a body that is not a score-server's) says to check *setting*, the URL,
+    not the object id.
     """
     request = _sent(response)
     if request is not None and response.status_code == 401 and "Authorization" not in request.headers:
@@ -88,6 +90,8 @@ def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING)
         cls = _error_class(body.code, response.status_code)
         transient = response.status_code >= 500 and response.status_code != INSUFFICIENT_STORAGE
         reason = e.SERVER_STORE_FULL if cls is e.DiskSpaceError else None
+        if cls is e.UnauthenticatedError:
+            reason = _expired(request)  # the message says to get a new one: no hint after it
         return cls(printable(body.message), retryable=body.retryable or transient, reason=reason)
     except ValueError:
         pass
@@ -102,6 +106,12 @@ def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING)
         return _no_endpoint(request, setting)  # a web page or nothing: not an API's answer (Score's is JSON)
     cls = _BY_STATUS.get(response.status_code, e.ScoreError)
     return cls(f"server answered HTTP {response.status_code}")
+
+
+def _expired(request: httpx.Request | None) -> str | None:
+    """``expired_token`` when the refused request carried a bearer JWT past its expiry (its refusal says so)."""
+    scheme, _, token = (request.headers.get("Authorization", "") if request is not None else "").partition(" ")
+    return e.EXPIRED_TOKEN if scheme.lower() == "bearer" and jwt_expired(token) else None
 
 
 def _is_error_body(response: httpx.Response) -> bool:
@@ -271,6 +281,14 @@ class ServerApi:
             {"uploadId": upload_id, "partNumber": number},
             upload_token=upload_token,
         )
+
+    def cancel_upload(self, object_id: str, upload_token: str | None = None) -> None:
+        """``DELETE /upload/{id}``: abort the object's upload in progress and delete its state.
+
+        Raises:
+            NotFoundError: no upload of the object is in progress.
+        """
+        self._call("DELETE", f"/upload/{object_id}", upload_token=upload_token)
 
     def finalize_upload(
         self,

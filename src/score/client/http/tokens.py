@@ -8,6 +8,8 @@ user can read; no token is ever logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
@@ -58,6 +60,25 @@ def as_source(token: str | TokenSource | None) -> TokenSource:
     if token is None or isinstance(token, str):
         return StaticToken(token)
     return token
+
+
+def jwt_expired(token: str, now: float | None = None) -> bool:
+    """True when *token* is a JWT whose ``exp`` is before *now* (default: the time now).
+
+    The claims are read without checking the signature: this only tells why a server refused the
+    token (401), never whether it is valid. An opaque token (an API key) is never expired here.
+    """
+    pieces = token.split(".")
+    if len(pieces) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(pieces[1] + "=" * (-len(pieces[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return False
+    return exp < (time.time() if now is None else now)
 
 
 class BearerAuth(httpx.Auth):

@@ -192,7 +192,8 @@ def select(selection: Selection, metadata: Callable[[], MetadataLookups]) -> lis
         api.close()
     if not entities:
         raise e.NotFoundError(
-            f"analysis {selection.analysis_id} of study {selection.study} has no files (or does not exist)"
+            f"analysis {selection.analysis_id} of study {selection.study} has no files (or does not exist)",
+            reason=e.ANALYSIS_NOT_FOUND,
         )
     return [entry_of(entity) for entity in entities]
 
@@ -339,6 +340,13 @@ def download_all(
     many objects are queued at once, so a manifest of any length takes bounded memory.
 
     Whatever *on_outcome* raises (or an interrupt) cancels the downloads in flight and propagates.
+    A full disk stops the batch at once: the first object that fails with a ``DiskSpaceError`` is
+    passed to *on_outcome*, then the error is raised the same way (no more downloads start, those
+    in flight stop with their resume state kept, complete files stay), rather than every object
+    left failing with it in turn.
+
+    Raises:
+        DiskSpaceError: an object could not be written for want of space.
     """
 
     def one(oid: str, spec: ObjectSpecification | e.ScoreError | None) -> Outcome:
@@ -375,7 +383,10 @@ def download_all(
                     queued.update(files.submit(one, oid, specs.get(oid)) for oid in chunk)
                 finished, queued = wait(queued, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    on_outcome(future.result())
+                    outcome = future.result()
+                    on_outcome(outcome)
+                    if isinstance(outcome.error, e.DiskSpaceError):
+                        raise outcome.error
         except BaseException:
             downloader.cancel_all()
             files.shutdown(wait=True, cancel_futures=True)

@@ -123,10 +123,8 @@ class Uploader:
         return self._board.track(label, size) if self._board else Progress(label, size, self._show)
 
     # ---- set-up -----------------------------------------------------------------------
-    def _start(
-        self, object_id: str, size: int, md5: str | None, force: bool, token: str
-    ) -> tuple[str, list[Part], dict[int, str]]:
-        """Return (upload id, parts with URLs, completed part MD5s), resuming when possible.
+    def _start(self, object_id: str, size: int, md5: str | None, force: bool, token: str) -> _Started:
+        """Return the upload (its id, parts with URLs, completed part MD5s), resuming when possible.
 
         Raises:
             ConflictError: another client's upload of the object is in progress (without *force*).
@@ -138,9 +136,9 @@ class Uploader:
                 progress = None  # nothing in progress, or the file changed size: start afresh
             if progress is not None and not (md5 and progress.objectMd5 and progress.objectMd5 != md5):
                 done = {p.partNumber: p.md5 or p.sourceMd5 or "" for p in progress.parts if p.md5 or p.sourceMd5}
-                return progress.uploadId, progress.parts, done
+                return _Started(progress.uploadId, progress.parts, done, _md5_or_none(progress.objectMd5))
         spec = self._api.initiate_upload(object_id, size, md5, overwrite=force, upload_token=token)
-        return spec.uploadId, spec.parts, {}
+        return _Started(spec.uploadId, spec.parts, {}, _md5_or_none(spec.objectMd5))
 
     def _already_uploaded(self, object_id: str, path: Path, size: int, declared: str | None) -> UploadResult:
         """The server holds an object of this size and the *declared* MD5: done, once this file has that MD5.
@@ -254,12 +252,13 @@ class Uploader:
         if isinstance(small, UploadResult):
             return small
         if small is not None:
-            declared, (upload_id, parts, done) = small
+            declared, started = small
         else:
             try:
-                upload_id, parts, done = self._start(object_id, size, declared, force, token)
+                started = self._start(object_id, size, declared, force, token)
             except e.AlreadyUploadedError:
                 return self._already_uploaded(object_id, path, size, declared)
+        upload_id, parts, done = started.upload_id, started.parts, started.done
         part_md5s: dict[int, str] = {}  # filled by the workers: what this client sent or found sent
         book = _UrlBook({p.partNumber: p.url for p in parts if p.url})
         largest = max((p.partSize for p in parts), default=0)
@@ -302,21 +301,47 @@ class Uploader:
                 cancel.set()
                 raise
         file_md5 = whole.hexdigest()
-        if declared and declared != file_md5:
-            raise e.IntegrityError(
-                f"the file's MD5 is {file_md5}, not the declared {declared}; the upload was not finalized"
-            )
+        self._check_md5(object_id, token, file_md5, declared, started.md5)
         ordered = [part_md5s[p.partNumber] for p in sorted(parts, key=lambda p: p.partNumber)]
         self._finalize(object_id, upload_id, size, file_md5, ordered, token)
         progress.finish()
         return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
+
+    def _check_md5(self, object_id: str, token: str, file_md5: str, declared: str | None, expected: str | None) -> None:
+        """Before finalizing: the file's MD5 must be the *declared* one, and the one the server expects.
+
+        *expected* is the MD5 the server recorded when the upload started (the declared or the
+        registered one). On a mismatch this client's upload is cancelled (best effort): finalize
+        would refuse it anyway, and left live it would make a later uploader of the right file wait
+        for it (409) until ``--force`` or a cleanup.
+
+        Raises:
+            IntegrityError: the file's MD5 is another.
+        """
+        if declared and declared != file_md5:
+            wanted = f"the declared {declared}"
+        elif expected and expected != file_md5:
+            wanted = f"the MD5 {expected} the server expects (declared or registered)"
+        else:
+            return
+        cancelled = self._cancel(object_id, token)
+        outcome = "the upload was cancelled" if cancelled else "the upload was not finalized"
+        raise e.IntegrityError(f"the file's MD5 is {file_md5}, not {wanted}; {outcome}")
+
+    def _cancel(self, object_id: str, token: str) -> bool:
+        """Cancel the upload in progress of *object_id* (this client's); False when that failed."""
+        try:
+            self._api.cancel_upload(object_id, token)
+        except e.ScoreError:
+            return False
+        return True
 
     def _small(self, size: int) -> bool:
         return size <= min(SMALL_FILE_BYTES, self._memory)
 
     def _upload_small(
         self, object_id: str, path: Path, size: int, declared: str | None, force: bool, token: str
-    ) -> UploadResult | tuple[str, tuple[str, list[Part], dict[int, str]]] | None:
+    ) -> UploadResult | tuple[str, _Started] | None:
         """The small-file path: the file hashed first, initiate with its MD5, one PUT, finalize.
 
         No status call first: a fresh file has nothing to resume, and a one-part upload this client
@@ -345,7 +370,7 @@ class Uploader:
                 raise
             return None
         if len(spec.parts) != 1 or spec.etagIsMd5 is None or not spec.parts[0].url:
-            return file_md5, (spec.uploadId, spec.parts, {})
+            return file_md5, _Started(spec.uploadId, spec.parts, {}, _md5_or_none(spec.objectMd5))
         part = spec.parts[0]
         book = _UrlBook({}, presigned={part.partNumber: spec.parts[0].url}, etag_is_md5=spec.etagIsMd5)
         progress = self._progress(object_id, size)
@@ -428,6 +453,16 @@ class Uploader:
 
 
 @dataclass(frozen=True)
+class _Started:
+    """An upload this client started or resumes."""
+
+    upload_id: str
+    parts: list[Part]
+    done: dict[int, str]  # part number -> MD5 of the parts the server already holds
+    md5: str | None  # the file's MD5 as the server recorded it (declared or registered), if any
+
+
+@dataclass(frozen=True)
 class _Sending:
     """One part on its way, with what its PUT, its confirmation and a re-send need."""
 
@@ -440,6 +475,16 @@ class _Sending:
     cancel: threading.Event
     progress: Progress
     token: str  # the upload token: this client owns the upload
+
+
+def _md5_or_none(value: str | None) -> str | None:
+    """A server's MD5 as lowercase hex; None when it gave none or one that is not an MD5."""
+    if not value:
+        return None
+    try:
+        return normalize_md5(value)
+    except e.InvalidRequestError:
+        return None
 
 
 def _file_md5(path: Path) -> str:

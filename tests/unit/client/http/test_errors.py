@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+from collections.abc import Callable
+
 import httpx
 import pytest
 
 from score.cli import exit_codes
+from score.client.http.metadata_api import MetadataApi
 from score.client.http.server_api import error_from_response
 from score.client.http.signed_urls import classify_store_refusal
+from score.client.http.tokens import jwt_expired
 from score.domain import errors as e
 from score.server.errors import error_response, status_for
 
@@ -139,3 +146,48 @@ def test_store_refusals_are_read_by_their_xml_code() -> None:
     assert not isinstance(classify_store_refusal(403, dtd), e.UrlExpiredError)
     digest_in_message = b"<Error><Code>InvalidArgument</Code><Message>not a BadDigest</Message></Error>"
     assert not isinstance(classify_store_refusal(400, digest_in_message), e.IntegrityError)
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    """A JWT with *claims* (its signature is never checked on the client)."""
+    part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJIUzI1NiJ9.{part}.c2ln"
+
+
+def test_a_401_to_an_expired_jwt_needs_no_hint() -> None:
+    """Outside-in trial, issue 24: the server's "has expired ...; get a new one" got the AUTH hint after it."""
+    body = {"code": "unauthenticated", "message": "the access token has expired; get a new one", "retryable": False}
+
+    def refused(token: str) -> e.ScoreError:
+        request = httpx.Request("GET", "http://score.test/download/x", headers={"Authorization": f"Bearer {token}"})
+        return error_from_response(httpx.Response(401, json=body, request=request))
+
+    expired = refused(_jwt({"exp": time.time() - 60}))
+    assert type(expired) is e.UnauthenticatedError and expired.reason == e.EXPIRED_TOKEN
+    assert exit_codes.hint_for(expired) is None and exit_codes.exit_code_for(expired) == exit_codes.AUTH
+    for token in (_jwt({"exp": time.time() + 60}), _jwt({"sub": "x"}), "an-api-key", "a.b.c"):
+        other = refused(token)
+        assert other.reason is None and exit_codes.hint_for(other) == exit_codes.HINTS[exit_codes.AUTH], token
+    assert not jwt_expired(_jwt({"exp": True})) and jwt_expired(_jwt({"exp": 10}), now=11)
+
+
+@pytest.mark.parametrize(
+    ("call", "hint"),
+    [
+        (lambda api: api.submit("XYZ", {}), "check the study id"),
+        (lambda api: api.analysis("XYZ", "AN-1"), "check the study id and the analysis id"),
+        (lambda api: api.set_state("XYZ", "AN-1", "publish"), "check the study id and the analysis id"),
+    ],
+    ids=["submit", "analysis", "publish"],
+)
+def test_a_metadata_404_hints_at_what_was_not_found(call: Callable[[MetadataApi], object], hint: str) -> None:
+    """Outside-in trial, issue 24: "(check the object id)" followed a study or an analysis not found."""
+    body = {"code": "not_found", "message": "not found here", "retryable": False}
+    api = MetadataApi(
+        "http://song.test", "tok", transport=httpx.MockTransport(lambda _r: httpx.Response(404, json=body))
+    )
+    with pytest.raises(e.NotFoundError) as caught:
+        call(api)
+    assert exit_codes.hint_for(caught.value) == hint
+    assert exit_codes.exit_code_for(caught.value) == exit_codes.NOT_FOUND
+    assert exit_codes.hint_for(e.NotFoundError("object x not found")) == "check the object id"

@@ -155,9 +155,12 @@ def test_the_space_check_counts_what_is_still_missing(tmp_path: Path) -> None:
 
 
 class FakeDownloader:
-    def __init__(self, fail: set[str], refused: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, fail: set[str], refused: frozenset[str] = frozenset(), full: frozenset[str] = frozenset()
+    ) -> None:
         self.fail = fail
         self.refused = refused  # the batch call answers these with a 403
+        self.full = full  # these find the disk full
         self.cancelled = threading.Event()
         self.calls: list[tuple[str, Path, int, int]] = []
         self.specs_given: dict[str, ObjectSpecification | None] = {}
@@ -188,6 +191,8 @@ class FakeDownloader:
         self.specs_given[object_id] = spec
         if object_id in self.fail:
             raise e.IntegrityError(f"{object_id}: md5 mismatch")
+        if object_id in self.full:
+            raise e.DiskSpaceError(f"the output file system is full: writing {object_id} failed")
         return DownloadResult(object_id, target, 5, None, validate, 1, 1)
 
     def cancel_all(self) -> None:
@@ -218,6 +223,23 @@ def test_what_the_caller_raises_cancels_the_batch(tmp_path: Path) -> None:
     with pytest.raises(e.IntegrityError):
         batch.download_all(plan, dl, options, 4, stop)
     assert dl.cancelled.is_set()
+
+
+def test_a_full_disk_stops_the_batch_at_once(tmp_path: Path) -> None:
+    """Outside-in trial, issue 24: a disk that filled up mid-batch failed every object left, one error line
+    each (172 of them); the first object that finds the disk full ends the batch, its downloads in flight
+    cancelled (their resume state kept)."""
+    ids = [str(uuid.UUID(int=i)) for i in range(1, 41)]
+    options = BatchOptions(tmp_path, layout="id")
+    plan = batch.plan([ObjectEntry(oid) for oid in ids], options)
+    dl = FakeDownloader(set(), full=frozenset(ids[2:]))  # from the third object on, the disk is full
+    outcomes: list[Outcome] = []
+    with pytest.raises(e.DiskSpaceError, match="the output file system is full"):
+        batch.download_all(plan, dl, options, 1, outcomes.append)
+    assert dl.cancelled.is_set()
+    full = [o for o in outcomes if o.error is not None]
+    assert len(full) == 1 and full[0] is outcomes[-1] and isinstance(full[0].error, e.DiskSpaceError)
+    assert {o.object_id for o in outcomes[:-1]} <= set(ids[:2])
 
 
 def test_specs_are_asked_in_batches_shortly_ahead_of_the_downloads(tmp_path: Path) -> None:
