@@ -92,8 +92,8 @@ _CLEAN_NAMES = ("ACCESSTOKEN", "STORAGE_URL", "METADATA_URL", "TRANSPORT_PARALLE
 
 
 def _score5_names() -> set[str]:
-    """Every environment name of Score 5.x's client settings (cli/score5_settings.py), read or warned about."""
-    from score.cli import score5_settings as score5
+    """Every environment name of Score 5.x's client settings (sdk/score5_settings.py), read or warned about."""
+    from score.sdk import score5_settings as score5
 
     keys = (*score5.SUPPORTED, *score5.UNSUPPORTED)
     return {score5.env_name(k) for k in keys} | set(score5.EXTRA_ENV) | {"STORAGE_PROFILE"}

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from score.cli import client_manifest
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.client.printable import printable
 from score.client.transfer import batch
 from score.client.transfer.batch import (
@@ -30,6 +29,7 @@ from score.client.transfer.batch import (
 from score.client.transfer.output_layout import LAYOUTS
 from score.client.transfer.progress import Board
 from score.domain import errors as e
+from score.sdk.session import Session
 
 if TYPE_CHECKING:
     from score.client.transfer.download import DownloadResult
@@ -189,7 +189,7 @@ def run(
 
     A data file without an index file is told to *notice* (default *err*) before the downloads start.
     """
-    from score.client.transfer.download import Downloader
+    from score.sdk.client import Client
 
     settings = session.settings
     if args.length == 0:
@@ -203,9 +203,8 @@ def run(
     plan = batch.plan(items, options)
     board = Board(len(items), progress and not args.json, expected_bytes=batch.known_bytes(items, options))
     report = _Report(args, board.above(say), board.above(err))
-    api = session.server()
-    data = session.data_plane()
-    dl = Downloader(api, data, parallel=settings.parallel, board=board, fsync=args.fsync)
+    client = Client.from_session(session)
+    dl = client.downloader(board=board, fsync=args.fsync)
     started = time.monotonic()
 
     def show(outcome: Outcome) -> None:
@@ -226,8 +225,7 @@ def run(
         raise
     finally:
         dl.close()
-        api.close()
-        data.close()
+        client.close_connections()
         board.close()
     report.summary(len(items), time.monotonic() - started)
     return report.worst

@@ -12,8 +12,8 @@ from score import __version__
 from score.cli import exit_codes as ec
 
 if TYPE_CHECKING:
-    from score.cli.client_config import ClientSettings
-    from score.cli.client_session import Session
+    from score.sdk.config import ClientSettings
+    from score.sdk.session import Session
 
 HEALTH_TIMEOUT = 5.0  # seconds: info is a quick look, not a transfer
 

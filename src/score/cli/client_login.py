@@ -10,7 +10,7 @@ from score.cli import exit_codes as ec
 from score.domain import errors as e
 
 if TYPE_CHECKING:
-    from score.cli.client_session import Session
+    from score.sdk.session import Session
 
 DEFAULT_SCOPE = "openid offline_access"
 

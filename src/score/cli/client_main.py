@@ -21,8 +21,8 @@ from score.domain import errors as e
 from score.domain.ids import validate_object_id
 
 if TYPE_CHECKING:
-    from score.cli.client_config import ClientSettings
-    from score.cli.client_session import Session
+    from score.sdk.config import ClientSettings
+    from score.sdk.session import Session
 
     # the class add_subparsers() makes (argparse has no public name for it): generic only to type checkers
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
@@ -200,11 +200,13 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def _url(args: argparse.Namespace, session: Session) -> int:
-    api = session.server()
+    from score.sdk.client import Client
+
+    client = Client.from_session(session)
     try:
-        url, _ = api.object_url(args.object_id)
+        url = client.url(args.object_id)
     finally:
-        api.close()
+        client.close_connections()
     _say(args, url)
     return ec.OK
 
@@ -297,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         return ec.OK
     if args.silent:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Score's --silent closes output
-    from score.cli.client_config import load_client_settings
-    from score.cli.client_session import Session
+    from score.sdk.config import load_client_settings
+    from score.sdk.session import Session
 
     try:
         if args.command == "version":

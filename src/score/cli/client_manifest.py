@@ -8,8 +8,8 @@ import argparse
 from collections.abc import Callable
 
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.client.transfer.manifest import ManifestText, load_manifest, parse_download_manifest
+from score.sdk.session import Session
 
 # Score's ``portal.url`` (its default, https://dcc.icgc.org, is retired): unset, a manifest id is refused
 # with a message naming these.

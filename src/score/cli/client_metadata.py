@@ -11,7 +11,7 @@ from score.cli import exit_codes as ec
 from score.client.printable import printable
 
 if TYPE_CHECKING:
-    from score.cli.client_session import Session
+    from score.sdk.session import Session
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.client.printable import printable
 from score.domain import errors as e
+from score.sdk.session import Session
 
 if TYPE_CHECKING:
     from score.client.http.server_api import ServerApi

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from score.cli import client_manifest
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.client.transfer.manifest import UploadEntry, parse_upload_manifest
 from score.client.transfer.progress import Board
 from score.domain import errors as e
+from score.sdk.session import Session
 
 if TYPE_CHECKING:
     from score.client.transfer.upload import UploadResult
@@ -40,14 +40,14 @@ def _entries(args: argparse.Namespace, session: Session) -> list[UploadEntry]:
 
 def run(args: argparse.Namespace, session: Session, progress: bool, say: Callable[[str], None]) -> int:
     """Upload; the first failure stops the batch (what was uploaded stays, a re-run resumes the rest)."""
-    from score.client.transfer.upload import Uploader
+    from score.sdk.client import Client
 
     entries = _entries(args, session)
     s = session.settings
     share = max(s.memory_bytes // s.parallel, 1)
     small = [x for x in entries if len(entries) > 1 and x.path.stat().st_size <= share // 2]
     large = [x for x in entries if x not in small]
-    api, data = session.server(), session.data_plane()
+    client = Client.from_session(session)
     board = Board(len(large), progress)  # the large files' line; small ones are over too soon to follow
     say = board.above(say)
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
 
     try:
         if small:
-            one = Uploader(api, data, parallel=1, memory_bytes=share)
+            one = client.uploader(parallel=1, memory_bytes=share)
             with ThreadPoolExecutor(min(s.parallel, len(small)), "score-file") as files:
                 futures = [files.submit(one.upload, x.object_id, x.path, x.md5 or None, args.force) for x in small]
                 try:
@@ -77,11 +77,10 @@ def run(args: argparse.Namespace, session: Session, progress: bool, say: Callabl
                 finally:
                     for f in futures:
                         f.cancel()
-        up = Uploader(api, data, parallel=s.parallel, memory_bytes=s.memory_bytes, board=board)
+        up = client.uploader(board=board)
         for x in large:
             report(up.upload(x.object_id, x.path, x.md5 or None, args.force))
     finally:
         board.close()  # before main() prints an error or the Ctrl-C message: on a line of its own
-        api.close()
-        data.close()
+        client.close_connections()
     return ec.OK

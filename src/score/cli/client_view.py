@@ -16,8 +16,8 @@ from pathlib import Path
 
 from score.cli import client_manifest
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.domain import errors as e
+from score.sdk.session import Session
 from score.slicing.lookup import local_source, remote_source, stem
 from score.slicing.regions import output_name
 from score.slicing.viewer import Query, Source, check_query, view

@@ -13,10 +13,10 @@ import tomllib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from score.cli import client_config
-from score.cli import score5_settings as score5
-from score.cli.client_config import ClientSettings
 from score.domain.errors import ConfigError
+from score.sdk import config as client_config
+from score.sdk import score5_settings as score5
+from score.sdk.config import ClientSettings
 
 SECRET_NAME = re.compile(r"token|secret|password|passwd|credential", re.IGNORECASE)
 NEVER_SHOWN = "set (never shown)"

@@ -19,13 +19,13 @@ import pytest
 
 from score.cli import client_download, client_help, client_main
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.client.http import metadata_api
 from score.client.http.server_api import ServerApi
 from score.client.transfer import download
 from score.client.transfer.batch import NoIndex
 from score.client.transfer.output_layout import ObjectEntry
 from score.client.transfer.upload import Uploader
+from score.sdk.session import Session
 from tests.kit.inprocess import BASE_URL, KIB, App, MemoryDataPlane
 
 OID = str(uuid.UUID(int=7, version=4))

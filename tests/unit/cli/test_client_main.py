@@ -12,8 +12,8 @@ import pytest
 
 from score.cli import client_main, client_upload
 from score.cli import exit_codes as ec
-from score.cli.client_session import Session
 from score.domain import errors as e
+from score.sdk.session import Session
 
 OID = "9a0b3a8e-3f1f-5d0e-9c7e-8e5f0d3b1a2c"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from score.cli.client_config import DEFAULT_SERVER_URL, load_client_settings
 from score.config.settings import load_server_settings
 from score.domain.errors import ConfigError
+from score.sdk.config import DEFAULT_SERVER_URL, load_client_settings
 
 
 def test_server_defaults_are_scores() -> None:

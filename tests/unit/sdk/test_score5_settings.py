@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from score.cli import score5_settings as score5
 from score.domain.errors import ConfigError
+from score.sdk import score5_settings as score5
 
 
 def test_properties_syntax_as_java_reads_it() -> None:

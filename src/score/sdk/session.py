@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from score.cli.client_config import ClientSettings
 from score.domain.errors import ConfigError
+from score.sdk.config import ClientSettings
 
 if TYPE_CHECKING:
     import ssl

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from score.cli.client_config import load_client_settings
-from score.cli.client_session import Session
 from score.domain import errors as e
 from score.domain.ranges import ByteRange
+from score.sdk.config import load_client_settings
+from score.sdk.session import Session
 
 
 def _session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_url: str, bundle: bytes) -> Session:

@@ -1,7 +1,7 @@
 """Client settings: defaults < Score's profile < Score's properties < TOML file < environment < flags.
 
 Built once by client_main. Score 5.x's own settings (its Spring profiles, ``application.properties``, its
-environment names) are read by :mod:`score.cli.score5_settings`; what this client does not support becomes a
+environment names) are read by :mod:`score.sdk.score5_settings`; what this client does not support becomes a
 warning in :attr:`ClientSettings.warnings`, never silence.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from score.cli import score5_settings as score5
 from score.domain.errors import ConfigError
+from score.sdk import score5_settings as score5
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:5431"
 DEFAULT_PARALLEL = 4

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from score.cli.client_config import GIB, MIB, load_client_settings
-from score.cli.score5_settings import ENV_PROPERTIES
 from score.domain.errors import ConfigError
+from score.sdk.config import GIB, MIB, load_client_settings
+from score.sdk.score5_settings import ENV_PROPERTIES
 
 COLLAB = "https://storage.cancercollaboratory.org"
 
