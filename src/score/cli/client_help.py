@@ -61,6 +61,19 @@ def add_epilogs(commands: dict[str, argparse.ArgumentParser]) -> None:
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
+def unknown_flags(parser: argparse.ArgumentParser, args: Sequence[str]) -> list[str]:
+    """The ``--flags`` among *args* that *parser* does not know (nor as an abbreviation), up to a ``--``."""
+    known = [s for action in parser._actions for s in action.option_strings]  # noqa: SLF001  no public list
+    unknown = []
+    for arg in args:
+        if arg == "--":
+            break
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("--") and flag not in known and not any(k.startswith(flag) for k in known):
+            unknown.append(arg)
+    return unknown
+
+
 def unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
     """The "unrecognized arguments" message of argparse for *parser*, with the option each mistyped one
     is closest to (``--objectid``: did you mean ``--object-id``?).

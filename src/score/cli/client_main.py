@@ -111,6 +111,11 @@ class _Commands(_SubParsers):
         fill = self.later.pop(name, None)
         if fill is not None:
             fill(self.choices[name])  # choices: the name -> parser map
+        if name in self.choices and isinstance(values, list):
+            # before argparse's own checks, which would report a missing required option and hide the typo
+            mistyped = client_help.unknown_flags(self.choices[name], [str(v) for v in values[1:]])
+            if mistyped:
+                self.choices[name].error(client_help.unrecognized(self.choices[name], mistyped))
         super().__call__(parser, namespace, values, option_string)
         extras = getattr(namespace, argparse._UNRECOGNIZED_ARGS_ATTR, None)  # noqa: SLF001  where argparse keeps them
         if extras and name in self.choices:

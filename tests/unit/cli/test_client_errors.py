@@ -192,9 +192,22 @@ def test_a_mistyped_option_suggests_the_right_one_with_the_commands_usage(capsys
     err = capsys.readouterr().err
     assert err.startswith("usage: score-client download [-h]")
     assert err.endswith(
-        f"score-client download: error: unrecognized arguments: --objectid {OID} "
-        "(--objectid: did you mean --object-id?)\n"
+        "score-client download: error: unrecognized arguments: --objectid (--objectid: did you mean --object-id?)\n"
     )
+
+
+def test_a_mistyped_option_is_named_before_a_missing_required_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """The typo is the mistake to fix: "--output-dir is required" alone would hide it."""
+    with pytest.raises(SystemExit) as exit_:
+        client_main.main(["download", "--objectid", OID])
+    assert exit_.value.code == ec.USAGE
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "score-client download: error: unrecognized arguments: --objectid (--objectid: did you mean --object-id?)\n"
+    )
+    with pytest.raises(SystemExit):
+        client_main.main(["download", "--object", OID])  # an abbreviation argparse accepts is not a typo
+    assert "--output-dir" in capsys.readouterr().err
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
