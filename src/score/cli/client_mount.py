@@ -15,16 +15,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from score.cli import exit_codes as ec
 from score.client.printable import printable
 from score.domain import errors as e
 from score.sdk.session import Session
-
-if TYPE_CHECKING:
-    from score.client.http.server_api import ServerApi
-    from score.rangeio.urls import RenewingUrls
 
 MIB = 1024 * 1024
 READ_TIMEOUT = 20.0
@@ -148,8 +143,7 @@ def _serve(
     from score.fuse.catalog import CACHE_FILE, Selection, gather
     from score.fuse.mount import serve
     from score.fuse.ops import ScoreOperations
-    from score.rangeio.cache import BlockCache, CacheConfig
-    from score.rangeio.fetcher import RangeFetcher
+    from score.sdk.reader import Reader
 
     manifest_ids = None
     if args.manifest:
@@ -171,12 +165,15 @@ def _serve(
             warn(note)
         if tree.files == 0:
             warn("this token may read no object on the server (the listing is empty); mounting an empty directory")
-        urls = _renewing_urls(api)
-        fetcher = RangeFetcher(urls, data.get_range, attempts=3)
-        config = CacheConfig(
-            capacity=args.cache_size * MIB, read_ahead=args.read_ahead * MIB, workers=max(settings.parallel, 2) * 2
+        reader = Reader(
+            api,
+            data,
+            cache_bytes=args.cache_size * MIB,
+            read_ahead_bytes=args.read_ahead * MIB,
+            workers=max(settings.parallel, 2) * 2,
+            attempts=3,
         )
-        cache = BlockCache(fetcher.fetch, config)
+        fetcher, cache, urls = reader.fetcher, reader.cache, reader.urls
         ops = ScoreOperations(tree, cache, urls)
         say(
             f"mounting {tree.files} file(s) at {args.mount_point} ({args.layout} layout); "
@@ -186,8 +183,7 @@ def _serve(
         try:
             serve(ops, args.mount_point, options)
         finally:
-            fetcher.cancel.set()
-            cache.close()
+            reader.close()
         seconds = time.monotonic() - started
         say(
             f"unmounted {args.mount_point}: {ops.opens} open(s), {ops.bytes_read / MIB:.1f} MiB read by programs, "
@@ -200,15 +196,3 @@ def _serve(
         api.close()
         data.close()
     return ec.OK
-
-
-def _renewing_urls(api: ServerApi) -> RenewingUrls:
-    """Whole-object URLs from ``GET /download/{id}?external=true``, with the expiry the server states."""
-    from score.client.http.url_expiry import url_expiry
-    from score.rangeio.urls import RenewingUrls, SignedUrl
-
-    def source(object_id: str) -> SignedUrl:
-        url, expires = api.object_url(object_id)
-        return SignedUrl(url, expires or url_expiry(url))
-
-    return RenewingUrls(source)

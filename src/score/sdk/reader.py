@@ -109,13 +109,16 @@ class Reader:
         cache_bytes: int = 256 * MIB,
         read_ahead_bytes: int = 32 * MIB,
         workers: int = 8,
+        attempts: int = 4,
     ) -> None:
-        """Ask *api* for URLs and sizes, fetch through *data*; a shared cache of *cache_bytes*."""
+        """Ask *api* for URLs and sizes, fetch through *data* (each range *attempts* times at most); a shared
+        cache of *cache_bytes* (``score-client mount`` reads through one too).
+        """
         self._api = api
-        self._urls = RenewingUrls(self._source)
+        self.urls = RenewingUrls(self._source)
         self._sizes: dict[str, ObjectStat] = {}
         self._lock = threading.Lock()
-        self.fetcher = RangeFetcher(self._urls, data.get_range, attempts=4)
+        self.fetcher = RangeFetcher(self.urls, data.get_range, attempts=attempts)
         config = CacheConfig(capacity=cache_bytes, read_ahead=read_ahead_bytes, workers=workers)
         self.cache = BlockCache(self.fetcher.fetch, config)
 
