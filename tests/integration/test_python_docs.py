@@ -17,14 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.kit.bam import HTSLIB_TEST, require_test_data
-from tests.kit.checks import bearer
-from tests.kit.files import MIB, random_file
-from tests.kit.registered import publish_file
-from tests.kit.servers import ServerProcess, free_port
+from tests.kit.bam import HTSLIB_TEST, require_test_data, samtools
+from tests.kit.checks import bearer, ok
+from tests.kit.files import MIB, md5_of, random_file
+from tests.kit.servers import ServerProcess, free_port, run_client
 
 pytestmark = pytest.mark.integration
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "python.md"
+REGION = "CHROMOSOME_I:1000-2000"  # the region docs/python.md's slice example reads
 BLOCKS = re.findall(r"^```python\n(.*?)^```$", PAGE.read_text(), flags=re.MULTILINE | re.DOTALL)
 
 
@@ -35,9 +35,10 @@ def page_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     root = tmp_path_factory.mktemp("docs")
     srv = ServerProcess(root / "data", free_port(), env={"SCORE_METADATA__KIND": "registry"}).start()
     token = srv.token("score.READ", "score.WRITE")
-    bam = root / "range.bam"
+    bam, bai = root / "range.bam", root / "range.bam.bai"
     shutil.copyfile(HTSLIB_TEST / "range.bam", bam)
-    oid = publish_file(srv.url, token, "DOCS", bam)
+    shutil.copyfile(HTSLIB_TEST / "range.bam.bai", bai)
+    oid = _publish_with_index(srv.url, token, bam, bai)
     new = random_file(root / "new.vcf.gz", 2 * MIB + 1)
     files = [
         {"fileName": new.name, "fileSize": new.stat().st_size, "fileMd5sum": hashlib.md5(new.read_bytes()).hexdigest()}
@@ -53,9 +54,23 @@ def page_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "NEW_OBJECT_ID": r.json()["files"][0]["objectId"],
         "NEW_FILE": str(new),
         "NEW_MD5": files[0]["fileMd5sum"],
+        "REGION_RECORDS": samtools("view", "-c", str(bam), REGION).strip(),
     }
     yield env
     srv.stop()
+
+
+def _publish_with_index(url: str, token: str, bam: Path, bai: Path) -> str:
+    """One analysis holding the BAM and its index, uploaded and published; the BAM's object id."""
+    files = [{"fileName": p.name, "fileSize": p.stat().st_size, "fileMd5sum": md5_of(p)} for p in (bam, bai)]
+    r = httpx.post(f"{url}/submit/DOCS", json={"files": files}, headers=bearer(token))
+    r.raise_for_status()
+    ids = {f["fileName"]: f["objectId"] for f in r.json()["files"]}
+    for p in (bam, bai):
+        ok(run_client(["upload", "--object-id", ids[p.name], "--file", str(p)], server=url, token=token))
+    publish = f"{url}/studies/DOCS/analysis/publish/{r.json()['analysisId']}"
+    httpx.put(publish, headers=bearer(token)).raise_for_status()
+    return str(ids[bam.name])
 
 
 def test_the_page_has_examples() -> None:
@@ -75,5 +90,8 @@ def test_each_example_runs_as_written(index: int, page_env: dict[str, str], tmp_
         assert (tmp_path / "data" / page_env["OBJECT_ID"]).is_file() and "True" in r.stdout
     if "score.upload(" in code:
         assert page_env["NEW_MD5"] in r.stdout
+    if "score.slice(" in code:
+        assert REGION in code and r.stdout.split()[0] == page_env["REGION_RECORDS"] != "0"
+        assert samtools("view", "-c", str(tmp_path / "region.bam")).strip() == page_env["REGION_RECORDS"]
     if "score.open(" in code:
         assert r.stdout.split()[:3] == ["1f8b0804", "28", "True"]  # BGZF magic, the EOF block's 28 bytes

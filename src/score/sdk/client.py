@@ -190,7 +190,7 @@ class Client:
         from score.slicing.viewer import Query, check_query, view
 
         regions = (region,) if isinstance(region, str) else tuple(region)
-        query = Query(queries=regions, output_format=output_format.upper(), output=Path(output))
+        query = Query(queries=regions, output_format=output_format.upper(), output=Path(output).absolute())
         check_query(query)
         work = Path(tempfile.mkdtemp(prefix="score-slice-index-"))
         try:
