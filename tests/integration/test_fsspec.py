@@ -196,8 +196,9 @@ def test_a_bundle_path_opens_as_a_seekable_file(live: Live, tmp_path: Path) -> N
         assert f.readinto(buf) == 50 and bytes(buf) == data[7:57]
     with fsspec.open(path, "rt", **live.options()) as text:
         assert text.read() == data.decode()
-    fs.get(path, str(tmp_path / "copy.tsv"))
+    fs.get(path, str(tmp_path / "copy.tsv"))  # as Client.download: MD5-verified, no resume state left
     assert (tmp_path / "copy.tsv").read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.tsv"]
     with pytest.raises(IsADirectoryError):
         fs.open(f"score://FSS/{live.analyses['tables']}")
     again = pickle.loads(pickle.dumps(fs))  # dask ships file systems to its workers

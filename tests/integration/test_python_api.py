@@ -63,6 +63,7 @@ def test_open_reads_in_place_with_seeks_ranges_and_threads(live: tuple[ServerPro
         with score.open(oid) as f:
             assert f.readable() and f.seekable() and not f.writable()
             assert f.read(10) == data[:10] and f.tell() == 10
+            assert score.reader.urls.issued == 0  # the URL came with open's size and MD5: no second request
             for _ in range(50):
                 at, n = rng.randrange(len(data)), rng.randrange(1, 200_000)
                 f.seek(at)

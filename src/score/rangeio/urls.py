@@ -74,18 +74,28 @@ class RenewingUrls:
                 return held.url.url
             fresh = self._source(object_id)
             self.issued += 1
-            renew_at = None
-            expires = fresh.expires_at
-            if expires is not None:
-                if expires.tzinfo is None:
-                    expires = expires.replace(tzinfo=UTC)
-                lifetime = expires - now
-                if lifetime >= timedelta(seconds=1):
-                    renew_at = expires - min(max(self._min_margin, lifetime / 5), lifetime / 2)
-                else:  # a clock ahead of the server's: renewing would not help; the store decides
-                    renew_at = now + MIN_LEASE
-            self._held[object_id] = _Held(fresh, renew_at)
+            self._hold(object_id, fresh, now)
             return fresh.url
+
+    def offer(self, object_id: str, url: SignedUrl) -> None:
+        """Keep *url*, which the caller got from the server anyway, unless one is held already (saves a request)."""
+        with self._object_lock(object_id):
+            if object_id not in self._held:
+                self._hold(object_id, url, self._clock())
+
+    def _hold(self, object_id: str, fresh: SignedUrl, now: datetime) -> None:
+        """Hold *fresh* until the last stretch of its lifetime (caller holds the object's lock)."""
+        renew_at = None
+        expires = fresh.expires_at
+        if expires is not None:
+            if expires.tzinfo is None:
+                expires = expires.replace(tzinfo=UTC)
+            lifetime = expires - now
+            if lifetime >= timedelta(seconds=1):
+                renew_at = expires - min(max(self._min_margin, lifetime / 5), lifetime / 2)
+            else:  # a clock ahead of the server's: renewing would not help; the store decides
+                renew_at = now + MIN_LEASE
+        self._held[object_id] = _Held(fresh, renew_at)
 
     def expired(self, object_id: str, url: str) -> None:
         """The store refused *url* as expired: forget it, unless another reader has renewed it already."""

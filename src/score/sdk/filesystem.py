@@ -344,6 +344,22 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
         with os_errors(path):
             return self.client.read_range(oid, start or 0, end)
 
+    def get_file(self, rpath: str, lpath: str, callback: Any = None, outfile: Any = None, **kwargs: Any) -> None:
+        """Copy a file to the local path *lpath* as ``score.Client.download`` does: resumable, the whole file
+        MD5-verified before it appears under its name (into an open *outfile*: fsspec's plain copy instead).
+
+        Raises:
+            FileNotFoundError / PermissionError: as :meth:`info`; ScoreError: integrity or disk-space failures.
+        """
+        if outfile is not None or self.isdir(rpath):
+            super().get_file(rpath, lpath, callback=callback, outfile=outfile, **kwargs)
+            return
+        path = self._strip_protocol(rpath)
+        oid = self._file_id(path)
+        target = Path(lpath)
+        with os_errors(path):
+            self.client.download(oid, target.parent, output_file=target, force=True)
+
     def _open(
         self,
         path: str,

@@ -140,6 +140,9 @@ class Reader:
         found = ObjectStat(object_id, spec.objectSize, spec.objectMd5 or None)
         with self._lock:
             self._sizes[object_id] = found
+        url = spec.parts[0].url if spec.parts else None
+        if url:  # the first read need not ask again
+            self.urls.offer(object_id, SignedUrl(url, spec.urlsExpireAt or url_expiry(url)))
         return found
 
     def open(self, object_id: str, buffering: int = 1 * MIB) -> io.BufferedReader:

@@ -243,6 +243,23 @@ def test_urls_are_renewed_in_the_last_fifth_of_their_life() -> None:
     assert urls.get("a") == "a-3"
 
 
+def test_an_offered_url_is_used_until_its_last_stretch_and_never_replaces_a_held_one() -> None:
+    clock = Clock()
+    issued: list[str] = []
+
+    def source(object_id: str) -> SignedUrl:
+        issued.append(f"{object_id}-{len(issued)}")
+        return SignedUrl(issued[-1], clock.now + timedelta(minutes=15))
+
+    urls = RenewingUrls(source, clock=clock)
+    urls.offer("a", SignedUrl("offered", clock.now + timedelta(minutes=15)))
+    assert urls.get("a") == "offered" and urls.issued == 0  # no request
+    urls.offer("a", SignedUrl("later", clock.now + timedelta(minutes=15)))
+    assert urls.get("a") == "offered"  # the held one stays
+    clock.now += timedelta(minutes=12, seconds=1)
+    assert urls.get("a") == "a-0" and urls.issued == 1  # renewed from the source as any other
+
+
 def test_short_lived_urls_are_used_for_half_their_life() -> None:
     clock = Clock()
     count = iter(range(100))
