@@ -20,6 +20,7 @@ import pytest
 from tests.kit.bam import HTSLIB_TEST, require_test_data, samtools
 from tests.kit.checks import bearer, ok
 from tests.kit.files import MIB, md5_of, random_file
+from tests.kit.registered import publish_file
 from tests.kit.servers import ServerProcess, free_port, run_client
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,9 @@ def page_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     shutil.copyfile(HTSLIB_TEST / "range.bam", bam)
     shutil.copyfile(HTSLIB_TEST / "range.bam.bai", bai)
     oid = _publish_with_index(srv.url, token, bam, bai)
+    tsv = root / "calls.tsv"
+    tsv.write_text("sample\tgene\tdepth\n" + "".join(f"S{i}\tG{i % 7}\t{i * 3}\n" for i in range(200)))
+    tsv_oid = publish_file(srv.url, token, "DOCS", tsv)
     new = random_file(root / "new.vcf.gz", 2 * MIB + 1)
     files = [
         {"fileName": new.name, "fileSize": new.stat().st_size, "fileMd5sum": hashlib.md5(new.read_bytes()).hexdigest()}
@@ -54,6 +58,8 @@ def page_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "NEW_OBJECT_ID": r.json()["files"][0]["objectId"],
         "NEW_FILE": str(new),
         "NEW_MD5": files[0]["fileMd5sum"],
+        "TSV_OBJECT_ID": tsv_oid,
+        "TSV_MD5": md5_of(tsv),
         "REGION_RECORDS": samtools("view", "-c", str(bam), REGION).strip(),
     }
     yield env
@@ -93,5 +99,7 @@ def test_each_example_runs_as_written(index: int, page_env: dict[str, str], tmp_
     if "score.slice(" in code:
         assert REGION in code and r.stdout.split()[0] == page_env["REGION_RECORDS"] != "0"
         assert samtools("view", "-c", str(tmp_path / "region.bam")).strip() == page_env["REGION_RECORDS"]
+    if "read_csv(" in code:
+        assert "(200, 3)" in r.stdout and page_env["TSV_MD5"] in r.stdout
     if "score.open(" in code:
         assert r.stdout.split()[:3] == ["1f8b0804", "28", "True"]  # BGZF magic, the EOF block's 28 bytes
