@@ -573,18 +573,22 @@ class UploadService:
             return True
         return await self._ctx.store.head(ids.object_key(object_id)) is not None
 
-    async def cancel(self, principal: Principal, object_id: str) -> None:
-        """Abort every in-progress upload of the object and delete its state.
+    async def cancel(self, principal: Principal, object_id: str, upload_id: str | None = None) -> None:
+        """Abort every in-progress upload of the object (or only *upload_id*) and delete its state.
 
         Raises:
-            NotFoundError: nothing to cancel.
+            NotFoundError: nothing to cancel (*upload_id* finished, cancelled or replaced meanwhile).
         """
         # Anyone allowed to upload the object may cancel (the way out of a stale upload); the
         # canceled upload's client then fails on its next request.
         await self._authorize(principal, object_id)
         found = await self._state.find_upload_ids(object_id)
+        if upload_id is not None:  # a client cancelling its own upload, never one that replaced it
+            found = [u for u in found if u == ids.validate_upload_id(upload_id)]
         if not found:
-            raise NotFoundError(f"no upload in progress for object {object_id}")
-        for upload_id in found:
-            await self._ctx.store.abort_multipart(ids.object_key(object_id), upload_id)
-            await self._state.delete_upload(object_id, upload_id)
+            raise NotFoundError(
+                f"no upload in progress for object {object_id}" + (" with that id" if upload_id else "")
+            )
+        for live in found:
+            await self._ctx.store.abort_multipart(ids.object_key(object_id), live)
+            await self._state.delete_upload(object_id, live)

@@ -121,6 +121,25 @@ def test_a_part_is_confirmed_only_as_the_store_holds_it(world: World) -> None:
     anyio.run(main)
 
 
+def test_a_cancel_naming_its_upload_never_cancels_the_one_that_replaced_it(world: World) -> None:
+    """A client cancelling its own failed upload (its upload id) after another took the object over with --force."""
+    svc = UploadService(world.ctx)
+    oid = str(uuid.uuid4())
+
+    async def main() -> None:
+        first = await svc.initiate(WRITER, oid, len(DATA), None, False, TOKEN)
+        second = await svc.initiate(WRITER, oid, len(DATA), None, True, "b" * 64)  # --force: replaces it
+        with pytest.raises(e.NotFoundError, match="with that id"):
+            await svc.cancel(WRITER, oid, first.uploadId)
+        assert [p.upload_id for p in await world.store.pending_uploads()] == [second.uploadId]
+        with pytest.raises(e.InvalidRequestError):
+            await svc.cancel(WRITER, oid, "not/an/upload-id")
+        await svc.cancel(WRITER, oid, second.uploadId)
+        assert await world.store.pending_uploads() == []
+
+    anyio.run(main)
+
+
 def test_status_signs_every_part_once_completed_ones_too(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Score's Java client re-sends a completed part whose local bytes changed with the status's URL (issue 22).
 

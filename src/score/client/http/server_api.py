@@ -282,13 +282,15 @@ class ServerApi:
             upload_token=upload_token,
         )
 
-    def cancel_upload(self, object_id: str, upload_token: str | None = None) -> None:
-        """``DELETE /upload/{id}``: abort the object's upload in progress and delete its state.
+    def cancel_upload(self, object_id: str, upload_token: str | None = None, upload_id: str | None = None) -> None:
+        """``DELETE /upload/{id}``: abort the object's upload in progress (only *upload_id* when given, so that a
+        client never cancels an upload that replaced its own) and delete its state.
 
         Raises:
-            NotFoundError: no upload of the object is in progress.
+            NotFoundError: no such upload of the object is in progress.
         """
-        self._call("DELETE", f"/upload/{object_id}", upload_token=upload_token)
+        params = {"uploadId": upload_id} if upload_id else None
+        self._call("DELETE", f"/upload/{object_id}", params, upload_token=upload_token)
 
     def finalize_upload(
         self,

@@ -301,13 +301,15 @@ class Uploader:
                 cancel.set()
                 raise
         file_md5 = whole.hexdigest()
-        self._check_md5(object_id, token, file_md5, declared, started.md5)
+        self._check_md5(object_id, upload_id, token, file_md5, declared, started.md5)
         ordered = [part_md5s[p.partNumber] for p in sorted(parts, key=lambda p: p.partNumber)]
         self._finalize(object_id, upload_id, size, file_md5, ordered, token)
         progress.finish()
         return UploadResult(object_id, size, file_md5, len(parts), sent, skipped, self._retries)
 
-    def _check_md5(self, object_id: str, token: str, file_md5: str, declared: str | None, expected: str | None) -> None:
+    def _check_md5(
+        self, object_id: str, upload_id: str, token: str, file_md5: str, declared: str | None, expected: str | None
+    ) -> None:
         """Before finalizing: the file's MD5 must be the *declared* one, and the one the server expects.
 
         *expected* is the MD5 the server recorded when the upload started (the declared or the
@@ -324,14 +326,14 @@ class Uploader:
             wanted = f"the MD5 {expected} the server expects (declared or registered)"
         else:
             return
-        cancelled = self._cancel(object_id, token)
+        cancelled = self._cancel(object_id, upload_id, token)
         outcome = "the upload was cancelled" if cancelled else "the upload was not finalized"
         raise e.IntegrityError(f"the file's MD5 is {file_md5}, not {wanted}; {outcome}")
 
-    def _cancel(self, object_id: str, token: str) -> bool:
-        """Cancel the upload in progress of *object_id* (this client's); False when that failed."""
+    def _cancel(self, object_id: str, upload_id: str, token: str) -> bool:
+        """Cancel this client's upload *upload_id* of *object_id* (never one that replaced it); False if that failed."""
         try:
-            self._api.cancel_upload(object_id, token)
+            self._api.cancel_upload(object_id, token, upload_id)
         except e.ScoreError:
             return False
         return True

@@ -146,7 +146,12 @@ async def is_object_exist(object_id: ObjectIdPath, principal: AuthenticatedPrinc
 
 
 @router.delete("/{object_id}", response_class=Response, responses=errors(400, 401, 403, 404, 503))
-async def cancel_upload(object_id: ObjectIdPath, principal: AuthenticatedPrincipal, svc: UploadSvc) -> Response:
-    """Abort the upload in progress and delete its state."""
-    await svc.cancel(principal, object_id)
+async def cancel_upload(
+    object_id: ObjectIdPath,
+    principal: AuthenticatedPrincipal,
+    svc: UploadSvc,
+    uploadId: str | None = None,  # noqa: N803 - ours, optional: only this upload (Score cancels every one)
+) -> Response:
+    """Abort the upload in progress (only ``uploadId`` when given) and delete its state."""
+    await svc.cancel(principal, object_id, uploadId)
     return Response(status_code=200)

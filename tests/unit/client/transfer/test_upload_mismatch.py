@@ -82,7 +82,8 @@ def test_the_original_error_stands_when_the_cancel_fails(app: App, tmp_path: Pat
     wrong = write(tmp_path, "wrong.bin", WRONG)
     with app.server_api(app.rw_token()) as api:
 
-        def refused(object_id: str, upload_token: str | None = None) -> None:
+        def refused(object_id: str, upload_token: str | None = None, upload_id: str | None = None) -> None:
+            assert upload_id  # only its own upload, never one that replaced it
             raise e.UpstreamUnavailableError("the server is down")
 
         api.cancel_upload = refused  # type: ignore[method-assign]
