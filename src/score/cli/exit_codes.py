@@ -42,8 +42,9 @@ SERVER_DISK_SPACE_HINT = (
 
 
 # Errors whose message already says what to do (the reasons score.client.http.server_api gives them):
-# no token was sent, an expired token ("get a new one"), a path the server does not serve (the URL is wrong).
-SELF_EXPLAINED = frozenset({"no_token", e.EXPIRED_TOKEN, "no_endpoint"})
+# no token was sent, an expired token ("get a new one"), a token without the scope (the message names the
+# scopes that would allow it), a path the server does not serve (the URL is wrong).
+SELF_EXPLAINED = frozenset({"no_token", e.EXPIRED_TOKEN, e.MISSING_SCOPE, "no_endpoint"})
 # What a 404 means when it was not an object that was not found (score.client.http.metadata_api's reasons).
 NOT_FOUND_HINTS = {
     e.ANALYSIS_NOT_FOUND: "check the study id and the analysis id",

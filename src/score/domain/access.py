@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from score.domain.errors import (
+    MISSING_SCOPE,
     AnalysisStateError,
     ForbiddenError,
     InvalidRequestError,
@@ -47,7 +48,7 @@ def _deny(principal: Principal, verb: str, system: str, study: str | None, patte
     needed = f"{system!r} or {study!r}" if study else f"{system!r}, or {pattern!r} for the object's study"
     if principal.is_anonymous:
         raise UnauthenticatedError(f"a bearer token is required: {verb} needs the scope {needed}", reason="no_token")
-    raise ForbiddenError(f"the token lacks the scope needed for {verb}: {needed}", reason="missing_scope")
+    raise ForbiddenError(f"the token lacks the scope needed for {verb}: {needed}", reason=MISSING_SCOPE)
 
 
 def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:

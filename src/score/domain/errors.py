@@ -137,6 +137,7 @@ class DiskSpaceError(ScoreError):
 
 SERVER_STORE_FULL = "server_store_full"  # the reason of a DiskSpaceError the server answered (its store, not ours)
 EXPIRED_TOKEN = "expired_token"  # noqa: S105  the reason of an UnauthenticatedError for a token past its expiry
+MISSING_SCOPE = "missing_scope"  # the reason of a ForbiddenError whose message names the scopes that would allow it
 ANALYSIS_NOT_FOUND = "analysis_not_found"  # the reason of a NotFoundError for an analysis (or its study)
 STUDY_NOT_FOUND = "study_not_found"  # the reason of a NotFoundError for a study
 

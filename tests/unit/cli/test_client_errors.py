@@ -95,7 +95,7 @@ def test_a_token_without_the_scope_names_the_scopes_that_would_allow_it(
     assert client_main.main(_url()) == ec.AUTH
     assert capsys.readouterr().err == (
         "score-client: error: the token lacks the scope needed for a download: 'score.READ', or "
-        "'PROGRAMDATA-<study>.READ' for the object's study (check the access token (env ACCESSTOKEN) and its scopes)\n"
+        "'PROGRAMDATA-<study>.READ' for the object's study\n"  # it says what would do: no hint after it
     )
 
 

@@ -41,6 +41,7 @@ _BY_STATUS: dict[int, type[e.ScoreError]] = {
 
 
 NO_TOKEN = "no access token: set ACCESSTOKEN or run score-client login"  # noqa: S105  a message, not a secret
+SCOPE_REFUSAL = "the token lacks the scope"  # how score-server's 403s for a missing scope begin (domain/access.py)
 NO_TOKEN_REASON = "no_token"  # noqa: S105  the reason of the error when this client sent no token at all
 NO_ENDPOINT_REASON = "no_endpoint"  # a path the server does not serve: the URL is wrong, not the object id
 UNREACHABLE_REASON = "unreachable"  # no connection at all: refused, unknown host, TLS handshake
@@ -92,6 +93,8 @@ def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING)
         reason = e.SERVER_STORE_FULL if cls is e.DiskSpaceError else None
         if cls is e.UnauthenticatedError:
             reason = _expired(request)  # the message says to get a new one: no hint after it
+        elif cls is e.ForbiddenError and body.message.startswith(SCOPE_REFUSAL):
+            reason = e.MISSING_SCOPE  # the message names the scopes that would allow it: no hint after it
         return cls(printable(body.message), retryable=body.retryable or transient, reason=reason)
     except ValueError:
         pass
