@@ -186,6 +186,10 @@ rule index:
             assert got.verified and hashlib.md5(got.path.read_bytes()).hexdigest() == md5_of(made / name)
     again = snakemake(work, snakefile, live.srv.url, writer, "--storage-score-publish")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, output_of(again)
+    broken = snakemake(work, snakefile, live.srv.url, "not-a-token")  # the outputs' times cannot be asked
+    said = broken.stdout + broken.stderr
+    assert broken.returncode != 0 and "UnauthenticatedError: the access token is not valid" in said, output_of(broken)
+    assert "Traceback" not in said, output_of(broken)  # Score's message, not Snakemake's stack
     forced = snakemake(work, snakefile, live.srv.url, writer, "--forcerun", "index")
     assert forced.returncode != 0, output_of(forced)
     assert f"refusing to remove score://{ids['calls.vcf.gz.tbi']}" in forced.stdout + forced.stderr, output_of(forced)

@@ -290,6 +290,14 @@ def test_writes_are_refused_with_a_pointer_to_upload(live: Live, tmp_path: Path)
         with pytest.raises(PermissionError, match="read-only here; upload with score-client upload"):
             attempt()
     assert fs.cat_file(path, 0, 4) == live.files["blob.bin"].read_bytes()[:4]  # nothing changed
+    with pytest.raises(PermissionError) as refused:
+        fs.mkdir("score://NEW")
+    assert "mkdir(score://NEW)" in str(refused.value)  # the protocol once
+
+
+def test_a_misspelled_storage_option_is_refused(live: Live) -> None:
+    with pytest.raises(TypeError, match="unknown score:// storage option.*serverurl"):
+        fsspec.filesystem("score", serverurl="http://127.0.0.1:1", skip_instance_cache=True)
 
 
 def test_a_token_of_another_study_is_refused_with_permission_error(live: Live) -> None:

@@ -123,4 +123,7 @@ def test_refusals_are_scores_errors(live: tuple[ServerProcess, str, Path, str], 
     with Client(srv.url, token=srv.token("score.READ")) as score:
         with pytest.raises(e.NotFoundError):
             score.stat("5b7a1c9e-3f4d-4e2a-9b8c-0d1e2f3a4b5c")
+        for bad in ("", "../x", "not-an-id"):  # refused before any request, not "no such endpoint"
+            with pytest.raises(e.InvalidRequestError, match="invalid object id"):
+                score.stat(bad)
     assert os.environ.get("ACCESSTOKEN") is None  # nothing leaks into the environment

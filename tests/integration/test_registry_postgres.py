@@ -111,7 +111,8 @@ def test_a_database_outage_is_503_and_the_server_recovers(own_cluster: Postgres,
             assert r.status_code == 503, r.text
             body = r.json()
             assert body["code"] == "upstream_unavailable" and body["retryable"] is True
-            assert f"postgresql://score@127.0.0.1:{own_cluster.port}/" in body["message"]
+            assert body["message"] == "the registry database is unavailable; try again shortly"  # no address
+        assert f"the registry database postgresql://score@127.0.0.1:{own_cluster.port}/" in srv.log()  # for operators
         assert srv.proc is not None and srv.proc.poll() is None  # the server stays up
         own_cluster.resume()
         r = httpx.get(f"{srv.url}/studies/PG/analysis/{analysis}", timeout=30)

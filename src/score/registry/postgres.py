@@ -3,12 +3,14 @@
 The same contract as the SQLite store (``registry/store.py``): the same validation, the same rows, Song's
 state rule applied in one statement. Connections come from a psycopg pool per process (autocommit; a submit
 is one transaction). The database unreachable, or the pool exhausted past ``connect_timeout``, is an
-``UpstreamUnavailableError`` (503, retryable): a request fails, the server does not.
+``UpstreamUnavailableError`` (503, retryable; the database's address only in the server's log): a request
+fails, the server does not.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,8 @@ from score.registry.rows import (
     state_refused,
 )
 from score.registry.validation import checked_submission
+
+log = logging.getLogger(__name__)
 
 
 def describe(url: str) -> str:
@@ -98,9 +102,9 @@ class PostgresRegistry:
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise UpstreamUnavailableError(
-                f"the registry database {self._where} is unavailable: {_first_line(exc)}"
-            ) from exc
+            # where and why go to the server's log; a caller (maybe anonymous) learns nothing of the database
+            log.warning("the registry database %s is unavailable: %s", self._where, _first_line(exc))
+            raise UpstreamUnavailableError("the registry database is unavailable; try again shortly") from exc
 
     def submit(self, study: str, payload: dict[str, Any]) -> AnalysisRow:
         """Register a new UNPUBLISHED analysis with its files, in one transaction.

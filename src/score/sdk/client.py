@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from score.domain import ids
 from score.sdk.config import ClientSettings, load_client_settings
 from score.sdk.session import Session
 
@@ -143,6 +144,7 @@ class Client:
         Raises:
             ScoreError: refused, not found, integrity or disk-space failures (nothing left under the final name).
         """
+        object_id = ids.validate_object_id(object_id)
         dl = self.downloader()
         try:
             target = Path(output_file) if output_file else None
@@ -156,24 +158,29 @@ class Client:
         Raises:
             ScoreError: refused, conflict (exists: *force* replaces it), integrity failures.
         """
+        object_id = ids.validate_object_id(object_id)
         return self.uploader().upload(object_id, Path(path), md5=md5, force=force)
 
     def url(self, object_id: str) -> str:
         """A pre-signed URL of the whole object (it expires: see the server's URL lifetime)."""
+        object_id = ids.validate_object_id(object_id)
         return self.api.object_url(object_id)[0]
 
     def stat(self, object_id: str) -> ObjectStat:
         """The object's size and MD5."""
+        object_id = ids.validate_object_id(object_id)
         return self.reader.stat(object_id)
 
     def open(self, object_id: str) -> io.BufferedReader:
         """The object as a seekable, read-only binary file, read in place over ranged GETs (with read-ahead
         for sequential reads and a shared block cache); the bytes are not MD5-checked as a download's are.
         """
+        object_id = ids.validate_object_id(object_id)
         return self.reader.open(object_id)
 
     def read_range(self, object_id: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of the object (negative offsets count from its end)."""
+        object_id = ids.validate_object_id(object_id)
         return self.reader.read_range(object_id, start, end)
 
     def slice(
@@ -185,6 +192,7 @@ class Client:
         Raises:
             ScoreError: not a BAM/CRAM, no index, refused, or an invalid region.
         """
+        object_id = ids.validate_object_id(object_id)
         from score.domain import errors as e
         from score.slicing.lookup import remote_source
         from score.slicing.viewer import Query, check_query, view

@@ -56,6 +56,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ScoreFile", "ScoreFileSystem"]
 
+# what fsspec itself takes from storage options (AbstractFileSystem and its instance cache), and ``anon``, which
+# pandas adds when it retries after a PermissionError (for S3): accepted and ignored, the token stays the token
+FSSPEC_OPTIONS = frozenset(
+    {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache", "asynchronous", "loop", "anon"}
+)
 READ_ONLY = "Score objects are read-only here; upload with score-client upload or score.Client.upload"
 _RESOLVED_MAX = 4096  # bundle paths -> object ids kept (cleared by invalidate_cache)
 
@@ -156,8 +161,16 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
 
         Raises:
             ConfigError: an unreadable config file, an unknown profile or invalid values.
+            TypeError: an option neither the client nor fsspec knows (a misspelled one would be ignored).
         """
-        super().__init__(**storage_options)
+        unknown = sorted(set(storage_options) - FSSPEC_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"unknown score:// storage option(s) {', '.join(unknown)}: the client's are server_url, token, "
+                "profile, config_file, metadata_url, parallel, memory_mib, ca_bundle; fsspec's "
+                + ", ".join(sorted(FSSPEC_OPTIONS))
+            )
+        super().__init__(**{k: v for k, v in storage_options.items() if k != "anon"})
         self.client = Client(
             server_url,
             token=token,
@@ -181,6 +194,10 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
         """The path without ``score://`` and without slashes at either end (the root is ``""``)."""
         stripped = super()._strip_protocol(path)
         return [p.lstrip("/") for p in stripped] if isinstance(stripped, list) else stripped.lstrip("/")
+
+    def _shown(self, path: Any) -> str:
+        """*path* as a ``score://`` URL, for messages (whether or not it came with the protocol)."""
+        return f"score://{self._strip_protocol(str(path))}"
 
     @cached_property
     def _metadata(self) -> MetadataApi:
@@ -263,7 +280,7 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
         oid = self._object_id(path)
         if oid is None:
             if self.isdir(path):
-                raise IsADirectoryError(errno.EISDIR, "a directory, not a file", f"score://{path}")
+                raise IsADirectoryError(errno.EISDIR, "a directory, not a file", f"{self._shown(path)}")
             raise _missing(path, "no such file: use score://<object id> or score://<study>/<analysis id>/<name>")
         return oid
 
@@ -371,10 +388,10 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
     ) -> ScoreFile:
         """A :class:`ScoreFile` (``rb`` only)."""
         if mode != "rb":
-            raise read_only(f"open(score://{path}, {mode!r})")
+            raise read_only(f"open({self._shown(path)}, {mode!r})")
         details = self.info(path)
         if details["type"] != "file":
-            raise IsADirectoryError(errno.EISDIR, "a directory, not a file", f"score://{path}")
+            raise IsADirectoryError(errno.EISDIR, "a directory, not a file", f"{self._shown(path)}")
         return ScoreFile(self, path, details, block_size=block_size, cache_options=cache_options, **kwargs)
 
     def url(self, path: str) -> str:
@@ -405,27 +422,27 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
         """Refused: read-only."""
-        raise read_only(f"pipe_file(score://{path})")
+        raise read_only(f"pipe_file({self._shown(path)})")
 
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         """Refused: read-only."""
-        raise read_only(f"touch(score://{path})")
+        raise read_only(f"touch({self._shown(path)})")
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         """Refused: read-only."""
-        raise read_only(f"mkdir(score://{path})")
+        raise read_only(f"mkdir({self._shown(path)})")
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         """Refused: read-only."""
-        raise read_only(f"makedirs(score://{path})")
+        raise read_only(f"makedirs({self._shown(path)})")
 
     def rmdir(self, path: str) -> None:
         """Refused: read-only."""
-        raise read_only(f"rmdir(score://{path})")
+        raise read_only(f"rmdir({self._shown(path)})")
 
     def rm_file(self, path: str) -> None:
         """Refused: read-only."""
-        raise read_only(f"rm(score://{path})")
+        raise read_only(f"rm({self._shown(path)})")
 
     def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
         """Refused: read-only."""
@@ -433,7 +450,7 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
 
     def put_file(self, lpath: Any, rpath: str, callback: Any = None, mode: str = "overwrite", **kwargs: Any) -> None:
         """Refused: read-only."""
-        raise read_only(f"put({lpath!r}, score://{rpath})")
+        raise read_only(f"put({lpath!r}, {self._shown(rpath)})")
 
     def put(self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any) -> None:
         """Refused: read-only."""

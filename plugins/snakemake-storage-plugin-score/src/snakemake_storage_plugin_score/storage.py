@@ -15,10 +15,12 @@ so it is not made again on every run).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_storage_plugins.common import Operation
@@ -37,20 +39,48 @@ from snakemake_storage_plugin_score.logs import say
 from snakemake_storage_plugin_score.query import QueryError, ScoreQuery, parse_query
 from snakemake_storage_plugin_score.registry import object_id_by_name, publish_when_complete, registered_file
 
+R = TypeVar("R")
 READABLE_UNLISTED_MTIME = 0.0  # readable yet absent from the listing (no listing): immutable, "always there"
+
+
+def scores_message(method: Callable[[Any], R]) -> Callable[[Any], R]:
+    """Raise Score's errors as a :class:`WorkflowError` with the query and Score's message: Snakemake prints that
+    in a few lines wherever it asked (an input, or an output's modification time), never a traceback.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any) -> R:
+        try:
+            return method(self)
+        except e.ScoreError as exc:
+            raise WorkflowError(f"{self.query}: {type(exc).__name__}: {exc.message}") from None
+
+    return wrapper
 
 
 class StorageProvider(StorageProviderBase):
     """One Score server (and its metadata service) for a whole run: one client, one listing."""
 
     def __post_init__(self) -> None:
-        """Nothing is asked of the server until a query needs it."""
+        """Ask for the listing at once: a token the server refuses, or a server it cannot reach, then fails the
+        run here with Score's message (later, inside Snakemake's task groups, it would come out as a traceback).
+
+        Raises:
+            WorkflowError: the token is refused (missing, invalid, expired), the server cannot be reached, or the
+                settings are invalid.
+        """
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._object_ids: dict[str, str] = {}  # by-name query -> object id
         self._listing: dict[str, tuple[float, int]] | None = None  # object id -> (mtime in s, size)
         self._stored: dict[str, float] = {}  # object id -> when this run uploaded it
         self.run_started = time.time()
+        try:
+            self._listing = self._fetch_listing()
+        except (e.UnauthenticatedError, e.UpstreamUnavailableError, e.ConfigError) as exc:
+            raise WorkflowError(f"score: {type(exc).__name__}: {exc.message}") from None
+        except e.ScoreError:  # anything else: asked again when a query needs it
+            self._listing = None
 
     def _setting(self, name: str) -> Any:
         return getattr(self.settings, name, None) if self.settings is not None else None
@@ -138,13 +168,24 @@ class StorageProvider(StorageProviderBase):
             listing = self._listing
         if listing is None:
             try:
-                listing = {o.id: (o.lastModified / 1000, o.size) for o in self.client.api.listing()}
-            except e.ScoreError as exc:  # no listing (an older server), or refused: the constants apply
-                say(self.logger, f"score: no listing ({exc}); modification times are constants", logging.DEBUG)
+                listing = self._fetch_listing()
+            except e.ScoreError:
                 listing = {}
             with self._lock:
                 self._listing = listing
         return listing.get(object_id)
+
+    def _fetch_listing(self) -> dict[str, tuple[float, int]]:
+        """``GET /listing`` as object id -> (mtime in s, size); {} when the server has none (an older server).
+
+        Raises:
+            ScoreError: the token is refused or the server cannot be reached.
+        """
+        try:
+            return {o.id: (o.lastModified / 1000, o.size) for o in self.client.api.listing()}
+        except (e.NotFoundError, e.ForbiddenError, e.InvalidRequestError) as exc:  # no listing: constants apply
+            say(self.logger, f"score: no listing ({exc}); modification times are constants", logging.DEBUG)
+            return {}
 
     def stored_at(self, object_id: str) -> float | None:
         """When this run uploaded *object_id* (None: it did not)."""
@@ -204,6 +245,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite):
     def cleanup(self) -> None:
         """Nothing: downloads leave no state behind once complete."""
 
+    @scores_message
     def exists(self) -> bool:
         """True when the object's bytes are in the store: readable by this token, or else (an unpublished
         analysis, or a token that may write the study but not read it: this workflow's output) uploaded.
@@ -225,6 +267,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite):
                 raise refused from None  # not a writer either: why it cannot be read is the answer
         return True
 
+    @scores_message
     def mtime(self) -> float:
         """When this run uploaded it, else the store's modification time from the listing, else a constant
         (see the module's docstring).
@@ -242,6 +285,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite):
             return self.provider.run_started
         return READABLE_UNLISTED_MTIME
 
+    @scores_message
     def size(self) -> int:
         """The object's size in bytes: the server's, or (uploaded but not readable by this token: an output of
         this workflow) the registered one, which the server checked the upload against.
@@ -260,6 +304,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite):
                 raise refused from None
             return registered.size
 
+    @scores_message
     def retrieve_object(self) -> None:
         """Download the object to :meth:`local_path` (resumable; whole-file MD5 verified before the file
         appears under its name).
@@ -267,6 +312,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite):
         target = self.local_path()
         self.provider.client.download(self.object_id(), target.parent, output_file=target)
 
+    @scores_message
     def store_object(self) -> None:
         """Upload :meth:`local_path` to the registered object, then publish its analysis if asked to.
 
