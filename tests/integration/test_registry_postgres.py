@@ -176,6 +176,7 @@ def test_two_servers_on_one_database_see_each_others_writes(postgres: Postgres, 
     two = ServerProcess(one.data_dir, free_port(), env=dict(one.env)).start()  # same key, same database
     try:
         token = one.token("score.READ", "score.WRITE")
+        assert f"registry in postgresql://score@127.0.0.1:{postgres.port}/" in one.log()  # the start-up line says
         analysis, ids = _submit(one, token, {"x.cram": b"abc"})
         r = httpx.get(f"{two.url}/studies/PG/analysis/{analysis}")
         assert r.status_code == 200 and [f["objectId"] for f in r.json()["files"]] == list(ids.values())

@@ -36,6 +36,22 @@ def describe_storage(settings: ServerSettings) -> str:
     return f"s3 store {storage.endpoint or 'AWS ' + storage.region}, bucket {storage.object_bucket}"
 
 
+def describe_metadata(settings: ServerSettings) -> str:
+    """Where object records come from, for the start-up line (a database URL without its password)."""
+    kind = settings.metadata.kind
+    if kind == "song":
+        return f"metadata from Song at {settings.metadata.url}"
+    if kind != "registry":
+        return "no metadata (objects need no registration)"
+    if settings.registry.url is None:
+        from score.server.app import REGISTRY_FILE
+
+        return f"registry in SQLite {settings.data_dir.resolve() / REGISTRY_FILE}"
+    from score.registry.postgres import describe
+
+    return f"registry in {describe(settings.registry.url.get_secret_value())}"
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="TOML config file (env SCORE_CONFIG)")
     p.add_argument("--data-dir", type=Path, help="data directory (default ./score-data; env SCORE_DATA_DIR)")
@@ -145,7 +161,7 @@ def _serve(settings: ServerSettings) -> int:
         app: Any = "score.cli.server_main:worker_app"
     else:
         app = create_app(settings)
-    where = describe_storage(settings)
+    where = f"{describe_storage(settings)}, {describe_metadata(settings)}"
     log.info(
         "score-server %s listening on %s://%s:%s (%s, %s auth, %d worker%s)",
         __version__,
