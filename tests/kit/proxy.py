@@ -41,10 +41,12 @@ class FaultProxy(LoopbackServer):
         corrupt_gets: int = 0,
         store_delay: float = 0.0,
         stream_gets: bool = False,
+        rate_bytes: float = 0.0,
     ) -> None:
         """Corrupt the first *corrupt_puts* part PUTs and *corrupt_gets* GET bodies; delay every store
         request by *store_delay* s. With *stream_gets*, store GET bodies are relayed in small chunks and
-        ``store_get_bytes`` counts only what reached the client before it hung up (as a store would)."""
+        ``store_get_bytes`` counts only what reached the client before it hung up (as a store would);
+        with *rate_bytes* too, they share one link of that many bytes per second (a network in between)."""
         self.stream_gets = stream_gets
         self.target_port = target_port
         self.corrupt_puts = corrupt_puts
@@ -52,6 +54,8 @@ class FaultProxy(LoopbackServer):
         self.corrupted_gets = 0
         self.store_gets = 0
         self.store_delay = store_delay
+        self.rate_bytes = rate_bytes
+        self._link_free_at = 0.0  # when the paced link has sent what it was given
         self.corrupted = 0
         self.store_requests = 0
         self.store_get_paths: Counter[str] = Counter()  # successful store GETs by URL path
@@ -126,6 +130,8 @@ class FaultProxy(LoopbackServer):
                 self.end_headers()
                 try:
                     while chunk := resp.read(16 * 1024):
+                        if proxy.rate_bytes:
+                            proxy.pace(len(chunk))
                         self.wfile.write(chunk)
                         self.wfile.flush()
                         with proxy.lock:
@@ -137,3 +143,13 @@ class FaultProxy(LoopbackServer):
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         super().__init__(Handler)
+
+    def pace(self, nbytes: int) -> None:
+        """Wait until the shared link of ``rate_bytes`` per second has room for *nbytes* more."""
+        with self.lock:
+            now = time.monotonic()
+            # a link that fell behind (a sleep overshot) catches up by up to 10 ms, so the mean rate holds
+            self._link_free_at = max(now - 0.01, self._link_free_at) + nbytes / self.rate_bytes
+            wait = self._link_free_at - now
+        if wait > 0.001:
+            time.sleep(wait)
