@@ -209,6 +209,7 @@ ERRORS = [
     ("range.bam", ["--query", "CHROMOSOME_I:abc"], 2, "malformed region"),
     ("colons.bam", ["--query", "chr1:100-200"], 2, "ambiguous"),
     ("noindex.bam", ["--query", "CHROMOSOME_I"], 4, "no index (.bai/.crai) for noindex.bam"),
+    ("noindex.bam", ["--query", "CHROMOSOME_I"], 4, "same analysis (or use --header-only for the header alone)"),
     ("range.cram", ["--query", "CHROMOSOME_I"], 2, "give its reference with --reference-file"),
     ("truncated.bam", ["--query", "CHROMOSOME_I"], 5, "truncated.bam is truncated"),
     ("notbam.bam", ["--query", "CHROMOSOME_I"], 2, "notbam.bam is not a readable BAM, CRAM or SAM file"),
@@ -280,7 +281,10 @@ def test_local_files_with_and_without_an_index(tmp_path: Path, capsys: pytest.Ca
         )
         == 2
     )
-    assert "range.cram has no index" in capsys.readouterr().err
+    assert (
+        "range.cram has no index (.bai/.crai), so regions cannot be read; index it (samtools index) (or use "
+        "--header-only for the header alone)" in capsys.readouterr().err
+    )
     assert (
         _view(
             [

@@ -198,6 +198,14 @@ def test_a_bundle_path_opens_as_a_seekable_file(live: Live, tmp_path: Path) -> N
         assert text.read() == data.decode()
     fs.get(path, str(tmp_path / "copy.tsv"))  # as Client.download: MD5-verified, no resume state left
     assert (tmp_path / "copy.tsv").read_bytes() == data
+    tables = live.analyses["tables"]
+    with pytest.raises(FileNotFoundError) as missing:  # which part of the path is unknown, and what is there
+        fs.open(f"score://FSS/{tables}/calls.csv")
+    assert f"no file 'calls.csv' in analysis {tables} of study FSS (it has 'calls.tsv', 'sample.bam'" in str(
+        missing.value
+    )
+    with pytest.raises(FileNotFoundError, match=f"study NOPE has no analysis {tables} that this server knows"):
+        fs.open(f"score://NOPE/{tables}/calls.tsv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.tsv"]
     with pytest.raises(IsADirectoryError):
         fs.open(f"score://FSS/{live.analyses['tables']}")

@@ -126,4 +126,14 @@ def test_refusals_are_scores_errors(live: tuple[ServerProcess, str, Path, str], 
         for bad in ("", "../x", "not-an-id"):  # refused before any request, not "no such endpoint"
             with pytest.raises(e.InvalidRequestError, match="invalid object id"):
                 score.stat(bad)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not alignments\n")
+    notes_id = publish_file(srv.url, srv.token("score.READ", "score.WRITE"), "API", notes)
+    with Client(srv.url, token=srv.token("score.READ")) as score:  # no command-line flags in the API's errors
+        with pytest.raises(e.InvalidRequestError, match=f"object {notes_id} is not a BAM, CRAM or SAM file"):
+            score.slice(notes_id, "chr1:1-100", tmp_path / "notes.sam")
+        with pytest.raises(e.NotFoundError, match="for reads.bam in analysis .*; upload its index") as missing:
+            score.slice(oid, "chr1:1-100", tmp_path / "reads.sam")
+        assert "--" not in missing.value.message
+    assert not list(tmp_path.glob("*.sam"))
     assert os.environ.get("ACCESSTOKEN") is None  # nothing leaks into the environment

@@ -158,6 +158,8 @@ class _Report:
             )
 
     def summary(self, objects: int, seconds: float) -> None:
+        """The batch's counts; objects a stop (a full disk) left untried are "not started"."""
+        not_started = objects - self.ok - self.failed
         if self._json:
             self._say(
                 json.dumps(
@@ -166,6 +168,7 @@ class _Report:
                             "objects": objects,
                             "succeeded": self.ok,
                             "failed": self.failed,
+                            "not_started": not_started,
                             "bytes": self.bytes,
                             "seconds": round(seconds, 3),
                             "exit_code": self.worst,
@@ -174,7 +177,8 @@ class _Report:
                 )
             )
         elif objects > 1:
-            self._say(f"{self.ok} of {objects} objects downloaded or already complete, {self.failed} failed")
+            untried = f", {not_started} not started" if not_started else ""
+            self._say(f"{self.ok} of {objects} objects downloaded or already complete, {self.failed} failed{untried}")
 
 
 def run(

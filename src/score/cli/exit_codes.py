@@ -46,6 +46,8 @@ SERVER_DISK_SPACE_HINT = (
 # scopes that would allow it), a path the server does not serve (the URL is wrong).
 SELF_EXPLAINED = frozenset({"no_token", e.EXPIRED_TOKEN, e.MISSING_SCOPE, "no_endpoint"})
 # What a 404 means when it was not an object that was not found (score.client.http.metadata_api's reasons).
+# Regions of an alignment file without an index: the command line has a way round it.
+NO_INDEX_HINT = "or use --header-only for the header alone"
 NOT_FOUND_HINTS = {
     e.ANALYSIS_NOT_FOUND: "check the study id and the analysis id",
     e.STUDY_NOT_FOUND: "check the study id",
@@ -64,6 +66,8 @@ def hint_for(exc: e.ScoreError) -> str | None:
         return None
     if exc.reason == "unreachable":
         return UNREACHABLE_HINT
+    if exc.reason == e.NO_INDEX:
+        return NO_INDEX_HINT
     if isinstance(exc, e.NotFoundError) and exc.reason in NOT_FOUND_HINTS:
         return NOT_FOUND_HINTS[exc.reason]
     return HINTS.get(exit_code_for(exc))

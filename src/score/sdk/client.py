@@ -209,10 +209,10 @@ class Client:
                 self.data_plane,
                 work,
                 need_index=True,
-                alignments_only=False,
+                alignments_only=True,
             )
             if found is None:
-                raise e.InvalidRequestError(f"{object_id} is not a BAM, CRAM or SAM file")
+                raise e.InvalidRequestError(f"object {object_id} is not a BAM, CRAM or SAM file (by its file name)")
             return view(found, query)
         finally:
             shutil.rmtree(work, ignore_errors=True)

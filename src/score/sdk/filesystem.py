@@ -265,9 +265,14 @@ class ScoreFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec ships
         entities = self._entities(path, {"gnosId": analysis_id, "projectCode": study})
         if entities is None:
             raise _missing(path, "the server has no metadata service to name files: use score://<object id>")
+        entities = list(entities)
         ids = bundles.candidates(entities, study, analysis_id, name)
         if not ids:
-            raise _missing(path, f"no file {name!r} in analysis {analysis_id} of study {study}")
+            names = sorted({str(x.file_name) for x in entities if x.analysis_id == analysis_id and x.file_name})
+            if not names:
+                raise _missing(path, f"study {study} has no analysis {analysis_id} that this server knows")
+            shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise _missing(path, f"no file {name!r} in analysis {analysis_id} of study {study} (it has {shown})")
         if len(ids) > 1:  # named alike: the one ls shows, the first the token may read
             readable = self._listed()
             ids = [oid for oid in ids if oid in readable] or ids

@@ -132,8 +132,8 @@ def remote_source(
         elif need_index:
             where = f"analysis {item.analysis_id}" if item.analysis_id else "the metadata service"
             raise e.NotFoundError(
-                f"no index (.bai/.crai) for {name} in {where}; "
-                "upload its index to the same analysis, or use --header-only"
+                f"no index (.bai/.crai) for {name} in {where}; upload its index to the same analysis",
+                reason=e.NO_INDEX,
             )
     finally:
         api.close()

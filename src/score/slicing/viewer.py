@@ -310,8 +310,8 @@ def view(src: Source, query: Query) -> ViewResult:
             whole_file = not query.header_only and not regions
             if regions and not source.has_index():
                 raise e.InvalidRequestError(
-                    f"{src.name} has no index (.bai/.crai), so regions cannot be read; "
-                    "index it (samtools index), or use --header-only"
+                    f"{src.name} has no index (.bai/.crai), so regions cannot be read; index it (samtools index)",
+                    reason=e.NO_INDEX,
                 )
             block_plan = _block_plan(src, source, query, regions)
             if part is not None:  # only now that the query is known to be good
