@@ -181,6 +181,16 @@ ERRORS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
     ("range.bam", "read", {"start": 10}, 400, "InvalidInput", "need referenceName"),
     ("range.bam", "read", {"referenceName": "*", "start": 10}, 400, "InvalidInput", "no start or end"),
     ("range.bam", "read", {"class": "body"}, 400, "InvalidInput", "class must be 'header'"),
+    (
+        "range.bam",
+        "read",
+        {"class": "header", "referenceName": "CHROMOSOME_I"},
+        400,
+        "InvalidInput",
+        "class=header takes no other parameter than format; drop referenceName",
+    ),
+    ("range.bam", "read", {"tags": "RG,NM", "notags": "NM"}, 400, "InvalidInput", "must not share a tag: NM"),
+    ("range.bam", "read", {"referenceName": "CHROMOSOME_I", "end": 2**32}, 400, "InvalidRange", "and 4294967295"),
     ("range.bam", "read", {"referenceName": "chrZ"}, 404, "NotFound", "'chrZ' is not in this file"),
     ("noindex.bam", "read", {"referenceName": "CHROMOSOME_I"}, 404, "NotFound", "no index for noindex.bam"),
     ("range.bam", "none", {"referenceName": "CHROMOSOME_I"}, 401, "InvalidAuthentication", "token"),
@@ -208,6 +218,46 @@ def test_errors_are_htsget_json(
     body = r.json()
     assert body["htsget"]["error"] == error and message in body["htsget"]["message"]
     assert set(body) == {"htsget"} and set(body["htsget"]) == {"error", "message"}
+
+
+POST_ERRORS: list[tuple[dict[str, Any], dict[str, Any], str, str]] = [
+    ({"regions": [{"referenceName": "CHROMOSOME_I", "start": 100, "end": 100}]}, {}, "InvalidRange", "equal to end"),
+    ({"class": "header", "regions": [{"referenceName": "CHROMOSOME_I"}]}, {}, "InvalidInput", "drop regions"),
+    ({"class": "header", "tags": ["RG"]}, {}, "InvalidInput", "drop tags"),
+    ({"tags": ["RG"], "notags": ["RG"]}, {}, "InvalidInput", "must not share a tag: RG"),
+    ({"regions": [{"referenceName": "CHROMOSOME_I"}]}, {"referenceName": "CHROMOSOME_I"}, "InvalidInput", "move"),
+]
+
+
+@pytest.mark.parametrize(("body", "params", "error", "message"), POST_ERRORS, ids=[m for *_, m in POST_ERRORS])
+def test_post_follows_htsgets_rules_between_parameters(
+    served: Served, body: dict[str, Any], params: dict[str, Any], error: str, message: str
+) -> None:
+    """An independent check against htsget 1.3 (helper report): POST took start == end, class=header with
+    regions or tags, tags that notags also names, and GET's query parameters; each is an error there."""
+    r = httpx.post(
+        f"{served.srv.url}{BASE}/{served.ids['range.bam']}",
+        params=params,
+        json=body,
+        headers={"Authorization": f"Bearer {served.token}"},
+        timeout=30,
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["htsget"]["error"] == error and message in r.json()["htsget"]["message"]
+
+
+def test_a_whole_file_ticket_gives_no_url_a_class_and_positions_past_int32_are_valid(served: Served) -> None:
+    """A whole-file ticket called its first URL, which holds the header, "body": a client that reuses a header
+    it fetched with class=header (as htsget allows) then read the header twice. htsget 1.3: "either all or none
+    of the URLs ... MUST have a class"; and start/end are 32-bit unsigned."""
+    for name in ("range.bam", "range.cram"):
+        urls = _ticket(served, served.ids[name]).json()["htsget"]["urls"]
+        assert urls and all("class" not in u for u in urls), urls
+        region = _ticket(served, served.ids[name], referenceName="CHROMOSOME_I").json()["htsget"]["urls"]
+        assert [u["class"] for u in region][0] == "header" and {u["class"] for u in region[1:]} == {"body"}
+    far = _ticket(served, served.ids["range.bam"], referenceName="CHROMOSOME_I", start=3_000_000_000, end=2**32 - 1)
+    assert far.status_code == 200, far.text  # past every read: a ticket with the header alone
+    assert {u.get("class") for u in far.json()["htsget"]["urls"]} <= {"header", "body"}
 
 
 def test_unknown_ids_and_routes_and_service_info(served: Served) -> None:

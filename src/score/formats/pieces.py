@@ -27,9 +27,11 @@ MAX_POSITION = (1 << 31) - 1
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """A byte range ``[start, end)`` of the object, or inline *data*; ``klass`` is header or body."""
+    """A byte range ``[start, end)`` of the object, or inline *data*; ``klass`` is header or body, or None
+    for bytes that may hold both (a whole-file ticket's: htsget then gives no URL a class).
+    """
 
-    klass: str
+    klass: str | None
     start: int = 0
     end: int = 0
     data: bytes | None = None

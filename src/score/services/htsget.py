@@ -76,6 +76,10 @@ def stored_format(record: ObjectRecord | None, object_id: str, datatype: str = "
     )
 
 
+def _class(piece: Piece) -> dict[str, str]:
+    return {} if piece.klass is None else {"class": piece.klass}
+
+
 class HtsgetService:
     """Framework-free htsget logic."""
 
@@ -106,7 +110,10 @@ class HtsgetService:
             raise e.NotFoundError(f"object {req.object_id} is registered but its data is missing from the store")
         if req.klass is None and req.regions is None:
             pieces = [
-                Piece("body", start, min(start + MAX_BLOCK, info.size)) for start in range(0, info.size, MAX_BLOCK)
+                # the whole file, header and body together: no URL gets a class (htsget 1.3: "either all or
+                # none of the URLs ... MUST have a class"), so no client takes the header's bytes for body
+                Piece(None, start, min(start + MAX_BLOCK, info.size))
+                for start in range(0, info.size, MAX_BLOCK)
             ]
         else:
             layout = await self._layout(req.object_id, record, fmt, info)
@@ -155,18 +162,14 @@ class HtsgetService:
         out: list[dict[str, Any]] = []
         for p in pieces:
             if p.data is not None:
-                out.append(
-                    {
-                        "url": "data:application/octet-stream;base64," + base64.b64encode(p.data).decode(),
-                        "class": p.klass,
-                    }
-                )
+                inline = "data:application/octet-stream;base64," + base64.b64encode(p.data).decode()
+                out.append({"url": inline} | _class(p))
                 continue
             for start in range(p.start, p.end, MAX_BLOCK):
                 rng = ByteRange(start, min(p.end, start + MAX_BLOCK) - start)
                 url = self._ctx.store.sign_get(GetTarget(info.key, rng, info.location), expires)
                 url_issued(self._ctx, principal, "url:download", object_id, record, rng)
-                out.append({"url": url, "headers": {"Range": rng.header()}, "class": p.klass})
+                out.append({"url": url, "headers": {"Range": rng.header()}} | _class(p))
         return out
 
     def _index_id(self, record: ObjectRecord | None, object_id: str) -> str:

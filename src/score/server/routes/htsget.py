@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,8 +64,15 @@ class TicketIn(BaseModel):
     regions: list[RegionIn] | None = None
 
 
-def wanted(name: str, start: int | None, end: int | None) -> Wanted:
-    """One region, checked as htsget asks (0-based, half-open, 32-bit; ``*`` takes no coordinates).
+MAX_UINT32 = (1 << 32) - 1  # htsget's start and end are 32-bit unsigned
+# GET's query parameters, which a POST must not use (htsget 1.3: "POST requests MUST NOT use any of the query
+# parameters defined for GET"); besides format, none may go with class=header
+GET_PARAMETERS = ("format", "class", "referenceName", "start", "end", "fields", "tags", "notags")
+
+
+def wanted(name: str, start: int | None, end: int | None, *, empty_is_invalid: bool = False) -> Wanted:
+    """One region, checked as htsget asks (0-based, half-open, 32-bit unsigned; ``*`` takes no coordinates);
+    *empty_is_invalid*: ``start == end`` is InvalidRange too (POST's rule; GET's is only ``start > end``).
 
     Raises:
         InvalidRequestError / RangeNotSatisfiableError (htsget's InvalidInput / InvalidRange).
@@ -75,12 +82,38 @@ def wanted(name: str, start: int | None, end: int | None) -> Wanted:
     if name == UNPLACED and (start is not None or end is not None):
         raise e.InvalidRequestError("referenceName '*' (unplaced reads) takes no start or end")
     for value, what in ((start, "start"), (end, "end")):
-        if value is not None and not 0 <= value <= MAX_POSITION:
-            raise e.RangeNotSatisfiableError(f"{what} must be between 0 and {MAX_POSITION}")
-    lo, hi = start or 0, MAX_POSITION if end is None else end
-    if lo > hi:
-        raise e.RangeNotSatisfiableError(f"start {lo} is greater than end {hi}")
+        if value is not None and not 0 <= value <= MAX_UINT32:
+            raise e.RangeNotSatisfiableError(f"{what} must be between 0 and {MAX_UINT32}")
+    if start is not None and end is not None and (start > end or (empty_is_invalid and start == end)):
+        relation = "greater than" if start > end else "equal to"
+        raise e.RangeNotSatisfiableError(f"start {start} is {relation} end {end}")
+    # positions past 2**31 - 1 are past the end of any contig BAI, CSI or CRAI can index
+    lo, hi = min(start or 0, MAX_POSITION), MAX_POSITION if end is None else min(end, MAX_POSITION)
     return Wanted(name, lo, hi)
+
+
+def check_options(
+    klass: str | None, fields: list[str] | None, tags: list[str] | None, notags: list[str] | None, *, region: str | None
+) -> None:
+    """The rules between htsget parameters: ``class=header`` takes nothing but format; tags and notags are disjoint.
+    *region* names the region parameter given (referenceName for GET, regions for POST), None when none is.
+
+    Raises:
+        InvalidRequestError (htsget's InvalidInput).
+    """
+    if klass == "header":
+        given = [region] if region else []
+        given += [n for n, v in (("fields", fields), ("tags", tags), ("notags", notags)) if v is not None]
+        if given:
+            raise e.InvalidRequestError(f"class=header takes no other parameter than format; drop {', '.join(given)}")
+    both = sorted(set(tags or ()) & set(notags or ()))
+    if both:
+        raise e.InvalidRequestError(f"tags and notags must not share a tag: {', '.join(both)}")
+
+
+def _split(value: str | None) -> list[str] | None:
+    """A GET list parameter (comma-separated), None when absent."""
+    return None if value is None else [x for x in value.split(",") if x]
 
 
 def _ticket(ticket: Ticket) -> JSONResponse:
@@ -157,22 +190,32 @@ async def _get(
     name: str | None,
     start: int | None,
     end: int | None,
+    fields: str | None = None,
+    tags: str | None = None,
+    notags: str | None = None,
 ) -> JSONResponse:
     if name is None and (start is not None or end is not None):
         raise e.InvalidRequestError("start and end need referenceName")
+    check_options(klass, _split(fields), _split(tags), _split(notags), region=None if name is None else "referenceName")
     regions = None if name is None else (wanted(name, start, end),)
     return _ticket(await svc.ticket(principal, TicketRequest(object_id, format, klass, regions, datatype)))
 
 
 async def _post(
-    datatype: str, object_id: str, principal: Principal, svc: HtsgetService, body: TicketIn | None
+    datatype: str, object_id: str, principal: Principal, svc: HtsgetService, body: TicketIn | None, query: list[str]
 ) -> JSONResponse:
+    misplaced = [name for name in GET_PARAMETERS if name in query]
+    if misplaced:
+        raise e.InvalidRequestError(
+            f"a POST takes its parameters in the JSON body, not the query string: move {', '.join(misplaced)}"
+        )
     body = body or TicketIn()
+    check_options(body.klass, body.fields, body.tags, body.notags, region=None if body.regions is None else "regions")
     regions = None
     if body.regions is not None:
         if not body.regions:
             raise e.InvalidRequestError("regions must not be empty when given")
-        regions = tuple(wanted(r.referenceName, r.start, r.end) for r in body.regions)
+        regions = tuple(wanted(r.referenceName, r.start, r.end, empty_is_invalid=True) for r in body.regions)
     return _ticket(await svc.ticket(principal, TicketRequest(object_id, body.format, body.klass, regions, datatype)))
 
 
@@ -188,18 +231,26 @@ def _add_ticket_routes(datatype: str) -> None:
         referenceName: Annotated[str | None, Query()] = None,  # noqa: N803
         start: Annotated[int | None, Query()] = None,
         end: Annotated[int | None, Query()] = None,
+        fields: Annotated[str | None, Query()] = None,
+        tags: Annotated[str | None, Query()] = None,
+        notags: Annotated[str | None, Query()] = None,
     ) -> JSONResponse:
-        """A ticket for the whole file, its header, or one region (fields and tags are ignored: all are sent)."""
-        return await _get(datatype, object_id, principal, svc, format, klass, referenceName, start, end)
+        """A ticket for the whole file, its header, or one region (fields, tags and notags are checked, then
+        ignored: whole records are sent).
+        """
+        return await _get(
+            datatype, object_id, principal, svc, format, klass, referenceName, start, end, fields, tags, notags
+        )
 
     async def ticket_post(
         object_id: ObjectIdPath,
         principal: CurrentPrincipal,
         svc: HtsgetSvc,
+        request: Request,
         body: Annotated[TicketIn | None, Body()] = None,
     ) -> JSONResponse:
         """A ticket for several regions at once (htsget 1.3); overlapping regions are merged, file order kept."""
-        return await _post(datatype, object_id, principal, svc, body)
+        return await _post(datatype, object_id, principal, svc, body, list(request.query_params))
 
     router.add_api_route(
         f"/{datatype}/{{object_id}}", ticket_get, methods=["GET"], name=f"{datatype}_get", responses=TICKET_RESPONSES
