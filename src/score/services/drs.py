@@ -193,7 +193,14 @@ class DrsService:
             raise e.NotFoundError(f"no access method {access_id!r}: this server offers only {ACCESS_ID!r}")
         if not ids.is_object_id(drs_id):
             raise e.NotFoundError(f"{drs_id} is not an object with an access method (bundles have none)")
-        spec = await self._downloads.download_spec(principal, drs_id, 0, -1, external=True, exclude_urls=False)
+        try:
+            spec = await self._downloads.download_spec(principal, drs_id, 0, -1, external=True, exclude_urls=False)
+        except e.NotFoundError as blob_error:
+            try:  # an analysis the caller may read (ids look alike): say so, not "submit its analysis first"
+                await self._bundle(principal, drs_id, "")
+            except e.ScoreError:
+                raise blob_error from None  # neither: answered as the object lookup did, so nothing leaks
+            raise e.NotFoundError(f"{drs_id} is a bundle (an analysis): bundles have no access methods") from None
         url = spec.parts[0].url if spec.parts else None
         if not url or spec.urlsExpireAt is None:
             raise e.NotFoundError(f"object {drs_id} has no data in the store")
