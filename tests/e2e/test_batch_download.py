@@ -10,7 +10,7 @@ import pytest
 
 from tests.kit.checks import ok
 from tests.kit.files import MIB, md5_of, random_file
-from tests.kit.servers import ServerProcess, run_client
+from tests.kit.servers import ServerProcess, run_client, start_client
 
 pytestmark = pytest.mark.e2e
 ICGC_COLUMNS = (
@@ -91,6 +91,17 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
     assert by_id[o2]["status"] == by_id[o3]["status"] == "ok" and by_id[o2]["md5_verified"] is True
     assert lines[-1]["summary"] == {**lines[-1]["summary"], "objects": 3, "succeeded": 2, "failed": 1, "exit_code": 5}
     assert not (tmp_path / "j" / o1).exists() and md5_of(tmp_path / "j" / o2) == md5_of(s2)
+    # its report piped into a reader that goes away at once (``| head -1``): the batch still runs to its end
+    # and its exit code is still the failure's (it stopped at the first line, with exit 0)
+    for as_json in ([], ["--json"]):
+        out = tmp_path / f"piped{len(as_json)}"
+        args = ["download", "--manifest", str(manifest), "--output-dir", str(out), "--output-layout", "id", *as_json]
+        proc = start_client(["--parallel", "1", *args], server=srv.url, token=token)
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader is gone before the first line
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 5 and "Traceback" not in stderr, stderr
+        assert md5_of(out / o2) == md5_of(s2) and md5_of(out / o3) == md5_of(s3) and not (out / o1).exists()
 
 
 def test_too_little_free_space_is_refused_before_anything_is_written(

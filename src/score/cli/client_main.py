@@ -200,8 +200,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
+    """A line on standard output. If its reader went away (``download ... | head -1``), the work goes on
+    and the rest of the lines go nowhere: a transfer is not cancelled, nor its exit code lost, because nobody
+    reads its report any more (``view``'s records are not lines: a closed pipe ends it, as samtools).
+    """
     if not args.silent:
-        print(printable_lines(text), flush=True)
+        try:
+            print(printable_lines(text), flush=True)
+        except BrokenPipeError:
+            _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    """Send standard output to /dev/null from now on (what Python still holds for it included, or its flush
+    at exit would fail again).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
 
 
 def _url(args: argparse.Namespace, session: Session) -> int:
@@ -340,11 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             _err(args, f"{exc.strerror or exc}")
             return ec.FAILURE
         # the reader of standard output went away (``view ... | head``): it has what it wanted, so end
-        # quietly with 0 (samtools dies of SIGPIPE, silently, and the pipeline's status is head's); what
-        # Python still holds for stdout goes to /dev/null, or its flush at exit would complain
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
+        # quietly with 0 (samtools dies of SIGPIPE, silently, and the pipeline's status is head's)
+        _stdout_to_devnull()
         return ec.OK
     except OSError as exc:
         _err(args, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
