@@ -44,7 +44,7 @@ SERVER_DISK_SPACE_HINT = (
 # Errors whose message already says what to do (the reasons score.client.http.server_api gives them):
 # no token was sent, an expired token ("get a new one"), a token without the scope (the message names the
 # scopes that would allow it), a path the server does not serve (the URL is wrong).
-SELF_EXPLAINED = frozenset({"no_token", e.EXPIRED_TOKEN, e.MISSING_SCOPE, "no_endpoint"})
+SELF_EXPLAINED = frozenset({"no_token", e.EXPIRED_TOKEN, e.MALFORMED_TOKEN, e.MISSING_SCOPE, "no_endpoint"})
 # What a 404 means when it was not an object that was not found (score.client.http.metadata_api's reasons).
 # Regions of an alignment file without an index: the command line has a way round it.
 NO_INDEX_HINT = "or use --header-only for the header alone"

@@ -140,6 +140,7 @@ EXPIRED_TOKEN = "expired_token"  # noqa: S105  the reason of an UnauthenticatedE
 MISSING_SCOPE = "missing_scope"  # the reason of a ForbiddenError whose message names the scopes that would allow it
 ANALYSIS_NOT_FOUND = "analysis_not_found"  # the reason of a NotFoundError for an analysis (or its study)
 STUDY_NOT_FOUND = "study_not_found"  # the reason of a NotFoundError for a study
+MALFORMED_TOKEN = "malformed_token"  # noqa: S105  the reason of an UnauthenticatedError for a token no header can carry
 NO_INDEX = "no_index"  # the reason of an error for regions of an alignment file without an index
 
 

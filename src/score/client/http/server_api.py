@@ -153,15 +153,17 @@ def transport_error(exc: httpx.HTTPError, service: str, url: object, setting: st
     No connection at all (refused, an unknown host, a failed TLS handshake such as ``https://`` to a plain
     HTTP server) names *setting*, where the URL comes from.
     """
+    from score.observability.logging import redact  # httpx quotes a header it refuses, a bearer token with it
+
     untrusted = untrusted_certificate(exc, str(url))
     if untrusted is not None:
         return untrusted
     if isinstance(exc, httpx.ConnectError):
         return e.UpstreamUnavailableError(
-            f"cannot reach {service} at {url}: check {setting} ({exc or type(exc).__name__})",
+            redact(f"cannot reach {service} at {url}: check {setting} ({exc or type(exc).__name__})"),
             reason=UNREACHABLE_REASON,
         )
-    return e.UpstreamUnavailableError(f"cannot reach {service} at {url}: {type(exc).__name__}: {exc}")
+    return e.UpstreamUnavailableError(redact(f"cannot reach {service} at {url}: {type(exc).__name__}: {exc}"))
 
 
 def _listing(raw: Any) -> list[ObjectInfoOut]:

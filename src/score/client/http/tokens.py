@@ -36,11 +36,38 @@ class TokenSource(Protocol):
         """A new token after *rejected* was refused; None when none can be had."""
 
 
+def checked_token(token: str | None) -> str | None:
+    """*token* without the whitespace around it (the newline of a pasted token or of ``$(cat file)``);
+    None when nothing is left.
+
+    Raises:
+        UnauthenticatedError: whitespace or control characters inside it (no HTTP header can carry them,
+            and the error would otherwise quote the whole header, token included).
+    """
+    if token is None:
+        return None
+    token = token.strip()
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise e.UnauthenticatedError(
+            "the access token has spaces or control characters inside it: copy it again, whole and on one line",
+            reason=e.MALFORMED_TOKEN,
+        )
+    return token or None
+
+
 @dataclass(frozen=True)
 class StaticToken:
-    """A token given as is (``ACCESSTOKEN``); it cannot be renewed."""
+    """A token given as is (``ACCESSTOKEN``), without the whitespace around it; it cannot be renewed.
+
+    Raises:
+        UnauthenticatedError: see :func:`checked_token`.
+    """
 
     token: str | None
+
+    def __post_init__(self) -> None:
+        """Check the token once."""
+        object.__setattr__(self, "token", checked_token(self.token))
 
     def current(self) -> str | None:
         """The token."""
