@@ -237,6 +237,32 @@ def test_errors_have_a_message_and_an_exit_code(
         assert not out.exists()
 
 
+def test_a_region_past_the_contig_end_is_empty_and_an_unreadable_object_never_shows_its_url(
+    served: Served, tmp_path: Path
+) -> None:
+    """New-user trial: ``--query chr:99999999-999999999`` (past the contig's end) said the BAM was "not readable"
+    (SAM output), and ``--header-only`` of random bytes printed htslib's "Exec format error: '<the pre-signed
+    URL, signature and all>'"."""
+    for fmt in ("SAM", "BAM"):
+        out = tmp_path / fmt
+        args = ["view", "--object-id", served.ids["range.bam"], "--query", "CHROMOSOME_I:99999999-999999999"]
+        r = run_client(
+            [*args, "--output-format", fmt, "--output-dir", str(out)], server=served.srv.url, token=served.token
+        )
+        assert r.returncode == 0 and "0 records" in r.stdout, r.stderr
+    noise = tmp_path / "src" / "noise.bam"
+    noise.parent.mkdir()
+    noise.write_bytes(os.urandom(3000))
+    _, ids = publish(served.srv, served.srv.token("score.READ", "score.WRITE"), [noise], tmp_path, "NOISE")
+    r = run_client(
+        ["view", "--object-id", ids["noise.bam"], "--header-only", "--stdout"],
+        server=served.srv.url,
+        token=served.token,
+    )
+    assert r.returncode == 2 and "noise.bam is not a readable BAM, CRAM or SAM file" in r.stderr, r.stderr
+    assert "?" not in r.stderr and "signature" not in r.stderr.lower() and "Traceback" not in r.stderr
+
+
 def test_header_only_needs_no_index_and_errors_from_the_command_line(served: Served, tmp_path: Path) -> None:
     r = run_client(
         ["view", "--object-id", served.ids["noindex.bam"], "--header-only", "--stdout"],

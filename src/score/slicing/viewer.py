@@ -12,6 +12,7 @@ import contextlib
 import errno
 import itertools
 import os
+import re
 import select
 import shutil
 import sys
@@ -114,8 +115,12 @@ def private_htslib_dir() -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+_URL_QUERY = re.compile(r"(https?://[^\s'\"?]*)\?[^\s'\"]*")
+
+
 def _reading_error(exc: Exception, name: str) -> e.ScoreError:
-    text = str(exc)
+    # htslib's errors may quote the pre-signed URL it was reading: never its query (the signature)
+    text = _URL_QUERY.sub(r"\1", str(exc))
     low = text.lower()
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return bam_copy.output_error(exc)
@@ -127,12 +132,16 @@ def _reading_error(exc: Exception, name: str) -> e.ScoreError:
         return e.IntegrityError(f"{name} is truncated (no end-of-file marker, or a record is cut short)")
     if "reference" in low:
         return e.InvalidRequestError(f"{name}: its CRAM reference could not be used ({text}); check --reference-file")
-    if isinstance(exc, ValueError) or "format" in low or "alignment data" in low:
+    if isinstance(exc, ValueError) or "format" in low or "alignment data" in low or _errno(exc) == errno.ENOEXEC:
         return e.InvalidRequestError(f"{name} is not a readable BAM, CRAM or SAM file ({text})")
     return e.IntegrityError(
         f"{name} could not be sliced: {text} (for CRAM, --reference-file must hold "
         "every contig of the file, at full length)"
     )
+
+
+def _errno(exc: Exception) -> int | None:
+    return exc.errno if isinstance(exc, OSError) else None
 
 
 def _tag(line: str, tag: str) -> str | None:
@@ -177,7 +186,10 @@ def _records(source: Any, regions: list[Region], contained: bool) -> Iterator[An
         if region.contig == UNMAPPED:
             iterator = source.fetch(region=UNMAPPED)
         else:
-            iterator = source.fetch(region.contig, region.start, region.end)
+            length = source.get_reference_length(region.contig)
+            if region.start >= length:
+                continue  # past the contig's end: no records (htslib would call it "invalid coordinates")
+            iterator = source.fetch(region.contig, region.start, min(region.end, length))
         for record in iterator:
             if region.contig != UNMAPPED:
                 start = record.reference_start
