@@ -7,6 +7,7 @@ downloaded (MD5-checked) into a private temporary directory first.
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import shutil
 import sys
@@ -173,11 +174,22 @@ def _one(
     return ec.OK
 
 
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def run(args: argparse.Namespace, session: Session, say: Callable[[str], None], err: Callable[[str], None]) -> int:
     """Slice one object, one local file or every BAM/CRAM of a manifest."""
     chosen = [x for x in (args.object_id, args.input_file, args.manifest) if x]
     if len(chosen) != 1:
         raise e.InvalidRequestError("give exactly one of --object-id, --input-file, --manifest")
+    missing = [name for name in ("pysam", "isal") if not _importable(name)]
+    if missing:  # the view extra is not installed (a server-only or plain install)
+        raise e.ConfigError(f"view needs {' and '.join(missing)}: pip install 'score[view]'")
     check_output_type(args.output_type, header_only=args.header_only)
     to_stdout = args.stdout or args.output_dir is None
     tell = err if to_stdout else say  # never mix messages into records on stdout

@@ -3,6 +3,8 @@ Score settings we do not support are warned about on stderr, ``--verify-connecti
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,3 +84,20 @@ def test_verify_connection_runs_before_the_transfer(
     assert client_main.main([*argv, "--verify-connection", "false"]) == ec.OK
     assert client_main.main(argv) == ec.OK
     assert calls == ["upload", "upload"]
+
+
+def test_view_without_its_extra_says_what_to_install() -> None:
+    """New-user trial: after scripts/serve (then the server extra alone), ``view`` ended in a traceback,
+    "ModuleNotFoundError: No module named 'pysam'"."""
+    code = (
+        "import sys; sys.modules['pysam'] = None; from score.cli.client_main import main; "
+        "sys.exit(main(['view', '--object-id', '5b7a1c9e-3f4d-4e2a-9b8c-0d1e2f3a4b5c', '--query', 'chr1']))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STORAGE_URL": "http://127.0.0.1:9", "ACCESSTOKEN": "t"},
+        check=False,
+    )
+    assert (r.returncode, r.stderr) == (2, "score-client: error: view needs pysam: pip install 'score[view]'\n")
