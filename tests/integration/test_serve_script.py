@@ -96,3 +96,49 @@ def test_port_and_data_dir_flags_and_score_port_are_what_it_prints_and_listens_o
     other = free_port()
     text = _start(procs, tmp / "b.log", ["--data-dir", str(tmp / "b")], {**env, "SCORE_PORT": str(other)})
     assert f"export STORAGE_URL=http://127.0.0.1:{other}\n" in text
+
+
+def test_a_busy_port_or_an_unwritable_data_dir_is_one_line_before_any_banner(tmp_path: Path) -> None:
+    """New-user trial: on a busy port scripts/serve printed the banner and a fresh token, then died with a JSON
+    log line (exit 3); a data directory that cannot be written ended in an OSError traceback."""
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORE_")}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        message = f"port {port} on 127.0.0.1 is in use (another score-server?): stop it, or give another --port\n"
+        done = subprocess.run(
+            [str(SERVE), "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", f"scripts/serve: {message}")
+        server = Path(SERVE).parents[1] / ".venv" / "bin" / "score-server"
+        direct = subprocess.run(
+            [str(server), "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert (direct.returncode, direct.stderr) == (2, f"score-server: {message}")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    for args in (["serve", "--port", str(free_port())], ["token", "--create-key"]):
+        r = subprocess.run(
+            [str(server), *args, "--data-dir", str(blocker / "data")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"score-server: cannot write {blocker / 'data'}"), r.stderr
+        assert "give a writable --data-dir" in r.stderr

@@ -136,6 +136,29 @@ def worker_app() -> Any:
     return create_app(settings, metrics=Metrics(multiprocess_dir=Path(os.environ[MULTIPROC_ENV])))
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why *host*:*port* cannot be listened on (in use, not permitted, no such address), or None.
+
+    Checked before anything is printed or started, so a second server on a busy port says so in one line; uvicorn
+    binds again right after (a port taken in between is still refused there).
+    """
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is in use (another score-server?): stop it, or give another --port"
+            if exc.errno == errno.EACCES:
+                return f"port {port} on {host} needs privileges this user lacks: give a port above 1023 with --port"
+            return f"cannot listen on {host}:{port} ({exc.strerror or exc}): check --host and --port"
+    return None
+
+
 def _serve(settings: ServerSettings) -> int:
     import uvicorn
 
@@ -145,6 +168,9 @@ def _serve(settings: ServerSettings) -> int:
     from score.server.app import create_app, prepare_shared_state
     from score.server.limits import HeadCappedH11Protocol
 
+    problem = port_problem(settings.host, settings.port)
+    if problem:
+        raise ConfigError(problem)
     configure_server_logging(settings.log_level)
     configure_audit_file(settings.audit_log)
     workers = settings.workers
@@ -303,6 +329,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a data directory, key or audit file that cannot be made or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"score-server: cannot write{where}: {exc.strerror or exc}; give a writable --data-dir "
+            "(or SCORE_DATA_DIR), or fix its permissions",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":
