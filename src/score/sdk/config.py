@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from score.domain.errors import ConfigError
 from score.sdk import score5_settings as score5
@@ -83,6 +84,23 @@ def default_config_path() -> Path:
     """``$XDG_CONFIG_HOME/score/client.toml`` (``~/.config/score/client.toml``)."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "score" / "client.toml"
+
+
+def _check_url(what: str, value: str) -> None:
+    """An http(s) URL with a host and a valid port.
+
+    Raises:
+        ConfigError: anything else (said before any request, not as a traceback or a refused connection).
+    """
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{what} {value!r} must start with http:// or https://")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigError(f"{what} {value!r} is not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise ConfigError(f"{what} {value!r} has no host")
 
 
 def _env(names: tuple[str, ...]) -> str | None:
@@ -222,8 +240,8 @@ def load_client_settings(
     meta = metadata_url or _env(ENV_METADATA_URL) or file.get("metadata_url") or url
     portal = _env(ENV_PORTAL_URL) or file.get("portal_url")
     for what, value in (("server URL", url), ("metadata URL", meta), ("portal URL", portal)):
-        if value is not None and not str(value).startswith(("http://", "https://")):
-            raise ConfigError(f"{what} {value!r} must start with http:// or https://")
+        if value is not None:
+            _check_url(what, str(value))
     secret = _env(ENV_CLIENT_SECRET) or file.get("client_secret")
     secret_file = file.get("client_secret_file")
     if not secret and secret_file:

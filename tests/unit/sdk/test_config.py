@@ -3,6 +3,7 @@ names and units; precedence: Score's profile < Score's properties < TOML < TOML 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,25 @@ def test_unsupported_score_settings_become_warnings(props: Path, monkeypatch: py
     warnings = _load().warnings
     assert len(warnings) == 3
     assert all(w.startswith("warning: Score setting ") for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[::1", "is not a valid URL (Invalid IPv6 URL)"),
+        ("http://127.0.0.1:99999", "is not a valid URL (Port out of range 0-65535)"),
+        ("http://127.0.0.1:port", "is not a valid URL"),
+        ("http://", "has no host"),
+        ("https://:8443", "has no host"),
+        ("ftp://score.example.org", "must start with http:// or https://"),
+    ],
+)
+def test_a_malformed_server_url_is_a_config_error(url: str, message: str) -> None:
+    """New-user trial: ``--server-url 'http://[::1'`` ended in an httpx traceback (InvalidURL), and port 99999
+    was "connection refused"."""
+    with pytest.raises(ConfigError, match=re.escape(f"server URL {url!r} {message}")):
+        load_client_settings(config=None, server_url=url, parallel=None, memory_mib=None)
+    assert (
+        load_client_settings(config=None, server_url="http://[::1]:5431", parallel=None, memory_mib=None).server_url
+        == "http://[::1]:5431"
+    )
