@@ -22,7 +22,7 @@ from score.domain.errors import (
     InvalidRequestError,
     NotFoundError,
 )
-from score.domain.integrity import multipart_etag, normalize_etag, normalize_md5
+from score.domain.integrity import check_one_part, multipart_etag, normalize_etag, normalize_md5
 from score.domain.model import ObjectRecord, Principal, UploadPartTarget
 from score.domain.parts import plan_parts
 from score.domain.ranges import ByteRange
@@ -458,6 +458,7 @@ class UploadService:
         held = [confirmed[p.partNumber][0] for p in sorted(spec.parts, key=lambda p: p.partNumber)]
         check_parts(parts_md5, held, object_id)
         object_md5 = spec.objectMd5 or computed
+        check_one_part(held, object_md5)
         pairs = [(p.partNumber, confirmed[p.partNumber][1]) for p in sorted(spec.parts, key=lambda p: p.partNumber)]
         if not folded:
             await self._complete(spec, pairs, object_md5)

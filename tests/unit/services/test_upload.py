@@ -181,3 +181,28 @@ def test_status_signs_every_part_once_completed_ones_too(world: World, monkeypat
 
     anyio.run(main)
     assert threading.get_ident() not in threads  # signed in a worker thread
+
+
+def test_a_one_part_upload_of_other_bytes_than_the_declared_file_is_refused_at_finalize(world: World) -> None:
+    """New-user trial (raw API): initiate with the file's MD5, PUT other bytes, confirm them with their own MD5,
+    finalize with the file's MD5: every step answered 200, and the object published then failed every download.
+    With one part, the part's MD5 is the object's: finalize refuses it, and the right bytes can still be sent."""
+    svc = UploadService(world.ctx)
+    oid = str(uuid.uuid4())
+    data, other = b"abc", b"xyz"  # the same size, other bytes
+
+    async def main() -> None:
+        spec = await svc.initiate(WRITER, oid, len(data), md5(data), False, TOKEN)
+        assert len(spec.parts) == 1
+        for chunk in (other, data):
+            url = (await svc.part_url(WRITER, oid, spec.uploadId, 1, md5(chunk), TOKEN)).url
+            assert world.put(url, chunk, md5(chunk)).status_code == 200
+            await svc.confirm_part(WRITER, oid, spec.uploadId, 1, md5(chunk), md5(chunk), TOKEN)
+            if chunk is other:
+                with pytest.raises(e.IntegrityError, match=f"have MD5 {md5(other)}, not the file's MD5 {md5(data)}"):
+                    await svc.finalize(WRITER, oid, spec.uploadId, md5(data), None, TOKEN)
+                assert not await svc.exists(WRITER, oid)
+        await svc.finalize(WRITER, oid, spec.uploadId, md5(data), None, TOKEN)
+
+    anyio.run(main)
+    assert anyio.run(world.store.read_range, GetTarget(f"data/{oid}")) == b"abc"

@@ -153,7 +153,7 @@ def transport_error(exc: httpx.HTTPError, service: str, url: object, setting: st
     No connection at all (refused, an unknown host, a failed TLS handshake such as ``https://`` to a plain
     HTTP server) names *setting*, where the URL comes from.
     """
-    from score.observability.logging import redact  # httpx quotes a header it refuses, a bearer token with it
+    from score.domain.redaction import redact  # httpx quotes a header it refuses, a bearer token with it
 
     untrusted = untrusted_certificate(exc, str(url))
     if untrusted is not None:
