@@ -45,11 +45,17 @@ def test_256_mib_round_trip_with_md5(server_factory: Any, big_file: Path, tmp_pa
     target = tmp_path / "out" / oid
     assert md5_of(target) == source_md5
     assert not (tmp_path / "out" / f".{oid}").exists()  # no resume state left behind
-    # a second download skips the complete file; uploading again without --force is refused clearly
+    # a second download skips the complete file; uploading the same file again sends nothing (its MD5, taken
+    # once the server said the object exists, is the stored one); another file is refused clearly
     assert "skipped" in ok(
         run_client(["download", "--object-id", oid, "--output-dir", str(tmp_path / "out")], server=srv.url, token=token)
     )
-    again = run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token)
+    same = ok(run_client(["upload", "--object-id", oid, "--file", str(big_file)], server=srv.url, token=token))
+    assert same.startswith(f"skipped {oid}: already uploaded, with this file's size and MD5 {source_md5}"), same
+    other = tmp_path / "other.bin"
+    with open(big_file, "rb") as src, open(other, "wb") as dst:
+        dst.write(src.read()[::-1])  # the same size, other bytes
+    again = run_client(["upload", "--object-id", oid, "--file", str(other)], server=srv.url, token=token)
     assert again.returncode == 7 and "--force" in again.stderr and "Traceback" not in again.stderr
 
 

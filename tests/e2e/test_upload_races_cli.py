@@ -99,3 +99,28 @@ def test_a_second_client_cannot_join_an_upload_under_way(
     forced = run_client(["upload", "--object-id", oid, "--file", str(second), "--force"], server=srv.url, token=token)
     assert forced.returncode == 0, forced.stderr
     assert _stored_md5(srv, token, oid, tmp_path) == md5_of(second)
+
+
+def test_the_same_file_uploaded_by_two_processes_at_once_ends_well_for_both(
+    store_env: dict[str, str], server_factory: Any, tmp_path: Path
+) -> None:
+    """New-user trial: ``upload --manifest M`` run twice, 0.3 s apart. The second joined the first's upload (the
+    same file: the same owner, as a resumed run is) and exited 4, "no such multipart upload ... (check the object
+    id)", once the first had finished it; a part the second sent again was seen as missing by the first's
+    confirmation while the local store rewrote it (exit 2). Both are the same file: both must end with exit 0."""
+    srv = server_factory(**store_env)
+    token = srv.token("score.READ", "score.WRITE")
+    src = random_file(tmp_path / "same.bam", 6 * PART + 5)
+    oid = str(uuid.uuid4())
+    args = ["upload", "--object-id", oid, "--file", str(src), "--parallel", "1"]
+    first = start_client(args, server=srv.url, token=token)
+    deadline = time.monotonic() + 120
+    while confirmed_parts(srv, token, oid, src) < 1 and time.monotonic() < deadline:
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.02)
+    second = start_client(args, server=srv.url, token=token)
+    for proc in (first, second):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "Traceback" not in err, (out, err)
+        assert out.startswith((f"uploaded {oid}", f"skipped {oid}: already uploaded")), out
+    assert _stored_md5(srv, token, oid, tmp_path) == md5_of(src)

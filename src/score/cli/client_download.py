@@ -29,6 +29,7 @@ from score.client.transfer.batch import (
 from score.client.transfer.output_layout import LAYOUTS
 from score.client.transfer.progress import Board
 from score.domain import errors as e
+from score.domain.ids import check_path_id
 from score.sdk.session import Session
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def _selection(args: argparse.Namespace, session: Session) -> Selection:
         return ByManifest(client_manifest.load(args.manifest, session))  # read or fetched before anything else
     if not args.study_id:
         raise e.InvalidRequestError("--analysis-id needs --study-id")
-    return ByAnalysis(args.analysis_id, args.study_id)
+    return ByAnalysis(check_path_id("analysis id", args.analysis_id), check_path_id("study id", args.study_id))
 
 
 def _note(err: Callable[[str], None], notice: Callable[[str], None]) -> Callable[[Note], None]:

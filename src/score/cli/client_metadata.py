@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from score.cli import exit_codes as ec
 from score.client.printable import printable
+from score.domain.ids import check_path_id
 
 if TYPE_CHECKING:
     from score.sdk.session import Session
@@ -51,6 +52,7 @@ def submit(args: argparse.Namespace, session: Session, say: Callable[[str], None
     """Check the files exist, submit, write the manifest (only after the server accepted)."""
     from score.client.transfer import submission
 
+    check_path_id("study id", args.study_id)
     if args.files:
         draft = submission.from_files(args.study_id, args.files, args.access)
     else:
@@ -65,6 +67,8 @@ def submit(args: argparse.Namespace, session: Session, say: Callable[[str], None
 
 def set_state(args: argparse.Namespace, session: Session, say: Callable[[str], None]) -> int:
     """Publish or unpublish."""
+    check_path_id("study id", args.study_id)
+    check_path_id("analysis id", args.analysis_id)
     api = session.metadata()
     try:
         state = api.set_state(args.study_id, args.analysis_id, args.command).state

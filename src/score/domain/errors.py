@@ -141,6 +141,7 @@ MISSING_SCOPE = "missing_scope"  # the reason of a ForbiddenError whose message 
 ANALYSIS_NOT_FOUND = "analysis_not_found"  # the reason of a NotFoundError for an analysis (or its study)
 STUDY_NOT_FOUND = "study_not_found"  # the reason of a NotFoundError for a study
 MALFORMED_TOKEN = "malformed_token"  # noqa: S105  the reason of an UnauthenticatedError for a token no header can carry
+OBJECT_EXISTS = "object_exists"  # the reason of a ConflictError for an object already stored
 NO_INDEX = "no_index"  # the reason of an error for regions of an alignment file without an index
 
 

@@ -93,3 +93,17 @@ def part_marker_prefix(object_id: str, upload_id: str, part_number: int | None =
     """Prefix of part markers: all of them, or those of one part number."""
     base = upload_dir(object_id, upload_id) + "part-"
     return base if part_number is None else f"{base}{part_number:08x}|"
+
+
+def check_path_id(what: str, value: str) -> str:
+    """*value*, a study or analysis id a user typed, when it can be one URL path segment.
+
+    Raises:
+        InvalidRequestError: empty, or with '/', whitespace or control characters (a path no metadata service
+            serves: its 404 would read as a wrong server URL).
+    """
+    if not value:
+        raise InvalidRequestError(f"the {what} must not be empty")
+    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
+        raise InvalidRequestError(f"invalid {what} {value!r}: ids have no '/', spaces or control characters")
+    return value

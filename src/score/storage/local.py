@@ -186,9 +186,22 @@ class LocalObjectStore(StoreFacts):
         return sorted(out, key=lambda p: p.number)
 
     async def list_parts(self, key: str, upload_id: str, number: int | None = None) -> list[StoredPart]:
-        """List received parts (or just part *number*)."""
-        parts = await anyio.to_thread.run_sync(self._part_records, upload_id)
-        return parts if number is None else [p for p in parts if p.number == number]
+        """List received parts (or just part *number*, once a commit of it in progress has ended: a part sent
+        again, by a second process of the same upload, is never seen as missing while it is rewritten).
+        """
+        if number is None:
+            return await anyio.to_thread.run_sync(self._part_records, upload_id)
+        return await anyio.to_thread.run_sync(self._settled_part, upload_id, number)
+
+    def _settled_part(self, upload_id: str, number: int) -> list[StoredPart]:
+        lock = self._upload_dir(upload_id) / "parts" / f"{number}.lock"
+        if lock.exists():  # committed at least once: wait for a commit in progress
+            try:
+                with part_lock(lock):
+                    return [p for p in self._part_records(upload_id) if p.number == number]
+            except FileNotFoundError:
+                raise NotFoundError("no such multipart upload (it was completed or cancelled)") from None
+        return [p for p in self._part_records(upload_id) if p.number == number]
 
     @contextlib.contextmanager
     def _locked(self, upload_id: str, mode: int = fcntl.LOCK_EX) -> Iterator[None]:

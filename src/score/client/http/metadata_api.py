@@ -18,20 +18,6 @@ PAGE_SIZE = 2000
 MAX_ANALYSIS_PAGES = 100  # an analysis is a handful of files: a service paging past this is broken (as the server)
 
 
-def _segment(what: str, value: str) -> str:
-    """*value* quoted as one URL path segment.
-
-    Raises:
-        InvalidRequestError: empty, or with '/', whitespace or control characters (a path no metadata service
-            serves: its 404 would read as a wrong server URL).
-    """
-    if not value:
-        raise e.InvalidRequestError(f"the {what} must not be empty")
-    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
-        raise e.InvalidRequestError(f"invalid {what} {value!r}: ids have no '/', spaces or control characters")
-    return quote(value, safe="")
-
-
 class MetadataApi:
     """Submit, read, publish; find an analysis's files."""
 
@@ -87,7 +73,7 @@ class MetadataApi:
     def submit(self, study: str, payload: dict[str, Any]) -> SubmitReceipt:
         """``POST /submit/{study}``: the analysis id (and, from our registry, the files)."""
         return SubmitReceipt.parse(
-            self._call("POST", f"/submit/{_segment('study id', study)}", missing=e.STUDY_NOT_FOUND, json=payload)
+            self._call("POST", f"/submit/{quote(study, safe='')}", missing=e.STUDY_NOT_FOUND, json=payload)
         )
 
     def analysis(self, study: str, analysis_id: str) -> Analysis:
@@ -95,7 +81,7 @@ class MetadataApi:
         return Analysis.parse(
             self._call(
                 "GET",
-                f"/studies/{_segment('study id', study)}/analysis/{_segment('analysis id', analysis_id)}",
+                f"/studies/{quote(study, safe='')}/analysis/{quote(analysis_id, safe='')}",
                 missing=e.ANALYSIS_NOT_FOUND,
             )
         )
@@ -107,7 +93,7 @@ class MetadataApi:
         return Analysis.parse(
             self._call(
                 "PUT",
-                f"/studies/{_segment('study id', study)}/analysis/{action}/{_segment('analysis id', analysis_id)}",
+                f"/studies/{quote(study, safe='')}/analysis/{action}/{quote(analysis_id, safe='')}",
                 missing=e.ANALYSIS_NOT_FOUND,
             )
         )

@@ -95,6 +95,8 @@ def error_from_response(response: httpx.Response, setting: str = SERVER_SETTING)
             reason = _expired(request)  # the message says to get a new one: no hint after it
         elif cls is e.ForbiddenError and body.message.startswith(SCOPE_REFUSAL):
             reason = e.MISSING_SCOPE  # the message names the scopes that would allow it: no hint after it
+        elif cls is e.ConflictError and "already exists" in body.message:
+            reason = e.OBJECT_EXISTS  # the object is stored (not another client's upload in progress)
         return cls(printable(body.message), retryable=body.retryable or transient, reason=reason)
     except ValueError:
         pass

@@ -28,7 +28,7 @@ from score.client.transfer.data_plane import DataPlane
 from score.client.transfer.progress import Board, Progress
 from score.domain import errors as e
 from score.domain.integrity import multipart_etag, normalize_md5
-from score.wire.client_models import Part
+from score.wire.client_models import ObjectSpecification, Part
 
 HASH_CHUNK = 4 * 1024 * 1024
 # A file up to this size is read and hashed before anything is sent, then tried as one part: initiate
@@ -245,6 +245,29 @@ class Uploader:
             IntegrityError: the file's MD5 differs from *md5*, or parts keep failing checks.
             ConflictError: the object exists and *force* is false.
         """
+        try:
+            return self._upload(object_id, path, md5, force)
+        except _UploadGoneError:
+            pass
+        except e.ConflictError as exists:
+            if md5 or force or exists.reason != e.OBJECT_EXISTS:
+                raise
+            # Stored already, and no MD5 was declared: if it is this very file (the server compares size and
+            # MD5), there is nothing to send; else the same 409 again.
+            return self._upload(object_id, path, _file_md5(path), force)
+        # The upload this client sent to was finished, cancelled or replaced by another process meanwhile (the
+        # same file, run twice at once): ask again, once. The object is then there (this very file: "already
+        # uploaded"; another: 409) or another upload is live (409), or nothing is, and this one starts afresh.
+        # The file's MD5 goes with it (known by then, if not declared), so that the server can tell the first.
+        try:
+            return self._upload(object_id, path, md5 or _file_md5(path), force)
+        except _UploadGoneError:
+            raise e.ConflictError(
+                f"the upload of {object_id} was finished or replaced by another client while this one sent it; "
+                "re-run to check"
+            ) from None
+
+    def _upload(self, object_id: str, path: Path, md5: str | None, force: bool) -> UploadResult:
         declared = normalize_md5(md5) if md5 else None
         size = path.stat().st_size
         token = upload_token(object_id, path)
@@ -258,6 +281,15 @@ class Uploader:
                 started = self._start(object_id, size, declared, force, token)
             except e.AlreadyUploadedError:
                 return self._already_uploaded(object_id, path, size, declared)
+        try:
+            return self._send(object_id, path, size, declared, started, token)
+        except e.NotFoundError:  # the object's registration was checked when the upload started: the upload is gone
+            raise _UploadGoneError from None
+
+    def _send(
+        self, object_id: str, path: Path, size: int, declared: str | None, started: _Started, token: str
+    ) -> UploadResult:
+        """Send the parts not yet sent, check the file's MD5, finalize."""
         upload_id, parts, done = started.upload_id, started.parts, started.done
         part_md5s: dict[int, str] = {}  # filled by the workers: what this client sent or found sent
         book = _UrlBook({p.partNumber: p.url for p in parts if p.url})
@@ -373,12 +405,31 @@ class Uploader:
             return None
         if len(spec.parts) != 1 or spec.etagIsMd5 is None or not spec.parts[0].url:
             return file_md5, _Started(spec.uploadId, spec.parts, {}, _md5_or_none(spec.objectMd5))
-        part = spec.parts[0]
-        book = _UrlBook({}, presigned={part.partNumber: spec.parts[0].url}, etag_is_md5=spec.etagIsMd5)
+        try:
+            url, etag_is_md5 = spec.parts[0].url, spec.etagIsMd5  # checked above
+            return self._send_small(object_id, data, file_md5, spec, (url, etag_is_md5), path, token)
+        except e.NotFoundError:  # registered (initiate said so): the upload is gone
+            raise _UploadGoneError from None
+
+    def _send_small(
+        self,
+        object_id: str,
+        data: bytes,
+        file_md5: str,
+        spec: ObjectSpecification,
+        signed: tuple[str, bool],
+        path: Path,
+        token: str,
+    ) -> UploadResult:
+        """The one PUT of a small file (*signed*: its URL, and whether the store's ETag is its MD5), its
+        confirmation where the ETag is no MD5, finalize.
+        """
+        part, size, (url, etag_is_md5) = spec.parts[0], len(data), signed
+        book = _UrlBook({}, presigned={part.partNumber: url}, etag_is_md5=etag_is_md5)
         progress = self._progress(object_id, size)
         sending = _Sending(object_id, spec.uploadId, size, part, path, book, threading.Event(), progress, token)
         etag = self._put_part(sending, memoryview(data), file_md5)
-        if not spec.etagIsMd5:
+        if not etag_is_md5:
             self._confirm(sending, file_md5, etag)  # the server cannot read the part's MD5 from its ETag
         progress.add(size)
         self._finalize(object_id, spec.uploadId, size, file_md5, [file_md5], token)
@@ -477,6 +528,10 @@ class _Sending:
     cancel: threading.Event
     progress: Progress
     token: str  # the upload token: this client owns the upload
+
+
+class _UploadGoneError(Exception):
+    """The upload this client sent to was finished, cancelled or replaced meanwhile (a 404 after it started)."""
 
 
 def _md5_or_none(value: str | None) -> str | None:
