@@ -530,3 +530,36 @@ def test_a_manifest_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
     ):
         r = run_client(args, server=f"http://127.0.0.1:{free_port()}", token="t")
         assert (r.returncode, r.stderr) == (2, message), args
+
+
+def test_two_downloads_of_one_object_into_one_directory_at_once_both_end_well(
+    server_factory: Any, tmp_path: Path
+) -> None:
+    """New-user trial: the same download run twice at once; the second failed (exit 1, "cannot write
+    D/.<id>/data: No such file or directory") once the first had moved the data into place. The second now waits
+    for the first and finds the file complete."""
+    port = free_port()
+    proxy = FaultProxy(port, store_delay=0.3).start()  # each store GET waits: the downloads overlap
+    try:
+        srv = server_factory(port=port, SCORE_PUBLIC_URL=proxy.url, **SMALL_PARTS)
+        token = srv.token("score.READ", "score.WRITE")
+        src = random_file(tmp_path / "src.bin", 12 * MIB + 7)
+        oid = str(uuid.uuid4())
+        ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+        out = tmp_path / "out"
+        down = ["download", "--object-id", oid, "--output-dir", str(out), "--parallel", "1"]
+        first = start_client(down, server=srv.url, token=token)
+        deadline = time.monotonic() + 60
+        while not (out / f".{oid}").exists():
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.005)
+        second = start_client(down, server=srv.url, token=token)
+        said = []
+        for proc in (first, second):
+            stdout, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 0 and "Traceback" not in stderr, (stdout, stderr)
+            said.append(stdout)
+        assert said[0].startswith(f"downloaded {oid}") and said[1].startswith(f"skipped {oid}"), said
+        assert md5_of(out / oid) == md5_of(src) and sorted(p.name for p in out.iterdir()) == [oid]
+    finally:
+        proxy.stop()

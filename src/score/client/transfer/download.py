@@ -47,8 +47,10 @@ from score.attempts import (
 )
 from score.client.http.server_api import ServerApi
 from score.client.http.url_expiry import expired_too_often
+from score.client.transfer import target_lock
 from score.client.transfer.data_plane import DataPlane, pwrite_all
 from score.client.transfer.disk_space import Claim, SpaceBook, write_error
+from score.client.transfer.file_md5 import difference, hash_range, read_buffer
 from score.client.transfer.journal import DownloadJournal, JournalHeader
 from score.client.transfer.output_layout import range_name, ranged
 from score.client.transfer.progress import Board, Progress
@@ -56,7 +58,6 @@ from score.domain import errors as e
 from score.domain.ranges import ByteRange
 from score.wire.client_models import ObjectSpecification, Part
 
-READ_CHUNK = 4 * 1024 * 1024
 RECEIVED = "received"  # journal value of a part written but not hashed on its own (whole-object mode)
 PART_ATTEMPTS = INTEGRITY_ATTEMPTS  # a part whose bytes fail their MD5 is fetched this many times in all
 _LEFT_AS_IT_IS = "; it was left as it is: move it away, or use --force to replace it"
@@ -213,8 +214,23 @@ class Downloader:
         if ranged(offset, length):
             target = target.with_name(range_name(target.name, offset, spec.objectSize))
             state = "." + range_name(object_id, offset, spec.objectSize)
+        with target_lock.exclusive(target):  # a second process downloading the same file waits, then finds it done
+            return self._download(object_id, spec, out_dir / state, target, validate, force, offset, length)
+
+    def _download(
+        self,
+        object_id: str,
+        spec: ObjectSpecification,
+        state: Path,
+        target: Path,
+        validate: bool,
+        force: bool,
+        offset: int,
+        length: int,
+    ) -> DownloadResult:
+        out_dir = state.parent
         parts = sorted(spec.parts, key=lambda p: p.partNumber)
-        journal = DownloadJournal(out_dir / state, persistent=len(parts) > 1)
+        journal = DownloadJournal(state, persistent=len(parts) > 1)
         if force:
             journal.discard()
             target.unlink(missing_ok=True)
@@ -260,7 +276,7 @@ class Downloader:
         progress = self._board.track(f"checking {target.name}", size)
         try:
             with open(target, "rb", buffering=0) as fh:
-                wrong = _difference(fh.fileno(), spec, parts, wants, progress)
+                wrong = difference(fh.fileno(), spec, parts, wants, progress)
         except BaseException:
             progress.abandon()
             raise
@@ -382,11 +398,11 @@ class Downloader:
             IntegrityError: the parts cannot be told apart, or the object still does not verify
                 (the local state is discarded: nothing is kept).
         """
-        buf = _buffer(parts)
+        buf = read_buffer(parts)
         bad = []
         for p in parts:
             md5 = hashlib.md5()  # noqa: S324
-            left = _hash_range(job.fd, p.offset - job.range_start, p.partSize, md5, buf)
+            left = hash_range(job.fd, p.offset - job.range_start, p.partSize, md5, buf)
             if left or (p.sourceMd5 and md5.hexdigest() != p.sourceMd5.lower()):
                 bad.append(p)
         if not bad:
@@ -401,7 +417,7 @@ class Downloader:
         for f in [job.submit(self._pool, self._fetch_part, p, True) for p in bad]:
             f.result()
         whole = hashlib.md5()  # noqa: S324
-        _hash_range(job.fd, 0, sum(p.partSize for p in parts), whole, buf)
+        hash_range(job.fd, 0, sum(p.partSize for p in parts), whole, buf)
         if whole.hexdigest() != expected:
             job.journal.discard()
             raise e.IntegrityError(
@@ -428,14 +444,14 @@ class Downloader:
         kept only if it still matches its ``sourceMd5`` (or the MD5 recorded for it).
         """
         resumed = 0
-        buf = _buffer(parts) if done and not trust else memoryview(b"")
+        buf = read_buffer(parts) if done and not trust else memoryview(b"")
         for p in parts:
             logged = done.get(p.partNumber)
             if not logged:
                 continue
             if not trust:
                 md5 = hashlib.md5()  # noqa: S324
-                left = _hash_range(fd, p.offset - range_start, p.partSize, md5, buf)
+                left = hash_range(fd, p.offset - range_start, p.partSize, md5, buf)
                 want = (p.sourceMd5 or (logged if logged != RECEIVED else "")).lower()
                 if left or not want or md5.hexdigest() != want:
                     journal.forget(p.partNumber)
@@ -524,7 +540,7 @@ class Downloader:
     @staticmethod
     def _hash_in_order(job: _Job, parts: list[Part], whole: Any, futures: list[Future[None]]) -> None:
         """Feed the whole-file MD5 part by part, as soon as each next part is complete."""
-        buf = _buffer(parts)
+        buf = read_buffer(parts)
         shared = job.shared
         for p in parts:
             with shared.changed:
@@ -534,16 +550,9 @@ class Downloader:
                         failed.result()
                     shared.changed.wait(0.2)
             pos = p.offset - job.range_start
-            if _hash_range(job.fd, pos, p.partSize, whole, buf):
+            if hash_range(job.fd, pos, p.partSize, whole, buf):
                 raise e.IntegrityError("the download file shrank while it was being written")
             _start_writeback(job.fd, pos, p.partSize)
-
-
-def _buffer(parts: list[Part]) -> memoryview:
-    """A read buffer for hashing *parts* from disk: ``READ_CHUNK``, or less for small parts (a batch of
-    small files would otherwise allocate and clear 4 MiB per file).
-    """
-    return memoryview(bytearray(min(READ_CHUNK, max((p.partSize for p in parts), default=1))))
 
 
 def _start_writeback(fd: int, pos: int, length: int) -> None:
@@ -554,38 +563,3 @@ def _start_writeback(fd: int, pos: int, length: int) -> None:
     """
     if length and hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, pos, length, os.POSIX_FADV_DONTNEED)
-
-
-def _difference(
-    fd: int, spec: ObjectSpecification, parts: list[Part], wants: dict[int, str], progress: Progress
-) -> str | None:
-    """How the file *fd* (the object, or the range *parts* cover) differs from the server's MD5s: the
-    object's, else *wants* by part number; None when it does not.
-    """
-    buf = _buffer(parts)
-    start = parts[0].offset if parts else 0
-    whole = hashlib.md5()  # noqa: S324 - the wire checksum
-    for p in parts:
-        md5 = whole if spec.objectMd5 else hashlib.md5()  # noqa: S324
-        _hash_range(fd, p.offset - start, p.partSize, md5, buf)
-        progress.add(p.partSize)
-        if not spec.objectMd5 and md5.hexdigest() != wants[p.partNumber]:
-            return (
-                f"its bytes {p.offset}-{p.offset + p.partSize - 1} have MD5 {md5.hexdigest()}, not the "
-                f"{wants[p.partNumber]}"
-            )
-    if spec.objectMd5 and whole.hexdigest() != spec.objectMd5.lower():
-        return f"its MD5 {whole.hexdigest()} is not the {spec.objectMd5.lower()}"
-    return None
-
-
-def _hash_range(fd: int, pos: int, length: int, digest: Any, buf: memoryview) -> int:
-    """Feed ``length`` bytes of *fd* from *pos* into *digest* through *buf*; return the bytes not found."""
-    while length > 0:
-        n = os.preadv(fd, [buf[: min(len(buf), length)]], pos)
-        if n <= 0:
-            break
-        digest.update(buf[:n])
-        pos += n
-        length -= n
-    return length
