@@ -81,8 +81,17 @@ def test_submit_needs_the_studys_write_scope(server: ServerProcess) -> None:
     files = [{"fileName": "a.vcf.gz", "fileSize": 10, "fileMd5sum": "0" * 32, "fileAccess": "open"}]
     assert _submit(server, None, "ABC", files).status_code == 401
     assert _submit(server, server.token("score.READ"), "ABC", files).status_code == 403
-    assert _submit(server, server.token("PROGRAMDATA-XYZ.WRITE"), "ABC", files).status_code == 403
-    assert _submit(server, server.token("PROGRAMDATA-ABC.WRITE"), "ABC", files).status_code == 200
+    refused = _submit(server, server.token("PROGRAMDATA-XYZ.WRITE"), "ABC", files)
+    assert refused.status_code == 403  # the refusal names what was refused (it said "an upload")
+    assert refused.json()["message"].startswith("the token lacks the scope needed for registering an analysis: ")
+    done = _submit(server, server.token("PROGRAMDATA-ABC.WRITE"), "ABC", files)
+    assert done.status_code == 200
+    publish = httpx.put(
+        f"{server.url}/studies/ABC/analysis/publish/{done.json()['analysisId']}",
+        headers=_h(server.token("PROGRAMDATA-XYZ.WRITE")),
+    )
+    assert publish.status_code == 403
+    assert publish.json()["message"].startswith("the token lacks the scope needed for publishing an analysis: ")
     for bad in (
         [],
         [{"fileName": "../x", "fileSize": 1, "fileMd5sum": "0" * 32}],

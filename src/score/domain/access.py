@@ -51,7 +51,9 @@ def _deny(principal: Principal, verb: str, system: str, study: str | None, patte
     raise ForbiddenError(f"the token lacks the scope needed for {verb}: {needed}", reason=MISSING_SCOPE)
 
 
-def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:
+def authorize_upload(
+    principal: Principal, record: ObjectRecord | None, policy: ScopePolicy, verb: str = "an upload"
+) -> None:
     """Allow an upload or raise.
 
     Raises:
@@ -64,7 +66,7 @@ def authorize_upload(principal: Principal, record: ObjectRecord | None, policy: 
         return
     own = record is not None and principal.has_scope(policy.study_read(record.study_id))
     study = policy.study_write(record.study_id) if own and record is not None else None
-    _deny(principal, "an upload", policy.write_scope, study, policy.study_write("<study>"))
+    _deny(principal, verb, policy.write_scope, study, policy.study_write("<study>"))
 
 
 def authorize_download(principal: Principal, record: ObjectRecord | None, policy: ScopePolicy) -> None:

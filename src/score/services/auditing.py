@@ -7,6 +7,7 @@ allowed or refused, and no URL leaves the server, without a line in the audit lo
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from score.domain import ids
 from score.domain.access import ScopePolicy, authorize_download, authorize_upload
@@ -47,13 +48,16 @@ def _checked(
     ctx.auditor.record(_event(principal, action, object_id, record, "allow"))
 
 
-def check_upload(ctx: ServiceContext, principal: Principal, object_id: str, record: ObjectRecord | None) -> None:
-    """Apply the upload policy and audit the decision.
+def check_upload(
+    ctx: ServiceContext, principal: Principal, object_id: str, record: ObjectRecord | None, verb: str = "an upload"
+) -> None:
+    """Apply the upload policy (also that of registering and publishing: *verb* names it in a refusal) and audit
+    the decision.
 
     Raises:
         UnauthenticatedError / ForbiddenError: as the policy decides.
     """
-    _checked(ctx, authorize_upload, "upload", principal, object_id, record)
+    _checked(ctx, partial(authorize_upload, verb=verb), "upload", principal, object_id, record)
 
 
 def check_download(ctx: ServiceContext, principal: Principal, object_id: str, record: ObjectRecord | None) -> None:

@@ -22,6 +22,13 @@ MAX_PAGE = 2000
 MAX_PAGE_NUMBER = 10**9  # page * size must fit SQLite's 64-bit OFFSET; a billion pages is beyond any registry
 
 
+_STATE_VERBS = {
+    AnalysisState.PUBLISHED: "publishing an analysis",
+    AnalysisState.UNPUBLISHED: "unpublishing an analysis",
+    AnalysisState.SUPPRESSED: "suppressing an analysis",
+}
+
+
 class RegistryService:
     """The registry's operations over its store and the object store."""
 
@@ -31,12 +38,12 @@ class RegistryService:
         self._store = store
         self._state = UploadStateRepository(ctx.store)
 
-    def _authorize_write(self, principal: Principal, study: str, analysis_id: str) -> None:
-        check_upload(self._ctx, principal, analysis_id, ObjectRecord("", study, Access.CONTROLLED))
+    def _authorize_write(self, principal: Principal, study: str, analysis_id: str, verb: str) -> None:
+        check_upload(self._ctx, principal, analysis_id, ObjectRecord("", study, Access.CONTROLLED), verb)
 
     async def submit(self, principal: Principal, study: str, payload: dict[str, Any]) -> AnalysisRow:
         """Register an UNPUBLISHED analysis; its files get object ids."""
-        self._authorize_write(principal, study, "(new analysis)")
+        self._authorize_write(principal, study, "(new analysis)", "registering an analysis")
         return await anyio.to_thread.run_sync(self._store.submit, study, payload)
 
     async def analysis(self, study: str, analysis_id: str) -> AnalysisRow:
@@ -49,7 +56,7 @@ class RegistryService:
         Raises:
             ConflictError: publishing with files missing or differing in the store.
         """
-        self._authorize_write(principal, study, analysis_id)
+        self._authorize_write(principal, study, analysis_id, _STATE_VERBS[state])
         current = await self.analysis(study, analysis_id)
         if state is AnalysisState.PUBLISHED:
             problems = [p for f in current.files if (p := await self._publish_problem(f))]
