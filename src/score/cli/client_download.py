@@ -9,11 +9,11 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from score.cli import client_manifest
 from score.cli import exit_codes as ec
+from score.cli.arg_types import path_arg
 from score.client.printable import printable
 from score.client.transfer import batch
 from score.client.transfer.batch import (
@@ -50,7 +50,9 @@ def add_arguments(
     down.add_argument("--analysis-id", help="every file of this analysis (with --study-id)")
     down.add_argument("--study-id", "--program-id", dest="study_id", help="the study of --analysis-id")
     down.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
-    down.add_argument("--output-dir", required=True, type=Path, help="where the files are written (created if need be)")
+    down.add_argument(
+        "--output-dir", required=True, type=path_arg, help="where the files are written (created if need be)"
+    )
     down.add_argument(
         "--output-layout",
         type=str.lower,  # Score's enum flags take any case

@@ -10,12 +10,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from score import __version__
 from score.cli import client_help, client_login, client_metadata
 from score.cli import exit_codes as ec
+from score.cli.arg_types import path_arg
 from score.client.printable import printable_lines
 from score.domain import errors as e
 from score.domain.ids import validate_object_id
@@ -52,7 +52,7 @@ def _common(before_command: bool) -> argparse.ArgumentParser:
     d: dict[str, Any] = {} if before_command else {"default": argparse.SUPPRESS}
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server-url", **d, help="score-server URL (env STORAGE_URL; default http://127.0.0.1:5431)")
-    common.add_argument("--config", type=Path, **d, help="client TOML file (default ~/.config/score/client.toml)")
+    common.add_argument("--config", type=path_arg, **d, help="client TOML file (default ~/.config/score/client.toml)")
     common.add_argument(
         "--profile",
         **d,
@@ -67,7 +67,7 @@ def _common(before_command: bool) -> argparse.ArgumentParser:
         **d,
         help="upload buffer budget in MiB (default 100; env TRANSPORT_MEMORY in GiB as Score, SCORE_MEMORY in MiB)",
     )
-    common.add_argument("--ca-bundle", type=Path, **d, help="PEM file of the CAs to trust (env SCORE_CA_BUNDLE)")
+    common.add_argument("--ca-bundle", type=path_arg, **d, help="PEM file of the CAs to trust (env SCORE_CA_BUNDLE)")
     common.add_argument("--quiet", action="store_true", **d, help="no progress bar")
     common.add_argument("--silent", action="store_true", **d, help="print nothing at all")
     return common
@@ -126,7 +126,7 @@ def _upload_flags(up: argparse.ArgumentParser) -> None:
     from score.cli import client_manifest
 
     up.add_argument("--object-id", type=_object_id, help="the object's id (from Song's submit or manifest)")
-    up.add_argument("--file", type=Path, help="the file to upload (with --object-id)")
+    up.add_argument("--file", type=path_arg, help="the file to upload (with --object-id)")
     up.add_argument(
         "--manifest",
         help="Song's upload manifest (object id, file, md5; first line skipped): " + client_manifest.MANIFEST_HELP,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from score.cli import exit_codes as ec
+from score.cli.arg_types import path_arg
 from score.client.printable import printable
 from score.domain.ids import check_path_id
 
@@ -22,11 +23,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     submit.add_argument("--study-id", required=True, help="the study (program) the analysis belongs to")
     what = submit.add_mutually_exclusive_group(required=True)
-    what.add_argument("--file", type=Path, help="the analysis JSON (Song's payload, with files[])")
+    what.add_argument("--file", type=path_arg, help="the analysis JSON (Song's payload, with files[])")
     what.add_argument(
         "--files",
         nargs="+",
-        type=Path,
+        type=path_arg,
         metavar="DATA",
         help="or: build the analysis from these data files (size and MD5 computed)",
     )
@@ -36,9 +37,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         default="controlled",
         help="access of the files given with --files (default controlled)",
     )
-    submit.add_argument("--input-dir", type=Path, help="where the data files are (default: the JSON's directory)")
+    submit.add_argument("--input-dir", type=path_arg, help="where the data files are (default: the JSON's directory)")
     submit.add_argument(
-        "--manifest", type=Path, default=Path("manifest.txt"), help="upload manifest to write (default manifest.txt)"
+        "--manifest",
+        type=path_arg,
+        default=Path("manifest.txt"),
+        help="upload manifest to write (default manifest.txt)",
     )
     submit.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")
     for action in ("publish", "unpublish"):

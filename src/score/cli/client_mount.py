@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from score.cli import exit_codes as ec
+from score.cli.arg_types import path_arg
 from score.client.printable import printable
 from score.domain import errors as e
 from score.sdk.session import Session
@@ -28,7 +29,7 @@ _CHILD = "SCORE_MOUNT_DAEMON_CHILD"  # set in the detached process, which must n
 
 def add_arguments(mount: argparse.ArgumentParser) -> None:
     """Score's ``mount`` flags, and the cache sizes."""
-    mount.add_argument("--mount-point", required=True, type=Path, help="an existing, empty directory")
+    mount.add_argument("--mount-point", required=True, type=path_arg, help="an existing, empty directory")
     mount.add_argument(
         "--manifest",
         help="show only the objects of this download manifest (and, in the bundle layout, their index files): "
@@ -60,7 +61,7 @@ def add_arguments(mount: argparse.ArgumentParser) -> None:
     )
     mount.add_argument(
         "--log-file",
-        type=Path,
+        type=path_arg,
         help="with --daemonize: where the mount writes its messages (default ~/.cache/score/mount-<hash>.log)",
     )
     mount.add_argument(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from score.cli import client_manifest
 from score.cli import exit_codes as ec
+from score.cli.arg_types import path_arg
 from score.domain import errors as e
 from score.sdk.session import Session
 from score.slicing.lookup import local_source, remote_source, stem
@@ -27,8 +28,8 @@ from score.slicing.viewer import Query, Source, check_query, view
 def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]) -> None:
     """Score's ``view`` flags."""
     view.add_argument("--object-id", type=object_id, help="the BAM/CRAM object to slice")
-    view.add_argument("--input-file", type=Path, help="a local BAM/CRAM/SAM instead of an object")
-    view.add_argument("--input-file-index", type=Path, help="the index of --input-file (default: beside it)")
+    view.add_argument("--input-file", type=path_arg, help="a local BAM/CRAM/SAM instead of an object")
+    view.add_argument("--input-file-index", type=path_arg, help="the index of --input-file (default: beside it)")
     view.add_argument(
         "--manifest",
         help="slice every BAM/CRAM of a download manifest (needs --output-dir): " + client_manifest.MANIFEST_HELP,
@@ -42,7 +43,7 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
         help="chr, chr:start or chr:start-end (1-based, commas allowed; {name}:start-end for "
         "names with colons; * = unplaced reads); repeatable",
     )
-    view.add_argument("--bed-query", type=Path, help="a BED file of regions (replaces --query)")
+    view.add_argument("--bed-query", type=path_arg, help="a BED file of regions (replaces --query)")
     view.add_argument("--contained", action="store_true", help="only reads wholly inside a region")
     view.add_argument("--header-only", action="store_true", help="write only the header")
     view.add_argument(
@@ -65,8 +66,8 @@ def add_arguments(view: argparse.ArgumentParser, object_id: Callable[[str], str]
         help="TRIMMED (the default): one file per object with the reads of every region; MERGED and CROSS "
         "write nothing in Score's client (not implemented there) and are refused, except with --header-only",
     )
-    view.add_argument("--reference-file", type=Path, help="local FASTA (with .fai) for CRAM input or output")
-    view.add_argument("--output-dir", type=Path, help="write <name>.<regions>.<format> here (default: stdout)")
+    view.add_argument("--reference-file", type=path_arg, help="local FASTA (with .fai) for CRAM input or output")
+    view.add_argument("--output-dir", type=path_arg, help="write <name>.<regions>.<format> here (default: stdout)")
     view.add_argument("--output-index", action="store_true", help="index the BAM/CRAM written (.bai/.crai)")
     view.add_argument("--stdout", action="store_true", help="write to standard output")
     view.add_argument("--metadata-url", help="Song or score-server URL (env METADATA_URL; default the server URL)")

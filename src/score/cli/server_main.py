@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from score import __version__
+from score.cli.arg_types import path_arg
 from score.cli.durations import format_duration, parse_duration
 from score.config.settings import ServerSettings, load_server_settings
 from score.domain.errors import ConfigError, ScoreError
@@ -53,8 +54,8 @@ def describe_metadata(settings: ServerSettings) -> str:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="TOML config file (env SCORE_CONFIG)")
-    p.add_argument("--data-dir", type=Path, help="data directory (default ./score-data; env SCORE_DATA_DIR)")
+    p.add_argument("--config", type=path_arg, help="TOML config file (env SCORE_CONFIG)")
+    p.add_argument("--data-dir", type=path_arg, help="data directory (default ./score-data; env SCORE_DATA_DIR)")
 
 
 def _parser() -> argparse.ArgumentParser:

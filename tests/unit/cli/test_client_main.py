@@ -101,3 +101,22 @@ def test_view_without_its_extra_says_what_to_install() -> None:
         check=False,
     )
     assert (r.returncode, r.stderr) == (2, "score-client: error: view needs pysam: pip install 'score[view]'\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["download", "--object-id", "5b7a1c9e-3f4d-4e2a-9b8c-0d1e2f3a4b5c", "--output-dir", ""],
+        ["view", "--object-id", "5b7a1c9e-3f4d-4e2a-9b8c-0d1e2f3a4b5c", "--header-only", "--output-dir", " "],
+        ["submit", "--study-id", "S", "--files", "a.bam", "--manifest", ""],
+    ],
+)
+def test_an_empty_path_is_refused_not_taken_as_the_current_directory(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """New-user trial: ``download --output-dir ""`` (an unset shell variable) quietly wrote into the current
+    directory."""
+    with pytest.raises(SystemExit) as stopped:
+        client_main.main(argv)
+    assert stopped.value.code == 2
+    assert "an empty path: give a file or directory (. for the current directory)" in capsys.readouterr().err
