@@ -229,6 +229,7 @@ def run(
     except e.DiskSpaceError:
         if args.json:  # the failed object's line is out: the summary too, then main() prints the error
             report.summary(len(items), time.monotonic() - started)
+            args.json_summarized = True
         raise
     finally:
         dl.close()

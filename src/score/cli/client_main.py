@@ -7,6 +7,7 @@ The only place that knows exit codes. Everything it prints has its control chara
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -345,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         code = ec.exit_code_for(exc)
         hint = ec.hint_for(exc)
         _err(args, exc.message + (f" ({hint})" if hint else ""))
+        if getattr(args, "json", False) and not getattr(
+            args, "json_summarized", False
+        ):  # a reader of --json lines learns of a failure before any object, too
+            _say(args, json.dumps({"error": exc.message, "error_code": exc.code, "exit_code": code}))
         return code
     except KeyboardInterrupt:
         _err(args, ec.interrupted_message(forced=bool(getattr(args, "force", False))))

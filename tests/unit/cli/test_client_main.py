@@ -120,3 +120,20 @@ def test_an_empty_path_is_refused_not_taken_as_the_current_directory(
         client_main.main(argv)
     assert stopped.value.code == 2
     assert "an empty path: give a file or directory (. for the current directory)" in capsys.readouterr().err
+
+
+def test_json_output_says_a_failure_before_any_object_as_a_json_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New-user trial: ``download --json`` with the server unreachable (or a malformed token) wrote no JSON line
+    at all; a pipeline reading stdout saw nothing."""
+    import json
+
+    monkeypatch.setenv("STORAGE_URL", "http://127.0.0.1:9")  # nothing listens
+    monkeypatch.setenv("ACCESSTOKEN", "t")
+    oid = "5b7a1c9e-3f4d-4e2a-9b8c-0d1e2f3a4b5c"
+    assert client_main.main(["download", "--object-id", oid, "--output-dir", "out", "--json"]) == 6
+    captured = capsys.readouterr()
+    line = json.loads(captured.out.strip().splitlines()[-1])
+    assert line["exit_code"] == 6 and line["error_code"] == "upstream_unavailable"
+    assert line["error"].startswith("cannot reach") and captured.err.startswith("score-client: error: cannot reach")
