@@ -363,6 +363,8 @@ def test_server_store_full_is_507_exit_8_and_resumes(store_tmpfs: Path, server_f
     status, store = _health(srv)
     assert (status, store["status"]) == (503, "DOWN")
     assert store["details"]["freeBytes"] < store["details"]["minFreeBytes"] == floor
+    # the data directory is there: only too full (the trial read "foundBucket": false as a missing bucket)
+    assert store["details"]["foundBucket"] is True and store["details"]["reason"].startswith("free space ")
     filler.unlink()
     status, store = _health(srv)
     assert (status, store["status"]) == (200, "UP") and store["details"]["freeBytes"] > floor

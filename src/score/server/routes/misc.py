@@ -40,7 +40,14 @@ async def _health(store: ObjectStore) -> JSONResponse:
     details: dict[str, Any] = {"foundBucket": ok}
     free_bytes = getattr(store, "free_bytes", None)  # the local store: free space against its floor
     if callable(free_bytes):
-        details.update(freeBytes=free_bytes(), minFreeBytes=getattr(store, "min_free_bytes", 0))
+        floor = getattr(store, "min_free_bytes", 0)
+        try:
+            free = free_bytes()
+        except OSError:  # no data directory: not found
+            free = None
+        details.update(freeBytes=free, minFreeBytes=floor)
+        if not ok and free is not None and free < floor:  # there, but too full to take uploads
+            details.update(foundBucket=True, reason=f"free space {free} bytes is below the floor of {floor}")
     body = {
         "status": "UP" if ok else "OUT_OF_SERVICE",
         "version": __version__,
