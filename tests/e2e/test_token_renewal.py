@@ -157,7 +157,9 @@ def test_device_login_then_transfers_renew_with_the_refresh_token(
     _round_trip(srv, audit, home, tmp_path)
     assert json.loads(token_file.read_text())["refresh_token"]
     out = _client(["logout"], srv, home)
-    assert out.returncode == 0 and not token_file.exists()
+    assert out.returncode == 0 and not token_file.exists() and out.stdout == f"signed out: {token_file} removed\n"
+    again = _client(["logout"], srv, home)  # said "removed" for a file that was not there
+    assert again.returncode == 0 and again.stdout == f"not signed in: there was no {token_file}\n"
     denied = _client(
         ["download", "--object-id", "7f0e7a52-6b7e-5a50-9d1c-3d9a4bb1c001", "--output-dir", str(tmp_path / "o3")],
         srv,

@@ -54,8 +54,10 @@ def login(args: argparse.Namespace, session: Session, show: Callable[[str], None
 
 def logout(session: Session, say: Callable[[str], None]) -> int:
     """Delete the profile's token file."""
+    path = session.settings.token_file
+    had = path is not None and path.exists()
     cache = session.token_cache()
     if cache is not None:
         cache.clear()
-    say(f"signed out: {session.settings.token_file} removed")
+    say(f"signed out: {path} removed" if had else f"not signed in: there was no {path}")
     return ec.OK
