@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from score.cli import exit_codes as ec
 from score.client.transfer.manifest import ManifestText, load_manifest, parse_download_manifest
+from score.domain import errors as e
 from score.sdk.session import Session
 
 # Score's ``portal.url`` (its default, https://dcc.icgc.org, is retired): unset, a manifest id is refused
@@ -48,5 +49,8 @@ def add_arguments(show: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, session: Session, say: Callable[[str], None]) -> int:
     """Print the manifest as it was read or fetched (Score's ``manifest`` command)."""
-    say(load(args.manifest, session).text.rstrip("\n"))
+    manifest = load(args.manifest, session)
+    if not manifest.text.strip():  # as download and upload say of it
+        raise e.InvalidRequestError(f"manifest {manifest.where} is empty")
+    say(manifest.text.rstrip("\n"))
     return ec.OK

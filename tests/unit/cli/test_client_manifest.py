@@ -220,3 +220,15 @@ def test_upload_reads_a_url_manifest_too(
     assert client_main.main(["upload", "--manifest", f"{srv.url}/m.tsv"]) == 2
     assert "/data/x.bam is not a readable file" in capsys.readouterr().err  # the fetched manifest's file
     assert seen.asked == [("/m.tsv", None)]
+
+
+def test_an_empty_manifest_is_refused_by_manifest_as_by_download(
+    client_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New-user trial: ``manifest --manifest empty.txt`` printed a blank line with exit 0; download says exit 2."""
+    monkeypatch.chdir(client_env)
+    (client_env / "empty.txt").write_text("")
+    for command in (["manifest"], ["download", "--output-dir", str(client_env / "out")]):
+        assert client_main.main([*command, "--manifest", "empty.txt"]) == 2, command
+        captured = capsys.readouterr()
+        assert captured.err == "score-client: error: manifest empty.txt is empty\n" and captured.out == ""
