@@ -116,9 +116,13 @@ def test_round_trip_with_md5_everywhere(cloud: Cloud, server_factory: Any, tmp_p
     assert r.status_code == 200 and (r.json()["objectSize"], r.json()["objectMd5"]) == (src.stat().st_size, md5_of(src))
     assert httpx.get(f"{srv.url}/upload/{oid}", headers=bearer(token)).json() is True
     assert httpx.get(f"{srv.url}/profile", headers=bearer(token)).text == ("az" if cloud.name == "azure" else "s3")
-    # an existing object is not overwritten unless asked
-    again = run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token)
-    assert again.returncode != 0 and "exists" in (again.stderr + again.stdout).lower()
+    # the same file again sends nothing (its MD5 is the stored one); another file is not written over unless asked
+    same = ok(run_client(["upload", "--object-id", oid, "--file", str(src)], server=srv.url, token=token))
+    assert same.startswith(f"skipped {oid}: already uploaded"), same
+    other = tmp_path / "other.bam"
+    other.write_bytes(src.read_bytes()[::-1])
+    again = run_client(["upload", "--object-id", oid, "--file", str(other)], server=srv.url, token=token)
+    assert again.returncode == 7 and "exists" in again.stderr.lower(), again.stderr
     zero = tmp_path / "empty.vcf"
     zero.write_bytes(b"")
     zid = str(uuid.uuid4())
