@@ -213,6 +213,7 @@ ERRORS = [
     ("range.cram", ["--query", "CHROMOSOME_I"], 2, "give its reference with --reference-file"),
     ("truncated.bam", ["--query", "CHROMOSOME_I"], 5, "truncated.bam is truncated"),
     ("notbam.bam", ["--query", "CHROMOSOME_I"], 2, "notbam.bam is not a readable BAM, CRAM or SAM file"),
+    ("notes.txt", ["--query", "CHROMOSOME_I"], 2, "notes.txt is not a BAM, CRAM or SAM file (by its name)"),
     ("range.bam", ["--query", "CHROMOSOME_I", "--output-format", "CRAM"], 2, "CRAM output needs the reference"),
     ("range.bam", ["--query", "CHROMOSOME_I", "--output-index"], 2, "--output-index needs"),
 ]

@@ -129,6 +129,8 @@ def remote_source(
                 dl.download(index.object_id, work, target=local_index)
             finally:
                 dl.close()
+        elif need_index and item.file_name and not is_alignment(name):  # a .txt, a .bai: no regions there
+            raise e.InvalidRequestError(f"{name} is not a BAM, CRAM or SAM file (by its name), so it has no regions")
         elif need_index:
             where = f"analysis {item.analysis_id}" if item.analysis_id else "the metadata service"
             raise e.NotFoundError(

@@ -94,11 +94,11 @@ def test_a_remote_source_reads_behind_the_url_and_skips_other_files_in_a_manifes
 
 
 def test_regions_of_an_object_without_an_index_are_refused_with_the_way_out() -> None:
-    with pytest.raises(e.NotFoundError, match=r"no index \(.bai/.crai\) for notes.txt in analysis an1") as missing:
-        _remote(C, need_index=True)
-    assert missing.value.reason == e.NO_INDEX  # the CLI adds "or use --header-only"; the Python API has no such flag
-    with pytest.raises(e.NotFoundError, match="in the metadata service"):
+    with pytest.raises(e.InvalidRequestError, match=r"^notes.txt is not a BAM, CRAM or SAM file \(by its name\)"):
+        _remote(C, need_index=True)  # trial: "no index ... upload its index" for a text file
+    with pytest.raises(e.NotFoundError, match="in the metadata service") as missing:
         _remote(B, need_index=True)
+    assert missing.value.reason == e.NO_INDEX  # the CLI adds "or use --header-only"; the Python API has no such flag
 
 
 def test_a_local_file_finds_its_index_beside_it(tmp_path: Path) -> None:
