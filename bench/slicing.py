@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import base64
 import itertools
-import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -35,7 +33,8 @@ from pathlib import Path
 import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from _kit import GIB, MIB, PYTHON, Server, markdown_table  # noqa: E402
+from _kit import GIB, MIB, Server, markdown_table  # noqa: E402
+from _slices import ENV, children_cpu, client, count, publish_bam  # noqa: E402
 from tests.kit.bam import large_bam  # noqa: E402
 from tests.kit.proxy import FaultProxy  # noqa: E402
 
@@ -45,29 +44,6 @@ REGIONS = [
     ("10 Mb", "chr2:5,000,001-15,000,000"),
 ]
 TOOLS = ("samtools", "score-client view", "htsget")
-ENV = {**os.environ, "REF_PATH": ":"}
-
-
-def _client(args: list[str], server: Server, token: str, cwd: Path | None = None) -> str:
-    env = {**ENV, "STORAGE_URL": server.url, "ACCESSTOKEN": token}
-    r = subprocess.run([PYTHON, "-m", "score.cli.client_main", *args], env=env, capture_output=True, text=True, cwd=cwd)
-    if r.returncode != 0:
-        raise RuntimeError(f"score-client {args[0]} failed: {r.stderr[-1500:]}")
-    return r.stdout
-
-
-def _children_cpu() -> float:
-    """User + system CPU seconds of this process's finished children."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _count(path: Path) -> int:
-    return int(
-        subprocess.run(
-            ["samtools", "view", "-c", str(path)], check=True, capture_output=True, text=True, env=ENV
-        ).stdout
-    )
 
 
 def _htsget(server: Server, token: str, oid: str, region: str, out: Path) -> None:
@@ -116,31 +92,10 @@ def main() -> int:
         try:
             with server:
                 token = server.token("score.READ", "score.WRITE")
-                manifest = tmp / "manifest.txt"
-                out = _client(
-                    [
-                        "submit",
-                        "--study-id",
-                        "BENCH",
-                        "--files",
-                        str(bam),
-                        str(bam) + ".bai",
-                        "--manifest",
-                        str(manifest),
-                    ],
-                    server,
-                    token,
-                )
-                analysis = out.split("submitted analysis ")[1].split()[0]
-                _client(["upload", "--manifest", str(manifest)], server, token)
-                _client(["publish", "--study-id", "BENCH", "--analysis-id", analysis], server, token)
-                ids = {
-                    Path(line.split("\t")[1]).name: line.split("\t")[0]
-                    for line in manifest.read_text().splitlines()[1:]
-                }
+                ids = publish_bam(server, token, bam, tmp)
                 oid, index_oid = ids[bam.name], ids[bam.name + ".bai"]
-                url = _client(["url", "--object-id", oid], server, token).strip()
-                index_url = _client(["url", "--object-id", index_oid], server, token).strip()
+                url = client(["url", "--object-id", oid], server, token).strip()
+                index_url = client(["url", "--object-id", index_oid], server, token).strip()
                 key = f"/_store/data/{oid}"
                 rows = []
                 for label, region in REGIONS:
@@ -151,7 +106,7 @@ def main() -> int:
                         work = tmp / f"w-{tool.replace(' ', '-')}-{label.replace(' ', '')}-{rep}"
                         work.mkdir()
                         before = proxy.store_get_bytes[key]
-                        cpu0 = _children_cpu()
+                        cpu0 = children_cpu()
                         t0 = time.perf_counter()
                         if tool == "samtools":
                             target = work / "out.bam"
@@ -166,7 +121,7 @@ def main() -> int:
                             target = work / "out.bam"
                             _htsget(server, token, oid, region, target)
                         else:
-                            _client(
+                            client(
                                 [
                                     "view",
                                     "--object-id",
@@ -183,7 +138,7 @@ def main() -> int:
                             )
                             target = next(work.glob("*.bam"))
                         seconds = time.perf_counter() - t0
-                        cpu = _children_cpu() - cpu0 if tool != "htsget" else None
+                        cpu = children_cpu() - cpu0 if tool != "htsget" else None
                         time.sleep(0.2)  # let the proxy count the last chunks of aborted transfers
                         times.setdefault(tool, []).append(seconds)
                         if cpu is not None:
@@ -191,7 +146,7 @@ def main() -> int:
                         results[tool] = (
                             statistics.median(times[tool]),
                             proxy.store_get_bytes[key] - before,
-                            _count(target),
+                            count(target),
                         )
                         shutil.rmtree(work)
                     if args.repeat > 1:

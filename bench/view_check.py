@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,8 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from _kit import GIB, MIB, PYTHON, Server, markdown_table  # noqa: E402
+from _kit import GIB, MIB, Server, markdown_table  # noqa: E402
+from _slices import CLIENT, children_cpu, client, count, publish_bam  # noqa: E402
 from tests.kit.bam import large_bam  # noqa: E402
 from tests.kit.proxy import FaultProxy  # noqa: E402
 
@@ -48,27 +47,6 @@ UNCHECKED = (
     "import sys, score.slicing.block_check as b; b.check_blocks = lambda batch, offset: None; "
     "from score.cli.client_main import main; sys.argv[0] = 'score-client'; sys.exit(main())"
 )
-ENV = {**os.environ, "REF_PATH": ":"}
-
-
-def _client(args: list[str], server: Server, token: str, unchecked: bool = False) -> str:
-    env = {**ENV, "STORAGE_URL": server.url, "ACCESSTOKEN": token}
-    head = ["-c", UNCHECKED] if unchecked else ["-m", "score.cli.client_main"]
-    r = subprocess.run([PYTHON, *head, *args], env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"score-client {args[0]} failed: {r.stderr[-1500:]}")
-    return r.stdout
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _count(path: Path) -> int:
-    """Records in a BAM (``samtools view -c``)."""
-    out = subprocess.run(["samtools", "view", "-c", str(path)], check=True, capture_output=True, text=True, env=ENV)
-    return int(out.stdout)
 
 
 def _check_rate(bam: Path, mib: int = 64) -> str:
@@ -95,20 +73,6 @@ def _machine_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _publish(server: Server, token: str, bam: Path, tmp: Path) -> str:
-    manifest = tmp / "manifest.txt"
-    out = _client(
-        ["submit", "--study-id", "BENCH", "--files", str(bam), str(bam) + ".bai", "--manifest", str(manifest)],
-        server,
-        token,
-    )
-    analysis = out.split("submitted analysis ")[1].split()[0]
-    _client(["upload", "--manifest", str(manifest)], server, token)
-    _client(["publish", "--study-id", "BENCH", "--analysis-id", analysis], server, token)
-    ids = {Path(line.split("\t")[1]).name: line.split("\t")[0] for line in manifest.read_text().splitlines()[1:]}
-    return ids[bam.name]
-
-
 def _measure(
     server: Server, token: str, oid: str, label: str, region: str, mbit: float, repeat: int, tmp: Path
 ) -> list[str]:
@@ -120,17 +84,19 @@ def _measure(
     for _rep, mode in itertools.product(range(repeat), MODES):
         work = tmp / f"w-{mode}"
         work.mkdir()
-        cpu0, (busy0, total0) = _children_cpu(), _machine_jiffies()
+        cpu0, (busy0, total0) = children_cpu(), _machine_jiffies()
         t0 = time.perf_counter()
         view = ["view", "--object-id", oid, "--query", region, "--output-format", "BAM"]
-        _client([*view, "--output-dir", str(work)], server, token, unchecked=mode == "unchecked")
+        client(
+            [*view, "--output-dir", str(work)], server, token, head=["-c", UNCHECKED] if mode == "unchecked" else CLIENT
+        )
         seconds = time.perf_counter() - t0
         busy1, total1 = _machine_jiffies()
         busy_cores = cores * (busy1 - busy0) / max(1, total1 - total0)
-        seen[mode].append((seconds, _children_cpu() - cpu0, busy_cores))
+        seen[mode].append((seconds, children_cpu() - cpu0, busy_cores))
         if mode not in counts:
             out = next(work.glob("*.bam"))
-            counts[mode], out_mib = _count(out), out.stat().st_size / MIB
+            counts[mode], out_mib = count(out), out.stat().st_size / MIB
         shutil.rmtree(work)
     if counts["checked"] != counts["unchecked"]:
         raise RuntimeError(f"{label}: the outputs hold different numbers of records: {counts}")
@@ -173,7 +139,7 @@ def main() -> int:
         try:
             with server:
                 token = server.token("score.READ", "score.WRITE")
-                oid = _publish(server, token, bam, tmp)
+                oid = publish_bam(server, token, bam, tmp)[bam.name]
             for mbit in links:
                 # loopback: the client reads the store from the server itself, with no proxy to share the cores
                 if mbit:

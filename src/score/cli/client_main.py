@@ -346,9 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         code = ec.exit_code_for(exc)
         hint = ec.hint_for(exc)
         _err(args, exc.message + (f" ({hint})" if hint else ""))
-        if getattr(args, "json", False) and not getattr(
-            args, "json_summarized", False
-        ):  # a reader of --json lines learns of a failure before any object, too
+        summarized = getattr(args, "json_summarized", False)  # the batch's own summary line is out already
+        if getattr(args, "json", False) and not summarized:  # a failure before any object is a JSON line too
             _say(args, json.dumps({"error": exc.message, "error_code": exc.code, "exit_code": code}))
         return code
     except KeyboardInterrupt:

@@ -406,8 +406,7 @@ class Uploader:
         if len(spec.parts) != 1 or spec.etagIsMd5 is None or not spec.parts[0].url:
             return file_md5, _Started(spec.uploadId, spec.parts, {}, _md5_or_none(spec.objectMd5))
         try:
-            url, etag_is_md5 = spec.parts[0].url, spec.etagIsMd5  # checked above
-            return self._send_small(object_id, data, file_md5, spec, (url, etag_is_md5), path, token)
+            return self._send_small(object_id, data, file_md5, spec, spec.parts[0].url, spec.etagIsMd5, path, token)
         except e.NotFoundError:  # registered (initiate said so): the upload is gone
             raise _UploadGoneError from None
 
@@ -417,14 +416,13 @@ class Uploader:
         data: bytes,
         file_md5: str,
         spec: ObjectSpecification,
-        signed: tuple[str, bool],
+        url: str,
+        etag_is_md5: bool,
         path: Path,
         token: str,
     ) -> UploadResult:
-        """The one PUT of a small file (*signed*: its URL, and whether the store's ETag is its MD5), its
-        confirmation where the ETag is no MD5, finalize.
-        """
-        part, size, (url, etag_is_md5) = spec.parts[0], len(data), signed
+        """The one PUT of a small file to *url*, its confirmation where the store's ETag is not its MD5, finalize."""
+        part, size = spec.parts[0], len(data)
         book = _UrlBook({}, presigned={part.partNumber: url}, etag_is_md5=etag_is_md5)
         progress = self._progress(object_id, size)
         sending = _Sending(object_id, spec.uploadId, size, part, path, book, threading.Event(), progress, token)
