@@ -102,6 +102,15 @@ def test_manifest_layouts_duplicates_and_json(server_factory: Any, tmp_path: Pat
         _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 5 and "Traceback" not in stderr, stderr
         assert md5_of(out / o2) == md5_of(s2) and md5_of(out / o3) == md5_of(s3) and not (out / o1).exists()
+    # ``2>&1 | head -1``: standard error's reader gone too (its notes stopped the batch with exit 0 before any file)
+    out = tmp_path / "piped-both"
+    args = ["download", "--manifest", str(manifest), "--output-dir", str(out), "--output-layout", "id"]
+    proc = start_client(["--parallel", "1", *args], server=srv.url, token=token)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 5
+    assert md5_of(out / o2) == md5_of(s2) and md5_of(out / o3) == md5_of(s3) and not (out / o1).exists()
 
 
 def test_too_little_free_space_is_refused_before_anything_is_written(

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from score import __version__
 from score.cli import client_help, client_login, client_metadata
@@ -200,25 +200,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _say(args: argparse.Namespace, text: str) -> None:
-    """A line on standard output. If its reader went away (``download ... | head -1``), the work goes on
-    and the rest of the lines go nowhere: a transfer is not cancelled, nor its exit code lost, because nobody
-    reads its report any more (``view``'s records are not lines: a closed pipe ends it, as samtools).
+def _line(text: str, stream: TextIO) -> None:
+    """Write one line to *stream* (standard output or error). If its reader went away (``download ... 2>&1 |
+    head -1``), the work goes on and the rest of its lines go nowhere: a transfer is not cancelled, nor its exit
+    code lost, because nobody reads its report any more (``view``'s records are not lines: a closed pipe ends
+    it, as samtools).
     """
-    if not args.silent:
-        try:
-            print(printable_lines(text), flush=True)
-        except BrokenPipeError:
-            _stdout_to_devnull()
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        _to_devnull(stream.fileno())
 
 
-def _stdout_to_devnull() -> None:
-    """Send standard output to /dev/null from now on (what Python still holds for it included, or its flush
-    at exit would fail again).
+def _to_devnull(fd: int) -> None:
+    """Send *fd* to /dev/null from now on (what Python still holds for it included, or its flush at exit would
+    fail again).
     """
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
+    os.dup2(devnull, fd)
     os.close(devnull)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.silent:
+        _line(printable_lines(text), sys.stdout)
 
 
 def _url(args: argparse.Namespace, session: Session) -> int:
@@ -278,18 +283,18 @@ def _run(args: argparse.Namespace, session: Session) -> int:  # noqa: PLR0911  o
 
 def _err_plain(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "silent", False):
-        print(printable_lines(text), file=sys.stderr, flush=True)
+        _line(printable_lines(text), sys.stderr)
 
 
 def _note(args: argparse.Namespace, text: str) -> None:
     """A notice, not a failure (a file downloaded without an index file)."""
     if not getattr(args, "silent", False):
-        print(f"score-client: note: {printable_lines(text)}", file=sys.stderr, flush=True)
+        _line(f"score-client: note: {printable_lines(text)}", sys.stderr)
 
 
 def _err(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "silent", False):
-        print(f"score-client: error: {printable_lines(text)}", file=sys.stderr, flush=True)
+        _line(f"score-client: error: {printable_lines(text)}", sys.stderr)
 
 
 def _apply_output_settings(args: argparse.Namespace, settings: ClientSettings) -> None:
@@ -361,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             return ec.FAILURE
         # the reader of standard output went away (``view ... | head``): it has what it wanted, so end
         # quietly with 0 (samtools dies of SIGPIPE, silently, and the pipeline's status is head's)
-        _stdout_to_devnull()
+        _to_devnull(1)
         return ec.OK
     except OSError as exc:
         _err(args, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
